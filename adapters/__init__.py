@@ -1,0 +1,1 @@
+"""Adapters: one package per school product, behind the contract in ``adapters.base``."""

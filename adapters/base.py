@@ -1,0 +1,133 @@
+"""The adapter contract.
+
+An adapter reads one product's export (a file, a folder, an archive) and yields
+*streams*: one per logical table, each with its original header texts and its
+rows as lists of cleaned text cells, with the place every row came from. An
+adapter knows nothing of canonical entities: mappings under ``mappings/`` turn
+rows into records.
+
+Rules every adapter keeps, checked by the contract suite in ``tests/adapters``:
+
+- every cell is ``str`` (identifiers are text, never numbers), cleaned by
+  ``gateway.text.clean``;
+- columns named in ``never_keep`` (by ``match_key`` of the header) are dropped
+  when read, before anything else sees them, quarantine included;
+- a row that cannot be read is yielded as a ``SourceRow`` with ``error`` set, so
+  the good rows around it still go through;
+- a file or table that cannot be read at all becomes a ``Notice`` on the
+  package; a package that cannot be read at all raises ``InputError``;
+- streams come in dependency order (organisations before classes before
+  enrollments), and memory does not grow with the number of rows.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from gateway.errors import GatewayError, RowError
+from gateway.text import match_key
+
+Mode = Literal["bulk", "delta"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits on what an adapter accepts, from the ``limits`` settings section."""
+
+    max_archive_bytes: int = 2 * 1024**3
+    max_archive_members: int = 200
+    max_uncompressed_bytes: int = 20 * 1024**3
+    max_compression_ratio: float = 200.0
+    max_cell_chars: int = 100_000
+
+    @classmethod
+    def from_settings(cls, section: Any) -> Limits:
+        return cls(**{k: section[k] for k in cls.__dataclass_fields__ if k in section})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a bulk stream is a complete snapshot of, beyond its source and entity.
+
+    ``None`` means "all": ``periods=None`` covers every school year. A record
+    whose school or period lies outside a declared set is never ended by its
+    absence from the stream.
+    """
+
+    schools: frozenset[str] | None = None
+    periods: frozenset[str] | None = None
+
+
+@dataclass
+class SourceRow:
+    """One row as read: its 1-based line (or sheet row) and its cells, or the error."""
+
+    line: int
+    cells: list[str] | None = None
+    error: RowError | None = None
+
+
+@dataclass
+class Stream:
+    """One logical table of a package.
+
+    ``name`` is the table's canonical name for this adapter (``users``);
+    ``file`` is what messages show (the path inside the package).
+    ``key_column`` names the header holding the row's local id, so that a
+    rejected row still counts as present in a bulk snapshot.
+    """
+
+    name: str
+    file: str
+    headers: list[str]
+    rows: Iterator[SourceRow]
+    mode: Mode = "bulk"
+    sheet: str | None = None
+    scope: Scope = field(default_factory=Scope)
+    key_column: str | None = None
+
+
+@dataclass
+class Notice:
+    """A file-level finding: ``warning`` (the file was skipped or read with care) or ``error``."""
+
+    level: Literal["warning", "error"]
+    error: GatewayError
+
+
+class Package(ABC):
+    """An opened input: its streams in dependency order, and its notices."""
+
+    notices: list[Notice]
+    description: dict[str, Any]
+
+    @abstractmethod
+    def streams(self) -> Iterator[Stream]:
+        """Yield the streams in dependency order; each is read fully before the next."""
+
+
+class Adapter(ABC):
+    """One product's reader. Subclasses set ``key`` and ``never_keep`` and implement ``open``."""
+
+    key: ClassVar[str]
+    # match_key() of the headers that are dropped at read: passwords and the like.
+    never_keep: ClassVar[frozenset[str]] = frozenset()
+
+    @abstractmethod
+    def open(self, path: Path, limits: Limits) -> AbstractContextManager[Package]:
+        """Open ``path`` (file, folder or archive) for reading.
+
+        Raises ``InputError`` when the input as a whole cannot be read.
+        """
+
+    def kept_columns(self, headers: Sequence[str]) -> list[int]:
+        """Return the indexes of the headers that are kept (not in ``never_keep``, not empty)."""
+        return [
+            i for i, header in enumerate(headers)
+            if match_key(header) and match_key(header) not in self.never_keep
+        ]
