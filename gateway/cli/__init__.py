@@ -1,0 +1,1 @@
+"""The ``gateway`` command: one click group, subcommands registered in ``main.COMMANDS``."""

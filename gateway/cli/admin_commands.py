@@ -1,0 +1,141 @@
+"""Admin commands: mappings, code lists, quarantine, and the demo data generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from gateway.cli.context import AppContext
+from gateway.cli.render import place_text
+from gateway.codelists import load_codelists
+from gateway.i18n import t
+from gateway.mapping.registry import import_shipped, list_versions
+from gateway.retention import prune
+from gateway.store.models import Quarantine
+
+
+@click.group("mappings")
+def mappings_group() -> None:
+    """List, export and import mapping versions."""
+
+
+@mappings_group.command("list")
+@click.option("--adapter", help="Only this adapter's mappings.")
+@click.pass_obj
+def mappings_list(app: AppContext, adapter: str | None) -> None:
+    """List mapping versions in the registry with their state and content hash."""
+    app.database()
+    rows = [
+        {"adapter": v.adapter, "entity": v.entity, "version": v.number, "stream": v.stream,
+         "schema_version": v.schema_version, "state": v.state, "id": v.id, "origin": v.origin}
+        for v in list_versions(adapter)
+    ]
+    lines = [t("mappings.list_header", count=len(rows))]
+    lines += [f"  {r['adapter']}/{r['entity']}/v{r['version']}  {r['state']:<10} "
+              f"{r['entity']}@{r['schema_version']}  {r['id'][:12]}" for r in rows]
+    app.emit(rows, lines)
+
+
+@mappings_group.command("export")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder to write to.")
+@click.pass_obj
+def mappings_export(app: AppContext, out: Path) -> None:
+    """Write every registry version as JSON, one file per version, for review."""
+    app.database()
+    written = []
+    for version in list_versions():
+        target = out / version.adapter / version.entity / f"v{version.number}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        document = {"id": version.id, "state": version.state, "mapping": json.loads(version.content)}
+        target.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        written.append(str(target))
+    app.emit({"written": written}, [t("mappings.exported", count=len(written), path=out)])
+
+
+@mappings_group.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--state", type=click.Choice(["draft", "awaiting_approval", "active"]), default="draft",
+              show_default=True, help="State of the new versions.")
+@click.pass_obj
+def mappings_import(app: AppContext, files: tuple[Path, ...], state: str) -> None:
+    """Import mapping files (checked first, all or nothing) as new versions."""
+    app.database()
+    counts = import_shipped(list(files), state=state)
+    app.emit(counts, [t("init.mappings", new=counts["new"], known=counts["known"])])
+
+
+@click.group("codelists")
+def codelists_group() -> None:
+    """Show the code lists the mappings look values up in."""
+
+
+@codelists_group.command("list")
+@click.pass_obj
+def codelists_list(app: AppContext) -> None:
+    """List code lists with their versions, codes and provenance."""
+    _ = app.settings
+    lists = [c.describe() for c in load_codelists().values()]
+    lines = [t("codelists.list_header", count=len(lists))]
+    lines += [f"  {c['name']}@{c['version']}: {', '.join(c['codes'])}" for c in lists]
+    app.emit(lists, lines)
+
+
+@click.group("quarantine")
+def quarantine_group() -> None:
+    """Read and prune rejected rows (admins only: rows may hold personal data)."""
+
+
+@quarantine_group.command("list")
+@click.option("--run", "run_id", type=int, help="Only rows of this run.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.pass_obj
+def quarantine_list(app: AppContext, run_id: int | None, limit: int) -> None:
+    """List rejected rows with place and reason (and, with --json, their kept cells)."""
+    app.database()
+    query = Quarantine.select().order_by(Quarantine.id.desc()).limit(limit)
+    if run_id is not None:
+        query = query.where(Quarantine.run == run_id)
+    rows = []
+    lines = []
+    for q in query:
+        params = json.loads(q.params or "{}")
+        place = {"file": q.file, "sheet": q.sheet, "row": q.row, "column": q.column, "field": q.field}
+        rows.append({"id": q.id, "run_id": q.run_id, "source": q.source, "reason": q.reason,
+                     "message": t(q.reason, **params), "place": place,
+                     "raw": json.loads(q.raw) if q.raw else None})
+        lines.append(f"  #{q.id} {place_text(place)}: {t(q.reason, **params)}")
+    app.emit(rows, [t("quarantine.list_header", count=len(rows)), *lines])
+
+
+@quarantine_group.command("prune")
+@click.pass_obj
+def quarantine_prune(app: AppContext) -> None:
+    """Delete quarantine and staging rows older than the retention settings."""
+    app.database()
+    counts = prune(app.settings)
+    app.emit(counts, [t("quarantine.pruned", **counts)])
+
+
+@click.command("demo-data")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True,
+              help="Folder to write the demo city into.")
+@click.option("--size", type=click.Choice(["tiny", "small", "medium", "full"]), default="small",
+              show_default=True, help="How big a city.")
+@click.option("--seed", type=int, default=2025, show_default=True, help="Random seed.")
+@click.pass_obj
+def demo_data_command(app: AppContext, out: Path, size: str, seed: int) -> None:
+    """Write a synthetic city (fictional people) as a OneRoster 1.2 package under OUT/oneroster."""
+    from gateway.demo import oneroster
+
+    _ = app.settings
+    summary = oneroster.write_oneroster(out / "oneroster", size=size, seed=seed)
+    document = summary.as_dict()
+    lines = [t("demo.written", path=out / "oneroster", size=size)]
+    files = document.get("files") or {}
+    lines += [f"  {name}: {count}" for name, count in files.items()]
+    faults = document.get("faults") or {}
+    if faults:
+        lines.append(t("demo.faults", detail=", ".join(f"{k} {v}" for k, v in faults.items())))
+    app.emit(document, lines)

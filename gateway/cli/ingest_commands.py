@@ -1,0 +1,119 @@
+"""Commands that run and manage ingest runs: ingest, runs list/show/approve/resume."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+
+import click
+
+from adapters.registry import adapter_keys
+from gateway.cli.context import AppContext
+from gateway.cli.render import rejection_lines, run_lines
+from gateway.i18n import t
+from gateway.ingest import service
+from gateway.reports import rejections_by_reason
+from gateway.store.models import Run
+
+EXIT_HELD = 3
+
+
+def _emit_report(app: AppContext, report: service.RunReport) -> None:
+    document = report.as_dict()
+    document["rejected_by_reason"] = rejections_by_reason(report.run_id, examples=3)
+    app.emit(document, run_lines(document))
+    if report.state == "held":
+        raise click.exceptions.Exit(EXIT_HELD)
+
+
+@click.command("ingest")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--adapter", "adapter_key", required=True, type=click.Choice(adapter_keys()),
+              help="The product format of PATH.")
+@click.option("--source", help="Source name; default: the adapter key and PATH's name.")
+@click.pass_obj
+def ingest_command(app: AppContext, path: Path, adapter_key: str, source: str | None) -> None:
+    """Read PATH, map, validate and store its records; print what changed and what was rejected.
+
+    Exits with 3 when the mass-change guard holds the run for approval.
+    """
+    db = app.database()
+    source = source or f"{adapter_key}:{path.resolve().name.removesuffix('.zip')}"
+    with app.progress("progress.ingest") as bar:
+        report = service.ingest(db, app.settings, path, adapter_key, source, progress=bar)
+    _emit_report(app, report)
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """List, show, approve and resume runs."""
+
+
+@runs_group.command("list")
+@click.option("--source", help="Only runs of this source.")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_obj
+def runs_list(app: AppContext, source: str | None, limit: int) -> None:
+    """List the newest runs."""
+    app.database()
+    query = Run.select().order_by(Run.id.desc()).limit(limit)
+    if source:
+        query = query.where(Run.source == source)
+    rows = [
+        {"run_id": r.id, "job": r.job, "source": r.source, "state": r.state,
+         "started_at": r.started_at, "finished_at": r.finished_at}
+        for r in query
+    ]
+    lines = [t("runs.list_header", count=len(rows))]
+    lines += [f"  {r['run_id']:>5}  {t('run.state.' + r['state']):<16} {r['source']}  {r['started_at']}"
+              for r in rows]
+    app.emit(rows, lines)
+
+
+@runs_group.command("show")
+@click.argument("run_id", type=int)
+@click.pass_obj
+def runs_show(app: AppContext, run_id: int) -> None:
+    """Show one run: counts, guard, notices and rejections by reason."""
+    app.database()
+    report = service.report_of(run_id)
+    document = report.as_dict()
+    document["rejected_by_reason"] = rejections_by_reason(run_id, examples=3)
+    lines = run_lines(document)
+    if report.guard:
+        lines.append(t("runs.guard", detail=json.dumps(report.guard["entities"], ensure_ascii=False)))
+    app.emit(document, lines)
+
+
+@runs_group.command("approve")
+@click.argument("run_id", type=int)
+@click.option("--by", "approver", help="Who approves; default: the operating-system user.")
+@click.pass_obj
+def runs_approve(app: AppContext, run_id: int, approver: str | None) -> None:
+    """Apply a run held by the mass-change guard, without re-reading its input."""
+    db = app.database()
+    with app.progress("progress.apply") as bar:
+        report = service.approve(db, app.settings, run_id, approver or getpass.getuser(), progress=bar)
+    _emit_report(app, report)
+
+
+@runs_group.command("resume")
+@click.argument("run_id", type=int)
+@click.pass_obj
+def runs_resume(app: AppContext, run_id: int) -> None:
+    """Finish applying a run whose process stopped while applying."""
+    db = app.database()
+    with app.progress("progress.apply") as bar:
+        report = service.resume(db, app.settings, run_id, progress=bar)
+    _emit_report(app, report)
+
+
+@runs_group.command("rejections")
+@click.argument("run_id", type=int)
+@click.pass_obj
+def runs_rejections(app: AppContext, run_id: int) -> None:
+    """List a run's rejected rows grouped by reason, with their places."""
+    app.database()
+    groups = rejections_by_reason(run_id, examples=20)
+    app.emit(groups, rejection_lines(run_id))

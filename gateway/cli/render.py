@@ -1,0 +1,90 @@
+"""Human text for run reports and store summaries, from the translation catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.i18n import t
+from gateway.reports import records_summary, rejections_by_reason
+
+DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "seen", "conflict")
+
+
+def place_text(place: dict[str, Any]) -> str:
+    parts = [str(place[k]) for k in ("file", "sheet") if place.get(k)]
+    if place.get("row"):
+        parts.append(t("place.row", row=place["row"]))
+    if place.get("column"):
+        parts.append(t("place.column", column=place["column"]))
+    if place.get("field"):
+        parts.append(t("place.field", field=place["field"]))
+    return ", ".join(parts)
+
+
+def run_lines(report: dict[str, Any]) -> list[str]:
+    lines = [t("run.header", run_id=report["run_id"], source=report["source"],
+               state=t(f"run.state.{report['state']}"))]
+    stage = report["counts"].get("stage", {})
+    read = stage.get("rows_read", {})
+    if read:
+        detail = ", ".join(f"{k} {v}" for k, v in read.items())
+        lines.append(t("run.rows_read", count=sum(read.values()), detail=detail))
+    decisions = report["counts"].get("decisions", {})
+    if decisions:
+        lines.append(t("run.decisions_header"))
+        for entity, counts in sorted(decisions.items()):
+            shown = [f"{t('decision.' + d)} {counts[d]}" for d in DECISION_ORDER if counts.get(d)]
+            lines.append(f"  {entity}: " + ", ".join(shown))
+    lines.extend(_skipped_lines(stage.get("skipped", {})))
+    lines.extend(rejection_lines(report["run_id"]))
+    lines.extend(_notice_lines(report.get("notices", [])))
+    if report["state"] == "held":
+        lines.append(t("run.held_hint", run_id=report["run_id"]))
+    return lines
+
+
+def _skipped_lines(skipped: dict[str, int]) -> list[str]:
+    if not skipped:
+        return []
+    lines = [t("run.skipped_header", count=sum(skipped.values()))]
+    lines.extend(f"  {count} × {label}" for label, count in sorted(skipped.items()))
+    return lines
+
+
+def rejection_lines(run_id: int) -> list[str]:
+    groups = rejections_by_reason(run_id)
+    if not groups:
+        return [t("run.no_rejections")]
+    lines = [t("run.rejected_header", count=sum(g["count"] for g in groups))]
+    for group in groups:
+        example = group["examples"][0]
+        message = t(group["reason"], **example["params"])
+        lines.append(f"  {group['count']} × {message}")
+        lines.append("      " + t("run.first_at", place=place_text(example)))
+    return lines
+
+
+def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
+    if not notices:
+        return []
+    lines = [t("run.notices_header", count=len(notices))]
+    for notice in notices:
+        level = t(f"notice.{notice['level']}")
+        where = place_text(notice.get("place", {}))
+        lines.append(f"  [{level}] {notice['message']}" + (f" ({where})" if where else ""))
+    return lines
+
+
+def summary_lines(source: str | None) -> tuple[dict[str, Any], list[str]]:
+    summary = records_summary(source)
+    lines = [t("summary.header", source=source or t("summary.all_sources"))]
+    for entity, count in summary["entities"].items():
+        lines.append(f"  {entity}: {count}")
+    if summary["ended"]:
+        lines.append("  " + t("summary.ended", count=summary["ended"]))
+    if summary["schools"]:
+        lines.append(t("summary.schools_header", count=len(summary["schools"])))
+        for school in summary["schools"]:
+            detail = ", ".join(f"{k} {v}" for k, v in school["records"].items())
+            lines.append(f"  {school['name'] or school['school']} [{school['school']}]: {detail}")
+    return summary, lines

@@ -1,0 +1,270 @@
+"""Compare: decide what each staged record means for the store, then check the guard.
+
+Decisions: ``insert`` (new record), ``update`` (changed content, or an ended
+record that is back), ``unchanged`` (same content hash: nothing is written),
+``end`` (asked for, or absent from a bulk snapshot in its scope), ``alias`` (the
+record belongs to a source of higher precedence: only the crosswalk learns the
+new local id), and ``conflict`` (an identifier already names another record of
+this source: quarantined).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import peewee
+
+from gateway.clock import utcnow
+from gateway.ingest.stage import Snapshot
+from gateway.logs import fields
+from gateway.mapping.spec import canonical_json
+from gateway.store.database import write_transaction
+from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
+
+log = logging.getLogger(__name__)
+
+CHANGE_DECISIONS = ("insert", "update", "end")
+
+
+def source_namespace(source: str) -> str:
+    return f"src:{source}"
+
+
+@dataclass
+class GuardResult:
+    held: bool = False
+    entities: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"held": self.held, "entities": self.entities}
+
+
+class Comparer:
+    """Sets ``decision`` and ``record_id`` on every staged row of one run."""
+
+    def __init__(self, db: peewee.Database, run: Run, precedence: Mapping[str, Sequence[str]],
+                 chunk_size: int = 1000):
+        self.db = db
+        self.run = run
+        self.namespace = source_namespace(run.source)
+        self.precedence = precedence
+        self.chunk_size = chunk_size
+        self.decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def compare(self, snapshots: list[Snapshot]) -> dict[str, dict[str, int]]:
+        for chunk in self._undecided_chunks():
+            self._decide_chunk(chunk)
+        for snapshot in snapshots:
+            self._stage_absent_ends(snapshot)
+        return {entity: dict(counter) for entity, counter in self.decisions.items()}
+
+    def _undecided_chunks(self) -> Iterator[list[StagedRecord]]:
+        last_id = 0
+        while True:
+            chunk = list(
+                StagedRecord.select()
+                .where((StagedRecord.run == self.run.id) & (StagedRecord.id > last_id)
+                       & StagedRecord.decision.is_null())
+                .order_by(StagedRecord.id)
+                .limit(self.chunk_size)
+            )
+            if not chunk:
+                return
+            last_id = chunk[-1].id
+            yield chunk
+
+    # -- one chunk ----------------------------------------------------------
+
+    def _decide_chunk(self, chunk: list[StagedRecord]) -> None:
+        by_local = self._records_by_local_id(chunk)
+        by_identifier = self._records_by_identifier(chunk, by_local)
+        with write_transaction(self.db):
+            for staged in chunk:
+                record = by_local.get((staged.entity, staged.local_id))
+                decision = self._decide(staged, record, by_identifier)
+                self.decisions[staged.entity][decision] += 1
+                StagedRecord.update(decision=decision, record_id=staged.record_id).where(
+                    StagedRecord.id == staged.id
+                ).execute()
+
+    def _records_by_local_id(self, chunk: list[StagedRecord]) -> dict[tuple[str, str], Record]:
+        found: dict[tuple[str, str], Record] = {}
+        for entity, local_ids in _group(chunk, "local_id").items():
+            query = (
+                Record.select(Record, Alias.value.alias("alias_value"))
+                .join(Alias, on=(Alias.record == Record.id))
+                .where((Alias.entity == entity) & (Alias.namespace == self.namespace)
+                       & Alias.value.in_(local_ids))
+            )
+            for record in query.objects():
+                found[(entity, record.alias_value)] = record
+        return found
+
+    def _records_by_identifier(self, chunk: list[StagedRecord],
+                               by_local: dict[tuple[str, str], Record]) -> dict[tuple[str, str, str], Record]:
+        """Find records of other sources by Ministry id or personal id, for new local ids."""
+        found: dict[tuple[str, str, str], Record] = {}
+        pending = [s for s in chunk if s.action == "upsert" and (s.entity, s.local_id) not in by_local]
+        for namespace in ("ministry_id", "personal_id"):
+            for entity, values in _group(pending, namespace).items():
+                query = (
+                    Record.select(Record, Alias.value.alias("alias_value"))
+                    .join(Alias, on=(Alias.record == Record.id))
+                    .where((Alias.entity == entity) & (Alias.namespace == namespace)
+                           & Alias.value.in_(values))
+                )
+                for record in query.objects():
+                    found[(entity, namespace, record.alias_value)] = record
+        return found
+
+    # -- one row --------------------------------------------------------------
+
+    def _decide(self, staged: StagedRecord, record: Record | None,
+                by_identifier: dict[tuple[str, str, str], Record]) -> str:
+        if staged.action == "seen":
+            return "seen"
+        if staged.action == "end":
+            return self._decide_end(staged, record)
+        if record is None:
+            match = self._match_by_identifier(staged, by_identifier)
+            if match is False:
+                return "conflict"
+            if match is None:
+                return "insert"
+            staged.record_id = match.id
+            # Another source described this person or school first: learn the local id,
+            # and take the data over only with equal or higher precedence.
+            return "update" if self._outranks(staged.entity, match.source) else "alias"
+        staged.record_id = record.id
+        if record.source != self.run.source and not self._outranks(staged.entity, record.source):
+            return "unchanged"
+        if (record.content_hash == staged.content_hash and record.state == "active"
+                and record.source == self.run.source):
+            return "unchanged"
+        return "update"
+
+    def _decide_end(self, staged: StagedRecord, record: Record | None) -> str:
+        if record is None or record.state != "active" or record.source != self.run.source:
+            return "unchanged"
+        staged.record_id = record.id
+        return "end"
+
+    def _match_by_identifier(self, staged: StagedRecord,
+                             by_identifier: dict[tuple[str, str, str], Record]) -> Record | None | bool:
+        """Return the other source's record this row names, None, or False for a conflict."""
+        for namespace in ("ministry_id", "personal_id"):
+            value = getattr(staged, namespace)
+            record = by_identifier.get((staged.entity, namespace, value)) if value else None
+            if record is None:
+                continue
+            if record.source == self.run.source:
+                self._quarantine_conflict(staged, namespace, value, record)
+                return False
+            return record
+        return None
+
+    def _outranks(self, entity: str, owner: str) -> bool:
+        """Return whether this run's source may overwrite a record owned by ``owner``.
+
+        Ranks come from the adapters listed in ``identity.precedence``; a source
+        whose adapter is listed earlier wins, and equal ranks let the newer data win.
+        """
+        order = list(self.precedence.get(entity, []))
+        owner_adapter = _adapter_of(owner)
+
+        def rank(adapter: str | None) -> int:
+            return order.index(adapter) if adapter in order else len(order)
+
+        return rank(self.run.adapter) <= rank(owner_adapter)
+
+    def _quarantine_conflict(self, staged: StagedRecord, namespace: str, value: str,
+                             record: Record) -> None:
+        place = json.loads(staged.place)
+        Quarantine.create(
+            run=self.run.id, source=self.run.source, stream=None, entity=staged.entity,
+            file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
+            column=None, field=namespace, reason="ingest.identifier_taken",
+            params=canonical_json({"field": namespace, "value": value,
+                                   "other_local_id": record.local_id}),
+            raw=staged.data, created_at=utcnow(),
+        )
+
+    # -- absence from a bulk snapshot ------------------------------------------
+
+    def _stage_absent_ends(self, snapshot: Snapshot) -> None:
+        """Stage an end for each active record of this source and entity, in scope, not seen."""
+        seen = StagedRecord.select(StagedRecord.id).where(
+            (StagedRecord.run == self.run.id) & (StagedRecord.entity == snapshot.entity)
+            & (StagedRecord.local_id == Record.local_id)
+        )
+        condition = (
+            (Record.entity == snapshot.entity) & (Record.source == self.run.source)
+            & (Record.state == "active") & ~peewee.fn.EXISTS(seen)
+        )
+        if snapshot.scope.periods is not None:
+            condition &= Record.scope_period.in_(sorted(snapshot.scope.periods))
+        if snapshot.scope.schools is not None:
+            condition &= Record.scope_school.in_(sorted(snapshot.scope.schools))
+        absent = Record.select(Record.id, Record.local_id).where(condition)
+        rows = [
+            {"run": self.run.id, "entity": snapshot.entity, "local_id": r.local_id, "action": "end",
+             "decision": "end", "record_id": r.id, "place": canonical_json({"stream": snapshot.stream})}
+            for r in absent.iterator()
+        ]
+        with write_transaction(self.db):
+            for start in range(0, len(rows), 200):
+                StagedRecord.insert_many(rows[start:start + 200]).execute()
+        self.decisions[snapshot.entity]["end"] += len(rows)
+        if rows:
+            log.info("absent records to end", extra=fields(run_id=self.run.id,
+                                                           entity=snapshot.entity, count=len(rows)))
+
+
+def _adapter_of(source: str) -> str | None:
+    from gateway.store.models import Source
+
+    row = Source.get_or_none(Source.name == source)
+    return row.adapter if row else None
+
+
+def _group(chunk: list[StagedRecord], attribute: str) -> dict[str, list[str]]:
+    grouped: defaultdict[str, list[str]] = defaultdict(list)
+    for staged in chunk:
+        value = getattr(staged, attribute)
+        if value:
+            grouped[staged.entity].append(value)
+    return grouped
+
+
+def check_guard(run: Run, decisions: dict[str, dict[str, int]], snapshots: list[Snapshot],
+                max_ratio: float, min_existing: int) -> GuardResult:
+    """Hold the run if, for any entity, changes and ends of existing records pass the ratio.
+
+    Only updates and ends count, never inserts, so a first load never trips it.
+    The base is the count of this source's active records of the entity in the
+    snapshot's scope (all of them for a delta).
+    """
+    result = GuardResult()
+    for entity, counts in decisions.items():
+        changed = counts.get("update", 0) + counts.get("end", 0)
+        existing = _existing_in_scope(run.source, entity, snapshots)
+        ratio = changed / existing if existing else 0.0
+        trips = existing >= min_existing and ratio > max_ratio
+        result.entities[entity] = {"existing": existing, "changed": changed,
+                                   "ratio": round(ratio, 4), "trips": trips}
+        result.held = result.held or trips
+    return result
+
+
+def _existing_in_scope(source: str, entity: str, snapshots: list[Snapshot]) -> int:
+    condition = (Record.entity == entity) & (Record.source == source) & (Record.state == "active")
+    scopes = [s.scope for s in snapshots if s.entity == entity]
+    if scopes and all(s.periods is not None for s in scopes):
+        periods = sorted(set().union(*(s.periods or () for s in scopes)))
+        condition &= Record.scope_period.in_(periods)
+    return Record.select().where(condition).count()

@@ -1,0 +1,176 @@
+"""The ingest jobs: ``ingest`` a path, ``approve`` a held run, ``resume`` an interrupted apply."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import peewee
+
+from adapters.base import Limits
+from adapters.registry import get_adapter
+from gateway.clock import get_clock, utcnow
+from gateway.errors import GatewayError, InputError
+from gateway.ingest import runs
+from gateway.ingest.apply import apply_run, counts_by_decision
+from gateway.ingest.compare import Comparer, check_guard
+from gateway.ingest.stage import Snapshot, Stager, mark_duplicates
+from gateway.logs import fields
+from gateway.mapping.registry import active_specs
+from gateway.settings import Settings
+from gateway.store.models import Run, Source, StagedRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    """What a run did, for the CLI summary and ``--json``."""
+
+    run_id: int
+    state: str
+    source: str
+    counts: dict[str, Any] = field(default_factory=dict)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    guard: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "state": self.state, "source": self.source,
+                "counts": self.counts, "notices": self.notices, "guard": self.guard}
+
+
+def ensure_source(name: str, adapter: str) -> Source:
+    source = Source.get_or_none(Source.name == name)
+    if source is None:
+        Source.insert(name=name, adapter=adapter, created_at=utcnow()).on_conflict_ignore().execute()
+        source = Source.get(Source.name == name)
+    if source.adapter != adapter:
+        raise InputError("error.source_adapter_mismatch", source=name, adapter=source.adapter,
+                         requested=adapter)
+    return source
+
+
+def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str, source: str,
+           progress: Any = None) -> RunReport:
+    """Stage, compare, guard and apply ``path`` for ``source``; return the run's report.
+
+    Raises ``InputError`` (recorded on a failed run) when the input as a whole
+    cannot be read, and ``RunStateError`` when another live run holds the source.
+    """
+    adapter = get_adapter(adapter_key)
+    ensure_source(source, adapter_key)
+    run = runs.new_run("ingest", source, adapter_key, str(path))
+    runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
+    log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
+    started = get_clock().monotonic()
+    try:
+        stage_result, snapshots = _stage(db, settings, run, adapter, path, progress)
+        report = _compare_and_apply(db, settings, run, snapshots, stage_result, progress)
+    except GatewayError as exc:
+        runs.mark(run, "failed", error=json.dumps(exc.as_dict(), ensure_ascii=False))
+        runs.release_source(run)
+        log.error("run failed", extra=fields(run_id=run.id, error=exc.key))
+        raise
+    except BaseException:
+        runs.mark(run, "failed", error=json.dumps({"error": "error.internal"}))
+        runs.release_source(run)
+        raise
+    log.info("run finished", extra=fields(run_id=run.id, state=report.state,
+                                           seconds=round(get_clock().monotonic() - started, 3)))
+    return report
+
+
+def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
+           progress: Any) -> tuple[dict[str, Any], list[Snapshot]]:
+    specs = active_specs(adapter.key, run.source)
+    if not specs:
+        raise InputError("error.no_mappings", adapter=adapter.key)
+    limits = Limits.from_settings(settings.section("limits"))
+    stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress)
+    with adapter.open(path, limits) as package:
+        result = stager.stage_package(package)
+    duplicates = mark_duplicates(db, run)
+    result.rejected.update(duplicates)
+    counts = result.as_dict()
+    run.notices = json.dumps(result.notices, ensure_ascii=False)
+    run.save()
+    return counts, result.snapshots
+
+
+def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapshots: list[Snapshot],
+                       stage_counts: dict[str, Any], progress: Any) -> RunReport:
+    runs.mark(run, "comparing")
+    precedence = settings.section("identity")["precedence"]
+    comparer = Comparer(db, run, precedence)
+    decisions = comparer.compare(snapshots)
+    conflicts = sum(c.get("conflict", 0) for c in decisions.values())
+    if conflicts:
+        stage_counts["rejected"]["ingest.identifier_taken"] = conflicts
+    guard_settings = settings.section("guard")
+    guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
+                        guard_settings["min_existing"])
+    counts = {"stage": stage_counts, "decisions": counts_by_decision(run)}
+    if guard.held:
+        runs.mark(run, "held", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
+        runs.release_source(run)
+        log.warning("run held by guard", extra=fields(run_id=run.id, source=run.source))
+        return _report(run)
+    runs.mark(run, "applying", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
+    return _apply(db, settings, run, progress)
+
+
+def _apply(db: peewee.Database, settings: Settings, run: Run, progress: Any) -> RunReport:
+    apply_run(db, run, settings.section("runs")["chunk_size"], progress)
+    counts = json.loads(run.counts or "{}")
+    counts["decisions"] = counts_by_decision(run)
+    runs.mark(run, "succeeded", counts=json.dumps(counts))
+    # Staged rows carry personal data and are no longer needed once applied.
+    StagedRecord.delete().where(StagedRecord.run == run.id).execute()
+    runs.release_source(run)
+    return _report(run)
+
+
+def approve(db: peewee.Database, settings: Settings, run_id: int, approver: str,
+            progress: Any = None) -> RunReport:
+    """Apply a held run without re-reading its input; raise ``RunStateError`` otherwise."""
+    run = runs.get_run(run_id)
+    runs.require_state(run, ("held",), "approve")
+    runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
+    run = runs.get_run(run_id)
+    runs.require_state(run, ("held",), "approve")
+    runs.mark(run, "applying", approved_by=approver, approved_at=utcnow(), pid=_pid())
+    log.info("held run approved", extra=fields(run_id=run.id, source=run.source))
+    return _apply(db, settings, run, progress)
+
+
+def resume(db: peewee.Database, settings: Settings, run_id: int, progress: Any = None) -> RunReport:
+    """Finish applying a run whose process died while applying."""
+    run = runs.get_run(run_id)
+    lease = settings.section("runs")["lease_seconds"]
+    if run.state == "applying" and runs.is_dead(run, lease):
+        runs.mark(run, "applying", pid=_pid())
+        runs.claim_source(db, run, lease)
+        return _apply(db, settings, run, progress)
+    runs.require_state(run, ("applying",), "resume")
+    raise runs.RunStateError("error.run_still_live", run_id=run.id)
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _report(run: Run) -> RunReport:
+    return RunReport(
+        run_id=run.id, state=run.state, source=run.source,
+        counts=json.loads(run.counts or "{}"), notices=json.loads(run.notices or "[]"),
+        guard=json.loads(run.guard) if run.guard else None,
+    )
+
+
+def report_of(run_id: int) -> RunReport:
+    return _report(runs.get_run(run_id))

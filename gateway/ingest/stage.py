@@ -1,0 +1,304 @@
+"""Stage: read a package through the mappings into staging and quarantine.
+
+Every row is read once. For each mapping of its stream whose row filter takes
+the row, the row is mapped and validated; a good record is staged, a bad one is
+quarantined with its place and reason, and its local id is still staged as
+``seen`` so a bulk snapshot does not end the existing record. Staged rows and
+quarantine rows are written in committed chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import peewee
+
+from adapters.base import Package, Scope, SourceRow, Stream
+from gateway.clock import utcnow
+from gateway.entities import Entity, load_entities
+from gateway.errors import GatewayError, InputError, Place, RowError
+from gateway.ingest import runs
+from gateway.logs import fields
+from gateway.mapping.compiler import CompiledMapping, MissingColumns
+from gateway.mapping.spec import MappingSpec, canonical_json
+from gateway.store.database import write_transaction
+from gateway.store.models import Quarantine, Run, StagedRecord
+from gateway.validation import get_registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Snapshot:
+    """A bulk stream's claim to be complete for one entity within a scope."""
+
+    entity: str
+    stream: str
+    scope: Scope
+
+
+@dataclass
+class StageResult:
+    rows_read: Counter[str] = field(default_factory=Counter)
+    staged: Counter[str] = field(default_factory=Counter)
+    ends_requested: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    entities: set[str] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": dict(self.rows_read),
+            "staged": dict(self.staged),
+            "ends_requested": dict(self.ends_requested),
+            "skipped": dict(self.skipped),
+            "rejected": dict(self.rejected),
+        }
+
+
+def content_hash(schema_version: int, record: dict[str, Any]) -> str:
+    """Hash what decides "changed": the schema version and the record's canonical JSON."""
+    document = canonical_json({"v": schema_version, "data": record})
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+class Stager:
+    """Stages one package for one run; holds the chunk buffers and the counters."""
+
+    def __init__(self, db: peewee.Database, run: Run, specs: list[MappingSpec], chunk_size: int,
+                 progress: Any = None):
+        self.db = db
+        self.run = run
+        self.specs = specs
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self.entities: dict[str, Entity] = load_entities()
+        self.schemas = get_registry()
+        self.result = StageResult()
+        self._staged: list[dict[str, Any]] = []
+        self._quarantined: list[dict[str, Any]] = []
+
+    # -- package and streams -----------------------------------------------
+
+    def stage_package(self, package: Package) -> StageResult:
+        for stream in package.streams():
+            self._stage_stream(stream)
+        self._flush()
+        for notice in package.notices:
+            self._notice(notice.level, notice.error)
+        return self.result
+
+    def _notice(self, level: str, error: GatewayError) -> None:
+        entry = {"level": level, **error.as_dict()}
+        self.result.notices.append(entry)
+        log.info("package notice", extra=fields(run_id=self.run.id, level=level, notice=error.key))
+
+    def _compile(self, stream: Stream) -> list[CompiledMapping]:
+        compiled = []
+        for spec in self.specs:
+            if spec.stream != stream.name:
+                continue
+            try:
+                compiled.append(CompiledMapping(spec, stream.headers))
+            except MissingColumns as exc:
+                self._notice("error", InputError(
+                    "ingest.columns_missing", place=Place(file=stream.file, sheet=stream.sheet),
+                    mapping=spec.label, columns=" | ".join(exc.names),
+                ))
+                continue
+            if stream.mode == "bulk":
+                self.result.snapshots.append(Snapshot(spec.entity, stream.name, stream.scope))
+            self.result.entities.add(spec.entity)
+        return compiled
+
+    def _stage_stream(self, stream: Stream) -> None:
+        mappings = self._compile(stream)
+        log.info("stream staging", extra=fields(run_id=self.run.id, stream=stream.name,
+                                                 mappings=len(mappings), mode=stream.mode))
+        for source_row in stream.rows:
+            self.result.rows_read[stream.name] += 1
+            self._stage_row(stream, mappings, source_row)
+            if len(self._staged) + len(self._quarantined) >= self.chunk_size:
+                self._flush()
+            if self.progress is not None:
+                self.progress.update(1)
+
+    # -- rows --------------------------------------------------------------
+
+    def _stage_row(self, stream: Stream, mappings: list[CompiledMapping], row: SourceRow) -> None:
+        place = Place(file=stream.file, sheet=stream.sheet, row=row.line)
+        if row.error is not None or row.cells is None:
+            error = row.error or RowError("ingest.row_unreadable")
+            self._quarantine(stream, None, error, place, None, headers=stream.headers)
+            return
+        taken = False
+        for mapping in mappings:
+            if not mapping.applies(row.cells):
+                continue
+            taken = True
+            self._map_row(stream, mapping, row.cells, place)
+        if not taken:
+            reason = mappings[0].when_value(row.cells) if mappings else ""
+            label = f"{stream.name}: {reason}" if reason else stream.name
+            self.result.skipped[label] += 1
+
+    def _map_row(self, stream: Stream, mapping: CompiledMapping, cells: list[str], place: Place) -> None:
+        entity = mapping.spec.entity
+        try:
+            mapped = mapping.map(cells, place)
+        except RowError as exc:
+            self._reject(stream, mapping, cells, exc)
+            return
+        if mapped.action == "end":
+            self._stage(entity, mapped.local_id, "end", place)
+            self.result.ends_requested[entity] += 1
+            return
+        version = mapping.spec.schema_version
+        problems = self.schemas.validator(entity, version).problems(mapped.record)
+        if problems:
+            first = problems[0]
+            first.place = place.with_(field=first.place.field, column=_column_of(mapping, first.place.field))
+            self._reject(stream, mapping, cells, first, more=[p.place.field for p in problems[1:]])
+            return
+        self._stage(entity, mapped.local_id, "upsert", place, mapping, mapped.record)
+
+    def _reject(self, stream: Stream, mapping: CompiledMapping, cells: list[str], error: RowError,
+                more: list[str | None] | None = None) -> None:
+        entity = mapping.spec.entity
+        self._quarantine(stream, entity, error, error.place, cells, stream.headers, more)
+        local_id = mapping.local_id(cells)
+        if local_id:
+            self._stage(entity, local_id, "seen", error.place)
+
+    def _stage(self, entity: str, local_id: str, action: str, place: Place,
+               mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None) -> None:
+        row: dict[str, Any] = {
+            "run": self.run.id, "entity": entity, "local_id": local_id, "action": action,
+            "place": canonical_json(place.as_dict()),
+            "data": None, "content_hash": None, "mapping_version": None, "schema_version": None,
+            "scope_school": None, "scope_period": None, "ministry_id": None, "personal_id": None,
+        }
+        if record is not None and mapping is not None:
+            definition = self.entities[entity]
+            version = mapping.spec.schema_version
+            row.update(
+                data=canonical_json(record),
+                content_hash=content_hash(version, record),
+                mapping_version=mapping.version_id,
+                schema_version=version,
+                scope_school=_text(record.get(definition.scope_school)) if definition.scope_school else None,
+                scope_period=_text(record.get(definition.scope_period)) if definition.scope_period else None,
+                ministry_id=record.get("ministry_id") if "ministry_id" in definition.aliases else None,
+                personal_id=record.get("personal_id") if "personal_id" in definition.aliases else None,
+            )
+            self.result.staged[entity] += 1
+        self._staged.append(row)
+
+    def _quarantine(self, stream: Stream, entity: str | None, error: GatewayError, place: Place,
+                    cells: list[str] | None, headers: list[str],
+                    more: list[str | None] | None = None) -> None:
+        params = dict(error.as_dict()["params"])
+        if more:
+            params["other_fields"] = [m for m in more if m]
+        raw = None
+        if cells is not None:
+            raw = canonical_json(dict(zip(headers, cells, strict=False)))
+        self._quarantined.append({
+            "run": self.run.id, "source": self.run.source, "stream": stream.name, "entity": entity,
+            "file": place.file or stream.file, "sheet": place.sheet, "row": place.row,
+            "column": place.column, "field": place.field, "reason": error.key,
+            "params": canonical_json(params), "raw": raw, "created_at": utcnow(),
+        })
+        self.result.rejected[error.key] += 1
+
+    def _flush(self) -> None:
+        if not self._staged and not self._quarantined:
+            return
+        with write_transaction(self.db):
+            for batch in _batches(self._staged, 200):
+                StagedRecord.insert_many(batch).execute()
+            for batch in _batches(self._quarantined, 200):
+                Quarantine.insert_many(batch).execute()
+        self._staged.clear()
+        self._quarantined.clear()
+        runs.heartbeat(self.run, {"stage": self.result.as_dict()})
+
+
+def _column_of(mapping: CompiledMapping, field_path: str | None) -> str | None:
+    if not field_path:
+        return None
+    top = field_path.split(".")[0]
+    return next((f.column for f in mapping.fields if f.name == top), None)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return str(value[0]) if value else None
+    return str(value)
+
+
+def _batches(rows: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:
+    """Reject later rows that repeat a local id or an identifier of an earlier row of the run.
+
+    The first row keeps its place; each later one is quarantined with the line
+    of the first, because two rows that claim one key cannot both be right and
+    the gateway does not guess which is.
+    """
+    rejected: Counter[str] = Counter()
+    for column, key in (("local_id", "ingest.duplicate_local_id"),
+                        ("ministry_id", "ingest.duplicate_ministry_id"),
+                        ("personal_id", "ingest.duplicate_personal_id")):
+        rejected.update(_reject_duplicates_by(db, run, column, key))
+    return rejected
+
+
+def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) -> Counter[str]:
+    field_ = getattr(StagedRecord, column)
+    groups = (
+        StagedRecord.select(StagedRecord.entity, field_.alias("value"),
+                            peewee.fn.MIN(StagedRecord.id).alias("first_id"))
+        .where((StagedRecord.run == run.id) & (StagedRecord.action == "upsert") & field_.is_null(False))
+        .group_by(StagedRecord.entity, field_)
+        .having(peewee.fn.COUNT(StagedRecord.id) > 1)
+    )
+    rejected: Counter[str] = Counter()
+    for group in groups.dicts().iterator():
+        first = StagedRecord.get_by_id(group["first_id"])
+        first_place = json.loads(first.place)
+        later = StagedRecord.select().where(
+            (StagedRecord.run == run.id) & (StagedRecord.entity == group["entity"])
+            & (field_ == group["value"]) & (StagedRecord.action == "upsert")
+            & (StagedRecord.id != first.id)
+        )
+        with write_transaction(db):
+            for row in later:
+                place = json.loads(row.place)
+                Quarantine.create(
+                    run=run.id, source=run.source, stream=None, entity=row.entity,
+                    file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
+                    column=None, field=column, reason=key,
+                    params=canonical_json({"value": group["value"], "first_row": first_place.get("row"),
+                                           "first_local_id": first.local_id}),
+                    raw=row.data, created_at=utcnow(),
+                )
+                # The row's own key was read, so a bulk snapshot must still see it.
+                row.action, row.data, row.content_hash = "seen", None, None
+                row.ministry_id = row.personal_id = None
+                row.save()
+                rejected[key] += 1
+    return rejected

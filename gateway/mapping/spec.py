@@ -1,0 +1,111 @@
+"""Mapping files: reading, checking against their own schema, and identity by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from gateway import PROJECT_ROOT
+from gateway.errors import ConfigurationError, Problems
+
+MAPPING_DIR = PROJECT_ROOT / "mappings"
+MAPPING_SCHEMA = MAPPING_DIR / "mapping.schema.json"
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """One mapping version as data; ``version_id`` is the hash of its canonical content."""
+
+    document: dict[str, Any]
+    origin: str
+
+    @property
+    def adapter(self) -> str:
+        return str(self.document["adapter"])
+
+    @property
+    def entity(self) -> str:
+        return str(self.document["entity"])
+
+    @property
+    def stream(self) -> str:
+        return str(self.document["stream"])
+
+    @property
+    def number(self) -> int:
+        return int(self.document["version"])
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.document["schema_version"])
+
+    @property
+    def label(self) -> str:
+        return f"{self.adapter}/{self.entity}/v{self.number}"
+
+    @property
+    def canonical(self) -> str:
+        return canonical_json(self.document)
+
+    @property
+    def version_id(self) -> str:
+        return hashlib.sha256(self.canonical.encode("utf-8")).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise ``value`` the one way the store hashes and compares: sorted keys, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@cache
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    with MAPPING_SCHEMA.open(encoding="utf-8") as handle:
+        return jsonschema.Draft202012Validator(json.load(handle))
+
+
+def check_document(document: Any, origin: str, problems: Problems) -> bool:
+    """Add a problem for every way ``document`` breaks the mapping file schema."""
+    errors = sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.path))
+    for error in errors:
+        where = "/".join(str(p) for p in error.path) or "(top level)"
+        problems.add(f"{origin}: {where}: {error.message}")
+    return not errors
+
+
+def read_spec(path: Path) -> MappingSpec:
+    """Read and check one mapping file; ``ConfigurationError`` lists every problem."""
+    problems = Problems()
+    try:
+        with path.open(encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError("error.mapping_file", problems=[f"{path}: {exc}"]) from exc
+    check_document(document, str(path), problems)
+    problems.raise_if_any("error.mapping_file")
+    expected = f"v{document['version']}.yaml"
+    if path.name != expected or path.parent.name != document["entity"]:
+        problems.add(f"{path}: file must be {document['adapter']}/{document['entity']}/{expected}")
+    problems.raise_if_any("error.mapping_file")
+    return MappingSpec(document=document, origin=_relative(path))
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def shipped_mapping_files(root: Path = MAPPING_DIR) -> list[Path]:
+    """Return the mapping files shipped with the product: ``<adapter>/<entity>/v<N>.yaml``."""
+    return sorted(
+        p for p in root.glob("*/*/v*.yaml")
+        if p.parent.parent.name not in {"schemas", "codelists"}
+    )

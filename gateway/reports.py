@@ -1,0 +1,69 @@
+"""Read-only summaries of the store for people: records per entity and school, rejections."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import peewee
+
+from gateway.store.models import Quarantine, Record
+
+
+def records_summary(source: str | None = None) -> dict[str, Any]:
+    """Count active records per entity and per school (with the school's name when known)."""
+    condition = Record.state == "active"
+    if source:
+        condition &= Record.source == source
+    per_entity = {
+        row["entity"]: row["n"]
+        for row in Record.select(Record.entity, peewee.fn.COUNT(Record.id).alias("n"))
+        .where(condition).group_by(Record.entity).dicts()
+    }
+    per_school: defaultdict[str, dict[str, int]] = defaultdict(dict)
+    query = (
+        Record.select(Record.scope_school, Record.entity, peewee.fn.COUNT(Record.id).alias("n"))
+        .where(condition & Record.scope_school.is_null(False))
+        .group_by(Record.scope_school, Record.entity)
+    )
+    for row in query.dicts():
+        per_school[row["scope_school"]][row["entity"]] = row["n"]
+    names = _school_names(list(per_school), source)
+    schools = [
+        {"school": school, "name": names.get(school), "records": dict(sorted(counts.items()))}
+        for school, counts in sorted(per_school.items())
+    ]
+    return {"entities": dict(sorted(per_entity.items())), "schools": schools,
+            "ended": _ended_count(source)}
+
+
+def _ended_count(source: str | None) -> int:
+    condition = Record.state == "ended"
+    if source:
+        condition &= Record.source == source
+    return Record.select().where(condition).count()
+
+
+def _school_names(local_ids: list[str], source: str | None) -> dict[str, str]:
+    if not local_ids:
+        return {}
+    condition = (Record.entity == "organization") & Record.local_id.in_(local_ids)
+    if source:
+        condition &= Record.source == source
+    return {r.local_id: json.loads(r.data).get("name") for r in Record.select().where(condition)}
+
+
+def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]:
+    """Group a run's quarantined rows by reason, with a count and the first examples' places."""
+    groups: dict[str, dict[str, Any]] = {}
+    query = Quarantine.select().where(Quarantine.run == run_id).order_by(Quarantine.id)
+    for row in query.iterator():
+        group = groups.setdefault(row.reason, {"reason": row.reason, "count": 0, "examples": []})
+        group["count"] += 1
+        if len(group["examples"]) < examples:
+            group["examples"].append({
+                "file": row.file, "sheet": row.sheet, "row": row.row, "column": row.column,
+                "field": row.field, "params": json.loads(row.params or "{}"),
+            })
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["reason"]))

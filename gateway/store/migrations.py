@@ -1,0 +1,55 @@
+"""The store's own schema version and the steps that bring a store up to it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import peewee
+
+from gateway.errors import ConfigurationError
+from gateway.store.models import ALL_MODELS, SequenceState, StoreMeta
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION_KEY = "schema_version"
+
+
+def _create_version_1(db: peewee.Database) -> None:
+    db.create_tables(ALL_MODELS, safe=True)
+    SequenceState.insert(name="change_log", value=0).on_conflict_ignore().execute()
+
+
+# Step N brings a store from version N-1 to N. Steps are never edited once released.
+STEPS: list[Callable[[peewee.Database], None]] = [_create_version_1]
+CURRENT_VERSION = len(STEPS)
+
+
+def store_version(db: peewee.Database) -> int:
+    """Return the store's schema version; 0 for an empty database."""
+    if not db.table_exists(StoreMeta._meta.table_name):
+        return 0
+    row = StoreMeta.get_or_none(StoreMeta.key == SCHEMA_VERSION_KEY)
+    return int(row.value) if row else 0
+
+
+def migrate(db: peewee.Database) -> tuple[int, int]:
+    """Apply every missing step, each in its own transaction; return (before, after)."""
+    before = store_version(db)
+    if before > CURRENT_VERSION:
+        raise ConfigurationError("error.store_too_new", found=before, supported=CURRENT_VERSION)
+    for number in range(before + 1, CURRENT_VERSION + 1):
+        with db.atomic():
+            STEPS[number - 1](db)
+            StoreMeta.insert(key=SCHEMA_VERSION_KEY, value=str(number)).on_conflict(
+                conflict_target=[StoreMeta.key], preserve=[StoreMeta.value]
+            ).execute()
+        log.info("store migrated", extra={"gateway_fields": {"version": number}})
+    return before, CURRENT_VERSION
+
+
+def require_current(db: peewee.Database) -> None:
+    """Raise ``ConfigurationError`` unless the store is at the current version."""
+    found = store_version(db)
+    if found != CURRENT_VERSION:
+        raise ConfigurationError("error.store_not_migrated", found=found, expected=CURRENT_VERSION)

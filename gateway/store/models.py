@@ -1,0 +1,246 @@
+"""Peewee models of the store, bound at run time through ``database_proxy``.
+
+Records are never deleted, so internal ids are never reused: an ended record
+keeps its row with ``state = "ended"``. JSON documents are stored as text in
+canonical form (sorted keys, no spaces) so that the same content gives the same
+bytes and the same hash on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+database_proxy = DatabaseProxy()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class StoreMeta(BaseModel):
+    """Key-value facts about the store itself, such as its schema version."""
+
+    key = CharField(primary_key=True, max_length=64)
+    value = TextField()
+
+
+class SequenceState(BaseModel):
+    """Counters whose row lock orders commits: the change-log sequence is one.
+
+    The committed value of ``change_log`` is the horizon: every sequence number
+    at or below it belongs to a committed change.
+    """
+
+    name = CharField(primary_key=True, max_length=64)
+    value = BigIntegerField(default=0)
+
+
+class Source(BaseModel):
+    """One configured origin of records, created at its first ingest."""
+
+    name = CharField(unique=True, max_length=200)
+    adapter = CharField(max_length=64)
+    created_at = DateTimeField()
+
+
+class Record(BaseModel):
+    """One canonical entity instance at its entity's current schema version."""
+
+    id = BigAutoField()
+    entity = CharField(max_length=64)
+    source = CharField(max_length=200)  # the source whose data is current
+    local_id = TextField()  # the natural key within ``source``
+    schema_version = IntegerField()
+    mapping_version = CharField(max_length=64)
+    data = TextField()
+    content_hash = CharField(max_length=64)
+    state = CharField(max_length=16, default="active")
+    scope_school = TextField(null=True)
+    scope_period = TextField(null=True)
+    review = TextField(null=True)  # why a person must look at this record, if anything
+    first_seq = BigIntegerField()
+    last_seq = BigIntegerField()
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+    class Meta:
+        indexes = (
+            (("entity", "source", "state"), False),
+            (("entity", "source", "local_id"), True),
+        )
+
+
+class Alias(BaseModel):
+    """The identity crosswalk: (entity, namespace, value) -> record.
+
+    Namespaces are ``src:<source name>`` for local ids, and ``ministry_id`` and
+    ``personal_id`` for the identifiers that are the same in every source.
+    """
+
+    id = BigAutoField()
+    record = ForeignKeyField(Record, backref="aliases", on_delete="CASCADE")
+    entity = CharField(max_length=64)
+    namespace = CharField(max_length=240)
+    value = TextField()
+
+    class Meta:
+        indexes = ((("entity", "namespace", "value"), True),)
+
+
+class ChangeEvent(BaseModel):
+    """The append-only change log: one row per insert, update or end, in commit order."""
+
+    seq = BigIntegerField(primary_key=True)
+    record_id = BigIntegerField(index=True)
+    entity = CharField(max_length=64)
+    op = CharField(max_length=16)
+    schema_version = IntegerField()
+    data = TextField()
+    content_hash = CharField(max_length=64)
+    source = CharField(max_length=200)
+    mapping_version = CharField(max_length=64)
+    run_id = BigIntegerField(null=True)
+    committed_at = DateTimeField()
+
+
+class MappingVersion(BaseModel):
+    """An immutable mapping version, identified by the hash of its canonical content."""
+
+    id = CharField(primary_key=True, max_length=64)
+    adapter = CharField(max_length=64)
+    entity = CharField(max_length=64)
+    stream = CharField(max_length=128)
+    number = IntegerField()
+    schema_version = IntegerField()
+    state = CharField(max_length=24)  # draft, awaiting_approval, active, retired
+    content = TextField()
+    origin = TextField(null=True)
+    created_at = DateTimeField()
+    approved_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("adapter", "entity", "number"), True),)
+
+
+class SourceMapping(BaseModel):
+    """Which mapping version a source uses for an entity; absent means the newest active one."""
+
+    source = CharField(max_length=200)
+    entity = CharField(max_length=64)
+    mapping_version = ForeignKeyField(MappingVersion)
+
+    class Meta:
+        indexes = ((("source", "entity"), True),)
+
+
+class Run(BaseModel):
+    """One execution of a job, with its phase, heartbeat, counts and outcome."""
+
+    id = BigAutoField()
+    job = CharField(max_length=32)
+    source = CharField(max_length=200)
+    adapter = CharField(max_length=64)
+    input_path = TextField(null=True)
+    state = CharField(max_length=24)
+    started_at = DateTimeField()
+    heartbeat_at = DateTimeField()
+    finished_at = DateTimeField(null=True)
+    host = CharField(max_length=255)
+    pid = IntegerField()
+    counts = TextField(default="{}")
+    guard = TextField(null=True)
+    notices = TextField(default="[]")
+    error = TextField(null=True)
+    approved_by = CharField(max_length=200, null=True)
+    approved_at = DateTimeField(null=True)
+
+
+class SourceLock(BaseModel):
+    """At most one live run per source; a lock whose run is dead or stale is taken over."""
+
+    source = CharField(primary_key=True, max_length=200)
+    run_id = BigIntegerField()
+
+
+class StagedRecord(BaseModel):
+    """A mapped, valid record of a run, waiting to be compared and applied.
+
+    ``action`` is ``upsert`` (the row is present), ``end`` (the row asks for the
+    record to end, or the record is absent from a bulk snapshot) or ``seen``
+    (the row was rejected but its key was read, so a snapshot must not end it).
+    ``decision`` is set by the compare step.
+    """
+
+    id = BigAutoField()
+    run = ForeignKeyField(Run, on_delete="CASCADE")
+    entity = CharField(max_length=64)
+    local_id = TextField()
+    action = CharField(max_length=16)
+    data = TextField(null=True)
+    content_hash = CharField(max_length=64, null=True)
+    mapping_version = CharField(max_length=64, null=True)
+    schema_version = IntegerField(null=True)
+    scope_school = TextField(null=True)
+    scope_period = TextField(null=True)
+    ministry_id = TextField(null=True)
+    personal_id = TextField(null=True)
+    place = TextField(default="{}")
+    decision = CharField(max_length=16, null=True)
+    record_id = BigIntegerField(null=True)
+    applied = BooleanField(default=False)
+
+    class Meta:
+        indexes = (
+            (("run", "entity", "local_id"), False),
+            (("run", "decision", "applied"), False),
+            (("run", "entity", "ministry_id"), False),
+            (("run", "entity", "personal_id"), False),
+        )
+
+
+class Quarantine(BaseModel):
+    """A rejected row: where it came from, why, and its kept cells (readable by admins only)."""
+
+    id = BigAutoField()
+    run = ForeignKeyField(Run, on_delete="CASCADE", null=True)
+    source = CharField(max_length=200)
+    stream = CharField(max_length=128, null=True)
+    entity = CharField(max_length=64, null=True)
+    file = TextField(null=True)
+    sheet = TextField(null=True)
+    row = IntegerField(null=True)
+    column = TextField(null=True)
+    field = TextField(null=True)
+    reason = CharField(max_length=128)
+    params = TextField(default="{}")
+    raw = TextField(null=True)
+    created_at = DateTimeField(index=True)
+
+
+ALL_MODELS = [
+    StoreMeta,
+    SequenceState,
+    Source,
+    Record,
+    Alias,
+    ChangeEvent,
+    MappingVersion,
+    SourceMapping,
+    Run,
+    SourceLock,
+    StagedRecord,
+    Quarantine,
+]
