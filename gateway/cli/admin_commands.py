@@ -130,12 +130,19 @@ def demo_data_command(app: AppContext, out: Path, size: str, seed: int) -> None:
     from gateway.demo import oneroster
 
     _ = app.settings
-    summary = oneroster.write_oneroster(out / "oneroster", size=size, seed=seed)
+    with app.progress("progress.demo") as bar:
+        summary = oneroster.write_oneroster(
+            out / "oneroster", size=size, seed=seed,
+            progress=lambda done, total: _advance(bar, done, total),
+        )
     document = summary.as_dict()
-    lines = [t("demo.written", path=out / "oneroster", size=size)]
-    files = document.get("files") or {}
-    lines += [f"  {name}: {count}" for name, count in files.items()]
-    faults = document.get("faults") or {}
-    if faults:
-        lines.append(t("demo.faults", detail=", ".join(f"{k} {v}" for k, v in faults.items())))
+    lines = [t("demo.written", path=summary.package, size=size)]
+    lines += [f"  {name}: {count}" for name, count in document["files"].items()]
+    lines.append(t("demo.faults", detail=summary.fault_detail()))
     app.emit(document, lines)
+
+
+def _advance(bar: object, done: int, total: int) -> None:
+    bar.total = total  # type: ignore[attr-defined]
+    bar.n = done  # type: ignore[attr-defined]
+    bar.refresh()  # type: ignore[attr-defined]

@@ -1,0 +1,193 @@
+"""Ingest end to end on both engines: stage, compare, guard, apply, and the change log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import RunStateError
+from gateway.ingest import service
+from gateway.store.changelog import horizon, read_changes
+from gateway.store.models import ChangeEvent, Quarantine, Record, Run
+from tests.support import oneroster as pkg
+from tests.support.store import StoreHandle
+
+
+def ingest(store: StoreHandle, folder: Path, source: str = "school-a") -> service.RunReport:
+    return service.ingest(store.db, store.settings, folder, "oneroster", source)
+
+
+def active(entity: str) -> int:
+    return Record.select().where((Record.entity == entity) & (Record.state == "active")).count()
+
+
+def decisions(report: service.RunReport, entity: str) -> dict[str, int]:
+    return report.counts["decisions"].get(entity, {})
+
+
+def test_first_load_inserts_every_entity(store: StoreHandle, tmp_path: Path) -> None:
+    report = ingest(store, pkg.write_package(tmp_path / "p", pkg.city(students=5)))
+    assert report.state == "succeeded"
+    assert active("organization") == 1
+    assert active("academic_session") == 1
+    assert active("class") == 1
+    assert active("student") == 5
+    assert active("enrollment") == 5
+    assert horizon() == 13
+    assert ChangeEvent.select().count() == 13
+
+
+def test_reingest_writes_nothing(store: StoreHandle, tmp_path: Path) -> None:
+    folder = pkg.write_package(tmp_path / "p", pkg.city(students=5))
+    ingest(store, folder)
+    before = horizon()
+    report = ingest(store, folder)
+    assert horizon() == before
+    for entity, counts in report.counts["decisions"].items():
+        assert set(counts) == {"unchanged"}, entity
+
+
+def test_changed_row_gives_one_update(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=5)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    tables["users"][2]["givenName"] = "Bình"
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+    assert decisions(report, "student") == {"unchanged": 4, "update": 1}
+    event = ChangeEvent.select().order_by(ChangeEvent.seq.desc()).first()
+    assert event.op == "update"
+    assert json.loads(event.data)["given_name"] == "Bình"
+
+
+def test_absent_from_bulk_ends_record(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=5)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    del tables["users"][4]
+    del tables["enrollments"][4]
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+    assert decisions(report, "student")["end"] == 1
+    assert active("student") == 4
+    ended = Record.get((Record.entity == "student") & (Record.local_id == "u5"))
+    assert ended.state == "ended"
+
+
+def test_absent_from_delta_keeps_record(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    delta = {"users": [tables["users"][0]]}
+    report = ingest(store, pkg.write_package(tmp_path / "b", delta, mode="delta"))
+    assert report.state == "succeeded"
+    assert active("student") == 3
+
+
+def test_tobedeleted_ends_record(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    tables["users"][0]["status"] = "tobedeleted"
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+    assert decisions(report, "student")["end"] == 1
+    assert active("student") == 2
+
+
+def test_rejected_row_does_not_end_existing(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    tables["users"][1]["givenName"] = ""
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+    assert report.counts["stage"]["rejected"] == {"mapping.required_missing": 1}
+    assert active("student") == 3
+    rejected = Quarantine.get(Quarantine.run == report.run_id)
+    assert (rejected.file, rejected.row, rejected.column, rejected.field) == \
+        ("users.csv", 3, "givenName", "given_name")
+
+
+def test_password_never_reaches_quarantine(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=2)
+    tables["users"][0]["givenName"] = ""
+    report = ingest(store, pkg.write_package(tmp_path / "a", tables))
+    raw = Quarantine.get(Quarantine.run == report.run_id).raw
+    assert "Secret-1" not in raw
+    assert "password" not in raw.lower()
+
+
+def test_duplicate_local_id_keeps_first(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    tables["users"].append(pkg.student("u1", "s1", given="Khác"))
+    report = ingest(store, pkg.write_package(tmp_path / "a", tables))
+    assert report.counts["stage"]["rejected"] == {"ingest.duplicate_local_id": 1}
+    kept = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+    assert json.loads(kept.data)["given_name"] == "An1"
+
+
+def test_guard_holds_mass_end_until_approved(store: StoreHandle, tmp_path: Path) -> None:
+    settings = store.settings.with_overrides({"guard": {"min_existing": 5, "max_change_ratio": 0.2}})
+    tables = pkg.city(students=10)
+    service.ingest(store.db, settings, pkg.write_package(tmp_path / "a", tables), "oneroster", "s")
+    tables["users"] = tables["users"][:5]
+    tables["enrollments"] = tables["enrollments"][:5]
+    report = service.ingest(store.db, settings, pkg.write_package(tmp_path / "b", tables), "oneroster", "s")
+    assert report.state == "held"
+    assert report.guard["entities"]["student"] == {"existing": 10, "changed": 5, "ratio": 0.5, "trips": True}
+    assert active("student") == 10
+    approved = service.approve(store.db, settings, report.run_id, "admin")
+    assert approved.state == "succeeded"
+    assert active("student") == 5
+    assert Run.get_by_id(report.run_id).approved_by == "admin"
+
+
+def test_first_load_never_trips_guard(store: StoreHandle, tmp_path: Path) -> None:
+    settings = store.settings.with_overrides({"guard": {"min_existing": 0, "max_change_ratio": 0.01}})
+    folder = pkg.write_package(tmp_path / "a", pkg.city(students=20))
+    report = service.ingest(store.db, settings, folder, "oneroster", "s")
+    assert report.state == "succeeded"
+
+
+def test_approve_refuses_succeeded_run(store: StoreHandle, tmp_path: Path) -> None:
+    report = ingest(store, pkg.write_package(tmp_path / "a", pkg.city(students=2)))
+    with pytest.raises(RunStateError):
+        service.approve(store.db, store.settings, report.run_id, "admin")
+
+
+def test_snapshot_scope_keeps_other_years(store: StoreHandle, tmp_path: Path) -> None:
+    last_year = pkg.city(students=3, school_year="2025")
+    ingest(store, pkg.write_package(tmp_path / "a", last_year))
+    this_year = pkg.city(students=3, school_year="2026")
+    for row in this_year["classes"]:
+        row["sourcedId"] += "-2026"
+    for row in this_year["enrollments"]:
+        row["sourcedId"] += "-2026"
+        row["classSourcedId"] += "-2026"
+    report = ingest(store, pkg.write_package(tmp_path / "b", this_year))
+    assert report.state == "succeeded"
+    assert active("class") == 2
+    assert active("enrollment") == 6
+    assert active("academic_session") == 1
+
+
+def test_feed_pinned_bound_gives_each_record_once(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=4)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    tables["users"][0]["givenName"] = "Bình"
+    ingest(store, pkg.write_package(tmp_path / "b", tables))
+    bound = horizon()
+    seen: list[int] = []
+    after = 0
+    while True:
+        page = read_changes(after=after, limit=3, bound=bound)
+        seen.extend(e.record_id for e in page.events)
+        after = page.next_after
+        if page.complete:
+            break
+    assert len(seen) == len(set(seen)) == Record.select().count()
+    updated = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+    latest = ChangeEvent.get(ChangeEvent.record_id == updated.id, ChangeEvent.op == "update")
+    assert latest.seq <= bound
+
+
+def test_ministry_id_links_two_sources(store: StoreHandle, tmp_path: Path) -> None:
+    first = pkg.city(students=1)
+    first["users"][0]["identifier"] = "HS-1"
+    ingest(store, pkg.write_package(tmp_path / "a", first), source="vendor-a")
+    student = Record.get(Record.entity == "student")
+    assert json.loads(student.data)["local_code"] == "HS-1"
