@@ -30,6 +30,8 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         detail = ", ".join(f"{k} {v}" for k, v in read.items())
         lines.append(t("run.rows_read", count=sum(read.values()), detail=detail))
     decisions = report["counts"].get("decisions", {})
+    if report["state"] == "succeeded":
+        lines.append(t("run.changes", count=report.get("changes", 0)))
     if decisions:
         lines.append(t("run.decisions_header"))
         for entity, counts in sorted(decisions.items()):

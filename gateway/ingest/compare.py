@@ -138,7 +138,7 @@ class Comparer:
                 return "insert"
             staged.record_id = match.id
             # Another source described this person or school first: learn the local id,
-            # and take the data over only with equal or higher precedence.
+            # and take the data over only with higher precedence.
             return "update" if self._outranks(staged.entity, match.source) else "alias"
         staged.record_id = record.id
         if record.source != self.run.source and not self._outranks(staged.entity, record.source):
@@ -171,8 +171,10 @@ class Comparer:
     def _outranks(self, entity: str, owner: str) -> bool:
         """Return whether this run's source may overwrite a record owned by ``owner``.
 
-        Ranks come from the adapters listed in ``identity.precedence``; a source
-        whose adapter is listed earlier wins, and equal ranks let the newer data win.
+        Ranks come from the adapters listed in ``identity.precedence``; only a source
+        whose adapter is listed strictly earlier takes a record over. With equal
+        ranks the first source keeps it, so two sources never overwrite each other
+        in turn on every run.
         """
         order = list(self.precedence.get(entity, []))
         owner_adapter = _adapter_of(owner)
@@ -180,7 +182,7 @@ class Comparer:
         def rank(adapter: str | None) -> int:
             return order.index(adapter) if adapter in order else len(order)
 
-        return rank(self.run.adapter) <= rank(owner_adapter)
+        return rank(self.run.adapter) < rank(owner_adapter)
 
     def _quarantine_conflict(self, staged: StagedRecord, namespace: str, value: str,
                              record: Record) -> None:

@@ -16,7 +16,7 @@ from gateway.clock import get_clock, utcnow
 from gateway.errors import GatewayError, InputError
 from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
-from gateway.ingest.compare import Comparer, check_guard
+from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
 from gateway.ingest.stage import Snapshot, Stager, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.registry import active_specs
@@ -37,9 +37,18 @@ class RunReport:
     notices: list[dict[str, Any]] = field(default_factory=list)
     guard: dict[str, Any] | None = None
 
+    @property
+    def changes(self) -> int:
+        """Inserts, updates and ends this run decided (applied once it has succeeded)."""
+        return sum(
+            count for per_entity in self.counts.get("decisions", {}).values()
+            for decision, count in per_entity.items() if decision in CHANGE_DECISIONS
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "state": self.state, "source": self.source,
-                "counts": self.counts, "notices": self.notices, "guard": self.guard}
+                "changes": self.changes, "counts": self.counts, "notices": self.notices,
+                "guard": self.guard}
 
 
 def ensure_source(name: str, adapter: str) -> Source:

@@ -59,7 +59,10 @@ class CompiledMapping:
         document = spec.document
         self._when = self._compile_when(document.get("when"))
         self._status = self._compile_status(document.get("row_status"))
-        self.fields = [self._compile_field(n, f) for n, f in document["fields"].items()]
+        # Joins read other fields' results, so they run last. The registry stores
+        # mappings with sorted keys, so file order cannot be relied on.
+        items = sorted(document["fields"].items(), key=lambda item: "join" in item[1])
+        self.fields = [self._compile_field(n, f) for n, f in items]
         self.key_column = next((f.column for f in self.fields if f.name == "local_id"), None)
 
     # -- column lookup ---------------------------------------------------

@@ -89,11 +89,21 @@ def read_spec(path: Path) -> MappingSpec:
         raise ConfigurationError("error.mapping_file", problems=[f"{path}: {exc}"]) from exc
     check_document(document, str(path), problems)
     problems.raise_if_any("error.mapping_file")
+    _check_joins(document, str(path), problems)
     expected = f"v{document['version']}.yaml"
     if path.name != expected or path.parent.name != document["entity"]:
         problems.add(f"{path}: file must be {document['adapter']}/{document['entity']}/{expected}")
     problems.raise_if_any("error.mapping_file")
     return MappingSpec(document=document, origin=_relative(path))
+
+
+def _check_joins(document: dict[str, Any], origin: str, problems: Problems) -> None:
+    """A join may name only fields of the same mapping that are not joins themselves."""
+    fields = document["fields"]
+    for name, spec in fields.items():
+        for part in spec.get("join", []):
+            if part not in fields or "join" in fields[part]:
+                problems.add(f"{origin}: fields/{name}/join: '{part}' must be a non-join field")
 
 
 def _relative(path: Path) -> str:
