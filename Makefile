@@ -12,6 +12,7 @@ run: setup
 	$(BIN)/gateway init
 	$(BIN)/gateway demo-data --size $(DEMO_SIZE) --out $(DEMO_DIR)
 	$(BIN)/gateway ingest $(DEMO_DIR)/oneroster --adapter oneroster --source demo-city
+	$(BIN)/gateway summary --source demo-city
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

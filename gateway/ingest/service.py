@@ -17,6 +17,7 @@ from gateway.errors import GatewayError, InputError
 from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
+from gateway.ingest.references import check_references
 from gateway.ingest.stage import Snapshot, Stager, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.registry import active_specs
@@ -118,6 +119,10 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     conflicts = sum(c.get("conflict", 0) for c in decisions.values())
     if conflicts:
         stage_counts["rejected"]["ingest.identifier_taken"] = conflicts
+    dangling = sum(check_references(db, run).values())
+    if dangling:
+        stage_counts["rejected"]["ingest.reference_unknown"] = dangling
+    decisions = counts_by_decision(run)
     guard_settings = settings.section("guard")
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
                         guard_settings["min_existing"])

@@ -2,6 +2,7 @@
 
 The expected figures follow docs/oneroster.md: guardians are skipped, a
 "tobedeleted" row asks for an end, the non-spec status "inactive" is rejected,
+an enrollment naming a class or person the package does not hold is rejected,
 dateLastModified is not kept (so the non-ISO dates of the 1.2 users.csv reject
 nothing), 1.2 roles and demographics are joined to users, and passwords are
 never stored.
@@ -21,26 +22,36 @@ from tests.support.store import StoreHandle
 
 PACKAGES = "oneroster-moodle-catalyst"
 INACTIVE_SESSION = [("mapping.status_invalid", "academicSessions.csv", 4, "status", "inactive")]
+REFERENCE = "ingest.reference_unknown"
+# Enrollment rows 3 and 6 give the teacher usr-222-987654 the student role, and
+# rows 5 to 7 name class cls-222-123478, which the same package marks tobedeleted.
+FULL_SET_REJECTED = INACTIVE_SESSION + [
+    (REFERENCE, "enrollments.csv", 3, None, "usr-222-987654"),
+    (REFERENCE, "enrollments.csv", 5, None, "cls-222-123478"),
+    (REFERENCE, "enrollments.csv", 6, None, "cls-222-123478"),
+    (REFERENCE, "enrollments.csv", 7, None, "cls-222-123478"),
+]
 
 EXPECTED = {
     "Test_full_data_set": {
         "records": {"organization": 1, "academic_session": 3, "class": 1, "student": 3,
-                    "staff": 2, "enrollment": 6},
-        "rejected": INACTIVE_SESSION,
+                    "staff": 2, "enrollment": 2},
+        "rejected": FULL_SET_REJECTED,
         "skipped": {"users: parent": 1},
         "notices": [],
     },
     "Test_minimal_data_set": {
         "records": {"organization": 1, "academic_session": 5, "class": 2, "student": 3,
-                    "staff": 2, "enrollment": 6},
-        "rejected": [],
+                    "staff": 2, "enrollment": 4},
+        "rejected": [(REFERENCE, "enrollments.csv", 3, None, "usr-222-987654"),
+                     (REFERENCE, "enrollments.csv", 6, None, "usr-222-987654")],
         "skipped": {"users: parent": 1},
         "notices": [],
     },
     "v1p2_full_dataset": {
         "records": {"organization": 1, "academic_session": 3, "class": 1, "student": 3,
-                    "staff": 3, "enrollment": 6},
-        "rejected": INACTIVE_SESSION,
+                    "staff": 3, "enrollment": 2},
+        "rejected": FULL_SET_REJECTED,
         "skipped": {},
         "notices": [("warning", "oneroster.manifest_value_empty")] * 3
         + [("warning", "oneroster.file_declared_absent")],

@@ -39,7 +39,7 @@ def test_unknown_key_returned_as_is() -> None:
 
 # Keys written literally in the code: error keys and t()/translate() calls.
 KEY_PATTERN = re.compile(
-    r"""(?:Error|t|translate|_notice|Notice)\(\s*["']([a-z_]+\.[a-z0-9_.]*[a-z0-9_])["']"""
+    r"""(?:Error|\bt|\btranslate|_notice|\bNotice)\(\s*["']([a-z_]+\.[a-z0-9_.]*[a-z0-9_])["']"""
 )
 
 

@@ -191,3 +191,31 @@ def test_ministry_id_links_two_sources(store: StoreHandle, tmp_path: Path) -> No
     ingest(store, pkg.write_package(tmp_path / "a", first), source="vendor-a")
     student = Record.get(Record.entity == "student")
     assert json.loads(student.data)["local_code"] == "HS-1"
+
+
+def test_unknown_class_rejects_enrollment(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    tables["enrollments"][0]["classSourcedId"] = "no-such-class"
+    report = ingest(store, pkg.write_package(tmp_path / "a", tables))
+    assert report.counts["stage"]["rejected"] == {"ingest.reference_unknown": 1}
+    assert active("enrollment") == 2
+    rejected = Quarantine.get(Quarantine.run == report.run_id)
+    assert (rejected.file, rejected.row, rejected.field) == ("enrollments.csv", 2, "class_ref")
+
+
+def test_rejected_class_rejects_its_enrollments(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    tables["classes"][0]["classType"] = "lecture"
+    report = ingest(store, pkg.write_package(tmp_path / "a", tables))
+    assert report.counts["stage"]["rejected"] == {"mapping.code_unknown": 1,
+                                                   "ingest.reference_unknown": 3}
+    assert active("enrollment") == 0
+
+
+def test_dangling_reference_keeps_stored_record(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    tables["enrollments"][0]["classSourcedId"] = "no-such-class"
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+    assert report.changes == 0
+    assert active("enrollment") == 3

@@ -1,0 +1,142 @@
+"""Reference check: a record's required references must name records of the same source.
+
+Runs after compare. A required reference (``class.school_ref``,
+``enrollment.class_ref``, ``enrollment.person_ref`` by role, ...) is satisfied
+by a record of the target entity that this run stages, or that the store holds
+for this source and this run does not end. A row whose reference is dangling is
+quarantined and kept as ``seen``: it is not written, and a record it already
+has in the store is neither changed nor ended. Entities are checked in
+dependency order, so a rejected class also rejects the enrollments naming it.
+Optional references (a parent organisation, say) are not checked, because
+exports routinely name parents outside their scope.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from typing import Any
+
+import peewee
+
+from gateway.clock import utcnow
+from gateway.entities import Entity, load_entities
+from gateway.ingest.compare import source_namespace
+from gateway.mapping.spec import canonical_json
+from gateway.store.database import write_transaction
+from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
+from gateway.validation import get_registry
+
+ORDER = ("organization", "academic_session", "class", "student", "staff", "enrollment", "result")
+PRESENT = ("insert", "update", "unchanged", "alias")
+REASON = "ingest.reference_unknown"
+
+
+def check_references(db: peewee.Database, run: Run, chunk_size: int = 1000) -> Counter[str]:
+    """Quarantine rows whose required references are dangling; return counts by entity."""
+    entities = load_entities()
+    rejected: Counter[str] = Counter()
+    staged_entities = {row.entity for row in StagedRecord.select(StagedRecord.entity)
+                       .where(StagedRecord.run == run.id).distinct()}
+    for name in sorted(staged_entities, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
+        required = _required_reference_fields(entities[name])
+        if required:
+            rejected[name] += _check_entity(db, run, entities[name], required, chunk_size)
+    return +rejected
+
+
+def _required_reference_fields(entity: Entity) -> list[str]:
+    schema = get_registry().schema(entity.name, entity.current_version)
+    candidates = set(entity.references) | set(entity.references_by_role)
+    return sorted(candidates & set(schema.get("required", [])))
+
+
+def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[str],
+                  chunk_size: int) -> int:
+    rejected = 0
+    last_id = 0
+    while True:
+        chunk = list(
+            StagedRecord.select()
+            .where((StagedRecord.run == run.id) & (StagedRecord.entity == entity.name)
+                   & (StagedRecord.action == "upsert") & StagedRecord.decision.in_(PRESENT)
+                   & (StagedRecord.id > last_id))
+            .order_by(StagedRecord.id).limit(chunk_size)
+        )
+        if not chunk:
+            return rejected
+        last_id = chunk[-1].id
+        wanted = _wanted(chunk, entity, fields)
+        present = _present(run, wanted)
+        with write_transaction(db):
+            for staged in chunk:
+                missing = _first_missing(staged, entity, fields, present)
+                if missing:
+                    _reject(run, staged, *missing)
+                    rejected += 1
+
+
+def _targets(staged: StagedRecord, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
+    data = json.loads(staged.data)
+    targets = []
+    for field in fields:
+        target = entity.reference_target(field, data.get("role"))
+        value = data.get(field)
+        if target is None or value is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            targets.append((field, target, str(item)))
+    return targets
+
+
+def _wanted(chunk: list[StagedRecord], entity: Entity, fields: list[str]) -> dict[str, set[str]]:
+    wanted: defaultdict[str, set[str]] = defaultdict(set)
+    for staged in chunk:
+        for _, target, value in _targets(staged, entity, fields):
+            wanted[target].add(value)
+    return wanted
+
+
+def _present(run: Run, wanted: dict[str, set[str]]) -> set[tuple[str, str]]:
+    present: set[tuple[str, str]] = set()
+    for target, values in wanted.items():
+        ids = sorted(values)
+        staged = StagedRecord.select(StagedRecord.local_id).where(
+            (StagedRecord.run == run.id) & (StagedRecord.entity == target)
+            & StagedRecord.local_id.in_(ids) & (StagedRecord.action == "upsert")
+            & StagedRecord.decision.in_(PRESENT)
+        )
+        present.update((target, row.local_id) for row in staged)
+        ending = StagedRecord.select(StagedRecord.record_id).where(
+            (StagedRecord.run == run.id) & (StagedRecord.entity == target)
+            & (StagedRecord.decision == "end")
+        )
+        stored = (
+            Alias.select(Alias.value)
+            .join(Record, on=(Alias.record == Record.id))
+            .where((Alias.entity == target) & (Alias.namespace == source_namespace(run.source))
+                   & Alias.value.in_(ids) & (Record.state == "active")
+                   & Record.id.not_in(ending))
+        )
+        present.update((target, row.value) for row in stored)
+    return present
+
+
+def _first_missing(staged: StagedRecord, entity: Entity, fields: list[str],
+                   present: set[tuple[str, str]]) -> tuple[str, str, str] | None:
+    for field, target, value in _targets(staged, entity, fields):
+        if (target, value) not in present:
+            return field, target, value
+    return None
+
+
+def _reject(run: Run, staged: StagedRecord, field: str, target: str, value: str) -> None:
+    place: dict[str, Any] = json.loads(staged.place)
+    Quarantine.create(
+        run=run.id, source=run.source, stream=None, entity=staged.entity,
+        file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"), column=None,
+        field=field, reason=REASON,
+        params=canonical_json({"field": field, "value": value, "target": target}),
+        raw=staged.data, created_at=utcnow(),
+    )
+    StagedRecord.update(decision="seen").where(StagedRecord.id == staged.id).execute()
