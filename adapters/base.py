@@ -117,6 +117,18 @@ class Adapter(ABC):
     key: ClassVar[str]
     # match_key() of the headers that are dropped at read: passwords and the like.
     never_keep: ClassVar[frozenset[str]] = frozenset()
+    # Values the sample input plants in never-kept columns; the contract suite
+    # checks that none of them comes out of the adapter.
+    sample_secrets: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def write_sample(cls, directory: Path) -> Path:
+        """Write a small input of this product under ``directory`` and return its path.
+
+        The contract suite in ``tests/adapters/test_contract.py`` reads it; every
+        adapter must provide one.
+        """
+        raise NotImplementedError(f"adapter {cls.__name__} has no sample input")
 
     @abstractmethod
     def open(self, path: Path, limits: Limits) -> AbstractContextManager[Package]:

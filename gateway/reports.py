@@ -8,6 +8,7 @@ from typing import Any
 
 import peewee
 
+from gateway.store.database import tuples
 from gateway.store.models import Quarantine, Record
 
 
@@ -16,19 +17,18 @@ def records_summary(source: str | None = None) -> dict[str, Any]:
     condition = Record.state == "active"
     if source:
         condition &= Record.source == source
-    per_entity = {
-        row["entity"]: row["n"]
-        for row in Record.select(Record.entity, peewee.fn.COUNT(Record.id).alias("n"))
-        .where(condition).group_by(Record.entity).dicts()
-    }
+    per_entity: dict[str, int] = dict(
+        tuples(Record.select(Record.entity, peewee.fn.COUNT(Record.id))
+               .where(condition).group_by(Record.entity))
+    )
     per_school: defaultdict[str, dict[str, int]] = defaultdict(dict)
     query = (
-        Record.select(Record.scope_school, Record.entity, peewee.fn.COUNT(Record.id).alias("n"))
+        Record.select(Record.scope_school, Record.entity, peewee.fn.COUNT(Record.id))
         .where(condition & Record.scope_school.is_null(False))
         .group_by(Record.scope_school, Record.entity)
     )
-    for row in query.dicts():
-        per_school[row["scope_school"]][row["entity"]] = row["n"]
+    for school, entity, count in tuples(query):
+        per_school[str(school)][str(entity)] = int(count)
     names = _school_names(list(per_school), source)
     schools = [
         {"school": school, "name": names.get(school), "records": dict(sorted(counts.items()))}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,7 +28,7 @@ def mappings_group() -> None:
 def mappings_list(app: AppContext, adapter: str | None) -> None:
     """List mapping versions in the registry with their state and content hash."""
     app.database()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"adapter": v.adapter, "entity": v.entity, "version": v.number, "stream": v.stream,
          "schema_version": v.schema_version, "state": v.state, "id": v.id, "origin": v.origin}
         for v in list_versions(adapter)
@@ -104,7 +105,7 @@ def quarantine_list(app: AppContext, run_id: int | None, limit: int) -> None:
         place = {"file": q.file, "sheet": q.sheet, "row": q.row, "column": q.column, "field": q.field}
         rows.append({"id": q.id, "run_id": q.run_id, "source": q.source, "reason": q.reason,
                      "message": t(q.reason, **params), "place": place,
-                     "raw": json.loads(q.raw) if q.raw else None})
+                     "raw": json.loads(q.cells) if q.cells else None})
         lines.append(f"  #{q.id} {place_text(place)}: {t(q.reason, **params)}")
     app.emit(rows, [t("quarantine.list_header", count=len(rows)), *lines])
 
@@ -115,7 +116,8 @@ def quarantine_prune(app: AppContext) -> None:
     """Delete quarantine and staging rows older than the retention settings."""
     app.database()
     counts = prune(app.settings)
-    app.emit(counts, [t("quarantine.pruned", **counts)])
+    message = t("quarantine.pruned", quarantine=counts["quarantine"], staged=counts["staged"])
+    app.emit(counts, [message])
 
 
 @click.command("demo-data")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -60,7 +61,7 @@ def runs_list(app: AppContext, source: str | None, limit: int) -> None:
     query = Run.select().order_by(Run.id.desc()).limit(limit)
     if source:
         query = query.where(Run.source == source)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"run_id": r.id, "job": r.job, "source": r.source, "state": r.state,
          "started_at": r.started_at, "finished_at": r.finished_at}
         for r in query

@@ -15,7 +15,12 @@ from gateway.cli.admin_commands import (
 )
 from gateway.cli.context import AppContext
 from gateway.cli.ingest_commands import ingest_command, runs_group
-from gateway.cli.store_commands import changes_command, init_command, migrate_command, summary_command
+from gateway.cli.store_commands import (
+    changes_command,
+    init_command,
+    migrate_command,
+    summary_command,
+)
 from gateway.errors import GatewayError
 from gateway.i18n import set_language
 

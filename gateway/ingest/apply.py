@@ -21,7 +21,7 @@ from gateway.ingest import runs
 from gateway.ingest.compare import CHANGE_DECISIONS, source_namespace
 from gateway.logs import fields
 from gateway.store.changelog import reserve_sequences
-from gateway.store.database import write_transaction
+from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, ChangeEvent, Record, Run, StagedRecord
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _apply_chunk(run: Run, chunk: list[StagedRecord], applied: Counter[str]) -> 
     events = []
     for staged in chunk:
         if staged.decision == "alias":
-            _add_aliases(staged.record_id, staged, run.source)
+            _add_aliases(_required(staged.record_id), staged, run.source)
         elif staged.decision == "insert":
             record = _insert(staged, run, seq, now)
             events.append(_event(record, "insert", seq, run, now))
@@ -89,14 +89,21 @@ def _insert(staged: StagedRecord, run: Run, seq: int, now: Any) -> Record:
     return record
 
 
+def _required(value: Any) -> Any:
+    """Narrow a staged column that the decision guarantees is set."""
+    if value is None:
+        raise RuntimeError("staged row lacks a value its decision requires")
+    return value
+
+
 def _update(staged: StagedRecord, run: Run, seq: int, now: Any) -> Record:
     record = Record.get_by_id(staged.record_id)
     record.source = run.source
     record.local_id = staged.local_id
-    record.schema_version = staged.schema_version
-    record.mapping_version = staged.mapping_version
-    record.data = staged.data
-    record.content_hash = staged.content_hash
+    record.schema_version = _required(staged.schema_version)
+    record.mapping_version = _required(staged.mapping_version)
+    record.data = _required(staged.data)
+    record.content_hash = _required(staged.content_hash)
     record.state = "active"
     record.scope_school = staged.scope_school
     record.scope_period = staged.scope_period
@@ -145,8 +152,8 @@ def counts_by_decision(run: Run) -> dict[str, dict[str, int]]:
         .group_by(StagedRecord.entity, StagedRecord.decision)
     )
     result: dict[str, dict[str, int]] = {}
-    for row in query.dicts():
-        result.setdefault(row["entity"], {})[row["decision"] or "undecided"] = row["n"]
+    for entity, decision, count in tuples(query):
+        result.setdefault(str(entity), {})[str(decision or "undecided")] = int(count)
     return result
 
 

@@ -96,13 +96,12 @@ class Comparer:
         found: dict[tuple[str, str], Record] = {}
         for entity, local_ids in _group(chunk, "local_id").items():
             query = (
-                Record.select(Record, Alias.value.alias("alias_value"))
-                .join(Alias, on=(Alias.record == Record.id))
+                Alias.select(Alias, Record).join(Record)
                 .where((Alias.entity == entity) & (Alias.namespace == self.namespace)
                        & Alias.value.in_(local_ids))
             )
-            for record in query.objects():
-                found[(entity, record.alias_value)] = record
+            for alias in query:
+                found[(entity, alias.value)] = alias.record
         return found
 
     def _records_by_identifier(self, chunk: list[StagedRecord],
@@ -113,13 +112,12 @@ class Comparer:
         for namespace in ("ministry_id", "personal_id"):
             for entity, values in _group(pending, namespace).items():
                 query = (
-                    Record.select(Record, Alias.value.alias("alias_value"))
-                    .join(Alias, on=(Alias.record == Record.id))
+                    Alias.select(Alias, Record).join(Record)
                     .where((Alias.entity == entity) & (Alias.namespace == namespace)
                            & Alias.value.in_(values))
                 )
-                for record in query.objects():
-                    found[(entity, namespace, record.alias_value)] = record
+                for alias in query:
+                    found[(entity, namespace, alias.value)] = alias.record
         return found
 
     # -- one row --------------------------------------------------------------
@@ -131,8 +129,8 @@ class Comparer:
         if staged.action == "end":
             return self._decide_end(staged, record)
         if record is None:
-            match = self._match_by_identifier(staged, by_identifier)
-            if match is False:
+            match, conflict = self._match_by_identifier(staged, by_identifier)
+            if conflict:
                 return "conflict"
             if match is None:
                 return "insert"
@@ -155,8 +153,8 @@ class Comparer:
         return "end"
 
     def _match_by_identifier(self, staged: StagedRecord,
-                             by_identifier: dict[tuple[str, str, str], Record]) -> Record | None | bool:
-        """Return the other source's record this row names, None, or False for a conflict."""
+                             by_identifier: dict[tuple[str, str, str], Record]) -> tuple[Record | None, bool]:
+        """Return the other source's record this row's identifiers name, and whether they conflict."""
         for namespace in ("ministry_id", "personal_id"):
             value = getattr(staged, namespace)
             record = by_identifier.get((staged.entity, namespace, value)) if value else None
@@ -164,9 +162,9 @@ class Comparer:
                 continue
             if record.source == self.run.source:
                 self._quarantine_conflict(staged, namespace, value, record)
-                return False
-            return record
-        return None
+                return None, True
+            return record, False
+        return None, False
 
     def _outranks(self, entity: str, owner: str) -> bool:
         """Return whether this run's source may overwrite a record owned by ``owner``.
@@ -193,7 +191,7 @@ class Comparer:
             column=None, field=namespace, reason="ingest.identifier_taken",
             params=canonical_json({"field": namespace, "value": value,
                                    "other_local_id": record.local_id}),
-            raw=staged.data, created_at=utcnow(),
+            cells=staged.data, created_at=utcnow(),
         )
 
     # -- absence from a bulk snapshot ------------------------------------------

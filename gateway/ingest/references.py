@@ -77,7 +77,7 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
 
 
 def _targets(staged: StagedRecord, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
-    data = json.loads(staged.data)
+    data = json.loads(staged.data or "{}")
     targets = []
     for field in fields:
         target = entity.reference_target(field, data.get("role"))
@@ -137,6 +137,6 @@ def _reject(run: Run, staged: StagedRecord, field: str, target: str, value: str)
         file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"), column=None,
         field=field, reason=REASON,
         params=canonical_json({"field": field, "value": value, "target": target}),
-        raw=staged.data, created_at=utcnow(),
+        cells=staged.data, created_at=utcnow(),
     )
     StagedRecord.update(decision="seen").where(StagedRecord.id == staged.id).execute()

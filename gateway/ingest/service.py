@@ -13,7 +13,7 @@ import peewee
 from adapters.base import Limits
 from adapters.registry import get_adapter
 from gateway.clock import get_clock, utcnow
-from gateway.errors import GatewayError, InputError
+from gateway.errors import GatewayError, InputError, TransientError
 from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
@@ -80,17 +80,28 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         stage_result, snapshots = _stage(db, settings, run, adapter, path, progress)
         report = _compare_and_apply(db, settings, run, snapshots, stage_result, progress)
     except GatewayError as exc:
-        runs.mark(run, "failed", error=json.dumps(exc.as_dict(), ensure_ascii=False))
-        runs.release_source(run)
-        log.error("run failed", extra=fields(run_id=run.id, error=exc.key))
+        _fail(run, exc)
         raise
+    except peewee.DatabaseError as exc:
+        error = TransientError("error.store_failed", run_id=run.id, detail=type(exc).__name__)
+        _fail(run, error)
+        raise error from exc
     except BaseException:
-        runs.mark(run, "failed", error=json.dumps({"error": "error.internal"}))
-        runs.release_source(run)
+        _fail(run, GatewayError("error.internal"))
         raise
     log.info("run finished", extra=fields(run_id=run.id, state=report.state,
                                            seconds=round(get_clock().monotonic() - started, 3)))
     return report
+
+
+def _fail(run: Run, error: GatewayError) -> None:
+    """Record the failure on the run and free its source; best effort if the store is down."""
+    try:
+        runs.mark(run, "failed", error=json.dumps(error.as_dict(), ensure_ascii=False))
+        runs.release_source(run)
+    except peewee.DatabaseError:
+        log.warning("run failure not recorded", extra=fields(run_id=run.id))
+    log.error("run failed", extra=fields(run_id=run.id, error=error.key))
 
 
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,

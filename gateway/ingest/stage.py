@@ -215,7 +215,7 @@ class Stager:
             "run": self.run.id, "source": self.run.source, "stream": stream.name, "entity": entity,
             "file": place.file or stream.file, "sheet": place.sheet, "row": place.row,
             "column": place.column, "field": place.field, "reason": error.key,
-            "params": canonical_json(params), "raw": raw, "created_at": utcnow(),
+            "params": canonical_json(params), "cells": raw, "created_at": utcnow(),
         })
         self.result.rejected[error.key] += 1
 
@@ -294,7 +294,7 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) 
                     column=None, field=column, reason=key,
                     params=canonical_json({"value": group["value"], "first_row": first_place.get("row"),
                                            "first_local_id": first.local_id}),
-                    raw=row.data, created_at=utcnow(),
+                    cells=row.data, created_at=utcnow(),
                 )
                 # The row's own key was read, so a bulk snapshot must still see it.
                 row.action, row.data, row.content_hash = "seen", None, None

@@ -12,7 +12,6 @@ that commits late.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from peewee import fn
 

@@ -61,6 +61,15 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
+def tuples(query: Any) -> Iterator[tuple[Any, ...]]:
+    """Iterate a query's rows as tuples.
+
+    peewee's own annotations type ``.tuples()`` rows as model instances, so this
+    wrapper states the real row type once.
+    """
+    yield from query.tuples()
+
+
 @contextmanager
 def write_transaction(db: peewee.Database) -> Iterator[None]:
     """Run the block in one write transaction.

@@ -216,6 +216,7 @@ class Quarantine(BaseModel):
 
     id = BigAutoField()
     run = ForeignKeyField(Run, on_delete="CASCADE", null=True)
+    run_id: int | None  # set by peewee for the foreign key above
     source = CharField(max_length=200)
     stream = CharField(max_length=128, null=True)
     entity = CharField(max_length=64, null=True)
@@ -226,7 +227,8 @@ class Quarantine(BaseModel):
     field = TextField(null=True)
     reason = CharField(max_length=128)
     params = TextField(default="{}")
-    raw = TextField(null=True)
+    # The row's kept cells by header (or the mapped record), never the dropped columns.
+    cells = TextField(null=True)
     created_at = DateTimeField(index=True)
 
 

@@ -117,7 +117,7 @@ def test_second_ingest_changes_nothing(store: StoreHandle, realdata_dir: Path, n
 def test_all_packages_leave_no_password(store: StoreHandle, realdata_dir: Path) -> None:
     for name in EXPECTED:
         service.ingest(store.db, store.settings, _path(realdata_dir, name), "oneroster", name)
-    stored = [r.data for r in Record.select()] + [q.raw or "" for q in Quarantine.select()]
+    stored = [r.data for r in Record.select()] + [q.cells or "" for q in Quarantine.select()]
     stored += [s.data or "" for s in StagedRecord.select()]
     for password in PASSWORDS:
         assert not [text for text in stored if password in text]

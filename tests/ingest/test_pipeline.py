@@ -106,7 +106,7 @@ def test_password_never_reaches_quarantine(store: StoreHandle, tmp_path: Path) -
     tables = pkg.city(students=2)
     tables["users"][0]["givenName"] = ""
     report = ingest(store, pkg.write_package(tmp_path / "a", tables))
-    raw = Quarantine.get(Quarantine.run == report.run_id).raw
+    raw = Quarantine.get(Quarantine.run == report.run_id).cells
     assert "Secret-1" not in raw
     assert "password" not in raw.lower()
 

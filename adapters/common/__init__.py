@@ -1,0 +1,1 @@
+"""Building blocks that more than one adapter uses: streaming CSV reading and archive access."""

@@ -1,0 +1,47 @@
+"""The OneRoster CSV adapter (versions 1.1 and 1.2; 1.0 is read as 1.1).
+
+A package is a folder or a ``.zip`` holding ``manifest.csv`` and the CSV files
+it declares. See ``adapters.oneroster.package`` for the streams and their
+virtual columns, and ``docs/oneroster.md`` for how each construct is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+from adapters.base import Adapter, Limits
+from adapters.common.archive import open_archive
+from adapters.oneroster.package import OneRosterPackage
+from adapters.oneroster.sample import SAMPLE_PASSWORD, write_sample
+from gateway.text import match_key
+
+
+class OneRosterAdapter(Adapter):
+    """Reads OneRoster CSV packages; plain-text password columns are dropped at read."""
+
+    key = "oneroster"
+    # users.csv and userProfiles.csv carry plain-text passwords.
+    never_keep = frozenset({match_key("password")})
+    # Values that write_sample plants in never-kept columns, for the contract tests.
+    sample_secrets: ClassVar[frozenset[str]] = frozenset({SAMPLE_PASSWORD})
+
+    @contextmanager
+    def open(self, path: Path, limits: Limits) -> Iterator[OneRosterPackage]:
+        """Open the package at ``path``; raises ``InputError`` when it cannot be read at all.
+
+        The archive and the package's temporary join index are released on exit.
+        """
+        with open_archive(Path(path), limits) as archive:
+            package = OneRosterPackage(archive, limits, self.kept_columns)
+            try:
+                yield package
+            finally:
+                package.close()
+
+    @classmethod
+    def write_sample(cls, directory: Path) -> Path:
+        """Write a small sample package under ``directory`` and return its path."""
+        return write_sample(directory)

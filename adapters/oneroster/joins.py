@@ -1,0 +1,171 @@
+"""The users join: roles (OneRoster 1.2) and demographics, spooled into an on-disk SQLite index.
+
+A city's roles and demographics files have one or more rows per user, so they
+are not held in memory. ``UserIndex`` writes them into a SQLite file in a
+temporary folder, keyed by user sourcedId. The users stream looks up its rows
+a chunk at a time. Rows whose ``status`` is ``tobedeleted`` are left out
+of the join, because they remove the role or demographics record they name.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adapters.common.csvfile import CsvTable
+from adapters.oneroster.columns import cell, column_index
+from gateway.errors import InputError, Place
+from gateway.text import match_key
+
+_SCHEMA = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE roles (user_id TEXT NOT NULL, seq INTEGER NOT NULL, is_primary INTEGER NOT NULL,
+                    role TEXT NOT NULL, org TEXT NOT NULL);
+CREATE TABLE demographics (user_id TEXT PRIMARY KEY, birth_date TEXT NOT NULL, sex TEXT NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE seen (user_id TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+
+@dataclass
+class UserFacts:
+    """The joined facts of one user."""
+
+    # Distinct role values: those of primary role rows first, then the others, in file order.
+    roles: list[str] = field(default_factory=list)
+    # orgSourcedId of the first role row whose roleType is primary.
+    primary_org: str = ""
+    birth_date: str = ""
+    sex: str = ""
+
+
+@dataclass
+class LoadReport:
+    """Counts from spooling one joined file."""
+
+    file: str
+    loaded: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+
+
+class UserIndex:
+    """Roles and demographics rows by user sourcedId, in a SQLite file under ``directory``."""
+
+    def __init__(self, directory: Path):
+        self._db = sqlite3.connect(directory / "users-join.sqlite")
+        self._db.executescript(_SCHEMA)
+        self.roles_file: str | None = None
+        self.demographics_file: str | None = None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def load_roles(self, table: CsvTable) -> LoadReport:
+        """Spool the rows of ``roles.csv``; raises ``InputError`` when a needed column is absent."""
+        user_index = _required_column(table, "userSourcedId")
+        role_index = _required_column(table, "role")
+        type_index = column_index(table.headers, "roleType")
+        org_index = column_index(table.headers, "orgSourcedId")
+        status_index = column_index(table.headers, "status")
+        report = LoadReport(table.file)
+
+        def values() -> Iterator[tuple[str, int, int, str, str]]:
+            for seq, row in enumerate(table.rows):
+                if row.cells is None:
+                    report.rejected += 1
+                    continue
+                user = row.cells[user_index]
+                if not user or _is_deleted(cell(row.cells, status_index)):
+                    continue
+                report.loaded += 1
+                primary = int(match_key(cell(row.cells, type_index)) == "primary")
+                yield user, seq, primary, row.cells[role_index], cell(row.cells, org_index)
+
+        self._db.executemany("INSERT INTO roles VALUES (?, ?, ?, ?, ?)", values())
+        self._db.execute("CREATE INDEX roles_by_user ON roles (user_id, is_primary DESC, seq)")
+        self._db.commit()
+        self.roles_file = table.file
+        return report
+
+    def load_demographics(self, table: CsvTable) -> LoadReport:
+        """Spool ``demographics.csv``, whose sourcedId is the user's; a user's first row wins."""
+        user_index = _required_column(table, "sourcedId")
+        birth_index = column_index(table.headers, "birthDate")
+        sex_index = column_index(table.headers, "sex")
+        status_index = column_index(table.headers, "status")
+        report = LoadReport(table.file)
+
+        def values() -> Iterator[tuple[str, str, str]]:
+            for row in table.rows:
+                if row.cells is None:
+                    report.rejected += 1
+                    continue
+                user = row.cells[user_index]
+                if not user or _is_deleted(cell(row.cells, status_index)):
+                    continue
+                report.loaded += 1
+                yield user, cell(row.cells, birth_index), cell(row.cells, sex_index)
+
+        cursor = self._db.executemany(
+            "INSERT OR IGNORE INTO demographics VALUES (?, ?, ?)", values()
+        )
+        report.duplicates = report.loaded - max(cursor.rowcount, 0)
+        self._db.commit()
+        self.demographics_file = table.file
+        return report
+
+    def lookup(self, user_ids: Sequence[str]) -> dict[str, UserFacts]:
+        """Return the facts of each of ``user_ids`` (at most 500) that the joined files name.
+
+        Also records the ids as seen, for ``count_unmatched``.
+        """
+        unique = list(dict.fromkeys(user_ids))
+        if not unique:
+            return {}
+        self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", [(user,) for user in unique])
+        marks = ", ".join("?" * len(unique))
+        facts: dict[str, UserFacts] = {}
+
+        query = (
+            f"SELECT user_id, is_primary, role, org FROM roles WHERE user_id IN ({marks})"
+            " ORDER BY user_id, is_primary DESC, seq"
+        )
+        for user, primary, role, org in self._db.execute(query, unique):
+            found = facts.setdefault(user, UserFacts())
+            if role and role not in found.roles:
+                found.roles.append(role)
+            if primary and not found.primary_org:
+                found.primary_org = org
+
+        query = f"SELECT user_id, birth_date, sex FROM demographics WHERE user_id IN ({marks})"
+        for user, birth_date, sex in self._db.execute(query, unique):
+            found = facts.setdefault(user, UserFacts())
+            found.birth_date, found.sex = birth_date, sex
+        return facts
+
+    def count_unmatched(self) -> tuple[int, int]:
+        """Return how many roles rows and demographics rows name a user never looked up."""
+        roles = self._db.execute(
+            "SELECT COUNT(*) FROM roles WHERE user_id NOT IN (SELECT user_id FROM seen)"
+        ).fetchone()[0]
+        demographics = self._db.execute(
+            "SELECT COUNT(*) FROM demographics WHERE user_id NOT IN (SELECT user_id FROM seen)"
+        ).fetchone()[0]
+        return int(roles), int(demographics)
+
+
+def _required_column(table: CsvTable, name: str) -> int:
+    index = column_index(table.headers, name)
+    if index is None:
+        raise InputError(
+            "oneroster.column_missing", place=Place(file=table.file), file=table.file, column=name
+        )
+    return index
+
+
+def _is_deleted(status: str) -> bool:
+    return match_key(status) == "tobedeleted"
