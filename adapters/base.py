@@ -51,6 +51,20 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ReadHints:
+    """What the active mappings of this adapter look for, by ``match_key`` of column names.
+
+    Adapters of self-describing formats (OneRoster) ignore it. A generic table
+    adapter uses it to find the header row under titles and class labels, and to
+    recognise repeated header rows. ``streams`` names the streams the mappings read.
+    """
+
+    columns: frozenset[str] = frozenset()
+    required: frozenset[str] = frozenset()
+    streams: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Scope:
     """What a bulk stream is a complete snapshot of, beyond its source and entity.
 
@@ -131,7 +145,8 @@ class Adapter(ABC):
         raise NotImplementedError(f"adapter {cls.__name__} has no sample input")
 
     @abstractmethod
-    def open(self, path: Path, limits: Limits) -> AbstractContextManager[Package]:
+    def open(self, path: Path, limits: Limits,
+             hints: ReadHints | None = None) -> AbstractContextManager[Package]:
         """Open ``path`` (file, folder or archive) for reading.
 
         Raises ``InputError`` when the input as a whole cannot be read.

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
-from adapters.base import Adapter, Limits
+from adapters.base import Adapter, Limits, ReadHints
 from adapters.common.archive import open_archive
 from adapters.oneroster.package import OneRosterPackage
 from adapters.oneroster.sample import SAMPLE_PASSWORD, write_sample
@@ -29,8 +29,11 @@ class OneRosterAdapter(Adapter):
     sample_secrets: ClassVar[frozenset[str]] = frozenset({SAMPLE_PASSWORD})
 
     @contextmanager
-    def open(self, path: Path, limits: Limits) -> Iterator[OneRosterPackage]:
+    def open(self, path: Path, limits: Limits,
+             hints: ReadHints | None = None) -> Iterator[OneRosterPackage]:
         """Open the package at ``path``; raises ``InputError`` when it cannot be read at all.
+
+        ``hints`` are not needed: OneRoster names its files and columns.
 
         The archive and the package's temporary join index are released on exit.
         """

@@ -10,7 +10,7 @@ from typing import Any
 
 import peewee
 
-from adapters.base import Limits
+from adapters.base import Limits, ReadHints
 from adapters.registry import get_adapter
 from gateway.clock import get_clock, utcnow
 from gateway.errors import GatewayError, InputError, TransientError
@@ -21,6 +21,8 @@ from gateway.ingest.references import check_references
 from gateway.ingest.stage import Snapshot, Stager, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.registry import active_specs
+from gateway.mapping.spec import MappingSpec
+from gateway.text import match_key
 from gateway.settings import Settings
 from gateway.store.models import Run, Source, StagedRecord
 
@@ -94,6 +96,20 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
     return report
 
 
+def read_hints(specs: list[MappingSpec]) -> ReadHints:
+    """Collect the column names and streams the mappings read, for adapters that need them."""
+    columns: set[str] = set()
+    required: set[str] = set()
+    for spec in specs:
+        for field in spec.document["fields"].values():
+            names = field.get("column", [])
+            keys = {match_key(n) for n in ([names] if isinstance(names, str) else names)}
+            columns |= keys
+            if field.get("required"):
+                required |= keys
+    return ReadHints(frozenset(columns), frozenset(required), frozenset(s.stream for s in specs))
+
+
 def _fail(run: Run, error: GatewayError) -> None:
     """Record the failure on the run and free its source; best effort if the store is down."""
     try:
@@ -111,7 +127,7 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
         raise InputError("error.no_mappings", adapter=adapter.key)
     limits = Limits.from_settings(settings.section("limits"))
     stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress)
-    with adapter.open(path, limits) as package:
+    with adapter.open(path, limits, read_hints(specs)) as package:
         result = stager.stage_package(package)
     duplicates = mark_duplicates(db, run)
     result.rejected.update(duplicates)
