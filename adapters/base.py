@@ -93,7 +93,9 @@ class Stream:
     ``name`` is the table's canonical name for this adapter (``users``);
     ``file`` is what messages show (the path inside the package).
     ``key_column`` names the header holding the row's local id, so that a
-    rejected row still counts as present in a bulk snapshot.
+    rejected row still counts as present in a bulk snapshot. ``properties``
+    carries facts about the whole stream that mapping steps may need, such as
+    ``date_system`` ("1900" or "1904") of a workbook or the ``encoding`` read.
     """
 
     name: str
@@ -104,6 +106,7 @@ class Stream:
     sheet: str | None = None
     scope: Scope = field(default_factory=Scope)
     key_column: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

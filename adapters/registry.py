@@ -25,4 +25,8 @@ def get_adapter(key: str) -> Adapter:
         raise ConfigurationError("error.adapter_unknown", adapter=key, known=", ".join(adapter_keys()))
     module_name, class_name = target.split(":")
     adapter_class = getattr(import_module(module_name), class_name)
-    return adapter_class()
+    adapter = adapter_class()
+    # A generic adapter serves several product keys; each instance takes its key
+    # from this table, so its mappings live under mappings/<key>/.
+    adapter.key = key
+    return adapter
