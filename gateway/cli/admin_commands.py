@@ -90,7 +90,7 @@ def quarantine_group() -> None:
 
 @quarantine_group.command("list")
 @click.option("--run", "run_id", type=int, help="Only rows of this run.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=int, default=50, show_default=True, help="Maximum number of rows listed.")
 @click.pass_obj
 def quarantine_list(app: AppContext, run_id: int | None, limit: int) -> None:
     """List rejected rows with place and reason (and, with --json, their kept cells)."""

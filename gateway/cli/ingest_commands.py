@@ -53,7 +53,7 @@ def runs_group() -> None:
 
 @runs_group.command("list")
 @click.option("--source", help="Only runs of this source.")
-@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--limit", type=int, default=20, show_default=True, help="Maximum number of runs listed.")
 @click.pass_obj
 def runs_list(app: AppContext, source: str | None, limit: int) -> None:
     """List the newest runs."""

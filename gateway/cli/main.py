@@ -22,7 +22,7 @@ from gateway.cli.store_commands import (
     summary_command,
 )
 from gateway.errors import GatewayError
-from gateway.i18n import set_language
+from gateway.i18n import set_language, translate
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,60 @@ for command in COMMANDS:
     cli.add_command(command)
 
 
+def _global_options(argv: list[str]) -> tuple[str | None, bool, list[str]]:
+    """Take ``--lang X`` and ``--json`` from anywhere in ``argv``; return them and the rest."""
+    lang, json_output, rest = None, False, []
+    words = iter(argv)
+    for word in words:
+        if word == "--json":
+            json_output = True
+        elif word == "--lang":
+            lang = next(words, None)
+        elif word.startswith("--lang="):
+            lang = word.split("=", 1)[1]
+        else:
+            rest.append(word)
+    return lang, json_output, rest
+
+
+def _language(option: str | None) -> str:
+    """Pick the language before settings are read, so help and errors come out in it."""
+    if option:
+        return option
+    try:
+        from gateway import settings as settings_module
+
+        return settings_module.load().lang
+    except GatewayError:
+        return "vi"
+
+
+def localize(command: click.Command, path: tuple[str, ...] = ()) -> None:
+    """Set help texts from the catalogue: key ``cli.<command path>`` and ``...<option>``."""
+    key = "cli." + (".".join(path) or "gateway")
+    text = translate(key)
+    if text != key:
+        command.help = text
+        command.short_help = None
+    for param in command.params:
+        if isinstance(param, click.Option):
+            option_text = translate(f"{key}.{param.name}")
+            if option_text != f"{key}.{param.name}":
+                param.help = option_text
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            localize(sub, (*path, name))
+
+
 def main() -> None:
     """Run the CLI; a ``GatewayError`` becomes a translated message and exit code 1."""
-    json_output = "--json" in sys.argv[1:]
+    lang, json_output, rest = _global_options(sys.argv[1:])
+    lang = set_language(_language(lang))
+    localize(cli)
+    args = ["--lang", lang, *(["--json"] if json_output else []), *rest]
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns the code of a command's Exit.
+        code = cli.main(args=args, prog_name="gateway", standalone_mode=False)
     except GatewayError as exc:
         if json_output:
             import json
@@ -73,8 +122,16 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(EXIT_ERROR)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

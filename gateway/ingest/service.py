@@ -22,9 +22,9 @@ from gateway.ingest.stage import Snapshot, Stager, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.registry import active_specs
 from gateway.mapping.spec import MappingSpec
-from gateway.text import match_key
 from gateway.settings import Settings
 from gateway.store.models import Run, Source, StagedRecord
+from gateway.text import match_key
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,11 @@ def read_hints(specs: list[MappingSpec]) -> ReadHints:
     columns: set[str] = set()
     required: set[str] = set()
     for spec in specs:
-        for field in spec.document["fields"].values():
-            names = field.get("column", [])
+        for definition in spec.document["fields"].values():
+            names = definition.get("column", [])
             keys = {match_key(n) for n in ([names] if isinstance(names, str) else names)}
             columns |= keys
-            if field.get("required"):
+            if definition.get("required"):
                 required |= keys
     return ReadHints(frozenset(columns), frozenset(required), frozenset(s.stream for s in specs))
 

@@ -1,0 +1,127 @@
+"""The gateway command as a user runs it: a real subprocess, a scratch home, SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import oneroster as pkg
+
+GATEWAY = [sys.executable, "-m", "gateway.cli.main"]
+
+
+def run(home: Path, *args: str, expect: int = 0,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    environment.update({"GATEWAY_HOME": str(home), **(env or {})})
+    result = subprocess.run([*GATEWAY, *args], capture_output=True, text=True, env=environment,
+                            timeout=120, check=False)
+    assert result.returncode == expect, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    run(tmp_path, "init", "--no-dev-keys")
+    return tmp_path
+
+
+def test_init_reports_store_and_mappings(tmp_path: Path) -> None:
+    result = run(tmp_path, "--json", "init", "--no-dev-keys")
+    document = json.loads(result.stdout)
+    assert document["store_version"] == {"before": 0, "after": 1}
+    assert document["mappings"]["new"] == 6
+
+
+def test_ingest_json_then_no_changes(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=4))
+    first = json.loads(run(home, "ingest", str(folder), "--adapter", "oneroster", "--json").stdout)
+    assert first["state"] == "succeeded"
+    assert first["changes"] == 11
+    second = json.loads(run(home, "ingest", str(folder), "--adapter", "oneroster", "--json").stdout)
+    assert second["changes"] == 0
+    assert second["source"] == "oneroster:pkg"
+
+
+def test_summary_in_english_anywhere(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=2))
+    run(home, "ingest", str(folder), "--adapter", "oneroster")
+    text = run(home, "summary", "--lang", "en").stdout
+    assert "Active records" in text
+    assert "student: 2" in text
+    assert "Trường 1 [s1]" in text
+
+
+def test_vietnamese_is_default(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=2))
+    text = run(home, "ingest", str(folder), "--adapter", "oneroster").stdout
+    assert "hoàn tất" in text
+    assert "Không có dòng nào bị từ chối." in text
+
+
+def test_rejections_grouped_by_reason(home: Path) -> None:
+    tables = pkg.city(students=3)
+    tables["users"][0]["givenName"] = ""
+    tables["users"][1]["givenName"] = ""
+    folder = pkg.write_package(home / "pkg", tables)
+    text = run(home, "--lang", "en", "ingest", str(folder), "--adapter", "oneroster").stdout
+    # The two students' enrollments go too, because they name rejected students.
+    assert "Rejected 4 rows, by reason:" in text
+    assert "2 × Missing required value for field given_name (column givenName)." in text
+    assert '2 × Field person_ref names "u1"' in text
+    assert "first at: users.csv, row 2, column givenName, field given_name" in text
+
+
+def test_held_run_exits_three_and_approves(home: Path) -> None:
+    env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
+    tables = pkg.city(students=4)
+    run(home, "ingest", str(pkg.write_package(home / "a", tables)), "--adapter", "oneroster",
+        "--source", "s", env=env)
+    tables["users"] = tables["users"][:1]
+    tables["enrollments"] = tables["enrollments"][:1]
+    held = run(home, "--json", "ingest", str(pkg.write_package(home / "b", tables)), "--adapter",
+               "oneroster", "--source", "s", env=env, expect=3)
+    run_id = json.loads(held.stdout)["run_id"]
+    approved = json.loads(run(home, "--json", "runs", "approve", str(run_id), "--by", "tester").stdout)
+    assert approved["state"] == "succeeded"
+    assert approved["counts"]["decisions"]["student"]["end"] == 3
+
+
+def test_bad_settings_refuse_to_start(tmp_path: Path) -> None:
+    result = run(tmp_path, "--lang", "en", "summary", expect=1,
+                 env={"GATEWAY_RUNS__CHUNK_SIZE": "0", "GATEWAY_GUARD__MIN_EXISTING": "-1"})
+    assert "Invalid settings" in result.stderr
+    assert "runs.chunk_size" in result.stderr
+    assert "guard.min_existing" in result.stderr
+
+
+def test_unmigrated_store_names_the_fix(tmp_path: Path) -> None:
+    result = run(tmp_path, "--lang", "en", "summary", expect=1)
+    assert "Run: gateway init" in result.stderr
+
+
+def test_missing_manifest_is_an_error(home: Path) -> None:
+    folder = home / "empty"
+    folder.mkdir()
+    result = run(home, "--json", "ingest", str(folder), "--adapter", "oneroster", expect=1)
+    assert json.loads(result.stdout)["error"].startswith("oneroster.")
+
+
+def test_changes_feed_pages(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=3))
+    run(home, "ingest", str(folder), "--adapter", "oneroster")
+    page = json.loads(run(home, "--json", "changes", "--limit", "5").stdout)
+    assert [e["seq"] for e in page["events"]] == [1, 2, 3, 4, 5]
+    rest = json.loads(run(home, "--json", "changes", "--after", str(page["next_after"])).stdout)
+    assert len(rest["events"]) == 4
+    assert rest["complete"] is True
+
+
+def test_help_in_both_languages(tmp_path: Path) -> None:
+    assert "Đọc PATH" in run(tmp_path, "ingest", "--help").stdout
+    assert "Read PATH" in run(tmp_path, "ingest", "--help", "--lang", "en").stdout
