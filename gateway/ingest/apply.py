@@ -1,7 +1,8 @@
 """Apply: write a run's decisions in committed chunks, each with its change-log events.
 
 Each chunk is one write transaction: reserve the chunk's sequence numbers (the
-counter row lock orders commits), write records and crosswalk aliases, append
+counter row lock orders commits) and the ids of its new records, write records
+and crosswalk aliases with one statement each, append
 one event per insert, update or end carrying the record's state, and mark the
 staged rows applied. A crash loses at most the chunk in flight, which rolls back
 whole; running again applies only what is left, so nothing is applied twice.
@@ -9,7 +10,6 @@ whole; running again applies only what is left, so nothing is applied twice.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from typing import Any
@@ -20,7 +20,8 @@ from gateway.clock import utcnow
 from gateway.ingest import runs
 from gateway.ingest.compare import CHANGE_DECISIONS, source_namespace
 from gateway.logs import fields
-from gateway.store.changelog import reserve_sequences
+from gateway.store.bulk import db_time, execute_many, placeholders, select_rows
+from gateway.store.changelog import RECORD_IDS, reserve, reserve_sequences
 from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, ChangeEvent, Record, Run, StagedRecord
 
@@ -29,64 +30,135 @@ log = logging.getLogger(__name__)
 APPLIED_DECISIONS = (*CHANGE_DECISIONS, "alias")
 
 
+STAGED_COLUMNS = ("id", "entity", "local_id", "decision", "record_id", "data", "content_hash",
+                  "mapping_version", "schema_version", "scope_school", "scope_period",
+                  "ministry_id", "personal_id")
+
+
 def apply_run(db: peewee.Database, run: Run, chunk_size: int, progress: Any = None) -> Counter[str]:
     """Apply every staged decision of ``run`` not yet applied; return counts by decision."""
     applied: Counter[str] = Counter()
+    columns = [getattr(StagedRecord, name) for name in STAGED_COLUMNS]
     while True:
-        chunk = list(
-            StagedRecord.select()
+        query = (
+            StagedRecord.select(*columns)
             .where((StagedRecord.run == run.id) & StagedRecord.decision.in_(APPLIED_DECISIONS)
                    & (StagedRecord.applied == False))  # noqa: E712 (peewee expression)
             .order_by(StagedRecord.id)
             .limit(chunk_size)
         )
+        chunk = [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in tuples(query)]
         if not chunk:
             return applied
         with write_transaction(db):
-            _apply_chunk(run, chunk, applied)
+            _apply_chunk(db, run, chunk, applied)
         runs.heartbeat(run)
         if progress is not None:
             progress.update(len(chunk))
         log.debug("chunk applied", extra=fields(run_id=run.id, rows=len(chunk)))
 
 
-def _apply_chunk(run: Run, chunk: list[StagedRecord], applied: Counter[str]) -> None:
-    changes = sum(1 for s in chunk if s.decision in CHANGE_DECISIONS)
-    seq = reserve_sequences(changes) if changes else 0
-    now = utcnow()
-    events = []
-    for staged in chunk:
-        if staged.decision == "alias":
-            _add_aliases(_required(staged.record_id), staged, run.source)
-        elif staged.decision == "insert":
-            record = _insert(staged, run, seq, now)
-            events.append(_event(record, "insert", seq, run, now))
-            seq += 1
-        elif staged.decision == "update":
-            record = _update(staged, run, seq, now)
-            events.append(_event(record, "update", seq, run, now))
-            seq += 1
-        elif staged.decision == "end":
-            record = _end(staged, seq, now)
-            events.append(_event(record, "end", seq, run, now))
-            seq += 1
-        applied[f"{staged.entity}.{staged.decision}"] += 1
-    if events:
-        ChangeEvent.insert_many(events).execute()
-    ids = [s.id for s in chunk]
+def _apply_chunk(db: peewee.Database, run: Run, chunk: list[dict[str, Any]],
+                 applied: Counter[str]) -> None:
+    """Write one chunk: numbers first (taking the counter locks), then records, aliases, events."""
+    changes = [s for s in chunk if s["decision"] in CHANGE_DECISIONS]
+    inserts = [s for s in chunk if s["decision"] == "insert"]
+    seq = reserve_sequences(len(changes)) if changes else 0
+    next_id = reserve(RECORD_IDS, len(inserts)) if inserts else 0
+    now = db_time(db, utcnow())
+    for staged in inserts:
+        staged["record_id"] = next_id
+        next_id += 1
+    for staged in changes:
+        staged["seq"] = seq
+        seq += 1
+    ended = _ended_states(db, [s for s in changes if s["decision"] == "end"])
+    _write_records(db, run, changes, now)
+    _write_aliases(db, run, [s for s in chunk if s["decision"] != "end"])
+    _write_events(db, run, changes, ended, now)
+    ids = [s["id"] for s in chunk]
     StagedRecord.update(applied=True).where(StagedRecord.id.in_(ids)).execute()
+    applied.update(f"{s['entity']}.{s['decision']}" for s in chunk)
 
 
-def _insert(staged: StagedRecord, run: Run, seq: int, now: Any) -> Record:
-    record = Record.create(
-        entity=staged.entity, source=run.source, local_id=staged.local_id,
-        schema_version=staged.schema_version, mapping_version=staged.mapping_version,
-        data=staged.data, content_hash=staged.content_hash, state="active",
-        scope_school=staged.scope_school, scope_period=staged.scope_period,
-        first_seq=seq, last_seq=seq, created_at=now, updated_at=now,
-    )
-    _add_aliases(record.id, staged, run.source)
-    return record
+INSERT_RECORD = (
+    f"INSERT INTO {Record._meta.table_name} (id, entity, source, local_id, schema_version, "
+    "mapping_version, data, content_hash, state, scope_school, scope_period, first_seq, last_seq, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_RECORD = (
+    f"UPDATE {Record._meta.table_name} SET source = ?, local_id = ?, schema_version = ?, "
+    "mapping_version = ?, data = ?, content_hash = ?, state = 'active', scope_school = ?, "
+    "scope_period = ?, last_seq = ?, updated_at = ? WHERE id = ?"
+)
+END_RECORD = (
+    f"UPDATE {Record._meta.table_name} SET state = 'ended', last_seq = ?, updated_at = ? WHERE id = ?"
+)
+INSERT_ALIAS = (
+    f"INSERT INTO {Alias._meta.table_name} (record_id, entity, namespace, value) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+INSERT_EVENT = (
+    f"INSERT INTO {ChangeEvent._meta.table_name} (seq, record_id, entity, op, schema_version, data, "
+    "content_hash, source, mapping_version, run_id, committed_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _write_records(db: peewee.Database, run: Run, changes: list[dict[str, Any]], now: Any) -> None:
+    inserts, updates, ends = [], [], []
+    for s in changes:
+        if s["decision"] == "insert":
+            inserts.append((s["record_id"], s["entity"], run.source, s["local_id"], s["schema_version"],
+                            s["mapping_version"], s["data"], s["content_hash"], s["scope_school"],
+                            s["scope_period"], s["seq"], s["seq"], now, now))
+        elif s["decision"] == "update":
+            updates.append((run.source, s["local_id"], _required(s["schema_version"]),
+                            _required(s["mapping_version"]), _required(s["data"]),
+                            _required(s["content_hash"]), s["scope_school"], s["scope_period"],
+                            s["seq"], now, _required(s["record_id"])))
+        else:
+            ends.append((s["seq"], now, _required(s["record_id"])))
+    execute_many(db, INSERT_RECORD, inserts)
+    execute_many(db, UPDATE_RECORD, updates)
+    execute_many(db, END_RECORD, ends)
+
+
+def _write_aliases(db: peewee.Database, run: Run, rows: list[dict[str, Any]]) -> None:
+    """Add each row's local id, and its Ministry and personal ids, to the crosswalk."""
+    namespace = source_namespace(run.source)
+    aliases = []
+    for s in rows:
+        record_id = _required(s["record_id"])
+        aliases.append((record_id, s["entity"], namespace, s["local_id"]))
+        for kind in ("ministry_id", "personal_id"):
+            if s[kind]:
+                aliases.append((record_id, s["entity"], kind, s[kind]))
+    execute_many(db, INSERT_ALIAS, aliases)
+
+
+def _ended_states(db: peewee.Database, ends: list[dict[str, Any]]) -> dict[int, tuple[Any, ...]]:
+    """Read the stored state of records about to end: an end event carries the last state."""
+    if not ends:
+        return {}
+    ids = [s["record_id"] for s in ends]
+    sql = (f"SELECT id, schema_version, data, content_hash, source, mapping_version "
+           f"FROM {Record._meta.table_name} WHERE id IN ({placeholders(len(ids))})")
+    return {row[0]: row[1:] for row in select_rows(db, sql, ids)}
+
+
+def _write_events(db: peewee.Database, run: Run, changes: list[dict[str, Any]],
+                  ended: dict[int, tuple[Any, ...]], now: Any) -> None:
+    events = []
+    for s in changes:
+        if s["decision"] == "end":
+            schema_version, data, content_hash, source, mapping_version = ended[s["record_id"]]
+        else:
+            schema_version, data, content_hash = s["schema_version"], s["data"], s["content_hash"]
+            source, mapping_version = run.source, s["mapping_version"]
+        events.append((s["seq"], s["record_id"], s["entity"], s["decision"], schema_version, data,
+                       content_hash, source, mapping_version, run.id, now))
+    execute_many(db, INSERT_EVENT, events)
 
 
 def _required(value: Any) -> Any:
@@ -94,53 +166,6 @@ def _required(value: Any) -> Any:
     if value is None:
         raise RuntimeError("staged row lacks a value its decision requires")
     return value
-
-
-def _update(staged: StagedRecord, run: Run, seq: int, now: Any) -> Record:
-    record = Record.get_by_id(staged.record_id)
-    record.source = run.source
-    record.local_id = staged.local_id
-    record.schema_version = _required(staged.schema_version)
-    record.mapping_version = _required(staged.mapping_version)
-    record.data = _required(staged.data)
-    record.content_hash = _required(staged.content_hash)
-    record.state = "active"
-    record.scope_school = staged.scope_school
-    record.scope_period = staged.scope_period
-    record.last_seq = seq
-    record.updated_at = now
-    record.save()
-    _add_aliases(record.id, staged, run.source)
-    return record
-
-
-def _end(staged: StagedRecord, seq: int, now: Any) -> Record:
-    record = Record.get_by_id(staged.record_id)
-    record.state = "ended"
-    record.last_seq = seq
-    record.updated_at = now
-    record.save()
-    return record
-
-
-def _add_aliases(record_id: int, staged: StagedRecord, source: str) -> None:
-    rows = [{"record": record_id, "entity": staged.entity, "namespace": source_namespace(source),
-             "value": staged.local_id}]
-    for namespace in ("ministry_id", "personal_id"):
-        value = getattr(staged, namespace)
-        if value:
-            rows.append({"record": record_id, "entity": staged.entity, "namespace": namespace,
-                         "value": value})
-    Alias.insert_many(rows).on_conflict_ignore().execute()
-
-
-def _event(record: Record, op: str, seq: int, run: Run, now: Any) -> dict[str, Any]:
-    return {
-        "seq": seq, "record_id": record.id, "entity": record.entity, "op": op,
-        "schema_version": record.schema_version, "data": record.data,
-        "content_hash": record.content_hash, "source": record.source,
-        "mapping_version": record.mapping_version, "run_id": run.id, "committed_at": now,
-    }
 
 
 def counts_by_decision(run: Run) -> dict[str, dict[str, int]]:
@@ -155,7 +180,3 @@ def counts_by_decision(run: Run) -> dict[str, dict[str, int]]:
     for entity, decision, count in tuples(query):
         result.setdefault(str(entity), {})[str(decision or "undecided")] = int(count)
     return result
-
-
-def load_counts(run: Run) -> dict[str, Any]:
-    return json.loads(run.counts or "{}")

@@ -23,12 +23,14 @@ from gateway.clock import utcnow
 from gateway.ingest.stage import Snapshot
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
+from gateway.store.bulk import execute_many
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 
 log = logging.getLogger(__name__)
 
 CHANGE_DECISIONS = ("insert", "update", "end")
+SET_DECISION = f"UPDATE {StagedRecord._meta.table_name} SET decision = ?, record_id = ? WHERE id = ?"
 
 
 def source_namespace(source: str) -> str:
@@ -84,13 +86,13 @@ class Comparer:
         by_local = self._records_by_local_id(chunk)
         by_identifier = self._records_by_identifier(chunk, by_local)
         with write_transaction(self.db):
+            updates = []
             for staged in chunk:
                 record = by_local.get((staged.entity, staged.local_id))
                 decision = self._decide(staged, record, by_identifier)
                 self.decisions[staged.entity][decision] += 1
-                StagedRecord.update(decision=decision, record_id=staged.record_id).where(
-                    StagedRecord.id == staged.id
-                ).execute()
+                updates.append((decision, staged.record_id, staged.id))
+            execute_many(self.db, SET_DECISION, updates)
 
     def _records_by_local_id(self, chunk: list[StagedRecord]) -> dict[tuple[str, str], Record]:
         found: dict[tuple[str, str], Record] = {}

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ from gateway.ingest import runs
 from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns
 from gateway.mapping.spec import MappingSpec, canonical_json
+from gateway.store.bulk import db_time, execute_many, placeholders
 from gateway.store.database import write_transaction
 from gateway.store.models import Quarantine, Run, StagedRecord
 from gateway.validation import get_registry
@@ -185,6 +185,7 @@ class Stager:
             "place": canonical_json(place.as_dict()),
             "data": None, "content_hash": None, "mapping_version": None, "schema_version": None,
             "scope_school": None, "scope_period": None, "ministry_id": None, "personal_id": None,
+            "applied": False,
         }
         if record is not None and mapping is not None:
             definition = self.entities[entity]
@@ -223,10 +224,8 @@ class Stager:
         if not self._staged and not self._quarantined:
             return
         with write_transaction(self.db):
-            for batch in _batches(self._staged, 200):
-                StagedRecord.insert_many(batch).execute()
-            for batch in _batches(self._quarantined, 200):
-                Quarantine.insert_many(batch).execute()
+            _insert_dicts(self.db, StagedRecord, self._staged)
+            _insert_dicts(self.db, Quarantine, self._quarantined)
         self._staged.clear()
         self._quarantined.clear()
         runs.heartbeat(self.run, {"stage": self.result.as_dict()})
@@ -247,9 +246,21 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _batches(rows: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+def _insert_dicts(db: peewee.Database, model: type[peewee.Model], rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys, which are column names of ``model``."""
+    if not rows:
+        return
+    names = list(rows[0])
+    # Quoted, because quarantine has a column named "column", a reserved word in PostgreSQL.
+    columns = [f'"{model._meta.fields[n].column_name}"' for n in names]
+    sql = (f"INSERT INTO {model._meta.table_name} ({', '.join(columns)}) "
+           f"VALUES ({placeholders(len(columns))})")
+    now_columns = {i for i, n in enumerate(names) if n == "created_at"}
+    values = [
+        tuple(db_time(db, row[n]) if i in now_columns else row[n] for i, n in enumerate(names))
+        for row in rows
+    ]
+    execute_many(db, sql, values)
 
 
 def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:

@@ -18,21 +18,29 @@ from peewee import fn
 from gateway.store.models import ChangeEvent, SequenceState
 
 CHANGE_LOG = "change_log"
+# Internal record ids are reserved like sequence numbers, so a chunk can insert
+# its records with one statement and know their ids.
+RECORD_IDS = "record_id"
 
 
 def reserve_sequences(count: int) -> int:
     """Reserve ``count`` numbers and return the first; call inside a write transaction."""
+    return reserve(CHANGE_LOG, count)
+
+
+def reserve(counter: str, count: int) -> int:
+    """Advance ``counter`` by ``count`` under its row lock and return the first number reserved."""
     if count <= 0:
         raise ValueError("count must be positive")
     query = (
         SequenceState.update(value=SequenceState.value + count)
-        .where(SequenceState.name == CHANGE_LOG)
+        .where(SequenceState.name == counter)
         .returning(SequenceState.value)
     )
     rows = list(query.execute())
     last = rows[0].value if rows else None
     if last is None:
-        raise RuntimeError("change_log counter is missing: run `gateway migrate`")
+        raise RuntimeError(f"counter {counter} is missing: run `gateway migrate`")
     return int(last) - count + 1
 
 

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Callable
 
 import peewee
+from peewee import fn
 
 from gateway.errors import ConfigurationError
-from gateway.store.models import ALL_MODELS, SequenceState, StoreMeta
+from gateway.store.models import ALL_MODELS, Record, SequenceState, StoreMeta
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,14 @@ def _create_version_1(db: peewee.Database) -> None:
     SequenceState.insert(name="change_log", value=0).on_conflict_ignore().execute()
 
 
+def _add_record_id_counter(db: peewee.Database) -> None:
+    """Reserve record ids from a counter that starts above the highest id in use."""
+    highest = Record.select(fn.MAX(Record.id)).scalar() or 0
+    SequenceState.insert(name="record_id", value=highest).on_conflict_ignore().execute()
+
+
 # Step N brings a store from version N-1 to N. Steps are never edited once released.
-STEPS: list[Callable[[peewee.Database], None]] = [_create_version_1]
+STEPS: list[Callable[[peewee.Database], None]] = [_create_version_1, _add_record_id_counter]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -34,7 +34,7 @@ def home(tmp_path: Path) -> Path:
 def test_init_reports_store_and_mappings(tmp_path: Path) -> None:
     result = run(tmp_path, "--json", "init", "--no-dev-keys")
     document = json.loads(result.stdout)
-    assert document["store_version"] == {"before": 0, "after": 1}
+    assert document["store_version"] == {"before": 0, "after": 2}
     assert document["mappings"]["new"] == 6
 
 

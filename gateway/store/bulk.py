@@ -1,0 +1,48 @@
+"""Bulk statements on the hot path, below the ORM.
+
+Building one peewee query per row costs more than the database work itself, so
+ingest writes its rows with one prepared statement per chunk. SQL here uses
+``?`` placeholders; on PostgreSQL they become ``%s`` and the rows go through
+``psycopg2.extras.execute_batch``, which sends them in pages instead of one
+round trip per row. The statements run on the connection of the current
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from gateway.store.database import is_sqlite
+
+
+def execute_many(db: peewee.Database, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` once per row of ``rows`` inside the current transaction."""
+    if not rows:
+        return
+    cursor = db.cursor()
+    if is_sqlite(db):
+        cursor.executemany(sql, rows)
+        return
+    from psycopg2.extras import execute_batch
+
+    execute_batch(cursor, sql.replace("?", "%s"), rows, page_size=500)
+
+
+def select_rows(db: peewee.Database, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Return the rows of one query with ``?`` placeholders."""
+    cursor = db.cursor()
+    cursor.execute(sql if is_sqlite(db) else sql.replace("?", "%s"), params)
+    return list(cursor.fetchall())
+
+
+def db_time(db: peewee.Database, moment: datetime) -> Any:
+    """Return ``moment`` as the driver stores it, in the form peewee itself writes."""
+    return moment.isoformat(" ") if is_sqlite(db) else moment
+
+
+def placeholders(count: int) -> str:
+    return ", ".join("?" * count)
