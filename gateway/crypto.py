@@ -23,11 +23,15 @@ DEV_CERTS_DIR = PROJECT_ROOT / "certs" / "dev"
 
 
 def ensure_dev_keys(directory: Path = DEV_CERTS_DIR, name: str = "gateway-dev") -> dict[str, str]:
-    """Create an EC P-256 key and a self-signed certificate if absent; return their paths."""
+    """Create an EC P-256 key and a self-signed certificate if absent or expiring; return their paths.
+
+    A pair whose certificate ends within ``RENEW_BEFORE`` is replaced, so a
+    development machine never runs on an expired certificate.
+    """
     key_path = directory / f"{name}.key.pem"
     cert_path = directory / f"{name}.cert.pem"
     created = False
-    if not key_path.exists() or not cert_path.exists():
+    if not key_path.exists() or not cert_path.exists() or _expiring(cert_path):
         directory.mkdir(parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
         _write_private(key_path, key.private_bytes(
@@ -37,6 +41,14 @@ def ensure_dev_keys(directory: Path = DEV_CERTS_DIR, name: str = "gateway-dev") 
         cert_path.write_bytes(_self_signed(key, name).public_bytes(serialization.Encoding.PEM))
         created = True
     return {"key": str(key_path), "certificate": str(cert_path), "created": str(created).lower()}
+
+
+RENEW_BEFORE = timedelta(days=30)
+
+
+def _expiring(cert_path: Path) -> bool:
+    certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return certificate.not_valid_after_utc - utcnow() < RENEW_BEFORE
 
 
 def _write_private(path: Path, data: bytes) -> None:

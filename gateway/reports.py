@@ -55,15 +55,20 @@ def _school_names(local_ids: list[str], source: str | None) -> dict[str, str]:
 
 
 def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]:
-    """Group a run's quarantined rows by reason, with a count and the first examples' places."""
-    groups: dict[str, dict[str, Any]] = {}
+    """Group a run's quarantined rows by reason and field, with a count and the first places.
+
+    The field is part of the group because one reason (an unknown reference, say)
+    can fail on different fields, and a group shows its first row's message.
+    """
+    groups: dict[tuple[str, str | None], dict[str, Any]] = {}
     query = Quarantine.select().where(Quarantine.run == run_id).order_by(Quarantine.id)
     for row in query.iterator():
-        group = groups.setdefault(row.reason, {"reason": row.reason, "count": 0, "examples": []})
+        group = groups.setdefault((row.reason, row.field), {
+            "reason": row.reason, "field": row.field, "count": 0, "examples": []})
         group["count"] += 1
         if len(group["examples"]) < examples:
             group["examples"].append({
                 "file": row.file, "sheet": row.sheet, "row": row.row, "column": row.column,
                 "field": row.field, "params": json.loads(row.params or "{}"),
             })
-    return sorted(groups.values(), key=lambda g: (-g["count"], g["reason"]))
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["reason"], g["field"] or ""))

@@ -12,6 +12,7 @@ from gateway.cli.context import AppContext
 from gateway.cli.render import place_text
 from gateway.codelists import load_codelists
 from gateway.i18n import t
+from gateway.mapping import registry
 from gateway.mapping.registry import import_shipped, list_versions
 from gateway.retention import prune
 from gateway.store.models import Quarantine
@@ -65,6 +66,41 @@ def mappings_import(app: AppContext, files: tuple[Path, ...], state: str) -> Non
     app.database()
     counts = import_shipped(list(files), state=state)
     app.emit(counts, [t("init.mappings", new=counts["new"], known=counts["known"])])
+
+
+@mappings_group.command("set-state")
+@click.argument("version_id")
+@click.argument("state", type=click.Choice(["awaiting_approval", "active", "retired", "draft"]))
+@click.pass_obj
+def mappings_set_state(app: AppContext, version_id: str, state: str) -> None:
+    """Move a mapping version to another state (draft, awaiting_approval, active, retired)."""
+    app.database()
+    version = registry.set_state(version_id, state)
+    app.emit({"id": version.id, "state": version.state},
+             [t("mappings.state_set", id=version.id[:12], state=version.state)])
+
+
+@mappings_group.command("pin")
+@click.argument("source")
+@click.argument("version_id")
+@click.pass_obj
+def mappings_pin(app: AppContext, source: str, version_id: str) -> None:
+    """Make SOURCE use an active mapping version for its entity from the next run on."""
+    app.database()
+    version = registry.pin(source, version_id)
+    app.emit({"source": source, "entity": version.entity, "id": version.id},
+             [t("mappings.pinned", source=source, entity=version.entity, id=version.id[:12])])
+
+
+@mappings_group.command("unpin")
+@click.argument("source")
+@click.argument("entity")
+@click.pass_obj
+def mappings_unpin(app: AppContext, source: str, entity: str) -> None:
+    """Let SOURCE use the newest active version for ENTITY again."""
+    app.database()
+    removed = registry.unpin(source, entity)
+    app.emit({"removed": removed}, [t("mappings.unpinned", source=source, entity=entity)])
 
 
 @click.group("codelists")

@@ -73,7 +73,8 @@ def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
     for notice in notices:
         level = t(f"notice.{notice['level']}")
         where = place_text(notice.get("place", {}))
-        lines.append(f"  [{level}] {notice['message']}" + (f" ({where})" if where else ""))
+        message = t(notice["error"], **notice.get("params", {}))
+        lines.append(f"  [{level}] {message}" + (f" ({where})" if where else ""))
     return lines
 
 

@@ -145,6 +145,13 @@ class Stager:
                 continue
             taken = True
             self._map_row(stream, mapping, row.cells, place)
+        if not taken and any(m.asks_end(row.cells) for m in mappings):
+            # A deletion row may leave out the column the row filters read (a OneRoster
+            # delta's user row may carry only its id and status), so it ends the record
+            # in whichever of the stream's entities has it.
+            for mapping in mappings:
+                self._map_row(stream, mapping, row.cells, place)
+            return
         if not taken:
             reason = mappings[0].when_value(row.cells) if mappings else ""
             label = f"{stream.name}: {reason}" if reason else stream.name

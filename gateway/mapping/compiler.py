@@ -163,6 +163,13 @@ class CompiledMapping:
     def applies(self, cells: Sequence[str]) -> bool:
         return self._when(cells)
 
+    def asks_end(self, cells: Sequence[str]) -> bool:
+        """Return whether the row's status asks to end the record, without judging the rest."""
+        try:
+            return self._status(cells) == "end"
+        except MappingError:
+            return False
+
     def local_id(self, cells: Sequence[str]) -> str | None:
         """Return the row's local id as read, even when the rest of the row is bad."""
         found = self._find(self.spec.document["fields"]["local_id"].get("column", []))
@@ -174,6 +181,14 @@ class CompiledMapping:
     def map(self, cells: Sequence[str], place: Place) -> MappedRow:
         """Return the row's action and record; raise ``MappingError`` at the first bad field."""
         action = self._run_status(cells, place)
+        if action == "end":
+            # A deletion row may carry only its id and status (OneRoster deltas do).
+            local_id = self.local_id(cells)
+            if local_id is None:
+                raise MappingError("mapping.required_missing", place=place.with_(
+                    column=self.key_column, field="local_id"), field="local_id",
+                    column=self.key_column or "")
+            return MappedRow(action=action, local_id=local_id, record={})
         out: dict[str, Any] = {}
         for plan in self.fields:
             try:

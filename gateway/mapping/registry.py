@@ -60,8 +60,11 @@ def import_shipped(paths: list[Path] | None = None, state: str = "active") -> di
 
 
 def _store(spec: MappingSpec, state: str) -> bool:
+    """Insert the version unless its content is already stored; return whether it was new."""
+    if MappingVersion.get_or_none(MappingVersion.id == spec.version_id) is not None:
+        return False
     now = utcnow()
-    inserted = (
+    (
         MappingVersion.insert(
             id=spec.version_id,
             adapter=spec.adapter,
@@ -78,7 +81,7 @@ def _store(spec: MappingSpec, state: str) -> bool:
         .on_conflict_ignore()
         .execute()
     )
-    return bool(inserted)
+    return True
 
 
 def to_spec(version: MappingVersion) -> MappingSpec:
@@ -86,12 +89,16 @@ def to_spec(version: MappingVersion) -> MappingSpec:
 
 
 def active_specs(adapter: str, source: str) -> list[MappingSpec]:
-    """Return, per entity, the version ``source`` is pinned to, else the newest active one."""
+    """Return, per entity, the version ``source`` is pinned to, else the newest active one.
+
+    A pin to a version that is no longer active is ignored.
+    """
     pinned = {
         row.entity: row.mapping_version
         for row in SourceMapping.select(SourceMapping, MappingVersion)
         .join(MappingVersion)
-        .where((SourceMapping.source == source) & (MappingVersion.adapter == adapter))
+        .where((SourceMapping.source == source) & (MappingVersion.adapter == adapter)
+               & (MappingVersion.state == "active"))
     }
     newest: dict[str, MappingVersion] = {}
     by_entity: defaultdict[str, list[MappingVersion]] = defaultdict(list)
@@ -112,3 +119,59 @@ def list_versions(adapter: str | None = None) -> list[MappingVersion]:
     if adapter:
         query = query.where(MappingVersion.adapter == adapter)
     return list(query)
+
+
+# Allowed moves between states. A version in use is never edited, only retired.
+TRANSITIONS = {
+    "draft": ("awaiting_approval",),
+    "awaiting_approval": ("active", "draft"),
+    "active": ("retired",),
+    "retired": ("active",),
+}
+
+
+def find_version(prefix: str) -> MappingVersion:
+    """Return the version whose id starts with ``prefix`` (8 characters or more)."""
+    if len(prefix) < 8:
+        raise ConfigurationError("error.mapping_id_short", id=prefix)
+    matches = list(MappingVersion.select().where(MappingVersion.id.startswith(prefix)).limit(2))
+    if len(matches) != 1:
+        raise ConfigurationError("error.mapping_not_found", id=prefix, found=len(matches))
+    return matches[0]
+
+
+def set_state(prefix: str, state: str) -> MappingVersion:
+    """Move a version to ``state`` if the move is allowed; raise ``ConfigurationError`` otherwise."""
+    version = find_version(prefix)
+    if state not in TRANSITIONS.get(version.state, ()):
+        raise ConfigurationError("error.mapping_transition", id=version.id[:12], current=version.state,
+                                 requested=state, allowed=", ".join(TRANSITIONS[version.state]))
+    version.state = state
+    if state == "active":
+        version.approved_at = utcnow()
+    version.save()
+    log.info("mapping state changed", extra={"gateway_fields": {"mapping": version.id[:12], "state": state}})
+    return version
+
+
+def pin(source: str, prefix: str) -> MappingVersion:
+    """Make ``source`` use the active version ``prefix`` for its entity from the next run on."""
+    from gateway.store.models import Source
+
+    version = find_version(prefix)
+    row = Source.get_or_none(Source.name == source)
+    if row is None or row.adapter != version.adapter or version.state != "active":
+        raise ConfigurationError("error.mapping_pin", id=version.id[:12], source=source,
+                                 adapter=version.adapter, state=version.state)
+    SourceMapping.insert(source=source, entity=version.entity, mapping_version=version.id).on_conflict(
+        conflict_target=[SourceMapping.source, SourceMapping.entity],
+        update={SourceMapping.mapping_version: version.id},
+    ).execute()
+    return version
+
+
+def unpin(source: str, entity: str) -> int:
+    """Let ``source`` use the newest active version for ``entity`` again; return rows removed."""
+    return SourceMapping.delete().where(
+        (SourceMapping.source == source) & (SourceMapping.entity == entity)
+    ).execute()

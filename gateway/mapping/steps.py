@@ -56,10 +56,14 @@ def _boolean(value: Any) -> Any:
 
 
 def _school_year_from_end_year(value: Any) -> Any:
-    text = str(value)
-    if not re.fullmatch(r"\d{4}", text):
-        raise StepError("mapping.school_year_invalid", value=value)
-    return f"{int(text) - 1}-{text}"
+    """Read ``2026`` as the school year ``2025-2026``; a written range passes if consecutive."""
+    text = str(value).replace(" ", "").replace("/", "-")
+    if re.fullmatch(r"\d{4}", text):
+        return f"{int(text) - 1}-{text}"
+    years = re.fullmatch(r"(\d{4})-(\d{4})", text)
+    if years and int(years.group(2)) == int(years.group(1)) + 1:
+        return text
+    raise StepError("mapping.school_year_invalid", value=value)
 
 
 def _split(separator: str) -> Step:

@@ -80,5 +80,5 @@ def read_changes(after: int = 0, limit: int = 1000, bound: int | None = None) ->
         .limit(limit)
     )
     complete = len(events) < limit
-    next_after = bound if complete else events[-1].seq
+    next_after = max(after, bound) if complete else events[-1].seq
     return FeedPage(events=events, bound=bound, next_after=next_after, complete=complete)

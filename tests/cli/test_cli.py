@@ -125,3 +125,16 @@ def test_changes_feed_pages(home: Path) -> None:
 def test_help_in_both_languages(tmp_path: Path) -> None:
     assert "Đọc PATH" in run(tmp_path, "ingest", "--help").stdout
     assert "Read PATH" in run(tmp_path, "ingest", "--help", "--lang", "en").stdout
+
+
+def test_mapping_states_and_pin(home: Path) -> None:
+    listed = json.loads(run(home, "--json", "mappings", "list").stdout)
+    student = next(v for v in listed if v["entity"] == "student")
+    folder = pkg.write_package(home / "pkg", pkg.city(students=1))
+    run(home, "ingest", str(folder), "--adapter", "oneroster", "--source", "s")
+    pinned = json.loads(run(home, "--json", "mappings", "pin", "s", student["id"][:10]).stdout)
+    assert pinned["entity"] == "student"
+    refused = run(home, "--lang", "en", "mappings", "set-state", student["id"][:10], "draft", expect=1)
+    assert "cannot move to draft" in refused.stderr
+    retired = json.loads(run(home, "--json", "mappings", "set-state", student["id"][:10], "retired").stdout)
+    assert retired["state"] == "retired"

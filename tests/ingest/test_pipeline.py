@@ -219,3 +219,22 @@ def test_dangling_reference_keeps_stored_record(store: StoreHandle, tmp_path: Pa
     report = ingest(store, pkg.write_package(tmp_path / "b", tables))
     assert report.changes == 0
     assert active("enrollment") == 3
+
+
+def test_delta_deletion_row_needs_only_id(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=2)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    deletion = {"users": [{"sourcedId": "u1", "status": "tobedeleted"}]}
+    report = ingest(store, pkg.write_package(tmp_path / "b", deletion, mode="delta"))
+    assert report.counts["stage"]["rejected"] == {}
+    assert decisions(report, "student") == {"end": 1}
+    assert active("student") == 1
+
+
+def test_school_year_range_accepted(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=1)
+    tables["academicSessions"][0]["schoolYear"] = "2025-2026"
+    report = ingest(store, pkg.write_package(tmp_path / "a", tables))
+    assert report.counts["stage"]["rejected"] == {}
+    session = Record.get(Record.entity == "academic_session")
+    assert json.loads(session.data)["school_year"] == "2025-2026"
