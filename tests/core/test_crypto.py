@@ -6,7 +6,7 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 
-from gateway.clock import FakeClock, utcnow, use_clock
+from gateway.clock import FakeClock, use_clock, utcnow
 from gateway.crypto import ensure_dev_keys
 
 
