@@ -75,10 +75,11 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
     adapter = get_adapter(adapter_key)
     ensure_source(source, adapter_key)
     run = runs.new_run("ingest", source, adapter_key, str(path))
-    runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
-    log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
     started = get_clock().monotonic()
     try:
+        # Inside the try: a run that cannot take its source is marked failed, not left staging.
+        runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
+        log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
         stage_result, snapshots = _stage(db, settings, run, adapter, path, progress)
         report = _compare_and_apply(db, settings, run, snapshots, stage_result, progress)
     except GatewayError as exc:

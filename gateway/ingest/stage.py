@@ -233,9 +233,9 @@ class Stager:
         with write_transaction(self.db):
             _insert_dicts(self.db, StagedRecord, self._staged)
             _insert_dicts(self.db, Quarantine, self._quarantined)
+            runs.heartbeat(self.run, {"stage": self.result.as_dict()})
         self._staged.clear()
         self._quarantined.clear()
-        runs.heartbeat(self.run, {"stage": self.result.as_dict()})
 
 
 def _column_of(mapping: CompiledMapping, field_path: str | None) -> str | None:

@@ -204,6 +204,7 @@ class StagedRecord(BaseModel):
 
     class Meta:
         indexes = (
+            (("run", "id"), False),  # lets chunks walk a run's rows in id order
             (("run", "entity", "local_id"), False),
             (("run", "decision", "applied"), False),
             (("run", "entity", "ministry_id"), False),

@@ -238,3 +238,15 @@ def test_school_year_range_accepted(store: StoreHandle, tmp_path: Path) -> None:
     assert report.counts["stage"]["rejected"] == {}
     session = Record.get(Record.entity == "academic_session")
     assert json.loads(session.data)["school_year"] == "2025-2026"
+
+
+def test_busy_source_fails_new_run(store: StoreHandle, tmp_path: Path) -> None:
+    from gateway.ingest import runs
+
+    holder = runs.new_run("ingest", "busy", "oneroster", None)
+    runs.claim_source(store.db, holder, lease_seconds=300)
+    folder = pkg.write_package(tmp_path / "a", pkg.city(students=1))
+    with pytest.raises(RunStateError):
+        service.ingest(store.db, store.settings, folder, "oneroster", "busy")
+    states = [r.state for r in Run.select().order_by(Run.id)]
+    assert states == ["staging", "failed"]
