@@ -85,3 +85,6 @@ def configure(level: str = "WARNING", fmt: str = "text", stream: Any = None) -> 
     handler._gateway = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # peewee logs every SQL statement with its values at DEBUG, and those values
+    # hold names and birth dates, so its logger never goes below INFO.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))

@@ -30,3 +30,8 @@ def test_personal_fields_redacted() -> None:
     for name in ("full_name", "birth_date", "password", "token"):
         assert document[name] == "[redacted]"
     assert "Nguyễn" not in stream.getvalue()
+
+
+def test_peewee_sql_never_logged_at_debug() -> None:
+    configure("DEBUG", "text", stream=io.StringIO())
+    assert logging.getLogger("peewee").getEffectiveLevel() == logging.INFO
