@@ -107,7 +107,7 @@ class Stager:
             if spec.stream != stream.name:
                 continue
             try:
-                compiled.append(CompiledMapping(spec, stream.headers))
+                compiled.append(CompiledMapping(spec, stream.headers, stream.properties))
             except MissingColumns as exc:
                 self._notice("error", InputError(
                     "ingest.columns_missing", place=Place(file=stream.file, sheet=stream.sheet),

@@ -7,7 +7,7 @@ canonical record, or raises ``MappingError`` naming the column and the field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +52,11 @@ def _names(columns: str | list[str]) -> list[str]:
 class CompiledMapping:
     """A mapping version bound to a stream's headers; build once per stream per run."""
 
-    def __init__(self, spec: MappingSpec, headers: Sequence[str]):
+    def __init__(self, spec: MappingSpec, headers: Sequence[str],
+                 properties: Mapping[str, str] | None = None):
         self.spec = spec
+        # Facts about the whole stream (a workbook's date system, say) that steps may read.
+        self.properties = dict(properties or {})
         self.version_id = spec.version_id
         self._positions = {match_key(h): (i, h) for i, h in enumerate(headers)}
         document = spec.document
