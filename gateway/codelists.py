@@ -1,82 +1,602 @@
-"""Code lists: versioned lists of codes whose aliases are the other spellings of each name.
+"""Code lists: versioned, effective-dated lists of codes whose aliases are the other spellings of each name.
 
-Files live at ``mappings/codelists/<name>/v<N>.yaml``. A lookup compares by
-``gateway.text.match_key`` against each code, its names and its aliases; two
-codes that share a key make the list invalid, so a lookup is never ambiguous.
-``null_aliases`` are values that are known to mean "no code" (OneRoster's
-``unspecified``), which give ``None`` instead of a rejection.
+A list lives at ``mappings/codelists/<name>/v<N>.yaml``. Either the file lists its codes, or it
+declares ``source: {package: vietnam-provinces, kind: provinces | communes}`` and the codes are
+built from that package at first use, then cached, because about 3,300 communes do not belong in
+a hand-edited file.
+
+Lookups compare by ``gateway.text.match_key`` (no case, no diacritics, no punctuation):
+
+- ``lookup(value, on=None)`` finds a code by its names, its aliases, or the code itself. A code
+  made of digits only (an ethnic-group or commune number) is not a spelling: a bare number means
+  nothing until the caller says which numbering it belongs to, with ``lookup_code``.
+- ``lookup_code(code, on=None)`` finds a code by the code only, adding the leading zeros that
+  spreadsheets drop ("1" is "01" in a list of two-digit codes).
+- ``lookup_in(value, parent, on=None)`` finds a name among the children of one parent, for lists
+  whose codes have a ``parent`` (the communes of one province).
+- ``on`` is a date: a code that is not valid on that date is not found.
+
+``null_aliases`` are values that are known to mean "no code" (OneRoster's ``unspecified``), which
+give ``None`` instead of a rejection. In a list without parents, a spelling that names two codes
+makes the list invalid, so a lookup is never ambiguous. In a list with parents the same name may
+recur under different parents (nine provinces have a "Tân Thành"), and ``lookup`` of such a
+name raises ``CodeAmbiguous``. Within one parent, names that differ only in diacritics
+("Văn Lang" and "Văn Lăng") are distinguished by a finer key that keeps diacritics but ignores
+the tone placement ("Thuỷ" and "Thủy" stay equal).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from functools import cache
+from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gateway import PROJECT_ROOT
-from gateway.errors import ConfigurationError, Problems
-from gateway.text import match_key
+from gateway.errors import ConfigurationError, MappingError, Problems
+from gateway.text import collapse_spaces, match_key
+
+log = logging.getLogger(__name__)
 
 CODELIST_DIR = PROJECT_ROOT / "mappings" / "codelists"
-_NULL = object()
+
+_LIST_KEYS = frozenset({
+    "name", "version", "title", "provenance", "valid_from", "valid_to", "codes", "null_aliases",
+    "source", "aliases", "parent_list", "maps_to",
+})
+_CODE_KEYS = frozenset({"code", "name", "aliases", "parent", "valid_from", "valid_to", "maps_to"})
+
+
+class _NullCode:
+    """The target of a null alias: the value is known and means "no code"."""
+
+    def __repr__(self) -> str:
+        return "<no code>"
+
+
+_NULL = _NullCode()
+# An ambiguity message lists this many candidates, then how many more there are.
+_SHOWN_CANDIDATES = 12
+Target = str | _NullCode
+
+
+class CodeAmbiguous(MappingError):
+    """A name that several codes carry (a commune name found in more than one province).
+
+    A ``MappingError``, so the row that contains the value is rejected into quarantine with a
+    message that lists the candidates, instead of being given one of them.
+    """
+
+    key = "codelist.ambiguous"
 
 
 @dataclass(frozen=True)
-class CodeList:
-    name: str
-    version: int
-    codes: tuple[str, ...]
-    provenance: str
-    _index: dict[str, Any]
+class Code:
+    """One code with its names, spellings and the dates it is valid.
 
-    def lookup(self, value: str) -> str | None:
-        """Return the code ``value`` names; raise ``KeyError`` if it names none."""
-        found = self._index[match_key(value)]
-        return None if found is _NULL else found
+    ``valid_from`` and ``valid_to`` (both inclusive) are the code's own dates narrowed to the
+    list's dates. ``parent`` is a code of the list named by the list's ``parent_list``.
+    ``maps_to`` is the value of another code system that this code implies.
+    """
+
+    code: str
+    name: Mapping[str, str]
+    aliases: tuple[str, ...] = ()
+    parent: str | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    maps_to: str | None = None
+
+    def valid_on(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
+
+    def spellings(self) -> list[str]:
+        """Return every text a lookup by name accepts for this code."""
+        own = [] if self.code.isdigit() else [self.code]
+        return [*own, *self.name.values(), *self.aliases]
+
+
+# -- matching keys ---------------------------------------------------------------------------------
+
+# Vietnamese tone marks, as NFD writes them: grave, acute, tilde, hook above, dot below.
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def spelling_key(text: str) -> str:
+    """Return a key finer than ``match_key``: diacritics kept, tone placement ignored.
+
+    Each word keeps its letters with their vowel marks (â, ă, ơ, ư, đ) and gets its tone marks
+    moved to the end, so "Thuỷ" and "Thủy" share a key while "Văn" and "Vân" do not.
+    """
+    words: list[str] = []
+    letters: list[str] = []
+    tones: list[str] = []
+    for char in unicodedata.normalize("NFD", text.casefold()) + " ":
+        if char in _TONE_MARKS:
+            tones.append(char)
+        elif char.isalnum() or unicodedata.combining(char):
+            letters.append(char)
+        elif letters:
+            words.append("".join(letters + sorted(tones)))
+            letters, tones = [], []
+    return " ".join(words)
+
+
+class _Spellings:
+    """The spellings of one scope (a whole list, or the children of one parent).
+
+    ``coarse`` maps each ``match_key`` to the one target it names, or to a tuple of codes when
+    several share it. ``fine`` does the same by ``spelling_key``, and is read only for shared keys.
+    """
+
+    def __init__(self) -> None:
+        self.coarse: dict[str, Any] = {}
+        self.fine: dict[str, Any] = {}
+
+    def add(self, spelling: str, target: Target) -> None:
+        self.coarse.setdefault(match_key(spelling), set()).add(target)
+        self.fine.setdefault(spelling_key(spelling), set()).add(target)
+
+    def shared(self, fine: bool) -> list[tuple[str, list[str]]]:
+        """Return the keys that name more than one target, with their targets."""
+        index = self.fine if fine else self.coarse
+        return [(key, sorted(map(str, targets))) for key, targets in index.items() if len(targets) > 1]
+
+    def freeze(self) -> None:
+        for index in (self.coarse, self.fine):
+            for key, targets in index.items():
+                index[key] = next(iter(targets)) if len(targets) == 1 else tuple(sorted(targets, key=str))
+
+    def find(self, value: str) -> Any:
+        """Return the target of ``value``, or a tuple of candidate codes; ``KeyError`` if none."""
+        found = self.coarse[match_key(value)]
+        if not isinstance(found, tuple):
+            return found
+        finer = self.fine.get(spelling_key(value))
+        return finer if finer is not None else found
+
+
+# -- the list --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Content:
+    codes: dict[str, Code]
+    spellings: _Spellings
+    children: dict[str, _Spellings]
+    provenance: str
+    code_width: int | None
+    parent_width: int | None
+    source_version: str | None = None
+
+
+class CodeList:
+    """One version of one code list.
+
+    For a list built from a package, the codes are read at the first call that needs them. A
+    package that is missing or gives invalid data raises ``ConfigurationError`` there.
+    """
+
+    def __init__(self, header: dict[str, Any], load: Callable[[], _Content]):
+        self.name: str = header["name"]
+        self.version: int = header["version"]
+        self.title: dict[str, str] = dict(header.get("title") or {})
+        self.valid_from: date | None = header.get("valid_from")
+        self.valid_to: date | None = header.get("valid_to")
+        self.parent_list: str | None = header.get("parent_list")
+        self.maps_to: dict[str, Any] | None = header.get("maps_to")
+        self.source: dict[str, str] | None = header.get("source")
+        self._load = load
+        self._content: _Content | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<CodeList {self.label}>"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self._loaded().codes)
+
+    @property
+    def provenance(self) -> str:
+        return self._loaded().provenance
+
+    def _loaded(self) -> _Content:
+        if self._content is None:
+            with self._lock:
+                if self._content is None:
+                    self._content = self._load()
+        return self._content
+
+    def entry(self, code: str) -> Code:
+        """Return the ``Code`` of ``code`` as the list writes it; raise ``KeyError`` if absent."""
+        return self._loaded().codes[code]
+
+    def lookup(self, value: str, on: date | str | None = None) -> str | None:
+        """Return the code ``value`` names, or ``None`` for a null alias.
+
+        Raise ``KeyError`` if it names no code (valid on ``on``, when given), and ``CodeAmbiguous``
+        if several codes carry it, which only happens in a list with parents.
+        """
+        return self._resolve(self._loaded().spellings, value, _as_date(on))
+
+    def lookup_in(self, value: str, parent: str, on: date | str | None = None) -> str | None:
+        """Return the code ``value`` names among the children of ``parent``.
+
+        Raise ``KeyError`` if the parent has no child of that name, and ``ConfigurationError``
+        if this list has no parents.
+        """
+        content = self._loaded()
+        if self.parent_list is None:
+            raise ConfigurationError("codelist.not_nested", codelist=self.label)
+        scope = content.children[_pad(str(parent).strip(), content.parent_width)]
+        return self._resolve(scope, value, _as_date(on))
+
+    def lookup_code(self, code: str, on: date | str | None = None) -> str:
+        """Return ``code`` as the list writes it, if the list has it (valid on ``on``, when given).
+
+        Only the code itself is compared, never a name, after adding the leading zeros that
+        spreadsheets drop. Raise ``KeyError`` otherwise.
+        """
+        content = self._loaded()
+        found = content.codes[_pad(str(code).strip(), content.code_width)]
+        day = _as_date(on)
+        if day is not None and not found.valid_on(day):
+            raise KeyError(code)
+        return found.code
+
+    def _resolve(self, scope: _Spellings, value: str, day: date | None) -> str | None:
+        found = scope.find(value)
+        if found is _NULL:
+            return None
+        codes = self._loaded().codes
+        if isinstance(found, tuple):
+            candidates = [c for c in found if day is None or codes[c].valid_on(day)]
+            if len(candidates) == 1:
+                return str(candidates[0])
+            if not candidates:
+                raise KeyError(value)
+            raise self._ambiguous(value, candidates)
+        if day is not None and not codes[found].valid_on(day):
+            raise KeyError(value)
+        return str(found)
+
+    def _ambiguous(self, value: str, candidates: list[str]) -> CodeAmbiguous:
+        shown = [self._candidate(code) for code in candidates[:_SHOWN_CANDIDATES]]
+        if len(candidates) > _SHOWN_CANDIDATES:
+            shown.append(f"+{len(candidates) - _SHOWN_CANDIDATES}")
+        return CodeAmbiguous("codelist.ambiguous", value=value, codelist=self.label,
+                             count=len(candidates), candidates=", ".join(shown))
+
+    def _candidate(self, code: str) -> str:
+        entry = self._loaded().codes[code]
+        label = " ".join(part for part in (code, entry.name.get("vi")) if part)
+        return f"{label} ({entry.parent})" if entry.parent else label
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "codes": list(self.codes),
-                "provenance": self.provenance}
+        """Return the list's name, version, codes, provenance and dates, ready for JSON."""
+        content = self._loaded()
+        described: dict[str, Any] = {
+            "name": self.name,
+            "version": self.version,
+            "title": self.title,
+            "codes": list(content.codes),
+            "provenance": content.provenance,
+            "valid_from": _iso(self.valid_from),
+            "valid_to": _iso(self.valid_to),
+        }
+        dated = {c.code: {"valid_from": _iso(c.valid_from), "valid_to": _iso(c.valid_to)}
+                 for c in content.codes.values()
+                 if (c.valid_from, c.valid_to) != (self.valid_from, self.valid_to)}
+        if dated:
+            described["code_dates"] = dated
+        if self.source:
+            described["source"] = {**self.source, "version": content.source_version}
+        if self.parent_list:
+            described["parent_list"] = self.parent_list
+        if self.maps_to:
+            described["maps_to"] = self.maps_to
+        return described
 
 
-def _build(document: dict[str, Any], origin: Path, problems: Problems) -> CodeList | None:
+def _as_date(on: date | str | None) -> date | None:
+    if on is None or type(on) is date:
+        return on
+    if isinstance(on, datetime):
+        return on.date()
+    return date.fromisoformat(str(on))
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _pad(code: str, width: int | None) -> str:
+    """Put back the leading zeros that spreadsheets drop from numeric codes."""
+    return code.zfill(width) if width and code.isdigit() else code
+
+
+def _common_width(codes: Iterable[str]) -> int | None:
+    """Return the length shared by codes made only of digits, or ``None`` if they have none."""
+    widths = {len(c) if c.isdigit() else -1 for c in codes}
+    return widths.pop() if len(widths) == 1 and -1 not in widths else None
+
+
+# -- reading files ---------------------------------------------------------------------------------
+
+
+def _date_field(document: Mapping[str, Any], key: str, where: str, problems: Problems) -> date | None:
+    value = document.get(key)
+    if value is None or type(value) is date:
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        problems.add(f"{where}: '{key}' must be a date written YYYY-MM-DD, not '{value}'")
+        return None
+
+
+def _read_header(document: dict[str, Any], origin: Path, problems: Problems) -> dict[str, Any] | None:
+    """Check the list-level keys of ``document`` and return them with dates parsed."""
     name, version = document.get("name"), document.get("version")
     if not isinstance(name, str) or not isinstance(version, int):
         problems.add(f"{origin}: 'name' (text) and 'version' (integer) are required")
         return None
-    index: dict[str, Any] = {}
-    codes = []
-    for entry in document.get("codes") or []:
-        code = str(entry["code"])
-        codes.append(code)
-        spellings = [code, *(entry.get("name") or {}).values(), *(entry.get("aliases") or [])]
-        for spelling in spellings:
-            _add(index, match_key(str(spelling)), code, origin, problems)
-    for spelling in document.get("null_aliases") or []:
-        _add(index, match_key(str(spelling)), _NULL, origin, problems)
-    return CodeList(name, version, tuple(codes), str(document.get("provenance", "")), index)
+    for key in sorted(set(document) - _LIST_KEYS):
+        problems.add(f"{origin}: unknown key '{key}'; allowed: {', '.join(sorted(_LIST_KEYS))}")
+    header = dict(document)
+    header["valid_from"] = _date_field(document, "valid_from", str(origin), problems)
+    header["valid_to"] = _date_field(document, "valid_to", str(origin), problems)
+    _check_range(header["valid_from"], header["valid_to"], str(origin), problems)
+    _check_source(header, origin, problems)
+    title = document.get("title") or {}
+    if not (isinstance(title, dict) and all(isinstance(v, str) for v in title.values())):
+        problems.add(f"{origin}: 'title' must map languages to text, like {{vi: ..., en: ...}}")
+        header["title"] = {}
+    maps_to = document.get("maps_to")
+    if maps_to is not None and not (isinstance(maps_to, dict) and isinstance(maps_to.get("values"), list)):
+        problems.add(f"{origin}: 'maps_to' must be {{field: <name>, values: [...]}}")
+        header["maps_to"] = None
+    return header
 
 
-def _add(index: dict[str, Any], key: str, code: Any, origin: Path, problems: Problems) -> None:
-    if key in index and index[key] is not code and index[key] != code:
-        problems.add(f"{origin}: spelling '{key}' names two codes ({index[key]}, {code})")
-    index[key] = code
+def _check_range(start: date | None, end: date | None, where: str, problems: Problems) -> None:
+    if start and end and end < start:
+        problems.add(f"{where}: valid_to {end} is before valid_from {start}")
+
+
+def _check_source(header: dict[str, Any], origin: Path, problems: Problems) -> None:
+    source = header.get("source")
+    if source is None:
+        if header.get("aliases"):
+            problems.add(f"{origin}: list-level 'aliases' are only for lists built from a 'source'; "
+                         "put aliases on their codes")
+        return
+    kind = (source.get("package"), source.get("kind")) if isinstance(source, dict) else None
+    if kind not in _SOURCES:
+        known = ", ".join(f"{{package: {p}, kind: {k}}}" for p, k in _SOURCES)
+        problems.add(f"{origin}: unknown source {source}; known: {known}")
+    if header.get("codes"):
+        problems.add(f"{origin}: a list with a 'source' must not list 'codes' as well")
+
+
+def _read_code(entry: Any, where: str, problems: Problems) -> Code | None:
+    if not isinstance(entry, dict) or "code" not in entry:
+        problems.add(f"{where}: each code needs a 'code'")
+        return None
+    for key in sorted(set(entry) - _CODE_KEYS):
+        problems.add(f"{where}: unknown key '{key}'; allowed: {', '.join(sorted(_CODE_KEYS))}")
+    start = _date_field(entry, "valid_from", where, problems)
+    end = _date_field(entry, "valid_to", where, problems)
+    _check_range(start, end, where, problems)
+    return Code(
+        code=str(entry["code"]),
+        name={str(k): str(v) for k, v in (entry.get("name") or {}).items()},
+        aliases=tuple(str(a) for a in entry.get("aliases") or ()),
+        parent=None if entry.get("parent") is None else str(entry["parent"]),
+        valid_from=start,
+        valid_to=end,
+        maps_to=None if entry.get("maps_to") is None else str(entry["maps_to"]),
+    )
+
+
+def _narrow(code: Code, header: dict[str, Any]) -> Code:
+    """Narrow a code's dates to the list's: a code is never valid outside its list."""
+    starts = [d for d in (code.valid_from, header.get("valid_from")) if d]
+    ends = [d for d in (code.valid_to, header.get("valid_to")) if d]
+    return replace(code, valid_from=max(starts, default=None), valid_to=min(ends, default=None))
+
+
+def _build_content(header: dict[str, Any], entries: list[Any], provenance: str, where: str,
+                   problems: Problems) -> _Content:
+    """Index the codes of one list, adding every problem found to ``problems``."""
+    codes: dict[str, Code] = {}
+    for number, entry in enumerate(entries, start=1):
+        code = _read_code(entry, f"{where}: codes[{number}]", problems)
+        if code is None:
+            continue
+        if code.code in codes:
+            problems.add(f"{where}: code '{code.code}' is listed twice")
+        codes[code.code] = _narrow(code, header)
+    _check_links(header, codes.values(), where, problems)
+    spellings, children = _index(header, codes.values(), where, problems)
+    parents = [c.parent for c in codes.values() if c.parent]
+    return _Content(codes, spellings, children, provenance, _common_width(codes), _common_width(parents))
+
+
+def _check_links(header: dict[str, Any], codes: Iterable[Code], where: str, problems: Problems) -> None:
+    nested = header.get("parent_list") is not None
+    allowed = set((header.get("maps_to") or {}).get("values") or ())
+    for code in codes:
+        if (code.parent is not None) != nested:
+            problems.add(f"{where}: code '{code.code}': a 'parent' is required exactly when the list "
+                         "names a 'parent_list'")
+        if header.get("maps_to") and code.maps_to not in allowed:
+            problems.add(f"{where}: code '{code.code}': maps_to '{code.maps_to}' is not one of "
+                         f"{sorted(allowed)}")
+        if not header.get("maps_to") and code.maps_to is not None:
+            problems.add(f"{where}: code '{code.code}' has 'maps_to' but the list declares none")
+
+
+def _index(header: dict[str, Any], codes: Iterable[Code], where: str,
+           problems: Problems) -> tuple[_Spellings, dict[str, _Spellings]]:
+    """Index every spelling of every code, in the whole list and under each parent."""
+    spellings = _Spellings()
+    children: dict[str, _Spellings] = {}
+    for code in codes:
+        for text in code.spellings():
+            spellings.add(text, code.code)
+            if code.parent is not None:
+                children.setdefault(code.parent, _Spellings()).add(text, code.code)
+    for text in header.get("null_aliases") or ():
+        for scope in (spellings, *children.values()):
+            scope.add(str(text), _NULL)
+
+    if header.get("parent_list") is None:
+        for key, targets in spellings.shared(fine=False):
+            problems.add(f"{where}: spelling '{key}' names two codes ({', '.join(targets)})")
+    else:
+        for key, found in spellings.coarse.items():
+            if _NULL in found and len(found) > 1:
+                problems.add(f"{where}: null alias '{key}' is also the spelling of a code")
+    for parent, scope in children.items():
+        for key, targets in scope.shared(fine=True):
+            problems.add(f"{where}: under parent {parent}, spelling '{key}' names two codes "
+                         f"({', '.join(targets)})")
+    spellings.freeze()
+    for scope in children.values():
+        scope.freeze()
+    return spellings, children
+
+
+def _from_file(document: dict[str, Any], origin: Path, problems: Problems) -> CodeList | None:
+    header = _read_header(document, origin, problems)
+    if header is None:
+        return None
+    if header.get("source"):
+        return CodeList(header, lambda: _from_source(header, origin))
+    content = _build_content(header, list(document.get("codes") or []),
+                             str(document.get("provenance", "")).strip(), str(origin), problems)
+    return CodeList(header, lambda: content)
+
+
+def _from_source(header: dict[str, Any], origin: Path) -> _Content:
+    """Build a list's codes from its package; raise ``ConfigurationError`` on any problem."""
+    package, kind = header["source"]["package"], header["source"]["kind"]
+    entries, version = _SOURCES[(package, kind)](header)
+    # An unquoted YAML key such as 01 reads as the number 1: pad it like a looked-up code.
+    width = _common_width(entry["code"] for entry in entries)
+    extra = {_pad(str(code), width): list(texts) for code, texts in (header.get("aliases") or {}).items()}
+    for entry in entries:
+        entry["aliases"] = [*entry.get("aliases", ()), *extra.pop(entry["code"], ())]
+
+    problems = Problems()
+    for code in sorted(extra):
+        problems.add(f"{origin}: aliases for code '{code}', which the package does not have")
+    written = str(header.get("provenance", "")).strip()
+    provenance = f"{written} Built from the PyPI package {package} {version}.".strip()
+    content = _build_content(header, entries, provenance, str(origin), problems)
+    problems.raise_if_any("error.codelists_invalid")
+    content.source_version = version
+    log.info("code list built from package", extra={"codelist": header["name"], "package": package,
+                                                     "package_version": version,
+                                                     "codes": len(content.codes)})
+    return content
+
+
+# -- the vietnam-provinces package ----------------------------------------------------------------
+
+_VIETNAM_PROVINCES = "vietnam-provinces"
+# Commune-level types as the package writes them, with the prefixes and abbreviations of each.
+_COMMUNE_PREFIXES = {"phường": ("Phường", "P."), "xã": ("Xã", "X."), "đặc khu": ("Đặc khu",)}
+
+
+def _vietnam_provinces(header: dict[str, Any]) -> Any:
+    try:
+        return import_module("vietnam_provinces")
+    except ImportError as exc:
+        raise ConfigurationError("codelist.package_missing", codelist=f"{header['name']}@{header['version']}",
+                                 package=_VIETNAM_PROVINCES) from exc
+
+
+def _package_version(module: Any) -> str:
+    version = metadata.version(_VIETNAM_PROVINCES)
+    data_version = getattr(module, "__data_version__", None)
+    return f"{version} (data of {data_version})" if data_version else version
+
+
+def _strip_prefix(name: str, prefix: str) -> str:
+    return name[len(prefix):].strip() if name.startswith(prefix + " ") else name
+
+
+def _provinces(header: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    module = _vietnam_provinces(header)
+    entries = []
+    for province in module.Province.iter_all():
+        name = collapse_spaces(province.name)
+        bare = _strip_prefix(name, "Thành phố")
+        city = province.division_type.value == "thành phố trung ương"
+        aliases = [bare, f"TP {bare}", f"Thành phố {bare}"] if city else [f"Tỉnh {bare}"]
+        entries.append({"code": f"{int(province.code):02d}", "name": {"vi": name}, "aliases": aliases})
+    return entries, _package_version(module)
+
+
+def _communes(header: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    module = _vietnam_provinces(header)
+    entries = []
+    for ward in module.Ward.iter_all():
+        # NOTE: some names in vietnam-provinces 2025.10.1 carry a double space ("Xã  Xuân Giang").
+        name = collapse_spaces(ward.name)
+        prefixes = _COMMUNE_PREFIXES.get(ward.division_type.value, ())
+        bare = _strip_prefix(name, prefixes[0]) if prefixes else name
+        aliases = [bare, *(f"{p} {bare}" for p in prefixes[1:])]
+        entries.append({"code": f"{int(ward.code):05d}", "name": {"vi": name}, "aliases": aliases,
+                        "parent": f"{int(ward.province_code):02d}"})
+    return entries, _package_version(module)
+
+
+_Source = Callable[[dict[str, Any]], tuple[list[dict[str, Any]], str]]
+_SOURCES: dict[tuple[str, str], _Source] = {
+    (_VIETNAM_PROVINCES, "provinces"): _provinces,
+    (_VIETNAM_PROVINCES, "communes"): _communes,
+}
+
+
+# -- public entry points ---------------------------------------------------------------------------
 
 
 @cache
 def load_codelists(root: Path = CODELIST_DIR) -> dict[tuple[str, int], CodeList]:
-    """Load every code list under ``root``; raise ``ConfigurationError`` listing all problems."""
+    """Load every code list under ``root``; raise ``ConfigurationError`` listing all problems.
+
+    Lists built from a package are checked here only for their declaration; their codes are read
+    at first use.
+    """
     problems = Problems()
     lists: dict[tuple[str, int], CodeList] = {}
     for path in sorted(root.glob("*/v*.yaml")):
         with path.open(encoding="utf-8") as handle:
             document = yaml.safe_load(handle) or {}
-        built = _build(document, path, problems)
-        if built:
-            lists[(built.name, built.version)] = built
+        built = _from_file(document, path, problems)
+        if built is None:
+            continue
+        if path.parent.name != built.name or path.stem != f"v{built.version}":
+            problems.add(f"{path}: name and version must match the path <name>/v<version>.yaml")
+        lists[(built.name, built.version)] = built
     problems.raise_if_any("error.codelists_invalid")
     return lists
 
@@ -88,3 +608,4 @@ def get_codelist(name: str, version: int | None = None) -> CodeList:
     if not versions or (version is not None and version not in versions):
         raise ConfigurationError("error.codelist_unknown", name=name, version=version or "")
     return lists[(name, version if version is not None else versions[-1])]
+

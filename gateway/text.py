@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
@@ -29,8 +30,12 @@ def clean(value: str) -> str:
     return unicodedata.normalize("NFC", value).strip(" \t\r\n\u00a0\u3000")
 
 
+@lru_cache(maxsize=65536)
 def match_key(text: str) -> str:
-    """Return a comparison key: no case, no diacritics, words joined by one space."""
+    """Return a comparison key: no case, no diacritics, words joined by one space.
+
+    Cached, because the values it sees per row (statuses, roles, codes) repeat.
+    """
     folded = unicodedata.normalize("NFKD", text.translate(_FOLD))
     bare = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
     return _NOT_WORD.sub(" ", bare).strip()

@@ -29,6 +29,8 @@ from gateway.validation import get_registry
 
 ORDER = ("organization", "academic_session", "class", "student", "staff", "enrollment", "result")
 PRESENT = ("insert", "update", "unchanged", "alias")
+# Rows whose references are checked: an unchanged record is not judged again.
+CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
 
 
@@ -59,7 +61,7 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
         chunk = list(
             StagedRecord.select()
             .where((StagedRecord.run == run.id) & (StagedRecord.entity == entity.name)
-                   & (StagedRecord.action == "upsert") & StagedRecord.decision.in_(PRESENT)
+                   & (StagedRecord.action == "upsert") & StagedRecord.decision.in_(CHECKED)
                    & (StagedRecord.id > last_id))
             .order_by(StagedRecord.id).limit(chunk_size)
         )

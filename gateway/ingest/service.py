@@ -81,6 +81,7 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
         log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
         stage_result, snapshots = _stage(db, settings, run, adapter, path, progress)
+        _log_phase(run, "run staged", started)
         report = _compare_and_apply(db, settings, run, snapshots, stage_result, progress)
     except GatewayError as exc:
         _fail(run, exc)
@@ -143,11 +144,15 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     runs.mark(run, "comparing")
     precedence = settings.section("identity")["precedence"]
     comparer = Comparer(db, run, precedence)
+    phase_started = get_clock().monotonic()
     decisions = comparer.compare(snapshots)
+    _log_phase(run, "run compared", phase_started)
     conflicts = sum(c.get("conflict", 0) for c in decisions.values())
     if conflicts:
         stage_counts["rejected"]["ingest.identifier_taken"] = conflicts
+    phase_started = get_clock().monotonic()
     dangling = sum(check_references(db, run).values())
+    _log_phase(run, "references checked", phase_started)
     if dangling:
         stage_counts["rejected"]["ingest.reference_unknown"] = dangling
     decisions = counts_by_decision(run)
@@ -164,8 +169,15 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     return _apply(db, settings, run, progress)
 
 
+def _log_phase(run: Run, event: str, started: float) -> None:
+    seconds = round(get_clock().monotonic() - started, 3)
+    log.info(event, extra=fields(run_id=run.id, source=run.source, seconds=seconds))
+
+
 def _apply(db: peewee.Database, settings: Settings, run: Run, progress: Any) -> RunReport:
+    started = get_clock().monotonic()
     apply_run(db, run, settings.section("runs")["chunk_size"], progress)
+    _log_phase(run, "run applied", started)
     counts = json.loads(run.counts or "{}")
     counts["decisions"] = counts_by_decision(run)
     runs.mark(run, "succeeded", counts=json.dumps(counts))

@@ -26,9 +26,9 @@ from gateway.ingest import runs
 from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns
 from gateway.mapping.spec import MappingSpec, canonical_json
-from gateway.store.bulk import db_time, execute_many, placeholders
+from gateway.store.bulk import db_time, execute_many, placeholders, select_rows
 from gateway.store.database import write_transaction
-from gateway.store.models import Quarantine, Run, StagedRecord
+from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,20 @@ class Snapshot:
     entity: str
     stream: str
     scope: Scope
+
+
+@dataclass
+class _Pending:
+    """A mapped record waiting for its chunk's lookup of stored hashes."""
+
+    stream: Stream
+    mapping: CompiledMapping
+    cells: list[str]
+    place: Place
+    local_id: str
+    record: dict[str, Any]
+    document: str
+    digest: str
 
 
 @dataclass
@@ -64,10 +78,9 @@ class StageResult:
         }
 
 
-def content_hash(schema_version: int, record: dict[str, Any]) -> str:
-    """Hash what decides "changed": the schema version and the record's canonical JSON."""
-    document = canonical_json({"v": schema_version, "data": record})
-    return hashlib.sha256(document.encode("utf-8")).hexdigest()
+def content_hash(schema_version: int, document: str) -> str:
+    """Hash what decides "changed": the schema version and the record's canonical JSON text."""
+    return hashlib.sha256(f"{schema_version}:{document}".encode()).hexdigest()
 
 
 class Stager:
@@ -85,6 +98,7 @@ class Stager:
         self.result = StageResult()
         self._staged: list[dict[str, Any]] = []
         self._quarantined: list[dict[str, Any]] = []
+        self._pending: list[_Pending] = []
 
     # -- package and streams -----------------------------------------------
 
@@ -126,7 +140,7 @@ class Stager:
         for source_row in stream.rows:
             self.result.rows_read[stream.name] += 1
             self._stage_row(stream, mappings, source_row)
-            if len(self._staged) + len(self._quarantined) >= self.chunk_size:
+            if len(self._staged) + len(self._quarantined) + len(self._pending) >= self.chunk_size:
                 self._flush()
             if self.progress is not None:
                 self.progress.update(1)
@@ -168,14 +182,54 @@ class Stager:
             self._stage(entity, mapped.local_id, "end", place)
             self.result.ends_requested[entity] += 1
             return
-        version = mapping.spec.schema_version
-        problems = self.schemas.validator(entity, version).problems(mapped.record)
-        if problems:
-            first = problems[0]
-            first.place = place.with_(field=first.place.field, column=_column_of(mapping, first.place.field))
-            self._reject(stream, mapping, cells, first, more=[p.place.field for p in problems[1:]])
-            return
-        self._stage(entity, mapped.local_id, "upsert", place, mapping, mapped.record)
+        document = canonical_json(mapped.record)
+        digest = content_hash(mapping.spec.schema_version, document)
+        self._pending.append(_Pending(stream, mapping, cells, place, mapped.local_id, mapped.record,
+                                      document, digest))
+
+    def _stage_pending(self) -> None:
+        """Stage the chunk's mapped records; skip validation and payload of unchanged ones.
+
+        A record whose hash equals the stored one of this source was valid when it
+        was stored under the same schema version, so only its key is staged: the
+        snapshot must still see it, but compare and apply have nothing to do.
+        """
+        stored = self._stored_hashes()
+        for item in self._pending:
+            entity = item.mapping.spec.entity
+            known = stored.get((entity, item.local_id))
+            if known is not None and known[1] == item.digest:
+                self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
+                            unchanged_id=known[0])
+                continue
+            version = item.mapping.spec.schema_version
+            problems = self.schemas.validator(entity, version).problems(item.record)
+            if problems:
+                first = problems[0]
+                first.place = item.place.with_(field=first.place.field,
+                                               column=_column_of(item.mapping, first.place.field))
+                self._reject(item.stream, item.mapping, item.cells, first,
+                             more=[p.place.field for p in problems[1:]])
+                continue
+            self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
+                        document=(item.document, item.digest))
+        self._pending.clear()
+
+    def _stored_hashes(self) -> dict[tuple[str, str], tuple[int, str]]:
+        """Return (record id, content hash) of this source's active records named in the chunk."""
+        wanted: dict[str, list[str]] = {}
+        for item in self._pending:
+            wanted.setdefault(item.mapping.spec.entity, []).append(item.local_id)
+        found: dict[tuple[str, str], tuple[int, str]] = {}
+        for entity, local_ids in wanted.items():
+            sql = (f"SELECT a.value, r.id, r.content_hash FROM {Alias._meta.table_name} a "
+                   f"JOIN {Record._meta.table_name} r ON r.id = a.record_id "
+                   f"WHERE a.entity = ? AND a.namespace = ? AND r.state = 'active' AND r.source = ? "
+                   f"AND a.value IN ({placeholders(len(local_ids))})")
+            params = [entity, f"src:{self.run.source}", self.run.source, *local_ids]
+            for value, record_id, digest in select_rows(self.db, sql, params):
+                found[(entity, value)] = (record_id, digest)
+        return found
 
     def _reject(self, stream: Stream, mapping: CompiledMapping, cells: list[str], error: RowError,
                 more: list[str | None] | None = None) -> None:
@@ -186,20 +240,30 @@ class Stager:
             self._stage(entity, local_id, "seen", error.place)
 
     def _stage(self, entity: str, local_id: str, action: str, place: Place,
-               mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None) -> None:
+               mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None,
+               unchanged_id: int | None = None, document: tuple[str, str] | None = None) -> None:
         row: dict[str, Any] = {
             "run": self.run.id, "entity": entity, "local_id": local_id, "action": action,
             "place": canonical_json(place.as_dict()),
             "data": None, "content_hash": None, "mapping_version": None, "schema_version": None,
             "scope_school": None, "scope_period": None, "ministry_id": None, "personal_id": None,
-            "applied": False,
+            "applied": False, "decision": None, "record_id": None,
         }
-        if record is not None and mapping is not None:
+        if unchanged_id is not None and record is not None:
+            definition = self.entities[entity]
+            row.update(
+                decision="unchanged", record_id=unchanged_id,
+                ministry_id=record.get("ministry_id") if "ministry_id" in definition.aliases else None,
+                personal_id=record.get("personal_id") if "personal_id" in definition.aliases else None,
+            )
+            self.result.staged[entity] += 1
+        elif record is not None and mapping is not None:
             definition = self.entities[entity]
             version = mapping.spec.schema_version
+            text, digest = document or (canonical_json(record), "")
             row.update(
-                data=canonical_json(record),
-                content_hash=content_hash(version, record),
+                data=text,
+                content_hash=digest or content_hash(version, text),
                 mapping_version=mapping.version_id,
                 schema_version=version,
                 scope_school=_text(record.get(definition.scope_school)) if definition.scope_school else None,
@@ -228,6 +292,7 @@ class Stager:
         self.result.rejected[error.key] += 1
 
     def _flush(self) -> None:
+        self._stage_pending()
         if not self._staged and not self._quarantined:
             return
         with write_transaction(self.db):
@@ -315,7 +380,7 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) 
                     cells=row.data, created_at=utcnow(),
                 )
                 # The row's own key was read, so a bulk snapshot must still see it.
-                row.action, row.data, row.content_hash = "seen", None, None
+                row.action, row.data, row.content_hash, row.decision = "seen", None, None, None
                 row.ministry_id = row.personal_id = None
                 row.save()
                 rejected[key] += 1

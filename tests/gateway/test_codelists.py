@@ -1,0 +1,605 @@
+"""Code lists: loading, spellings, effective dates, numbering, nested lookups, shipped data."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+from datetime import date, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway import PROJECT_ROOT
+from gateway.codelists import (
+    CodeAmbiguous,
+    CodeList,
+    get_codelist,
+    load_codelists,
+    spelling_key,
+)
+from gateway.errors import ConfigurationError, MappingError
+from gateway.text import collapse_spaces, match_key
+
+SHIPPED = sorted(p.parent.name for p in (PROJECT_ROOT / "mappings" / "codelists").glob("*/v1.yaml"))
+
+
+def write_list(root: Path, document: dict[str, Any]) -> Path:
+    path = root / document["name"] / f"v{document['version']}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def load_one(root: Path, document: dict[str, Any]) -> CodeList:
+    write_list(root, document)
+    return load_codelists(root)[(document["name"], document["version"])]
+
+
+def problems_of(root: Path, document: dict[str, Any]) -> list[str]:
+    write_list(root, document)
+    with pytest.raises(ConfigurationError) as caught:
+        load_codelists(root)
+    assert caught.value.key == "error.codelists_invalid"
+    return caught.value.problems
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_list_builds_without_problems(name: str) -> None:
+    codelist = get_codelist(name)
+    assert codelist.codes
+    assert codelist.provenance
+
+
+def test_shipped_lists_include_new_lists() -> None:
+    names = {name for name, _ in load_codelists()}
+    assert {"ethnic-group-1979", "ethnic-group-gso", "learner-status", "province-2025",
+            "commune-2025"} <= names
+
+
+def test_spelling_shared_by_two_codes_rejected(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {
+        "name": "clash", "version": 1,
+        "codes": [{"code": "a", "name": {"vi": "Hòa"}}, {"code": "b", "aliases": ["Hoà"]}],
+    })
+    assert any("'hoa' names two codes (a, b)" in p for p in problems)
+
+
+def test_null_alias_shared_with_code_rejected(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {
+        "name": "clash", "version": 1,
+        "codes": [{"code": "male", "name": {"vi": "Nam"}}], "null_aliases": ["nam"],
+    })
+    assert any("'nam' names two codes" in p for p in problems)
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"colour": "red"}, "unknown key 'colour'"),
+    ({"valid_from": "1 July 2025"}, "'valid_from' must be a date"),
+    ({"valid_from": "2025-07-01", "valid_to": "2025-06-30"}, "is before valid_from"),
+    ({"aliases": {"a": ["x"]}}, "list-level 'aliases' are only for lists built from a 'source'"),
+    ({"source": {"package": "no-such-package", "kind": "things"}}, "unknown source"),
+    ({"title": {"vi": None}}, "'title' must map languages to text"),
+    ({"maps_to": ["enrolled"]}, "'maps_to' must be"),
+], ids=["unknown-key", "bad-date", "dates-reversed", "list-aliases", "unknown-source", "bad-title",
+        "bad-maps-to"])
+def test_invalid_header_rejected(tmp_path: Path, change: dict[str, Any], expected: str) -> None:
+    document = {"name": "bad", "version": 1, "codes": [{"code": "a"}], **change}
+    assert any(expected in p for p in problems_of(tmp_path, document))
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ({"code": "a", "shade": "red"}, "unknown key 'shade'"),
+    ({"name": {"vi": "A"}}, "each code needs a 'code'"),
+    ({"code": "a", "valid_to": "yesterday"}, "'valid_to' must be a date"),
+    ({"code": "a", "maps_to": "enrolled"}, "has 'maps_to' but the list declares none"),
+    ({"code": "a", "parent": "92"}, "a 'parent' is required exactly when"),
+], ids=["unknown-key", "no-code", "bad-date", "undeclared-maps-to", "parent-without-list"])
+def test_invalid_code_rejected(tmp_path: Path, code: dict[str, Any], expected: str) -> None:
+    document = {"name": "bad", "version": 1, "codes": [code]}
+    assert any(expected in p for p in problems_of(tmp_path, document))
+
+
+def test_code_listed_twice_rejected(tmp_path: Path) -> None:
+    document = {"name": "bad", "version": 1, "codes": [{"code": "a"}, {"code": "a"}]}
+    assert any("code 'a' is listed twice" in p for p in problems_of(tmp_path, document))
+
+
+def test_maps_to_outside_declared_values_rejected(tmp_path: Path) -> None:
+    document = {"name": "bad", "version": 1,
+                "maps_to": {"field": "enrollment_status", "values": ["enrolled"]},
+                "codes": [{"code": "a", "maps_to": "gone"}]}
+    assert any("maps_to 'gone' is not one of" in p for p in problems_of(tmp_path, document))
+
+
+def test_file_name_must_match_list_name(tmp_path: Path) -> None:
+    path = tmp_path / "right" / "v1.yaml"
+    path.parent.mkdir()
+    path.write_text("name: wrong\nversion: 1\ncodes: [{code: a}]\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        load_codelists(tmp_path)
+    assert any("must match the path" in p for p in caught.value.problems)
+
+
+def test_unknown_list_rejected() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        get_codelist("no-such-list")
+    assert caught.value.key == "error.codelist_unknown"
+
+
+# -- spellings -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("left", "right"), [
+    ("Thuỷ", "Thủy"), ("Hoà", "Hòa"), ("Khánh Hoà", "Khánh Hòa"),
+    ("Thủy", unicodedata.normalize("NFD", "Thủy")), ("Bình  Thủy", "bình thủy"),
+    ("Văn Miếu - Quốc Tử Giám", "Văn Miếu-Quốc Tử Giám"),
+], ids=["uy", "oa", "oa-in-name", "nfd", "space-case", "hyphen"])
+def test_spelling_key_ignores_tone_placement(left: str, right: str) -> None:
+    assert spelling_key(left) == spelling_key(right)
+
+
+@pytest.mark.parametrize(("left", "right"), [
+    ("Văn Lang", "Văn Lăng"), ("Mỹ Tho", "Mỹ Thọ"), ("Cẩm Giang", "Cẩm Giàng"), ("Đông", "Dong"),
+], ids=["breve", "tone", "grave", "d-stroke"])
+def test_spelling_key_keeps_diacritics(left: str, right: str) -> None:
+    assert spelling_key(left) != spelling_key(right)
+    assert match_key(left) == match_key(right)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Khơ-me", "05"), ("Khmer", "05"), ("Khơ Me", "05"), ("KHO ME", "05"), ("khơme", "05"),
+    ("HMông", "08"), ("Hmông", "08"), ("H'Mông", "08"), ("Mông", "08"), ("Hmong", "08"),
+    ("Gia-rai", "10"), ("Gia Rai", "10"), ("Jrai", "10"), ("Ê-đê", "12"), ("Ê Đê", "12"), ("Ede", "12"),
+    ("Ba-na", "13"), ("Ba Na", "13"), ("Xơ-đăng", "14"), ("Xơ Đăng", "14"), ("xo dang", "14"),
+    ("Ca Dong", "14"), ("Cao Lan", "15"), ("Giẻ Triêng", "27"), ("Gié-Triêng", "27"),
+    ("Tà Ôi", "31"), ("La Chi", "38"), ("Hoa", "04"), ("Kinh", "01"), ("Việt", "01"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_ethnic_1979_finds_variant_spellings(value: str, expected: str) -> None:
+    assert get_codelist("ethnic-group-1979").lookup(value) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Kinh", "01"), ("Mường", "04"), ("Khmer", "05"), ("Khơ-me", "05"), ("Hoa", "06"),
+    ("Mông", "08"), ("HMông", "08"), ("Gia Rai", "10"), ("Ê Đê", "11"), ("Ba Na", "12"),
+    ("Xơ-đăng", "16"), ("Ngái", "43"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_ethnic_gso_finds_variant_spellings(value: str, expected: str) -> None:
+    assert get_codelist("ethnic-group-gso").lookup(value) == expected
+
+
+def test_ethnic_lists_hold_same_groups() -> None:
+    old, new = get_codelist("ethnic-group-1979"), get_codelist("ethnic-group-gso")
+    pairs = {}
+    for code in old.codes:
+        found = {new.lookup(text) for text in old.entry(code).spellings()}
+        assert len(found) == 1, (code, found)
+        pairs[code] = found.pop()
+    assert sorted(pairs.values()) == sorted(new.codes)
+    for code, paired in pairs.items():
+        assert {old.lookup(text) for text in new.entry(paired).spellings()} == {code}
+
+
+def test_ethnic_lists_have_54_two_digit_codes() -> None:
+    expected = [f"{n:02d}" for n in range(1, 55)]
+    assert list(get_codelist("ethnic-group-1979").codes) == expected
+    assert list(get_codelist("ethnic-group-gso").codes) == expected
+
+
+def test_dated_exonym_not_an_alias() -> None:
+    with pytest.raises(KeyError):
+        get_codelist("ethnic-group-1979").lookup("Mèo")
+
+
+def test_null_alias_gives_none() -> None:
+    gender = get_codelist("gender")
+    assert gender.lookup("unspecified") is None
+    assert gender.lookup("Không xác định") is None
+    assert gender.lookup("khong xac dinh") is None
+
+
+def test_unknown_value_raises_key_error() -> None:
+    with pytest.raises(KeyError):
+        get_codelist("learner-status").lookup("Đang nghỉ hè")
+
+
+# -- codes -----------------------------------------------------------------------------------------
+
+
+def test_bare_number_is_not_a_spelling() -> None:
+    with pytest.raises(KeyError):
+        get_codelist("ethnic-group-1979").lookup("05")
+    with pytest.raises(KeyError):
+        get_codelist("province-2025").lookup("92")
+
+
+def test_word_code_still_a_spelling() -> None:
+    assert get_codelist("gender").lookup("female") == "female"
+    assert get_codelist("learner-status").lookup("transferred_in") == "transferred_in"
+
+
+def test_lookup_code_depends_on_numbering() -> None:
+    old, new = get_codelist("ethnic-group-1979"), get_codelist("ethnic-group-gso")
+    assert old.entry(old.lookup_code("04")).name["vi"] == "Hoa"
+    assert new.entry(new.lookup_code("04")).name["vi"] == "Mường"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("05", "05"), ("5", "05"), (" 7 ", "07")])
+def test_lookup_code_restores_leading_zeros(value: str, expected: str) -> None:
+    assert get_codelist("ethnic-group-1979").lookup_code(value) == expected
+
+
+@pytest.mark.parametrize("value", ["Kinh", "55", "99", "005", "0"])
+def test_lookup_code_ignores_names_and_unknown_numbers(value: str) -> None:
+    with pytest.raises(KeyError):
+        get_codelist("ethnic-group-1979").lookup_code(value)
+
+
+def test_lookup_code_of_word_codes() -> None:
+    statuses = get_codelist("learner-status")
+    assert statuses.lookup_code("returned") == "returned"
+    with pytest.raises(KeyError):
+        statuses.lookup_code("Đang học")
+
+
+# -- effective dates -------------------------------------------------------------------------------
+
+DATED = {
+    "name": "dated", "version": 1, "provenance": "A test list.",
+    "valid_from": date(2020, 1, 1), "valid_to": date(2025, 6, 30),
+    "codes": [
+        {"code": "old", "name": {"vi": "Cũ"}, "valid_to": date(2022, 12, 31)},
+        {"code": "new", "name": {"vi": "Mới"}, "valid_from": date(2023, 1, 1)},
+        {"code": "early", "name": {"vi": "Sớm"}, "valid_from": date(2010, 1, 1)},
+        {"code": "always", "name": {"vi": "Luôn"}},
+    ],
+}
+
+
+@pytest.mark.parametrize(("value", "on", "expected"), [
+    ("Cũ", date(2022, 12, 31), "old"), ("Mới", date(2023, 1, 1), "new"),
+    ("Luôn", date(2025, 6, 30), "always"), ("Luôn", "2024-02-29", "always"),
+    ("Mới", datetime(2024, 5, 1, 8, 30), "new"), ("Cũ", None, "old"),
+], ids=["last-day", "first-day", "list-last-day", "iso-text", "datetime", "no-date"])
+def test_lookup_on_date_inside_validity(tmp_path: Path, value: str, on: Any, expected: str) -> None:
+    assert load_one(tmp_path, DATED).lookup(value, on=on) == expected
+
+
+@pytest.mark.parametrize(("value", "on"), [
+    ("Cũ", date(2023, 1, 1)), ("Mới", date(2022, 12, 31)), ("Luôn", date(2019, 12, 31)),
+    ("Luôn", date(2025, 7, 1)), ("Sớm", date(2015, 1, 1)),
+], ids=["code-ended", "code-not-started", "list-not-started", "list-ended", "narrowed-to-list"])
+def test_lookup_on_date_outside_validity(tmp_path: Path, value: str, on: date) -> None:
+    codelist = load_one(tmp_path, DATED)
+    with pytest.raises(KeyError):
+        codelist.lookup(value, on=on)
+
+
+def test_lookup_code_on_date(tmp_path: Path) -> None:
+    codelist = load_one(tmp_path, DATED)
+    assert codelist.lookup_code("new", on=date(2024, 1, 1)) == "new"
+    with pytest.raises(KeyError):
+        codelist.lookup_code("new", on=date(2022, 1, 1))
+
+
+def test_code_dates_narrowed_to_list(tmp_path: Path) -> None:
+    entry = load_one(tmp_path, DATED).entry("early")
+    assert (entry.valid_from, entry.valid_to) == (date(2020, 1, 1), date(2025, 6, 30))
+
+
+def test_describe_reports_provenance_and_dates(tmp_path: Path) -> None:
+    described = load_one(tmp_path, DATED).describe()
+    assert described["provenance"] == "A test list."
+    assert (described["valid_from"], described["valid_to"]) == ("2020-01-01", "2025-06-30")
+    assert described["code_dates"] == {
+        "old": {"valid_from": "2020-01-01", "valid_to": "2022-12-31"},
+        "new": {"valid_from": "2023-01-01", "valid_to": "2025-06-30"},
+    }
+    assert described["codes"] == ["old", "new", "early", "always"]
+    json.dumps(described)
+
+
+def test_1979_list_not_valid_before_decision() -> None:
+    codelist = get_codelist("ethnic-group-1979")
+    assert codelist.lookup("Kinh", on=date(1979, 3, 2)) == "01"
+    with pytest.raises(KeyError):
+        codelist.lookup("Kinh", on=date(1979, 3, 1))
+
+
+def test_commune_code_needs_date_after_reform() -> None:
+    communes = get_codelist("commune-2025")
+    assert communes.lookup_code("31135", on=date(2025, 7, 1)) == "31135"
+    with pytest.raises(KeyError):
+        communes.lookup_code("31135", on=date(2025, 6, 30))
+
+
+# -- nested lists ----------------------------------------------------------------------------------
+
+NESTED = {
+    "name": "towns", "version": 1, "parent_list": "regions", "null_aliases": ["không rõ"],
+    "codes": [
+        {"code": "a1", "name": {"vi": "Xã Tân An"}, "parent": "A", "valid_to": date(2024, 12, 31)},
+        {"code": "b1", "name": {"vi": "Xã Tân An"}, "parent": "B", "valid_from": date(2025, 1, 1)},
+        {"code": "b2", "name": {"vi": "Xã Văn Lang"}, "parent": "B"},
+        {"code": "b3", "name": {"vi": "Xã Văn Lăng"}, "parent": "B"},
+    ],
+}
+
+
+def test_nested_name_found_within_parent(tmp_path: Path) -> None:
+    towns = load_one(tmp_path, NESTED)
+    assert towns.lookup_in("Xã Tân An", "A") == "a1"
+    assert towns.lookup_in("xa tan an", "B") == "b1"
+
+
+def test_nested_name_in_two_parents_ambiguous(tmp_path: Path) -> None:
+    towns = load_one(tmp_path, NESTED)
+    with pytest.raises(CodeAmbiguous) as caught:
+        towns.lookup("Xã Tân An")
+    assert caught.value.params["count"] == 2
+    assert caught.value.params["candidates"] == "a1 Xã Tân An (A), b1 Xã Tân An (B)"
+
+
+def test_nested_ambiguity_resolved_by_date(tmp_path: Path) -> None:
+    towns = load_one(tmp_path, NESTED)
+    assert towns.lookup("Xã Tân An", on=date(2024, 6, 1)) == "a1"
+    assert towns.lookup("Xã Tân An", on=date(2025, 6, 1)) == "b1"
+
+
+def test_nested_names_differing_by_diacritics(tmp_path: Path) -> None:
+    towns = load_one(tmp_path, NESTED)
+    assert towns.lookup_in("Xã Văn Lang", "B") == "b2"
+    assert towns.lookup_in("Xã Văn Lăng", "B") == "b3"
+    with pytest.raises(CodeAmbiguous):
+        towns.lookup_in("Xa Van Lang", "B")
+
+
+def test_nested_null_alias_within_parent(tmp_path: Path) -> None:
+    towns = load_one(tmp_path, NESTED)
+    assert towns.lookup_in("Không rõ", "A") is None
+    assert towns.lookup("khong ro") is None
+
+
+def test_nested_same_spelling_in_one_parent_rejected(tmp_path: Path) -> None:
+    document = {"name": "towns", "version": 1, "parent_list": "regions", "codes": [
+        {"code": "x", "name": {"vi": "Xã Bình Thủy"}, "parent": "A"},
+        {"code": "y", "name": {"vi": "Xã Bình Thuỷ"}, "parent": "A"},
+    ]}
+    assert any("under parent A" in p for p in problems_of(tmp_path, document))
+
+
+def test_nested_null_alias_shared_with_code_rejected(tmp_path: Path) -> None:
+    document = {**NESTED, "null_aliases": ["Xã Tân An"]}
+    assert any("null alias 'xa tan an'" in p for p in problems_of(tmp_path, document))
+
+
+def test_lookup_in_flat_list_rejected() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        get_codelist("gender").lookup_in("Nam", "92")
+    assert caught.value.key == "codelist.not_nested"
+
+
+# -- administrative units 2025 ---------------------------------------------------------------------
+
+
+def test_provinces_are_34_with_can_tho_92() -> None:
+    provinces = get_codelist("province-2025")
+    assert len(provinces.codes) == 34
+    for spelling in ("Thành phố Cần Thơ", "Cần Thơ", "TP Cần Thơ", "TP. Cần Thơ", "Tp.Cần Thơ", "can tho"):
+        assert provinces.lookup(spelling) == "92", spelling
+    assert provinces.lookup_code("92") == "92"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Tỉnh An Giang", "91"), ("An Giang", "91"), ("Thanh Hoá", "38"), ("Thanh Hóa", "38"),
+    ("Khánh Hoà", "56"), ("Hà Nội", "01"), ("TP.HCM", "79"), ("Thành phố Hồ Chí Minh", "79"),
+    ("Huế", "46"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_province_spellings(value: str, expected: str) -> None:
+    assert get_codelist("province-2025").lookup(value) == expected
+
+
+@pytest.mark.parametrize("value", ["Hậu Giang", "Sóc Trăng", "Kiên Giang", "Bình Dương"])
+def test_merged_provinces_not_found(value: str) -> None:
+    with pytest.raises(KeyError):
+        get_codelist("province-2025").lookup(value)
+
+
+def test_admin_provenance_names_package_version() -> None:
+    version = metadata.version("vietnam-provinces")
+    for name in ("province-2025", "commune-2025"):
+        codelist = get_codelist(name)
+        assert f"vietnam-provinces {version}" in codelist.provenance
+        assert codelist.describe()["source"]["version"].startswith(version)
+        assert codelist.valid_from == date(2025, 7, 1)
+
+
+PACKAGE_PROVINCES = {"name": "provinces", "version": 1, "provenance": "Test.",
+                     "source": {"package": "vietnam-provinces", "kind": "provinces"}}
+
+
+def test_package_list_takes_extra_aliases(tmp_path: Path) -> None:
+    provinces = load_one(tmp_path, {**PACKAGE_PROVINCES, "aliases": {1: ["Thủ đô Hà Nội"], "92": ["TPCT"]}})
+    assert provinces.lookup("Thủ đô Hà Nội") == "01"
+    assert provinces.lookup("tpct") == "92"
+
+
+def test_package_alias_for_unknown_code_rejected(tmp_path: Path) -> None:
+    provinces = load_one(tmp_path, {**PACKAGE_PROVINCES, "aliases": {"93": ["Hậu Giang"]}})
+    with pytest.raises(ConfigurationError) as caught:
+        provinces.lookup("Cần Thơ")
+    assert any("aliases for code '93'" in p for p in caught.value.problems)
+
+
+def test_package_list_with_codes_rejected(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {**PACKAGE_PROVINCES, "codes": [{"code": "01"}]})
+    assert any("must not list 'codes'" in p for p in problems)
+
+
+def test_missing_package_reported_at_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    provinces = load_one(tmp_path, PACKAGE_PROVINCES)
+    monkeypatch.setitem(sys.modules, "vietnam_provinces", None)
+    with pytest.raises(ConfigurationError) as caught:
+        provinces.lookup("Cần Thơ")
+    assert caught.value.key == "codelist.package_missing"
+    assert "pip install vietnam-provinces" in caught.value.message("en")
+
+
+def test_communes_of_can_tho() -> None:
+    communes = get_codelist("commune-2025")
+    in_can_tho = [c for c in communes.codes if communes.entry(c).parent == "92"]
+    kinds = [communes.entry(c).name["vi"].split()[0] for c in in_can_tho]
+    assert len(in_can_tho) == 103
+    assert (kinds.count("Phường"), kinds.count("Xã")) == (31, 72)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Phường Ninh Kiều", "31135"), ("Ninh Kiều", "31135"), ("P. Ninh Kiều", "31135"),
+    ("phuong ninh kieu", "31135"), ("Bình Thuỷ", "31168"), ("Bình Thủy", "31168"),
+    ("Xã Hỏa Lựu", "31338"), ("Hoả Lựu", "31338"), ("X. Phong Điền", "31299"), ("Vị Thanh 1", "31465"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_commune_found_within_can_tho(value: str, expected: str) -> None:
+    assert get_codelist("commune-2025").lookup_in(value, "92") == expected
+
+
+def test_commune_special_zone_with_and_without_prefix() -> None:
+    communes = get_codelist("commune-2025")
+    code = communes.lookup_in("Đặc khu Phú Quốc", "91")
+    assert communes.lookup_in("Phú Quốc", "91") == code
+    assert communes.entry(code).name["vi"] == "Đặc khu Phú Quốc"
+
+
+def test_commune_name_in_several_provinces_rejected() -> None:
+    communes = get_codelist("commune-2025")
+    with pytest.raises(CodeAmbiguous) as caught:
+        communes.lookup("Phường Tân An")
+    assert isinstance(caught.value, MappingError)
+    assert "31147 Phường Tân An (92)" in caught.value.params["candidates"]
+    assert "31147 Phường Tân An (92)" in caught.value.message("vi")
+    assert "Map the province column too" in caught.value.message("en")
+
+
+def test_commune_unique_name_found_without_province() -> None:
+    assert get_codelist("commune-2025").lookup("Phường Ninh Kiều") == "31135"
+
+
+def test_commune_parent_code_padded() -> None:
+    communes = get_codelist("commune-2025")
+    assert communes.lookup_in("Hoàn Kiếm", "1") == communes.lookup_in("Hoàn Kiếm", "01")
+
+
+def test_commune_unknown_parent_raises_key_error() -> None:
+    with pytest.raises(KeyError):
+        get_codelist("commune-2025").lookup_in("Ninh Kiều", "93")
+
+
+def test_commune_names_without_double_spaces() -> None:
+    communes = get_codelist("commune-2025")
+    assert all("  " not in communes.entry(c).name["vi"] for c in communes.codes)
+
+
+# -- learner status --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "expected", "enrollment"), [
+    ("Đang học", "studying", "enrolled"), ("Chuyển đến", "transferred_in", "transferred_in"),
+    ("Chuyển đi", "transferred_out", "transferred_out"), ("Thôi học", "left", "left"),
+    ("Nghỉ học xin học lại", "returned", "returned"), ("nghi hoc xin hoc lai", "returned", "returned"),
+    ("Đi học lại", "returned", "returned"), ("Bỏ học", "dropped_out", "left"),
+    ("Tốt nghiệp", "graduated", "left"), ("Lưu ban", "repeating", "enrolled"),
+    ("Nghỉ học tạm thời", "temporarily_out", "left"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_learner_status_maps_to_enrollment(value: str, expected: str, enrollment: str) -> None:
+    statuses = get_codelist("learner-status")
+    assert statuses.lookup(value) == expected
+    assert statuses.entry(expected).maps_to == enrollment
+
+
+def test_learner_status_targets_match_schema() -> None:
+    schema = json.loads((PROJECT_ROOT / "mappings" / "schemas" / "common" / "v1.json").read_text("utf-8"))
+    statuses = get_codelist("learner-status")
+    assert statuses.maps_to is not None
+    assert statuses.maps_to["values"] == schema["$defs"]["enrollment_status"]["enum"]
+    assert statuses.describe()["maps_to"]["field"] == "enrollment_status"
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+def test_cli_lists_code_lists(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    environment["GATEWAY_HOME"] = str(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "gateway.cli.main", "--json", "codelists", "list"],
+                            capture_output=True, text=True, env=environment, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    listed = {c["name"]: c for c in json.loads(result.stdout)}
+    assert listed["province-2025"]["source"]["package"] == "vietnam-provinces"
+    assert listed["ethnic-group-1979"]["valid_from"] == "1979-03-02"
+    assert len(listed["commune-2025"]["codes"]) == 3321
+
+
+# -- real files ------------------------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_1979_list_matches_published_copy(realdata_dir: Path) -> None:
+    groups = json.loads((realdata_dir / "vn-ethnic-groups" / "dantoc.json").read_text("utf-8"))
+    codelist = get_codelist("ethnic-group-1979")
+    official = [g for g in groups if 1 <= g["id"] <= 54]
+    assert len(official) == 54
+    for group in official:
+        assert codelist.lookup(group["name"]) == f"{group['id']:02d}", group
+    for group in groups:
+        if group["id"] > 54:
+            with pytest.raises(KeyError):
+                codelist.lookup_code(str(group["id"]))
+
+
+# Units whose code in vietnam-provinces differs from the letter 1027/CTK-CSCL of 25 June 2025:
+# name -> (code in the letter, code in the package).
+RENUMBERED_IN_CAN_THO = {"Phường Thốt Nốt": ("31207", "31212"), "Phường Thuận Hưng": ("31228", "31207")}
+
+
+def can_tho_units_in_letter(realdata_dir: Path) -> list[tuple[str, str]]:
+    """Return (code, name) of the Cần Thơ rows of the letter's commune table."""
+    text = (realdata_dir / "vn-admin-units-2025" / "1027_CTK-CSCL_wards.md").read_text("utf-8")
+    units = []
+    for line in text.splitlines():
+        cells = [collapse_spaces(c.replace("<br>", " ")) for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"[0-9]{5}", cells[1]) and "Cần Thơ" in cells[3]:
+            units.append((cells[1], unicodedata.normalize("NFC", cells[2])))
+    return units
+
+
+@pytest.mark.realdata
+def test_can_tho_units_match_statistics_letter(realdata_dir: Path) -> None:
+    letter = can_tho_units_in_letter(realdata_dir)
+    communes = get_codelist("commune-2025")
+    package = {communes.entry(c).name["vi"]: c for c in communes.codes if communes.entry(c).parent == "92"}
+    names = [name for _, name in letter]
+    assert len(letter) == 103
+    assert (sum(n.startswith("Phường ") for n in names), sum(n.startswith("Xã ") for n in names)) == (31, 72)
+    assert sorted(map(match_key, names)) == sorted(map(match_key, package))
+    for code, name in letter:
+        expected = RENUMBERED_IN_CAN_THO.get(name, (code, code))
+        assert expected[0] == code, name
+        assert communes.lookup_in(name, "92") == expected[1], name
+
+
+@pytest.mark.realdata
+def test_provinces_match_statistics_letter(realdata_dir: Path) -> None:
+    lines = (realdata_dir / "vn-admin-units-2025" / "915_CTK-CSCL_provinces.csv").read_text("utf-8")
+    rows = [line.split(",") for line in lines.splitlines()[1:] if line.strip()]
+    provinces = get_codelist("province-2025")
+    assert len(rows) == 34
+    for _, code, name in rows:
+        assert provinces.lookup(name) == code, name
