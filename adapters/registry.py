@@ -11,6 +11,9 @@ from gateway.errors import ConfigurationError
 # stop the others from loading.
 ADAPTERS: dict[str, str] = {
     "oneroster": "adapters.oneroster.adapter:OneRosterAdapter",
+    # Exports of school-management products (vnEdu, SMAS, MISA EMIS, ...): CSV,
+    # XLSX and HTML saved as .xls, with the format found per file.
+    "school-export": "adapters.table.adapter:TableAdapter",
 }
 
 

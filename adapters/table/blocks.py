@@ -1,0 +1,221 @@
+"""Turning the rows below a header into data rows: class blocks, repeated headers, footers.
+
+Exports list one class after another. Each class block starts with a label
+row ("Lớp: 6A1", "Lớp 10A2 - Năm học 2025-2026") above a repeated header, and
+ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
+"Cần Thơ, ngày ..."). ``BlockReader`` reads such rows as follows:
+
+- a row whose cells equal a header row (by ``match_key``) is skipped;
+- a row with exactly one non-empty cell (a merged cell counts once) right
+  before a repeated header is the label of the next block. Its text fills the
+  virtual column ``_block`` of every following data row, until the next label.
+  A header repeated right after data rows (a new printed page) keeps the
+  label. When other rows sit between the data and the repeated header but
+  none is a label, ``_block`` becomes empty, so that no row is given the
+  class of the block before;
+- a footer row is a row in which every required hint column is empty (a
+  cell spanning several columns counts for none) and which has at most two
+  non-empty cells, fewer than half the named columns.
+  It is skipped only at the end of a block: before a label, a repeated header
+  or the end of the table. Footer-like rows followed by more data are data
+  rows, so a pupil row with most cells empty reaches the mappings, which
+  reject it with a reason;
+- the first row after a header may number the columns ("(1)", "(2)", ...,
+  or 1, 2, 3, ...). Such a row is skipped.
+
+Skipped rows are counted per kind in ``SkipCounts`` for one notice per table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from adapters.base import Limits, ReadHints, SourceRow
+from adapters.table.grid import Grid, GridRow
+from adapters.table.header import Header
+from gateway.errors import Place, RowError
+from gateway.text import match_key
+
+BLOCK_COLUMN = "_block"
+# Rows that might end a block are held until the next data row, label or
+# header decides. Past this many in a row, the oldest goes out as a data row,
+# so memory stays bounded whatever the input.
+MAX_PENDING_ROWS = 100
+# A label has one cell, so in a table of fewer columns it looks like data.
+_MIN_COLUMNS_FOR_LABELS = 3
+_COLUMN_NUMBER = re.compile(r"\(?(\d{1,3})\)?")
+# Data cells are names and identifiers that never repeat, so they would only
+# push the header names and code values out of match_key's cache.
+_uncached_match_key = getattr(match_key, "__wrapped__", match_key)
+
+
+@dataclass
+class SkipCounts:
+    """Rows skipped in one table, by kind, and the block labels seen."""
+
+    repeated_headers: int = 0
+    footers: int = 0
+    column_numbers: int = 0
+    labels: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return self.repeated_headers + self.footers + self.column_numbers
+
+
+class BlockReader:
+    """Reads the rows below one header of ``grid`` as ``SourceRow`` objects.
+
+    ``keep`` lists the grid columns that are kept, in order; each data row
+    gets their cells plus the current block label.
+    """
+
+    def __init__(self, grid: Grid, header: Header, keep: list[int], hints: ReadHints,
+                 limits: Limits):
+        self._grid = grid
+        self._header = header
+        self._keep = keep
+        self._limits = limits
+        self._width = len(header.names)
+        self._named = sum(1 for name in header.names if name)
+        self._header_rows = [_signature(row) for row in header.rows]
+        self._required = [
+            index for index, name in enumerate(header.names)
+            if name and match_key(name) in hints.required
+        ]
+        self.block = header.label
+        self.counts = SkipCounts(labels=1 if header.label else 0)
+
+    def rows(self, rows: Iterator[GridRow]) -> Iterator[SourceRow]:
+        """Yield the data rows and error rows of ``rows``, skipping the others."""
+        pending: deque[GridRow] = deque()
+        after_header = True
+        for row in rows:
+            if row.is_blank():
+                continue
+            if row.error is not None:
+                yield from self._release(pending)
+                after_header = False
+                yield SourceRow(line=row.line, error=row.error)
+                continue
+            if self._repeats_header(row):
+                yield from self._start_block(pending)
+                after_header = True
+                continue
+            if after_header and _numbers_columns(row):
+                self.counts.column_numbers += 1
+                after_header = False
+                continue
+            after_header = False
+            if self._may_end_block(row):
+                pending.append(row)
+                if len(pending) > MAX_PENDING_ROWS:
+                    yield self._data(pending.popleft())
+                continue
+            yield from self._release(pending)
+            yield self._data(row)
+        yield from self._end_block(pending)
+
+    def _repeats_header(self, row: GridRow) -> bool:
+        # Positions first, then cell by cell until one differs, because folding
+        # every cell of every row is slow.
+        positions = _filled_positions(row.cells)
+        return any(
+            positions == header_positions
+            and all(_uncached_match_key(row.cells[index]) == key
+                    for index, key in zip(positions, keys, strict=True))
+            for header_positions, keys in self._header_rows
+        )
+
+    def _may_end_block(self, row: GridRow) -> bool:
+        return (row.filled == 1 and self._named >= _MIN_COLUMNS_FOR_LABELS) or self._is_footer(row)
+
+    def _is_footer(self, row: GridRow) -> bool:
+        if row.filled > 2 or row.filled * 2 >= self._named:
+            return False
+        # A cell spanning several columns ("Tổng số: 45" across the table) is
+        # no value of the required column it starts in.
+        return not any(
+            row.cell(index) and not row.is_spanning(index) for index in self._required
+        )
+
+    def _release(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
+        """Yield the held rows as data rows: more data follows, so they did not end a block."""
+        while pending:
+            yield self._data(pending.popleft())
+
+    def _start_block(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
+        self.counts.repeated_headers += 1
+        if not pending:
+            return  # a header repeated on a new page: the block goes on
+        label = pending.pop() if pending[-1].filled == 1 else None
+        yield from self._end_block(pending)
+        # A row that is not a label ("Lớp: 6A2 | Sĩ số: 40") still starts a new
+        # block, so the old label must not carry over to another class.
+        self.block = ""
+        if label is not None:
+            self.block = label.first_text()
+            self.counts.labels += 1
+
+    def _end_block(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
+        while pending:
+            row = pending.popleft()
+            if self._is_footer(row):
+                self.counts.footers += 1
+            else:
+                yield self._data(row)
+
+    def _data(self, row: GridRow) -> SourceRow:
+        place = Place(file=self._grid.file, sheet=self._grid.sheet, row=row.line)
+        if self._grid.strict_width:
+            used = _used_width(row.cells)
+            if used > self._width:
+                return SourceRow(line=row.line, error=RowError(
+                    "csv.too_many_cells", place=place, cells=used, columns=self._width,
+                ))
+        cells = [row.cell(index) for index in self._keep]
+        for index, value in zip(self._keep, cells, strict=True):
+            if len(value) > self._limits.max_cell_chars:
+                column = self._header.names[index]
+                return SourceRow(line=row.line, error=RowError(
+                    "csv.cell_too_long", place=place.with_(column=column),
+                    column=column, chars=len(value), limit=self._limits.max_cell_chars,
+                ))
+        cells.append(self.block)
+        return SourceRow(line=row.line, cells=cells)
+
+
+def _signature(row: GridRow) -> tuple[tuple[int, ...], list[str]]:
+    """Return the positions of the non-empty cells of a header row, and their match keys."""
+    positions = _filled_positions(row.cells)
+    return positions, [match_key(row.cells[index]) for index in positions]
+
+
+def _filled_positions(cells: list[str]) -> tuple[int, ...]:
+    return tuple(index for index, cell in enumerate(cells) if cell)
+
+
+def _used_width(cells: list[str]) -> int:
+    for index in range(len(cells) - 1, -1, -1):
+        if cells[index]:
+            return index + 1
+    return 0
+
+
+def _numbers_columns(row: GridRow) -> bool:
+    """Tell whether ``row`` only numbers the columns: (1), (2), (3) or 1, 2, 3, at least three."""
+    values = [
+        cell for index, cell in enumerate(row.cells) if cell and not row.is_continued(index)
+    ]
+    if len(values) < 3:
+        return False
+    numbers = []
+    for value in values:
+        match = _COLUMN_NUMBER.fullmatch(value)
+        if match is None:
+            return False
+        numbers.append(int(match.group(1)))
+    return all(later == earlier + 1 for earlier, later in zip(numbers, numbers[1:], strict=False))

@@ -1,0 +1,319 @@
+"""An opened set of table files: their grids found, their headers detected, their rows streamed.
+
+The input is one file, or a folder or ``.zip`` whose ``.csv``, ``.xlsx``,
+``.xls``, ``.htm`` and ``.html`` files are read in name order. Each file's
+format comes from its content (``adapters.table.sniff``). Each CSV file,
+worksheet and HTML table with a header becomes one stream named ``table``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import AbstractContextManager
+from itertools import chain, islice
+from pathlib import Path
+from typing import IO, Literal, Protocol
+
+from adapters.base import Limits, Notice, Package, ReadHints, SourceRow, Stream
+from adapters.common.archive import Archive, Member, open_archive
+from adapters.common.encoding import CHUNK_BYTES, BinaryReader
+from adapters.table.blocks import BLOCK_COLUMN, BlockReader
+from adapters.table.csv_reader import csv_grids
+from adapters.table.grid import Grid, GridRow
+from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
+from adapters.table.html_reader import html_grids
+from adapters.table.sniff import sniff_kind
+from adapters.table.xlsx_reader import xlsx_grids
+from gateway.errors import InputError, Place
+from gateway.logs import fields
+from gateway.text import match_key
+
+log = logging.getLogger(__name__)
+
+STREAM_NAME = "table"
+SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xls", ".htm", ".html")
+# Hint names quoted in a "no header row" message.
+_EXPECTED_NAMES = 5
+
+KeptColumns = Callable[[Sequence[str]], list[int]]
+
+
+class Source(Protocol):
+    """The origin of the files: an ``Archive`` (folder or zip) or one file."""
+
+    members: list[Member]
+
+    def open(self, member: Member) -> AbstractContextManager[BinaryReader]: ...
+
+    def close(self) -> None: ...
+
+
+class SingleFile:
+    """One file given as the whole input, with the interface of an ``Archive``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.members = [Member(name=path.name, path=path.name, size=path.stat().st_size)]
+
+    def open(self, member: Member) -> IO[bytes]:
+        try:
+            return self.path.open("rb")
+        except OSError as error:
+            raise InputError(
+                "archive.read_failed", place=Place(file=member.path),
+                path=str(self.path), member=member.path,
+            ) from error
+
+    def close(self) -> None:
+        """Nothing to release: every handle is closed where it is opened."""
+
+
+def open_source(path: Path, limits: Limits) -> Source:
+    """Open ``path`` as a single file, or as a folder or ``.zip`` within ``limits``.
+
+    Raises ``InputError`` when the path does not exist or breaks a limit.
+    """
+    if path.is_file() and path.suffix.lower() != ".zip":
+        return SingleFile(path)
+    return open_archive(path, limits)
+
+
+class TablePackage(Package):
+    """The table files of a ``Source``; ``close`` removes the temporary copies of workbooks."""
+
+    def __init__(self, source: Source, limits: Limits, hints: ReadHints, kept_columns: KeptColumns):
+        self._source = source
+        self._limits = limits
+        self._hints = hints
+        self._kept_columns = kept_columns
+        self._workdir: Path | None = None
+        self._copies = 0
+        self.notices: list[Notice] = []
+        self._members = self._table_members(source)
+        self.description = {
+            "format": "table",
+            "files": [member.path for member in self._members],
+        }
+        log.info("table package opened", extra=fields(files=len(self._members)))
+
+    def close(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def streams(self) -> Iterator[Stream]:
+        """Yield one stream per table with a header, file by file in name order.
+
+        Requesting the next stream closes the previous one's table, so read
+        each stream's rows before moving on.
+        """
+        for member in self._members:
+            yield from self._file_streams(member)
+
+    # Files ----------------------------------------------------------------------
+
+    def _table_members(self, source: Source) -> list[Member]:
+        if isinstance(source, SingleFile):
+            return list(source.members)
+        members = []
+        for member in sorted(source.members, key=lambda m: (m.name.casefold(), m.name)):
+            if Path(member.name).suffix.lower() in SUPPORTED_SUFFIXES:
+                members.append(member)
+            else:
+                self._notice("table.file_ignored", Place(file=member.path), file=member.path)
+        if not members:
+            path = source.source if isinstance(source, Archive) else Path()
+            raise InputError("table.no_files", place=Place(file=path.name), path=str(path))
+        return members
+
+    def _file_streams(self, member: Member) -> Iterator[Stream]:
+        with self._source.open(member) as handle:
+            kind = sniff_kind(handle.read(CHUNK_BYTES))
+        log.debug("table file opened", extra=fields(file=member.path, kind=kind))
+        if kind == "xls_binary":
+            self._notice("table.xls_binary", Place(file=member.path), level="error", file=member.path)
+            return
+        if kind == "spreadsheetml":
+            self._notice("table.spreadsheetml", Place(file=member.path), level="error",
+                         file=member.path)
+            return
+
+        read = 0
+        missing: list[tuple[str | None, bool]] = []
+        grids = self._grids(kind, member)
+        try:
+            for grid in grids:
+                window = list(islice(grid.rows, HEADER_SEARCH_ROWS + 1))
+                stream = self._stream(grid, window)
+                if stream is None:
+                    missing.append((grid.sheet, all(row.is_blank() for row in window)))
+                    continue
+                read += 1
+                yield stream
+        finally:
+            grids.close()
+        self._report_missing(member.path, kind, missing, read)
+
+    def _grids(self, kind: str, member: Member) -> Generator[Grid, None, None]:
+        def open_member() -> AbstractContextManager[BinaryReader]:
+            return self._source.open(member)
+
+        if kind == "csv":
+            yield from csv_grids(open_member, member.path, self._limits, self.notices.append)
+        elif kind == "html":
+            yield from html_grids(open_member, member.path, self.notices.append)
+        else:
+            yield from self._workbook_grids(member)
+
+    def _workbook_grids(self, member: Member) -> Iterator[Grid]:
+        """Yield the sheets of a workbook, checked as a zip package within the limits first.
+
+        A workbook is itself a zip package, so its size, parts and compression
+        ratio get the checks of any archive before openpyxl reads it.
+        """
+        path = self._local_path(member)
+        try:
+            try:
+                open_archive(path, self._limits).close()
+            except InputError as error:
+                if error.key in ("archive.not_supported", "archive.invalid_zip"):
+                    self._notice("table.xlsx_unreadable", Place(file=member.path), level="error",
+                                 file=member.path)
+                else:
+                    self.notices.append(Notice("error", error))
+                return
+            yield from xlsx_grids(path, member.path, self.notices.append)
+        finally:
+            if path.parent == self._workdir:
+                path.unlink(missing_ok=True)
+
+    def _local_path(self, member: Member) -> Path:
+        """Return a path on disk of ``member``; a member of a folder or zip is copied first.
+
+        openpyxl needs a seekable file, which a zip member is not.
+        """
+        if isinstance(self._source, SingleFile):
+            return self._source.path
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="table-adapter-"))
+        self._copies += 1
+        path = self._workdir / f"{self._copies}.xlsx"
+        with self._source.open(member) as handle, path.open("wb") as copy:
+            shutil.copyfileobj(handle, copy, CHUNK_BYTES)
+        return path
+
+    # Streams --------------------------------------------------------------------
+
+    def _stream(self, grid: Grid, window: list[GridRow]) -> Stream | None:
+        found = find_header(window, self._hints)
+        if found is None:
+            return None
+        index, header = found
+        keep = self._keep(header)
+        if not keep:
+            return None
+        headers = self._unique([header.names[i] for i in keep], grid)
+        reader = BlockReader(grid, header, keep, self._hints, self._limits)
+        rows = self._rows(grid, reader, chain(window[index + 1:], grid.rows))
+        log.debug(
+            "table stream opened",
+            extra=fields(file=grid.file, sheet=grid.sheet, header_row=header.lines,
+                         columns=len(headers)),
+        )
+        return Stream(
+            name=STREAM_NAME,
+            file=grid.file,
+            headers=[*headers, BLOCK_COLUMN],
+            rows=rows,
+            sheet=grid.sheet,
+            properties={**grid.properties, "header_row": header.lines},
+        )
+
+    def _keep(self, header: Header) -> list[int]:
+        """Return the kept columns: named, and with no part of the name a never-kept one."""
+        return [
+            index for index in self._kept_columns(header.names)
+            if all(not part or self._kept_columns([part]) for part in header.parts[index])
+        ]
+
+    def _unique(self, names: list[str], grid: Grid) -> list[str]:
+        """Number repeated names ("Ghi chú (2)"); the first keeps its name, and one notice lists them."""
+        seen: dict[str, int] = {}
+        unique, repeated = [], []
+        for name in names:
+            key = match_key(name)
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:
+                repeated.append(name)
+                name = f"{name} ({seen[key]})"
+            unique.append(name)
+        if repeated:
+            self._notice("table.duplicate_header", _place(grid), table=_where(grid),
+                         headers=", ".join(repeated))
+        return unique
+
+    def _rows(self, grid: Grid, reader: BlockReader, rows: Iterator[GridRow]) -> Iterator[SourceRow]:
+        count = 0
+        for row in reader.rows(rows):
+            count += 1
+            yield row
+        counts = reader.counts
+        log.debug(
+            "table stream read",
+            extra=fields(file=grid.file, sheet=grid.sheet, rows=count, blocks=counts.labels,
+                         skipped=counts.skipped),
+        )
+        if counts.skipped:
+            self._notice(
+                "table.rows_skipped", _place(grid), table=_where(grid),
+                footers=counts.footers, headers=counts.repeated_headers,
+                numbers=counts.column_numbers,
+            )
+
+    # Notices --------------------------------------------------------------------
+
+    def _report_missing(self, file: str, kind: str, missing: list[tuple[str | None, bool]],
+                        read: int) -> None:
+        """Add the notices for the tables of ``file`` that had no header."""
+        level: Literal["warning", "error"] = "warning" if read else "error"
+        headerless = [sheet for sheet, empty in missing if not empty]
+        if kind == "html":
+            # Pages lay out titles and signatures in tables of their own.
+            if read and headerless:
+                self._notice("table.html_tables_skipped", Place(file=file), file=file,
+                             count=len(headerless))
+            elif headerless:
+                self._notice("table.no_header", Place(file=file), level="error", table=file,
+                             expected=self._expected())
+        else:
+            for sheet in headerless:
+                self._notice("table.no_header", Place(file=file, sheet=sheet), level=level,
+                             table=_where_sheet(file, sheet), expected=self._expected())
+        if not read and not headerless and missing:
+            self._notice("table.no_data", Place(file=file), level="error", file=file)
+
+    def _expected(self) -> str:
+        names = sorted(self._hints.required) + sorted(self._hints.columns - self._hints.required)
+        return ", ".join(f'"{name}"' for name in names[:_EXPECTED_NAMES])
+
+    def _notice(self, key: str, place: Place, *, level: Literal["warning", "error"] = "warning",
+                **params: object) -> None:
+        self.notices.append(Notice(level, InputError(key, place=place, **params)))
+        log.warning(
+            "table notice", extra=fields(file=place.file, sheet=place.sheet, error=key, level=level)
+        )
+
+
+def _place(grid: Grid) -> Place:
+    return Place(file=grid.file, sheet=grid.sheet)
+
+
+def _where(grid: Grid) -> str:
+    return _where_sheet(grid.file, grid.sheet)
+
+
+def _where_sheet(file: str, sheet: str | None) -> str:
+    return f"{file} [{sheet}]" if sheet else file
