@@ -115,8 +115,18 @@ def codelists_list(app: AppContext) -> None:
     _ = app.settings
     lists = [c.describe() for c in load_codelists().values()]
     lines = [t("codelists.list_header", count=len(lists))]
-    lines += [f"  {c['name']}@{c['version']}: {', '.join(c['codes'])}" for c in lists]
+    for described in lists:
+        codes = list(described["codes"])
+        shown = ", ".join(codes[:CODES_SHOWN])
+        if len(codes) > CODES_SHOWN:
+            shown += " " + t("codelists.more", count=len(codes) - CODES_SHOWN)
+        lines.append(f"  {described['name']}@{described['version']} ({len(codes)}): {shown}")
+        lines.append(f"      {described['provenance'].strip()}")
     app.emit(lists, lines)
+
+
+# Codes shown per list in the text output; --json gives them all.
+CODES_SHOWN = 12
 
 
 @click.group("quarantine")
@@ -131,9 +141,11 @@ def quarantine_group() -> None:
 def quarantine_list(app: AppContext, run_id: int | None, limit: int) -> None:
     """List rejected rows with place and reason (and, with --json, their kept cells)."""
     app.database()
-    query = Quarantine.select().order_by(Quarantine.id.desc()).limit(limit)
+    query = Quarantine.select().order_by(Quarantine.id.desc())
     if run_id is not None:
         query = query.where(Quarantine.run == run_id)
+    total = query.count()
+    query = query.limit(limit)
     rows = []
     lines = []
     for q in query:
@@ -143,7 +155,7 @@ def quarantine_list(app: AppContext, run_id: int | None, limit: int) -> None:
                      "message": t(q.reason, **params), "place": place,
                      "raw": json.loads(q.cells) if q.cells else None})
         lines.append(f"  #{q.id} {place_text(place)}: {t(q.reason, **params)}")
-    app.emit(rows, [t("quarantine.list_header", count=len(rows)), *lines])
+    app.emit(rows, [t("quarantine.list_header_of", shown=len(rows), total=total), *lines])
 
 
 @quarantine_group.command("prune")

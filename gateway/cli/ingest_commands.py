@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,9 @@ from gateway.reports import rejections_by_reason
 from gateway.store.models import Run
 
 EXIT_HELD = 3
+# The run finished, but a file or table of the input could not be read: its
+# records were neither changed nor ended, and a person should look.
+EXIT_FILE_ERRORS = 4
 
 
 def _emit_report(app: AppContext, report: service.RunReport) -> None:
@@ -26,6 +28,8 @@ def _emit_report(app: AppContext, report: service.RunReport) -> None:
     app.emit(document, run_lines(document))
     if report.state == "held":
         raise click.exceptions.Exit(EXIT_HELD)
+    if report.file_errors:
+        raise click.exceptions.Exit(EXIT_FILE_ERRORS)
 
 
 @click.command("ingest")
@@ -63,7 +67,7 @@ def runs_list(app: AppContext, source: str | None, limit: int) -> None:
         query = query.where(Run.source == source)
     rows: list[dict[str, Any]] = [
         {"run_id": r.id, "job": r.job, "source": r.source, "state": r.state,
-         "started_at": r.started_at, "finished_at": r.finished_at}
+         "started_at": r.started_at, "finished_at": r.finished_at, "approved_by": r.approved_by}
         for r in query
     ]
     lines = [t("runs.list_header", count=len(rows))]
@@ -81,10 +85,7 @@ def runs_show(app: AppContext, run_id: int) -> None:
     report = service.report_of(run_id)
     document = report.as_dict()
     document["rejected_by_reason"] = rejections_by_reason(run_id, examples=3)
-    lines = run_lines(document)
-    if report.guard:
-        lines.append(t("runs.guard", detail=json.dumps(report.guard["entities"], ensure_ascii=False)))
-    app.emit(document, lines)
+    app.emit(document, run_lines(document))
 
 
 @runs_group.command("approve")

@@ -40,16 +40,36 @@ def run_lines(report: dict[str, Any]) -> list[str]:
     lines.extend(_skipped_lines(stage.get("skipped", {})))
     lines.extend(rejection_lines(report["run_id"]))
     lines.extend(_notice_lines(report.get("notices", [])))
+    if report.get("error"):
+        error = report["error"]
+        lines.append(t("run.error", message=t(error["error"], **error.get("params", {}))))
+    if report.get("guard") and report["state"] in ("held", "superseded") or report.get("approved_by"):
+        lines.extend(guard_lines(report.get("guard") or {}))
+    if report.get("approved_by"):
+        lines.append(t("run.approved_by", approver=report["approved_by"]))
     if report["state"] == "held":
         lines.append(t("run.held_hint", run_id=report["run_id"]))
     return lines
+
+
+def guard_lines(guard: dict[str, Any]) -> list[str]:
+    """Say in words, per entity, how much of the existing data the run would change."""
+    lines = []
+    for entity, figures in sorted(guard.get("entities", {}).items()):
+        if not figures.get("existing"):
+            continue
+        key = "run.guard_trips" if figures.get("trips") else "run.guard_within"
+        lines.append("  " + t(key, entity=entity, changed=figures["changed"],
+                              existing=figures["existing"], percent=round(100 * figures["ratio"]),
+                              limit=round(100 * guard.get("max_change_ratio", 0))))
+    return [t("run.guard_header"), *lines] if lines else []
 
 
 def _skipped_lines(skipped: dict[str, int]) -> list[str]:
     if not skipped:
         return []
     lines = [t("run.skipped_header", count=sum(skipped.values()))]
-    lines.extend(f"  {count} × {label}" for label, count in sorted(skipped.items()))
+    lines.extend(f"  {count} × {label or '-'}" for label, count in sorted(skipped.items()))
     return lines
 
 
@@ -80,11 +100,11 @@ def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
 
 def summary_lines(source: str | None) -> tuple[dict[str, Any], list[str]]:
     summary = records_summary(source)
-    lines = [t("summary.header", source=source or t("summary.all_sources"))]
+    lines = [t("summary.header", source=source) if source else t("summary.header_all")]
     for entity, count in summary["entities"].items():
         lines.append(f"  {entity}: {count}")
     if summary["ended"]:
-        lines.append("  " + t("summary.ended", count=summary["ended"]))
+        lines.append(t("summary.ended", count=summary["ended"]))
     if summary["schools"]:
         lines.append(t("summary.schools_header", count=len(summary["schools"])))
         for school in summary["schools"]:

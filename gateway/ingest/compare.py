@@ -41,9 +41,12 @@ def source_namespace(source: str) -> str:
 class GuardResult:
     held: bool = False
     entities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_change_ratio: float = 0.0
+    min_existing: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"held": self.held, "entities": self.entities}
+        return {"held": self.held, "entities": self.entities,
+                "max_change_ratio": self.max_change_ratio, "min_existing": self.min_existing}
 
 
 class Comparer:
@@ -251,7 +254,7 @@ def check_guard(run: Run, decisions: dict[str, dict[str, int]], snapshots: list[
     The base is the count of this source's active records of the entity in the
     snapshot's scope (all of them for a delta).
     """
-    result = GuardResult()
+    result = GuardResult(max_change_ratio=max_ratio, min_existing=min_existing)
     for entity, counts in decisions.items():
         changed = counts.get("update", 0) + counts.get("end", 0)
         existing = _existing_in_scope(run.source, entity, snapshots)

@@ -65,11 +65,12 @@ def _aware(moment: Any) -> Any:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def claim_source(db: peewee.Database, run: Run, lease_seconds: int) -> None:
+def claim_source(db: peewee.Database, run: Run, lease_seconds: int) -> list[int]:
     """Give ``run`` the source's lock; raise ``RunStateError`` if a live run holds it.
 
     A dead holder is marked ``interrupted``; a held run is marked ``superseded``,
-    because this newer run reads newer input. Their staged rows are dropped.
+    because this newer run reads newer input. Their staged rows are dropped, and
+    the ids of superseded runs are returned so the new run can say so.
     """
     with write_transaction(db):
         lock = SourceLock.select().where(SourceLock.source == run.source).for_update().first() \
@@ -81,7 +82,7 @@ def claim_source(db: peewee.Database, run: Run, lease_seconds: int) -> None:
         SourceLock.insert(source=run.source, run_id=run.id).on_conflict(
             conflict_target=[SourceLock.source], update={SourceLock.run_id: run.id}
         ).execute()
-    _supersede_held(run)
+    return _supersede_held(run)
 
 
 def _is_sqlite(db: peewee.Database) -> bool:
@@ -99,12 +100,16 @@ def _release_holder(holder: Run, lease_seconds: int) -> None:
         log.warning("run interrupted", extra=fields(run_id=holder.id, source=holder.source))
 
 
-def _supersede_held(run: Run) -> None:
+def _supersede_held(run: Run) -> list[int]:
+    """Mark older held runs of the source superseded; return their ids."""
     held = Run.select().where((Run.source == run.source) & (Run.state == "held") & (Run.id != run.id))
+    superseded = []
     for old in held:
         mark(old, "superseded")
         StagedRecord.delete().where(StagedRecord.run == old.id).execute()
-        log.info("held run superseded", extra=fields(run_id=old.id, by_run_id=run.id))
+        log.warning("held run superseded", extra=fields(run_id=old.id, by_run_id=run.id))
+        superseded.append(old.id)
+    return superseded
 
 
 def release_source(run: Run) -> None:
@@ -132,8 +137,12 @@ def heartbeat(run: Run, counts: dict[str, Any] | None = None) -> None:
 
 
 def require_state(run: Run, allowed: tuple[str, ...], action: str) -> None:
+    """Raise ``RunStateError`` unless the run is in one of ``allowed``; ``action`` is a catalogue word."""
     if run.state not in allowed:
-        raise RunStateError("error.run_state", run_id=run.id, state=run.state, action=action)
+        from gateway.i18n import translate
+
+        raise RunStateError("error.run_state", run_id=run.id, state=translate(f"run.state.{run.state}"),
+                            action=translate(f"run.action.{action}"))
 
 
 def get_run(run_id: int) -> Run:

@@ -39,6 +39,13 @@ class RunReport:
     counts: dict[str, Any] = field(default_factory=dict)
     notices: list[dict[str, Any]] = field(default_factory=list)
     guard: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    approved_by: str | None = None
+
+    @property
+    def file_errors(self) -> int:
+        """Files or tables the run could not read (error notices); their records were kept."""
+        return sum(1 for notice in self.notices if notice.get("level") == "error")
 
     @property
     def changes(self) -> int:
@@ -50,8 +57,9 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "state": self.state, "source": self.source,
-                "changes": self.changes, "counts": self.counts, "notices": self.notices,
-                "guard": self.guard}
+                "changes": self.changes, "file_errors": self.file_errors, "counts": self.counts,
+                "notices": self.notices, "guard": self.guard, "error": self.error,
+                "approved_by": self.approved_by}
 
 
 def ensure_source(name: str, adapter: str) -> Source:
@@ -78,9 +86,9 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
     started = get_clock().monotonic()
     try:
         # Inside the try: a run that cannot take its source is marked failed, not left staging.
-        runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
+        superseded = runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
         log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
-        stage_result, snapshots = _stage(db, settings, run, adapter, path, progress)
+        stage_result, snapshots = _stage(db, settings, run, adapter, path, progress, superseded)
         _log_phase(run, "run staged", started)
         report = _compare_and_apply(db, settings, run, snapshots, stage_result, progress)
     except GatewayError as exc:
@@ -123,7 +131,7 @@ def _fail(run: Run, error: GatewayError) -> None:
 
 
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
-           progress: Any) -> tuple[dict[str, Any], list[Snapshot]]:
+           progress: Any, superseded: list[int]) -> tuple[dict[str, Any], list[Snapshot]]:
     specs = active_specs(adapter.key, run.source)
     if not specs:
         raise InputError("error.no_mappings", adapter=adapter.key)
@@ -134,6 +142,9 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     duplicates = mark_duplicates(db, run)
     result.rejected.update(duplicates)
     counts = result.as_dict()
+    for old in superseded:
+        notice = GatewayError("ingest.held_run_superseded", held_run_id=old, run_id=run.id)
+        result.notices.append({"level": "warning", **notice.as_dict()})
     run.notices = json.dumps(result.notices, ensure_ascii=False)
     run.save()
     return counts, result.snapshots
@@ -223,6 +234,7 @@ def _report(run: Run) -> RunReport:
         run_id=run.id, state=run.state, source=run.source,
         counts=json.loads(run.counts or "{}"), notices=json.loads(run.notices or "[]"),
         guard=json.loads(run.guard) if run.guard else None,
+        error=json.loads(run.error) if run.error else None, approved_by=run.approved_by,
     )
 
 

@@ -46,7 +46,10 @@ def open_database(url: str, busy_timeout_ms: int = 10_000) -> peewee.Database:
     try:
         db.connect(reuse_if_open=True)
     except peewee.OperationalError as exc:
-        raise TransientError("error.store_unreachable", url=_redact(url)) from exc
+        # The driver's first line names the cause (no such role, database or host) and
+        # never carries the password.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TransientError("error.store_unreachable", url=_redact(url), reason=reason) from exc
     log.debug("store opened", extra={"gateway_fields": {"engine": type(db).__name__}})
     return db
 

@@ -34,7 +34,7 @@ def home(tmp_path: Path) -> Path:
 def test_init_reports_store_and_mappings(tmp_path: Path) -> None:
     result = run(tmp_path, "--json", "init", "--no-dev-keys")
     document = json.loads(result.stdout)
-    assert document["store_version"] == {"before": 0, "after": 2}
+    assert document["store_version"] == {"before": 0, "after": 3}
     assert document["mappings"]["new"] == 6
 
 
@@ -71,7 +71,7 @@ def test_rejections_grouped_by_reason(home: Path) -> None:
     folder = pkg.write_package(home / "pkg", tables)
     text = run(home, "--lang", "en", "ingest", str(folder), "--adapter", "oneroster").stdout
     # The two students' enrollments go too, because they name rejected students.
-    assert "Rejected 4 rows, by reason:" in text
+    assert "Rows rejected: 4, by reason:" in text
     assert "2 × Missing required value for field given_name (column givenName)." in text
     assert '2 × Field person_ref names "u1"' in text
     assert "first at: users.csv, row 2, column givenName, field given_name" in text
@@ -138,3 +138,35 @@ def test_mapping_states_and_pin(home: Path) -> None:
     assert "cannot move to draft" in refused.stderr
     retired = json.loads(run(home, "--json", "mappings", "set-state", student["id"][:10], "retired").stdout)
     assert retired["state"] == "retired"
+
+
+def test_failed_run_keeps_its_reason(home: Path) -> None:
+    broken = home / "broken.zip"
+    broken.write_bytes(b"not a zip at all")
+    run(home, "ingest", str(broken), "--adapter", "oneroster", expect=1)
+    shown = run(home, "--lang", "en", "runs", "show", "1").stdout
+    assert "failed" in shown
+    assert "Reason:" in shown
+    assert "not a folder or a readable .zip file" in shown
+
+
+def test_file_error_exits_four(home: Path) -> None:
+    tables = pkg.city(students=2)
+    folder = pkg.write_package(home / "pkg", tables)
+    (folder / "users.csv").write_text("", encoding="utf-8")
+    result = run(home, "--json", "ingest", str(folder), "--adapter", "oneroster", expect=4)
+    assert json.loads(result.stdout)["file_errors"] == 1
+
+
+def test_superseded_held_run_is_reported(home: Path) -> None:
+    env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
+    tables = pkg.city(students=4)
+    run(home, "ingest", str(pkg.write_package(home / "a", tables)), "--adapter", "oneroster",
+        "--source", "s", env=env)
+    fewer = dict(tables, users=tables["users"][:1], enrollments=tables["enrollments"][:1])
+    held = run(home, "--lang", "en", "ingest", str(pkg.write_package(home / "b", fewer)), "--adapter",
+               "oneroster", "--source", "s", env=env, expect=3).stdout
+    assert "student: 3 of 4 existing records would be updated or ended (75%), above the 10% limit" in held
+    again = run(home, "--lang", "en", "ingest", str(home / "a"), "--adapter", "oneroster",
+                "--source", "s", env=env).stdout
+    assert "Run 2 of this source, held for approval, was superseded by run 3" in again
