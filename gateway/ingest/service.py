@@ -20,6 +20,7 @@ from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
 from gateway.ingest.references import check_references
 from gateway.ingest.stage import Snapshot, Stager, mark_duplicates
 from gateway.logs import fields
+from gateway.mapping.compiler import column_groups
 from gateway.mapping.registry import active_specs
 from gateway.mapping.spec import MappingSpec
 from gateway.settings import Settings
@@ -112,8 +113,7 @@ def read_hints(specs: list[MappingSpec]) -> ReadHints:
     required: set[str] = set()
     for spec in specs:
         for definition in spec.document["fields"].values():
-            names = definition.get("column", [])
-            keys = {match_key(n) for n in ([names] if isinstance(names, str) else names)}
+            keys = {match_key(name) for group in column_groups(definition) for name in group}
             columns |= keys
             if definition.get("required"):
                 required |= keys

@@ -7,14 +7,16 @@ canonical record, or raises ``MappingError`` naming the column and the field.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.errors import MappingError, Place
+from gateway.errors import ConfigurationError, MappingError, Place
 from gateway.mapping.spec import MappingSpec
-from gateway.mapping.steps import StepError, compile_steps
+from gateway.mapping.steps import TEXT, StepContext, StepError, compile_steps
 from gateway.text import match_key
+from gateway.validation import SCHEMA_BASE_URI, SchemaRegistry, get_registry
 
 Getter = Callable[[Sequence[str]], str | None]
 
@@ -35,6 +37,7 @@ class FieldPlan:
     compute: Callable[[Sequence[str], dict[str, Any]], Any]
     required: bool
     stored: bool
+    reads: frozenset[str] = frozenset()  # output fields computed before this one
 
 
 class MissingColumns(Exception):
@@ -49,23 +52,46 @@ def _names(columns: str | list[str]) -> list[str]:
     return [columns] if isinstance(columns, str) else list(columns)
 
 
+def column_groups(field: Mapping[str, Any]) -> list[list[str]]:
+    """Return the columns a field reads, each as its list of synonyms.
+
+    A ``column`` field reads one group and a ``join_columns`` field one group per part;
+    ``const`` and ``join`` fields read none.
+    """
+    if "column" in field:
+        return [_names(field["column"])]
+    return [_names(part) for part in field.get("join_columns", [])]
+
+
 class CompiledMapping:
-    """A mapping version bound to a stream's headers; build once per stream per run."""
+    """A mapping version bound to a stream's headers; build once per stream per run.
+
+    Raises ``MissingColumns`` when the stream lacks a column that the mapping needs. Raises
+    ``ConfigurationError`` when the mapping cannot be compiled: a step with an invalid argument,
+    fields that read each other in a cycle, or a field whose steps, ``const`` or ``default``
+    give a JSON type that the entity's schema does not allow. When ``problems`` is given, the
+    configuration errors of fields are appended to it instead (see ``check_mapping``).
+    """
 
     def __init__(self, spec: MappingSpec, headers: Sequence[str],
-                 properties: Mapping[str, str] | None = None):
+                 properties: Mapping[str, str] | None = None, *,
+                 problems: list[ConfigurationError] | None = None):
         self.spec = spec
         # Facts about the whole stream (a workbook's date system, say) that steps may read.
         self.properties = dict(properties or {})
         self.version_id = spec.version_id
         self._positions = {match_key(h): (i, h) for i, h in enumerate(headers)}
+        self._context = StepContext(properties=self.properties, mapping=spec.label)
         document = spec.document
         self._when = self._compile_when(document.get("when"))
         self._status = self._compile_status(document.get("row_status"))
-        # Joins read other fields' results, so they run last. The registry stores
-        # mappings with sorted keys, so file order cannot be relied on.
-        items = sorted(document["fields"].items(), key=lambda item: "join" in item[1])
-        self.fields = [self._compile_field(n, f) for n, f in items]
+        errors: list[ConfigurationError] = [] if problems is None else problems
+        plans = self._compile_fields(document["fields"], errors)
+        if errors and problems is None:
+            raise errors[0]
+        self.fields = self._in_dependency_order(plans, set(document["fields"]), errors)
+        if errors and problems is None:
+            raise errors[0]
         self.key_column = next((f.column for f in self.fields if f.name == "local_id"), None)
 
     # -- column lookup ---------------------------------------------------
@@ -136,30 +162,102 @@ class CompiledMapping:
 
         return action
 
-    def _compile_field(self, name: str, spec: dict[str, Any]) -> FieldPlan:
-        steps = compile_steps(spec.get("steps") or [])
+    def _compile_fields(self, fields: Mapping[str, Any],
+                        errors: list[ConfigurationError]) -> list[FieldPlan]:
+        types = _target_types(self.spec)
+        plans = []
+        for name, spec in fields.items():
+            try:
+                plans.append(self._compile_field(name, spec, types.get(name)))
+            except ConfigurationError as exc:
+                errors.append(exc)
+        return plans
+
+    def _compile_field(self, name: str, spec: dict[str, Any],
+                       allowed: frozenset[str] | None) -> FieldPlan:
+        context = replace(self._context, field=name)
+        steps = compile_steps(spec.get("steps") or [], context)
         required = bool(spec.get("required"))
         default = spec.get("default")
         stored = not name.startswith("_")
+        typed = _TypeCheck(context, allowed if stored else None)
         if "const" in spec:
             constant = spec["const"]
+            typed.value("const", constant)
             return FieldPlan(name, None, lambda cells, out: constant, required, stored)
         if "join" in spec:
-            parts = list(spec["join"])
-
-            def join(cells: Sequence[str], out: dict[str, Any]) -> Any:
-                text = " ".join(str(out[p]) for p in parts if out.get(p))
-                return text or None
-
-            return FieldPlan(name, None, join, required, stored)
-        get, header = self._getter(spec["column"], required=required)
+            typed.kind(TEXT)
+            return self._join_plan(name, list(spec["join"]), required, stored)
+        if "default" in spec:
+            typed.value("default", default)
+        typed.kind(steps.kind)
+        if "join_columns" in spec:
+            get, header = self._joined_getter(spec["join_columns"], required)
+        else:
+            get, header = self._getter(spec["column"], required=required)
+        found = header is not None
 
         def compute(cells: Sequence[str], out: dict[str, Any]) -> Any:
-            value = get(cells)
-            value = steps(value) if value is not None else None
+            if not found:
+                # A missing column is not an empty cell: a flag step must not read it as "unmarked".
+                return default
+            value = steps(get(cells), out)
             return default if value is None else value
 
-        return FieldPlan(name, header, compute, required, stored)
+        return FieldPlan(name, header, compute, required, stored, steps.reads)
+
+    @staticmethod
+    def _join_plan(name: str, parts: list[str], required: bool, stored: bool) -> FieldPlan:
+        def join(cells: Sequence[str], out: dict[str, Any]) -> Any:
+            text = " ".join(str(out[p]) for p in parts if out.get(p))
+            return text or None
+
+        return FieldPlan(name, None, join, required, stored, frozenset(parts))
+
+    def _joined_getter(self, groups: list[Any], required: bool) -> tuple[Getter, str | None]:
+        """Return a getter that joins several columns with one space, skipping empty cells.
+
+        Every column must be present: when one is missing the field is missing as a whole
+        (``MissingColumns`` if it is required), so a name is never stored with a part left out.
+        """
+        found = [self._find(group) for group in groups]
+        missing = [name for group, place in zip(groups, found, strict=True) if place is None
+                   for name in _names(group)]
+        if missing:
+            if required:
+                raise MissingColumns(missing)
+            return (lambda cells: None), None
+        indexes = [place[0] for place in found if place is not None]
+        header = " + ".join(place[1] for place in found if place is not None)
+
+        def get(cells: Sequence[str]) -> str | None:
+            parts = [cells[i] for i in indexes if i < len(cells) and cells[i]]
+            return " ".join(parts) or None
+
+        return get, header
+
+    def _in_dependency_order(self, plans: list[FieldPlan], names: set[str],
+                             errors: list[ConfigurationError]) -> list[FieldPlan]:
+        """Order fields so that each comes after the fields it reads (joins, parent fields).
+
+        Fields keep their order within one depth, so the fields that read none come first, as
+        joins always ran last. The registry stores mappings with sorted keys, so the order of a
+        file cannot be relied on.
+        """
+        by_name = {plan.name: plan for plan in plans}
+        for plan in plans:
+            for unknown in sorted(plan.reads - names):
+                errors.append(ConfigurationError("error.mapping_field_unknown",
+                                                 mapping=self.spec.label, field=plan.name,
+                                                 name=unknown))
+        depths: dict[str, int] = {}
+        for plan in plans:
+            cycle = _depth(plan.name, by_name, depths, [])
+            if cycle:
+                errors.append(ConfigurationError("error.mapping_field_cycle",
+                                                 mapping=self.spec.label, fields=" -> ".join(cycle)))
+                break
+        return sorted(plans, key=lambda plan: depths.get(plan.name, 0))
 
     # -- run -------------------------------------------------------------
 
@@ -216,3 +314,148 @@ class CompiledMapping:
             return self._status(cells)
         except MappingError as exc:
             raise MappingError(exc.key, place=place.with_(column=exc.place.column), **exc.params) from None
+
+
+def check_mapping(spec: MappingSpec) -> list[ConfigurationError]:
+    """Compile ``spec`` without any input and return every configuration problem it has.
+
+    The mapping is bound to every column it names and to no stream properties, so a
+    ``date_system`` of ``auto`` reads as 1900. What remains are problems of the mapping itself:
+    an invalid regular expression, a field that reads an unknown field, a cycle, or a type that
+    the schema does not allow.
+    """
+    document = spec.document
+    headers = [name for field in document["fields"].values()
+               for group in column_groups(field) for name in group]
+    for key in ("when", "row_status"):
+        if document.get(key):
+            headers += _names(document[key]["column"])
+    problems: list[ConfigurationError] = []
+    CompiledMapping(spec, headers, problems=problems)
+    return problems
+
+
+def _depth(name: str, plans: Mapping[str, FieldPlan], depths: dict[str, int],
+           path: list[str]) -> list[str] | None:
+    """Record in ``depths`` how many fields deep ``name`` reads; return a cycle if there is one."""
+    if name in depths or name not in plans:
+        return None
+    if name in path:
+        return [*path[path.index(name):], name]
+    path.append(name)
+    deepest = -1
+    for dependency in sorted(plans[name].reads):
+        cycle = _depth(dependency, plans, depths, path)
+        if cycle:
+            return cycle
+        deepest = max(deepest, depths.get(dependency, 0))
+    path.pop()
+    depths[name] = deepest + 1
+    return None
+
+
+# -- what the entity's schema allows -----------------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    """Return the JSON Schema type of a value read from a mapping file."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    names = {float: "number", str: "string", list: "array", dict: "object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+class _TypeCheck:
+    """Check what a field gives against the JSON types that its schema property allows.
+
+    ``allowed`` is ``None`` where nothing is known (a field the schema lacks, a ``_`` field).
+    """
+
+    def __init__(self, context: StepContext, allowed: frozenset[str] | None):
+        self.context = context
+        self.allowed = allowed
+
+    def _expected(self) -> str:
+        return " | ".join(sorted(self.allowed or ()))
+
+    def kind(self, kind: str) -> None:
+        if self.allowed is None or kind in self.allowed:
+            return
+        raise ConfigurationError("error.mapping_field_type", mapping=self.context.mapping,
+                                 field=self.context.field, given=kind, expected=self._expected())
+
+    def value(self, key: str, value: Any) -> None:
+        given = _json_type(value)
+        if self.allowed is None or given in self.allowed:
+            return
+        if given == "integer" and "number" in self.allowed:
+            return
+        raise ConfigurationError("error.mapping_value_type", mapping=self.context.mapping,
+                                 field=self.context.field, option=key, value=value, given=given,
+                                 expected=self._expected())
+
+
+def _target_types(spec: MappingSpec) -> dict[str, frozenset[str] | None]:
+    """Return, per property of the entity's schema, the JSON types it allows, where known."""
+    try:
+        registry = get_registry()
+        schema = registry.schema(spec.entity, spec.schema_version)
+    except ConfigurationError:
+        # The import rejects an entity without a schema, and so does validation of its first
+        # record. Without a schema there is nothing to compare with here.
+        return {}
+    reader = _SchemaTypes(registry, schema)
+    return {name: reader.types(prop) for name, prop in schema.get("properties", {}).items()}
+
+
+class _SchemaTypes:
+    """Follow ``$ref`` through the schema files to the ``type``, ``enum`` or ``const`` of a property."""
+
+    _MAX_REFERENCES = 8
+
+    def __init__(self, registry: SchemaRegistry, root: dict[str, Any]):
+        self.registry = registry
+        self.root = root
+        self.documents: dict[str, dict[str, Any] | None] = {}
+
+    def types(self, schema: Any, document: dict[str, Any] | None = None,
+              depth: int = 0) -> frozenset[str] | None:
+        if not isinstance(schema, Mapping):
+            return None
+        if "type" in schema:
+            declared = schema["type"]
+            return frozenset(_names(declared))
+        if "enum" in schema:
+            return frozenset(_json_type(v) for v in schema["enum"])
+        if "const" in schema:
+            return frozenset({_json_type(schema["const"])})
+        reference = schema.get("$ref")
+        if not isinstance(reference, str) or depth >= self._MAX_REFERENCES:
+            return None
+        target = self._resolve(reference, document or self.root)
+        return self.types(target[0], target[1], depth + 1) if target else None
+
+    def _resolve(self, reference: str, document: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
+        base, _, pointer = reference.partition("#")
+        if base:
+            found = self._document(base)
+            if found is None:
+                return None
+            document = found
+        node: Any = document
+        for part in filter(None, pointer.split("/")):
+            node = node.get(part) if isinstance(node, Mapping) else None
+            if node is None:
+                return None
+        return node, document
+
+    def _document(self, uri: str) -> dict[str, Any] | None:
+        if uri not in self.documents:
+            self.documents[uri] = None
+            entity, _, version = uri.removeprefix(SCHEMA_BASE_URI).removesuffix(".json").partition("/v")
+            if uri.startswith(SCHEMA_BASE_URI) and version.isdigit():
+                with contextlib.suppress(ConfigurationError):
+                    self.documents[uri] = self.registry.schema(entity, int(version))
+        return self.documents[uri]

@@ -94,7 +94,15 @@ def read_spec(path: Path) -> MappingSpec:
     if path.name != expected or path.parent.name != document["entity"]:
         problems.add(f"{path}: file must be {document['adapter']}/{document['entity']}/{expected}")
     problems.raise_if_any("error.mapping_file")
-    return MappingSpec(document=document, origin=_relative(path))
+    spec = MappingSpec(document=document, origin=_relative(path))
+    # Compiling once without input finds invalid patterns, cycles and wrong types at
+    # import, not in the middle of a run.
+    from gateway.mapping.compiler import check_mapping
+
+    for error in check_mapping(spec):
+        problems.add(f"{path}: {error.message()}")
+    problems.raise_if_any("error.mapping_file")
+    return spec
 
 
 def _check_joins(document: dict[str, Any], origin: str, problems: Problems) -> None:

@@ -1,26 +1,41 @@
-"""The transform steps a mapping field may name, each compiled once into a function.
+"""The transform steps a mapping field may name, each compiled once into a ``Step``.
 
-A step takes a value (text, a list, or a converted value) and returns the new
-value, or raises ``StepError`` with a catalogue key and parameters; the compiler
-adds the place (file, row, column, field) and turns it into a ``MappingError``.
-``None`` (an empty cell) passes through every step untouched.
+A step takes a value (text, a list, or a converted value) and the output fields computed so
+far, and returns the new value. A value it cannot transform raises ``StepError`` with a
+catalogue key and parameters, and the compiler adds the place (file, row, column, field) and
+turns it into a ``MappingError``.
+A step that is wrong in the mapping file itself (an invalid regular expression, a two-digit
+year format) raises ``ConfigurationError`` when it is compiled, before any row is read.
+
+``None`` (an empty cell) skips every step except those compiled with ``takes_empty``
+(``flag``, which reads an empty cell as "not marked").
+
+Every step keeps text as text: no step turns ``"00123"`` into a number, and a chain whose
+output cannot be text is caught at compile time by its ``kind`` (the JSON type it gives).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from gateway.codelists import get_codelist
+from gateway.codelists import CodeAmbiguous, CodeList, get_codelist
 from gateway.errors import ConfigurationError
 from gateway.text import match_key
 
-Step = Callable[[Any], Any]
+Row = Mapping[str, Any]
+StepFunction = Callable[[Any, Row], Any]
+
+# The kinds of value a chain carries, named by their JSON Schema type.
+TEXT, BOOLEAN, ARRAY = "string", "boolean", "array"
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "y", "x", "c", "v", "co", "dung"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n", "khong", "sai"})
+
+_NO_ROW: Row = {}
 
 
 class StepError(Exception):
@@ -28,6 +43,68 @@ class StepError(Exception):
         super().__init__(key)
         self.key = key
         self.params = params
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """The facts a step may read when it is compiled: the stream's properties and the place.
+
+    ``properties`` are facts about the whole stream (``date_system``: ``"1900"`` or ``"1904"``).
+    ``mapping`` and ``field`` name the place in configuration-error messages.
+    """
+
+    properties: Mapping[str, str] = field(default_factory=dict)
+    mapping: str = ""
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One compiled step.
+
+    ``accepts`` lists the kinds of input it takes, ``gives`` returns its output kind for an
+    input kind, and ``reads`` names the output fields it reads from the row. A step with
+    ``takes_empty`` also runs on an empty value, which every other step skips.
+    """
+
+    name: str
+    function: StepFunction
+    accepts: frozenset[str] = frozenset({TEXT})
+    gives: Callable[[str], str] = lambda kind: TEXT
+    takes_empty: bool = False
+    reads: frozenset[str] = frozenset()
+
+
+def _same_kind(kind: str) -> str:
+    return kind
+
+
+def _plain(function: Callable[[Any], Any]) -> StepFunction:
+    """Adapt a one-argument function to the step signature, for steps that read no other field."""
+    return lambda value, row: function(value)
+
+
+class Chain:
+    """Steps run in order on one value; built by ``compile_steps``.
+
+    ``kind`` is the kind of the chain's output for a text input, and ``reads`` the output fields
+    that any step of the chain reads, which must be computed first.
+    """
+
+    def __init__(self, steps: list[Step], kind: str):
+        self.steps = tuple(steps)
+        self.kind = kind
+        self.reads = frozenset().union(*(step.reads for step in steps))
+
+    def __call__(self, value: Any, row: Row = _NO_ROW) -> Any:
+        for step in self.steps:
+            if value is None and not step.takes_empty:
+                continue
+            value = step.function(value, row)
+        return value
+
+
+# -- text, lists and booleans ----------------------------------------------------------------------
 
 
 def _upper(value: Any) -> Any:
@@ -66,17 +143,142 @@ def _school_year_from_end_year(value: Any) -> Any:
     raise StepError("mapping.school_year_invalid", value=value)
 
 
-def _split(separator: str) -> Step:
+# Spaces, dots and every Unicode dash, as people type them inside phone and id numbers.
+_NUMBER_SEPARATORS = re.compile(r"[\s.\-\u2010-\u2015\u2212]+")
+
+
+def _digits(value: Any) -> Any:
+    """Remove spaces, dots and dashes: ``0901 234 567`` gives ``0901234567``, still text."""
+    return _NUMBER_SEPARATORS.sub("", str(value)) or None
+
+
+def _split(separator: str, context: StepContext) -> Step:
     def split(value: Any) -> Any:
         if isinstance(value, list):
             return value
         parts = [part.strip() for part in str(value).split(separator)]
         return [part for part in parts if part] or None
 
-    return split
+    return Step("split", _plain(split), frozenset({TEXT, ARRAY}), lambda kind: ARRAY)
 
+
+_NAME_PARTS = ("family", "middle", "given")
+
+
+def _split_name(part: str, context: StepContext) -> Step:
+    """Take one part of a Vietnamese full name: the first word is the family name, the last the
+    given name, and the words between them the middle name. A single word is a given name."""
+    index = _NAME_PARTS.index(part)
+
+    def split_name(value: Any) -> Any:
+        words = str(value).split()
+        if not words:
+            return None
+        if len(words) == 1:
+            return words[0] if part == "given" else None
+        parts = (words[0], " ".join(words[1:-1]), words[-1])
+        return parts[index] or None
+
+    return Step("split_name", _plain(split_name))
+
+
+# -- the "Nữ" column -------------------------------------------------------------------------------
+
+# match_key forms of the marks that tick a box, and the marks match_key would erase.
+_FLAG_WORDS = frozenset({"x", "1", "c", "v", "co"})
+_FLAG_SYMBOLS = frozenset({"✓"})
+FLAG_MARKS_SHOWN = "x, X, 1, c, v, có, ✓"
+
+
+def _flag_values(argument: Mapping[Any, Any], context: StepContext) -> tuple[Any, Any]:
+    """Return the (marked, empty) values of a ``flag`` step.
+
+    YAML reads unquoted ``true:`` and ``false:`` keys as booleans, and the store keeps the
+    canonical JSON, where they are text, so both spellings are accepted.
+    """
+    keys = {str(key).lower(): value for key, value in argument.items()}
+    if set(keys) != {"true", "false"}:
+        raise ConfigurationError("error.mapping_flag_invalid", mapping=context.mapping,
+                                 field=context.field)
+    marked, empty = keys["true"], keys["false"]
+    kinds = {type(marked), type(empty)}
+    if kinds not in ({str}, {bool}):
+        raise ConfigurationError("error.mapping_flag_invalid", mapping=context.mapping,
+                                 field=context.field)
+    return marked, empty
+
+
+def _flag(argument: Mapping[Any, Any], context: StepContext) -> Step:
+    """Read a tick-box column: a mark gives the ``true`` value and an empty cell the ``false`` one."""
+    marked, empty = _flag_values(argument, context)
+    kind = BOOLEAN if isinstance(marked, bool) else TEXT
+
+    def flag(value: Any) -> Any:
+        if value is None:
+            return empty
+        text = str(value).strip()
+        if text in _FLAG_SYMBOLS or match_key(text) in _FLAG_WORDS:
+            return marked
+        if not text:
+            return empty
+        raise StepError("mapping.flag_invalid", value=value, accepted=FLAG_MARKS_SHOWN)
+
+    return Step("flag", _plain(flag), gives=lambda _: kind, takes_empty=True)
+
+
+# -- regular expressions and identifiers -----------------------------------------------------------
+
+
+def _regex(argument: Mapping[str, Any], context: StepContext) -> Step:
+    """Extract ``group`` of the first match of ``pattern``; no match rejects the value."""
+    source = str(argument["pattern"])
+    group = argument.get("group", 0)
+    try:
+        pattern = re.compile(source)
+    except re.error as exc:
+        raise ConfigurationError("error.mapping_regex_invalid", mapping=context.mapping,
+                                 field=context.field, pattern=source, detail=str(exc)) from exc
+    known = group in pattern.groupindex if isinstance(group, str) else 0 <= group <= pattern.groups
+    if not known:
+        raise ConfigurationError("error.mapping_regex_group", mapping=context.mapping,
+                                 field=context.field, pattern=source, group=group)
+
+    def extract(value: Any) -> Any:
+        match = pattern.search(str(value))
+        if match is None:
+            raise StepError("mapping.regex_no_match", value=value, pattern=source)
+        # A group that took no part in the match, or matched nothing, gives no value.
+        return match.group(group) or None
+
+    return Step("regex", _plain(extract))
+
+
+def _pad_left(argument: Mapping[str, Any], context: StepContext) -> Step:
+    """Pad on the left to ``width`` with ``char``; a longer value passes unchanged."""
+    width = int(argument["width"])
+    char = str(argument.get("char", "0"))
+    digits_only = bool(argument.get("digits_only", False))
+    if len(char) != 1:
+        raise ConfigurationError("error.mapping_pad_char", mapping=context.mapping,
+                                 field=context.field, char=char)
+
+    def pad(value: Any) -> Any:
+        text = str(value)
+        if digits_only and not (text.isascii() and text.isdigit()):
+            raise StepError("mapping.pad_left_not_digits", value=value, width=width)
+        return text.rjust(width, char)
+
+    return Step("pad_left", _plain(pad))
+
+
+# -- dates -----------------------------------------------------------------------------------------
 
 _FORMAT_WORDS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%H": "hh", "%M": "mm", "%S": "ss"}
+# An ISO date and time, as some spreadsheet readers write a date cell; no time zone.
+_ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_FORMAT = "%Y-%m-%d"
+_YEAR_ALONE = re.compile(r"\d{4}")
 
 
 def human_format(pattern: str) -> str:
@@ -86,85 +288,287 @@ def human_format(pattern: str) -> str:
     return pattern
 
 
-def _date(formats: list[str]) -> Step:
-    shown = " | ".join(human_format(f) for f in formats)
+class _DateReader:
+    """Read a date under an explicit list of formats, never guessing (see ``_date``)."""
 
-    def parse(value: Any) -> Any:
+    def __init__(self, formats: list[str], allow_year_only: bool, context: StepContext):
+        for pattern in formats:
+            if "%y" in pattern.replace("%%", ""):
+                raise ConfigurationError("error.mapping_date_two_digit_format",
+                                         mapping=context.mapping, field=context.field,
+                                         format=pattern)
+        self.formats = formats
+        self.shown = " | ".join(human_format(f) for f in formats)
+        self.year_only = allow_year_only and "%Y" in formats
+        # The same formats with a two-digit year, only to say why a value is rejected.
+        self.short_year_formats = [f.replace("%Y", "%y") for f in formats if "%Y" in f]
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return self._midnight(value, value)
         if isinstance(value, date):
             return value.isoformat()
-        text = str(value)
+        text = str(value).strip()
+        stamp = _ISO_DATETIME.fullmatch(text)
+        if stamp:
+            return self._iso_datetime(stamp, value)
+        if _YEAR_ALONE.fullmatch(text):
+            if self.year_only:
+                return text
+            raise StepError("mapping.date_year_only", value=value, formats=self.shown)
+        return self._parse(text, value)
+
+    def _midnight(self, moment: datetime, value: Any) -> str:
+        if moment.time() != time(0):
+            raise StepError("mapping.date_has_time", value=value)
+        return moment.date().isoformat()
+
+    def _iso_datetime(self, stamp: re.Match[str], value: Any) -> str:
+        try:
+            day = date.fromisoformat(stamp.group(1))
+        except ValueError:
+            raise StepError("mapping.date_invalid", value=value, formats=self.shown) from None
+        if any(part and int(part) for part in stamp.groups()[1:]):
+            raise StepError("mapping.date_has_time", value=value)
+        return day.isoformat()
+
+    def _parse(self, text: str, value: Any) -> str:
+        readings: dict[datetime, list[str]] = {}
+        # ISO dates are read even when unlisted, because excel_serial and spreadsheet readers
+        # write dates that way. A listed format that reads them otherwise makes them ambiguous.
+        formats = self.formats
+        if _ISO_FORMAT not in formats and _ISO_DATE.fullmatch(text):
+            formats = [*formats, _ISO_FORMAT]
         for pattern in formats:
             try:
-                return datetime.strptime(text, pattern).date().isoformat()
+                readings.setdefault(datetime.strptime(text, pattern), []).append(pattern)
             except ValueError:
                 continue
-        raise StepError("mapping.date_invalid", value=value, formats=shown)
+        if len({moment.date() for moment in readings}) > 1:
+            candidates = ", ".join(
+                f"{moment.date().isoformat()} ({' | '.join(human_format(p) for p in patterns)})"
+                for moment, patterns in sorted(readings.items())
+            )
+            raise StepError("mapping.date_ambiguous", value=value, candidates=candidates)
+        if readings:
+            return self._midnight(min(readings), value)
+        for pattern in self.short_year_formats:
+            try:
+                datetime.strptime(text, pattern)
+            except ValueError:
+                continue
+            raise StepError("mapping.date_two_digit_year", value=value, formats=self.shown)
+        raise StepError("mapping.date_invalid", value=value, formats=self.shown)
 
-    return parse
+
+def _date(argument: Mapping[str, Any], context: StepContext) -> Step:
+    """Read a date under every listed format and return it as ISO ``YYYY-MM-DD``.
+
+    A value that two formats read as different dates is ambiguous, and a two-digit year is never
+    expanded: both are rejected. A year alone is rejected unless the formats list ``%Y`` and
+    ``allow_year_only`` is true, when it passes as ``YYYY``. An ISO date (``YYYY-MM-DD``) is
+    read even when ``%Y-%m-%d`` is not listed. An ISO date and time at midnight gives its date,
+    and any other time of day is rejected.
+    """
+    reader = _DateReader(list(argument["formats"]), bool(argument.get("allow_year_only")), context)
+    return Step("date", _plain(reader))
 
 
-def _code(list_name: str, version: int | None) -> Step:
-    codelist = get_codelist(list_name, version)
+# Excel counts days from 1900-01-01 as 1, but also counts 1900-02-29, which never existed,
+# so serials from 61 on are one day ahead of a plain count.
+_EXCEL_1900_BEFORE_LEAP = date(1899, 12, 31)
+_EXCEL_1900_AFTER_LEAP = date(1899, 12, 30)
+_EXCEL_1900_FICTITIOUS = 60
+_EXCEL_1904_EPOCH = date(1904, 1, 1)
+_SERIAL = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
+_DATE_SYSTEMS = ("1900", "1904")
 
-    def lookup(value: Any) -> Any:
+
+def excel_serial_date(serial: int, system: str) -> date:
+    """Return the date of an Excel serial day number in the ``1900`` or ``1904`` date system.
+
+    Raises ``ValueError`` for 1900-02-29, which Excel counts but which never existed. Raises
+    ``OverflowError`` for a serial outside the dates Excel shows (1900-01-01 or 1904-01-01 to
+    9999-12-31).
+    """
+    if serial < 0:
+        raise OverflowError(serial)
+    if system == "1904":
+        return _EXCEL_1904_EPOCH + timedelta(days=serial)
+    if serial == _EXCEL_1900_FICTITIOUS:
+        raise ValueError("1900-02-29")
+    if serial < 1:
+        raise OverflowError(serial)
+    epoch = _EXCEL_1900_BEFORE_LEAP if serial < _EXCEL_1900_FICTITIOUS else _EXCEL_1900_AFTER_LEAP
+    return epoch + timedelta(days=serial)
+
+
+def _date_system(argument: Mapping[str, Any], context: StepContext) -> str:
+    system = str(argument.get("system", "auto"))
+    if system == "auto":
+        system = str(context.properties.get("date_system") or "1900")
+    if system not in _DATE_SYSTEMS:
+        raise ConfigurationError("error.mapping_date_system", mapping=context.mapping,
+                                 field=context.field, system=system)
+    return system
+
+
+def _excel_serial(argument: Mapping[str, Any], context: StepContext) -> Step:
+    """Read a whole number as an Excel serial date and return ISO ``YYYY-MM-DD``.
+
+    Other text passes untouched, so a ``date`` step may follow for dates written as text. So do
+    numbers with leading zeros, which a spreadsheet never writes for a number, and four-digit
+    numbers, which are more likely a year alone than a date in 1902 to 1927 (1900 system),
+    unless ``four_digits`` is ``serial``.
+    """
+    system = _date_system(argument, context)
+    years_are_serials = argument.get("four_digits") == "serial"
+
+    def convert(value: Any) -> Any:
+        number = _SERIAL.fullmatch(str(value).strip())
+        if number is None:
+            return value
+        if number.group(2) and number.group(2).strip("0"):
+            raise StepError("mapping.excel_serial_time", value=value)
+        serial = int(number.group(1))
+        if 1000 <= serial <= 9999 and not years_are_serials:
+            return value
         try:
-            return codelist.lookup(str(value))
+            return excel_serial_date(serial, system).isoformat()
+        except OverflowError:
+            raise StepError("mapping.excel_serial_range", value=value, system=system) from None
+        except ValueError:
+            raise StepError("mapping.excel_serial_fictitious", value=value) from None
+
+    return Step("excel_serial", _plain(convert))
+
+
+# -- code lists ------------------------------------------------------------------------------------
+
+
+def _code(argument: Mapping[str, Any], context: StepContext) -> Step:
+    """Look the value up in a code list: by its spellings, by the code itself (``by: code``),
+    and within the parent named by another output field (``parent_field``)."""
+    codelist = get_codelist(argument["list"], argument.get("version"))
+    by_code = argument.get("by", "name") == "code"
+    parent_field = argument.get("parent_field")
+    if parent_field and codelist.parent_list is None:
+        raise ConfigurationError("error.mapping_code_not_nested", mapping=context.mapping,
+                                 field=context.field, codelist=codelist.label)
+
+    def lookup(value: Any, row: Row) -> Any:
+        text = str(value)
+        parent = None
+        if parent_field:
+            parent = row.get(parent_field)
+            if parent is None:
+                raise StepError("mapping.code_parent_missing", value=value, codelist=codelist.label,
+                                parent_field=parent_field)
+        try:
+            if by_code:
+                return _lookup_code(codelist, text, parent)
+            if parent is not None:
+                return codelist.lookup_in(text, str(parent))
+            return codelist.lookup(text)
         except KeyError:
-            raise StepError(
-                "mapping.code_unknown", value=value, codelist=f"{codelist.name}@{codelist.version}"
-            ) from None
+            raise _unknown(codelist, value, by_code, parent) from None
+        except CodeAmbiguous as exc:
+            raise StepError(exc.key, **exc.params) from None
 
-    return lookup
+    reads = frozenset({parent_field}) if parent_field else frozenset()
+    return Step("code", lookup, reads=reads)
 
 
-def _each(steps: list[Any]) -> Step:
-    inner = compile_steps(steps)
+def _lookup_code(codelist: CodeList, text: str, parent: Any) -> str:
+    """Return the code ``text`` as the list writes it, under ``parent`` when one is given."""
+    code = codelist.lookup_code(text)
+    if parent is not None and codelist.entry(code).parent != str(parent):
+        raise KeyError(text)
+    return code
 
-    def each(value: Any) -> Any:
+
+def _unknown(codelist: CodeList, value: Any, by_code: bool, parent: Any) -> StepError:
+    if parent is not None:
+        return StepError("mapping.code_unknown_in", value=value, codelist=codelist.label,
+                         parent=parent)
+    if by_code:
+        return StepError("mapping.code_not_in_list", value=value, codelist=codelist.label)
+    return StepError("mapping.code_unknown", value=value, codelist=codelist.label)
+
+
+# -- composition -----------------------------------------------------------------------------------
+
+
+def _each(argument: list[Any], context: StepContext) -> Step:
+    inner = compile_steps(argument, context)
+
+    def each(value: Any, row: Row) -> Any:
         if not isinstance(value, list):
-            return inner(value)
-        results = [inner(item) for item in value]
+            return inner(value, row)
+        results = [inner(item, row) for item in value]
         return [item for item in results if item is not None] or None
 
-    return each
+    def gives(kind: str) -> str:
+        return ARRAY if kind == ARRAY else inner.kind
 
+    return Step("each", each, frozenset({TEXT, ARRAY}), gives, reads=inner.reads)
+
+
+_ANY_TEXT = frozenset({TEXT, ARRAY})
 
 SIMPLE_STEPS: dict[str, Step] = {
-    "upper": _upper,
-    "lower": _lower,
-    "first": _first,
-    "boolean": _boolean,
-    "school_year_from_end_year": _school_year_from_end_year,
+    "upper": Step("upper", _plain(_upper), _ANY_TEXT, _same_kind),
+    "lower": Step("lower", _plain(_lower), _ANY_TEXT, _same_kind),
+    "first": Step("first", _plain(_first), _ANY_TEXT),
+    "boolean": Step("boolean", _plain(_boolean), frozenset({TEXT, BOOLEAN}), lambda kind: BOOLEAN),
+    "school_year_from_end_year": Step("school_year_from_end_year",
+                                      _plain(_school_year_from_end_year)),
+    "digits": Step("digits", _plain(_digits)),
+}
+
+STEP_BUILDERS: dict[str, Callable[[Any, StepContext], Step]] = {
+    "split": _split,
+    "date": _date,
+    "excel_serial": _excel_serial,
+    "code": _code,
+    "each": _each,
+    "split_name": _split_name,
+    "flag": _flag,
+    "regex": _regex,
+    "pad_left": _pad_left,
 }
 
 
-def compile_step(spec: Any) -> Step:
-    """Return the function for one step of a mapping file; ``ConfigurationError`` if unknown."""
+def compile_step(spec: Any, context: StepContext | None = None) -> Step:
+    """Return the ``Step`` for one step of a mapping file.
+
+    Raises ``ConfigurationError`` for an unknown step or an invalid argument.
+    """
+    context = context or StepContext()
     if isinstance(spec, str):
         if spec not in SIMPLE_STEPS:
             raise ConfigurationError("error.mapping_step_unknown", step=spec)
         return SIMPLE_STEPS[spec]
     (name, argument), = spec.items()
-    if name == "split":
-        return _split(argument)
-    if name == "date":
-        return _date(list(argument["formats"]))
-    if name == "code":
-        return _code(argument["list"], argument.get("version"))
-    if name == "each":
-        return _each(argument)
-    raise ConfigurationError("error.mapping_step_unknown", step=name)
+    builder = STEP_BUILDERS.get(name)
+    if builder is None:
+        raise ConfigurationError("error.mapping_step_unknown", step=name)
+    return builder(argument, context)
 
 
-def compile_steps(specs: list[Any]) -> Step:
-    """Chain the steps; ``None`` stops the chain and is the result."""
-    functions = [compile_step(spec) for spec in specs]
+def compile_steps(specs: list[Any], context: StepContext | None = None) -> Chain:
+    """Compile the steps of one field into a ``Chain``, checking that each step gets its kind.
 
-    def run(value: Any) -> Any:
-        for function in functions:
-            if value is None:
-                return None
-            value = function(value)
-        return value
+    A step that cannot take what the step before gives (a ``date`` after ``split``, which gives
+    a list) raises ``ConfigurationError``.
+    """
+    context = context or StepContext()
+    steps = [compile_step(spec, context) for spec in specs]
+    kind = TEXT
+    for step in steps:
+        if kind not in step.accepts:
+            raise ConfigurationError("error.mapping_step_input", mapping=context.mapping,
+                                     field=context.field, step=step.name, kind=kind)
+        kind = step.gives(kind)
+    return Chain(steps, kind)
 
-    return run

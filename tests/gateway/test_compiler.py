@@ -1,0 +1,394 @@
+"""Compiled mappings: fields over several columns, fields that read other fields, and the checks
+that reject a broken mapping before any row is read."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.errors import ConfigurationError, MappingError, Place
+from gateway.i18n import translate
+from gateway.mapping.compiler import CompiledMapping, MissingColumns, check_mapping, column_groups
+from gateway.mapping.spec import MappingSpec, canonical_json, read_spec, shipped_mapping_files
+from gateway.validation import get_registry
+
+DATE_FORMATS = ["%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"]
+FULL_NAME = [["Họ đệm", "Họ và tên đệm"], "Tên"]
+
+# A student list as Vietnamese school products export it: the name in two columns, a "Nữ"
+# column marked x, dates as text or as Excel serials, identifiers that lose their zeros.
+VNEDU: dict[str, Any] = {
+    "format": 1, "adapter": "vnedu", "entity": "student", "version": 1, "schema_version": 1,
+    "stream": "students",
+    "fields": {
+        "local_id": {"column": ["Mã học sinh", "Mã HS"], "required": True},
+        "personal_id": {"column": "Số định danh cá nhân",
+                        "steps": ["digits", {"pad_left": {"width": 12, "digits_only": True}}]},
+        "full_name": {"join_columns": FULL_NAME, "required": True},
+        "family_name": {"join_columns": FULL_NAME, "steps": [{"split_name": "family"}]},
+        "middle_name": {"join_columns": FULL_NAME, "steps": [{"split_name": "middle"}]},
+        "given_name": {"column": "Tên", "required": True},
+        "birth_date": {"column": ["Ngày sinh", "Sinh ngày"],
+                       "steps": [{"excel_serial": {"system": "auto"}}, {"date": {"formats": DATE_FORMATS}}]},
+        "gender": {"column": "Nữ", "steps": [{"flag": {"true": "female", "false": "male"}}]},
+        "ethnicity_code": {"column": "Dân tộc", "steps": [{"code": {"list": "ethnic-group-1979"}}]},
+        "phone": {"column": ["SĐT", "Điện thoại"], "steps": ["digits"]},
+    },
+}
+HEADERS = ["STT", "Mã HS", "Họ đệm", "Tên", "Ngày sinh", "Nữ", "Dân tộc", "Số định danh cá nhân", "SĐT"]
+ROW = ["1", "00123", "Nguyễn Thị Minh", "Khai", "14/04/2015", "x", "Kinh", "79123456789", "0901 234 567"]
+PLACE = Place(file="hs.xlsx", sheet="10A1", row=7)
+
+
+def compile_document(document: dict[str, Any], headers: list[str] = HEADERS,
+                     properties: dict[str, str] | None = None) -> CompiledMapping:
+    return CompiledMapping(MappingSpec(document=document, origin="test"), headers, properties)
+
+
+def with_fields(**fields: Any) -> dict[str, Any]:
+    document = copy.deepcopy(VNEDU)
+    document["fields"].update(fields)
+    return document
+
+
+def map_row(cells: list[str], document: dict[str, Any] = VNEDU,
+            properties: dict[str, str] | None = None) -> dict[str, Any]:
+    return compile_document(document, properties=properties).map(cells, PLACE).record
+
+
+def row_with(**cells: str) -> list[str]:
+    row = list(ROW)
+    for header, value in cells.items():
+        row[HEADERS.index(header.replace("_", " "))] = value
+    return row
+
+
+def rejection(cells: list[str], document: dict[str, Any] = VNEDU) -> MappingError:
+    with pytest.raises(MappingError) as caught:
+        compile_document(document).map(cells, PLACE)
+    return caught.value
+
+
+def configuration_error(document: dict[str, Any], headers: list[str] = HEADERS) -> ConfigurationError:
+    with pytest.raises(ConfigurationError) as caught:
+        compile_document(document, headers)
+    return caught.value
+
+
+# -- a product export end to end -------------------------------------------------------------------
+
+
+def test_export_row_maps_to_valid_student() -> None:
+    record = map_row(ROW)
+    assert record == {
+        "local_id": "00123",
+        "personal_id": "079123456789",
+        "full_name": "Nguyễn Thị Minh Khai",
+        "family_name": "Nguyễn",
+        "middle_name": "Thị Minh",
+        "given_name": "Khai",
+        "birth_date": "2015-04-14",
+        "gender": "female",
+        "ethnicity_code": "01",
+        "phone": "0901234567",
+    }
+    assert get_registry().validator("student", 1).problems(record) == []
+
+
+@pytest.mark.parametrize(("date_system", "expected"), [("1900", "2020-01-01"), ("1904", "2024-01-02")])
+def test_serial_birth_date_follows_workbook(date_system: str, expected: str) -> None:
+    record = map_row(row_with(Ngày_sinh="43831"), properties={"date_system": date_system})
+    assert record["birth_date"] == expected
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    pytest.param("14.04.2015", "2015-04-14", id="dots"),
+    pytest.param("2015-04-14 00:00:00", "2015-04-14", id="midnight-datetime"),
+    pytest.param("42108", "2015-04-14", id="serial"),
+])
+def test_birth_date_spellings(cell: str, expected: str) -> None:
+    assert map_row(row_with(Ngày_sinh=cell))["birth_date"] == expected
+
+
+@pytest.mark.parametrize(("cell", "key"), [
+    pytest.param("14/04/15", "mapping.date_two_digit_year", id="two-digit-year"),
+    pytest.param("2015", "mapping.date_year_only", id="year-alone"),
+    pytest.param("42108.5", "mapping.excel_serial_time", id="serial-with-time"),
+])
+def test_bad_birth_date_rejected_with_place(cell: str, key: str) -> None:
+    error = rejection(row_with(Ngày_sinh=cell))
+    assert error.key == key
+    assert error.place == Place(file="hs.xlsx", sheet="10A1", row=7, column="Ngày sinh",
+                                field="birth_date")
+
+
+def test_unknown_code_rejected_with_field_named() -> None:
+    error = rejection(row_with(Dân_tộc="Người sao Hỏa"))
+    assert error.key == "mapping.code_unknown"
+    assert error.place.field == "ethnicity_code"
+    assert error.place.column == "Dân tộc"
+    assert error.place.row == 7
+    assert error.params == {"value": "Người sao Hỏa", "codelist": "ethnic-group-1979@1"}
+    assert "Người sao Hỏa" in error.message("en")
+
+
+# -- the "Nữ" column -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mark", "gender"), [
+    *[pytest.param(mark, "female", id=f"mark-{mark}") for mark in
+      ["x", "X", "1", "c", "v", "có", "✓"]],
+    pytest.param("", "male", id="empty"),
+])
+def test_nu_column_gives_gender(mark: str, gender: str) -> None:
+    assert map_row(row_with(Nữ=mark))["gender"] == gender
+
+
+@pytest.mark.parametrize("mark", ["Nam", "0", "?"])
+def test_nu_column_other_mark_rejected(mark: str) -> None:
+    error = rejection(row_with(Nữ=mark))
+    assert error.key == "mapping.flag_invalid"
+    assert (error.place.field, error.place.column) == ("gender", "Nữ")
+    assert error.params["value"] == mark
+    message = translate(error.key, lang="vi", **error.params)
+    assert f"\"{mark}\"" in message
+    assert "x, X, 1, c, v, có, ✓" in message
+
+
+def test_missing_nu_column_leaves_gender_empty() -> None:
+    headers = [h for h in HEADERS if h != "Nữ"]
+    cells = [c for h, c in zip(HEADERS, ROW, strict=True) if h != "Nữ"]
+    record = compile_document(VNEDU, headers).map(cells, PLACE).record
+    assert "gender" not in record
+
+
+def test_gender_column_through_code_list() -> None:
+    document = with_fields(gender={"column": ["Giới tính", "Nữ"], "steps": [{"code": {"list": "gender"}}]})
+    headers = [*HEADERS[:5], "Giới tính", *HEADERS[6:]]
+    mapping = compile_document(document, headers)
+    assert mapping.map(row_with(Nữ="Nữ"), PLACE).record["gender"] == "female"
+    assert mapping.map(row_with(Nữ="Nam"), PLACE).record["gender"] == "male"
+
+
+# -- several columns -------------------------------------------------------------------------------
+
+
+def test_join_columns_accepts_synonyms() -> None:
+    headers = ["Mã HS", "Họ và tên đệm", "Tên"]
+    mapping = compile_document(VNEDU, headers)
+    assert mapping.map(["1", "Trần Văn", "An"], PLACE).record["full_name"] == "Trần Văn An"
+    assert mapping.map(["1", "Trần Văn", "An"], PLACE).record["middle_name"] == "Văn"
+
+
+def test_join_columns_skips_empty_cells() -> None:
+    record = map_row(row_with(Họ_đệm=""))
+    assert record["full_name"] == "Khai"
+    assert record["given_name"] == "Khai"
+    assert "family_name" not in record
+
+
+def test_join_columns_field_named_in_place() -> None:
+    three_words = {"regex": {"pattern": "^\\S+ \\S+ \\S+$"}}
+    document = with_fields(full_name={"join_columns": FULL_NAME, "steps": [three_words]})
+    error = rejection(row_with(Họ_đệm="Lê"), document)
+    assert error.key == "mapping.regex_no_match"
+    assert (error.place.field, error.place.column) == ("full_name", "Họ đệm + Tên")
+
+
+def test_required_join_columns_missing_column() -> None:
+    with pytest.raises(MissingColumns) as caught:
+        compile_document(VNEDU, ["Mã HS", "Tên"])
+    assert caught.value.names == ["Họ đệm", "Họ và tên đệm"]
+
+
+def test_optional_join_columns_missing_column_gives_no_part() -> None:
+    document = with_fields(full_name={"join_columns": [*FULL_NAME, "Tên gọi khác"]})
+    assert "full_name" not in map_row(ROW, document)
+
+
+def test_column_groups() -> None:
+    assert column_groups(VNEDU["fields"]["full_name"]) == [["Họ đệm", "Họ và tên đệm"], ["Tên"]]
+    assert column_groups(VNEDU["fields"]["local_id"]) == [["Mã học sinh", "Mã HS"]]
+    assert column_groups({"const": "x"}) == []
+
+
+# -- identifiers stay text -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    pytest.param("79123456789", "079123456789", id="lost-leading-zero"),
+    pytest.param("079123456789", "079123456789", id="complete"),
+    pytest.param("079 123 456 789", "079123456789", id="spaced"),
+])
+def test_personal_id_padded_only_where_asked(cell: str, expected: str) -> None:
+    record = map_row(row_with(Số_định_danh_cá_nhân=cell, Mã_HS="0042"))
+    assert record["personal_id"] == expected
+    assert record["local_id"] == "0042"
+
+
+def test_personal_id_with_letters_rejected() -> None:
+    error = rejection(row_with(Số_định_danh_cá_nhân="79A23456789"))
+    assert error.key == "mapping.pad_left_not_digits"
+    assert error.place.field == "personal_id"
+
+
+# -- fields that read other fields -----------------------------------------------------------------
+
+ADDRESS: dict[str, Any] = {
+    "format": 1, "adapter": "vnedu", "entity": "school_address", "version": 1, "schema_version": 1,
+    "stream": "students",
+    "fields": {
+        # Sorted keys, as the registry stores them: the commune comes before its province.
+        "commune_code": {"column": "Xã", "steps": [{"code": {"list": "commune-2025",
+                                                             "parent_field": "province_code"}}]},
+        "label": {"join": ["commune_code", "province_code"]},
+        "local_id": {"column": "Mã", "required": True},
+        "province_code": {"column": "Tỉnh", "steps": [{"code": {"list": "province-2025"}}]},
+    },
+}
+
+
+def test_fields_ordered_by_what_they_read() -> None:
+    mapping = compile_document(ADDRESS, ["Mã", "Xã", "Tỉnh"])
+    order = [plan.name for plan in mapping.fields]
+    assert order == ["local_id", "province_code", "commune_code", "label"]
+
+
+def test_commune_looked_up_in_province_of_row() -> None:
+    pytest.importorskip("vietnam_provinces", reason="the commune list is built from vietnam-provinces")
+    mapping = compile_document(ADDRESS, ["Mã", "Xã", "Tỉnh"])
+    record = mapping.map(["1", "Phường Thốt Nốt", "TP Cần Thơ"], PLACE).record
+    assert record == {"local_id": "1", "province_code": "92", "commune_code": "31212",
+                      "label": "31212 92"}
+    error = rejection_of(mapping, ["1", "Phường Thốt Nốt", "Hà Nội"])
+    assert error.key == "mapping.code_unknown_in"
+    assert (error.place.field, error.place.column) == ("commune_code", "Xã")
+
+
+def rejection_of(mapping: CompiledMapping, cells: list[str]) -> MappingError:
+    with pytest.raises(MappingError) as caught:
+        mapping.map(cells, PLACE)
+    return caught.value
+
+
+@pytest.mark.parametrize("fields", [
+    pytest.param({"a": {"column": "A", "steps": [{"code": {"list": "commune-2025", "parent_field": "b"}}]},
+                  "b": {"column": "B", "steps": [{"code": {"list": "commune-2025", "parent_field": "a"}}]}},
+                 id="two-parents"),
+    pytest.param({"a": {"column": "A", "steps": [{"code": {"list": "commune-2025", "parent_field": "a"}}]}},
+                 id="own-parent"),
+    pytest.param({"a": {"join": ["b"]},
+                  "b": {"column": "B", "steps": [{"each": [{"code": {"list": "commune-2025",
+                                                                     "parent_field": "a"}}]}]}},
+                 id="join-and-parent"),
+])
+def test_cycle_rejected_at_load(fields: dict[str, Any]) -> None:
+    document = {**ADDRESS, "fields": {"local_id": {"column": "Mã"}, **fields}}
+    error = configuration_error(document)
+    assert error.key == "error.mapping_field_cycle"
+    assert error.params["fields"].startswith("a -> ")
+    assert error.params["fields"].endswith(" -> a")
+
+
+def test_unknown_parent_field_rejected_at_load() -> None:
+    document = {**ADDRESS, "fields": {**ADDRESS["fields"], "commune_code": {
+        "column": "Xã", "steps": [{"code": {"list": "commune-2025", "parent_field": "province"}}]}}}
+    error = configuration_error(document, ["Mã", "Xã", "Tỉnh"])
+    assert error.key == "error.mapping_field_unknown"
+    assert (error.params["field"], error.params["name"]) == ("commune_code", "province")
+
+
+# -- checks at load --------------------------------------------------------------------------------
+
+
+def test_invalid_regex_rejected_at_load() -> None:
+    document = with_fields(local_id={"column": "Mã HS", "steps": [{"regex": {"pattern": "HS-(\\d+"}}]})
+    error = configuration_error(document)
+    assert error.key == "error.mapping_regex_invalid"
+    assert error.params["field"] == "local_id"
+    assert error.params["mapping"] == "vnedu/student/v1"
+    assert "HS-(\\d+" in error.message("en")
+
+
+def test_check_mapping_lists_every_problem() -> None:
+    document = with_fields(
+        local_id={"column": "Mã HS", "steps": [{"regex": {"pattern": "("}}]},
+        phone={"column": "SĐT", "steps": [{"regex": {"pattern": "[0-9"}}]},
+        local_code={"const": 12},
+    )
+    problems = check_mapping(MappingSpec(document=document, origin="test"))
+    assert sorted((p.key, p.params["field"]) for p in problems) == [
+        ("error.mapping_regex_invalid", "local_id"),
+        ("error.mapping_regex_invalid", "phone"),
+        ("error.mapping_value_type", "local_code"),
+    ]
+
+
+def test_check_mapping_binds_every_column() -> None:
+    assert check_mapping(MappingSpec(document=VNEDU, origin="test")) == []
+
+
+@pytest.mark.parametrize("path", shipped_mapping_files(),
+                         ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}")
+def test_shipped_mappings_compile(path: Any) -> None:
+    assert check_mapping(read_spec(path)) == []
+
+
+@pytest.mark.parametrize(("field", "spec", "key"), [
+    pytest.param("local_code", {"column": "X", "steps": ["boolean"]}, "error.mapping_field_type",
+                 id="boolean-into-text"),
+    pytest.param("local_code", {"column": "X", "steps": [{"split": ","}]}, "error.mapping_field_type",
+                 id="list-into-text"),
+    pytest.param("gender", {"column": "X", "steps": ["boolean"]}, "error.mapping_field_type",
+                 id="boolean-into-enum"),
+    pytest.param("enabled", {"column": "X"}, "error.mapping_field_type", id="text-into-boolean"),
+    pytest.param("school_refs", {"column": "X"}, "error.mapping_field_type", id="text-into-list"),
+    pytest.param("local_code", {"const": 123}, "error.mapping_value_type", id="number-const"),
+    pytest.param("local_code", {"column": "X", "default": 12.5}, "error.mapping_value_type",
+                 id="float-default"),
+    pytest.param("local_code", yaml.safe_load("{column: X, default: 012}"), "error.mapping_value_type",
+                 id="yaml-unquoted-zero"),
+    pytest.param("full_name", {"const": ["a"]}, "error.mapping_value_type", id="list-const"),
+])
+def test_field_type_against_schema(field: str, spec: dict[str, Any], key: str) -> None:
+    error = configuration_error(with_fields(**{field: spec}))
+    assert error.key == key
+    assert error.params["field"] == field
+
+
+@pytest.mark.parametrize(("field", "spec"), [
+    pytest.param("local_code", {"const": "012"}, id="quoted-const"),
+    pytest.param("enabled", {"column": "X", "steps": ["boolean"]}, id="boolean"),
+    pytest.param("enabled", {"column": "X", "steps": [{"flag": {"true": True, "false": False}}]},
+                 id="boolean-flag"),
+    pytest.param("school_refs", {"column": "X", "steps": [{"split": ","}]}, id="list"),
+    pytest.param("_checked", {"column": "X", "steps": ["boolean"]}, id="not-stored"),
+    pytest.param("not_in_schema", {"const": 5}, id="unknown-to-schema"),
+])
+def test_field_type_allowed(field: str, spec: dict[str, Any]) -> None:
+    compile_document(with_fields(**{field: spec}))
+
+
+def test_value_type_message_says_quote() -> None:
+    error = configuration_error(with_fields(local_code=yaml.safe_load("{column: X, default: 012}")))
+    assert error.params["value"] == 10
+    assert '"012"' in error.message("en")
+
+
+# -- mapping files as YAML and as stored -----------------------------------------------------------
+
+
+def test_yaml_and_stored_document_map_alike() -> None:
+    text = yaml.safe_dump(VNEDU, allow_unicode=True).replace("'true': female", "true: female") \
+        .replace("'false': male", "false: male")
+    from_yaml = yaml.safe_load(text)
+    assert True in from_yaml["fields"]["gender"]["steps"][0]["flag"]
+    stored = json.loads(canonical_json(from_yaml))
+    for document in (from_yaml, stored):
+        for mark, gender in (("x", "female"), ("", "male")):
+            assert map_row(row_with(Nữ=mark), document)["gender"] == gender
+    assert MappingSpec(from_yaml, "a").version_id == MappingSpec(stored, "b").version_id
