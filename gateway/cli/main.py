@@ -15,6 +15,7 @@ from gateway.cli.admin_commands import (
 )
 from gateway.cli.context import AppContext
 from gateway.cli.ingest_commands import ingest_command, runs_group
+from gateway.cli.record_commands import records_group
 from gateway.cli.store_commands import (
     changes_command,
     init_command,
@@ -37,6 +38,7 @@ COMMANDS: list[click.Command] = [
     mappings_group,
     codelists_group,
     quarantine_group,
+    records_group,
 ]
 
 EXIT_ERROR = 1

@@ -12,6 +12,7 @@ import peewee
 
 from adapters.base import Limits, ReadHints
 from adapters.registry import get_adapter
+from gateway import schema_versions
 from gateway.clock import get_clock, utcnow
 from gateway.errors import GatewayError, InputError, TransientError
 from gateway.ingest import runs
@@ -82,6 +83,8 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
     cannot be read, and ``RunStateError`` when another live run holds the source.
     """
     adapter = get_adapter(adapter_key)
+    # Schema upgrades on write read the unit correspondence that these settings name.
+    schema_versions.configure(settings)
     ensure_source(source, adapter_key)
     run = runs.new_run("ingest", source, adapter_key, str(path))
     started = get_clock().monotonic()

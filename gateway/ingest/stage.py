@@ -26,6 +26,7 @@ from gateway.ingest import runs
 from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns
 from gateway.mapping.spec import MappingSpec, canonical_json
+from gateway.schema_versions import upgrade
 from gateway.store.bulk import db_time, execute_many, placeholders, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
@@ -55,6 +56,8 @@ class _Pending:
     record: dict[str, Any]
     document: str
     digest: str
+    schema_version: int  # the mapping's version, or the current one the record was upgraded to
+    review: str | None  # the upgrade's review as JSON, if it asked for one
 
 
 @dataclass
@@ -182,10 +185,16 @@ class Stager:
             self._stage(entity, mapped.local_id, "end", place)
             self.result.ends_requested[entity] += 1
             return
-        document = canonical_json(mapped.record)
-        digest = content_hash(mapping.spec.schema_version, document)
-        self._pending.append(_Pending(stream, mapping, cells, place, mapped.local_id, mapped.record,
-                                      document, digest))
+        version, record, review = mapping.spec.schema_version, mapped.record, None
+        if version < self.entities[entity].current_version:
+            # Input mapped at an older schema version is stored at the current one.
+            converted = upgrade(entity, record, version)
+            version, record = converted.version, converted.record
+            review = converted.review.to_json() if converted.review else None
+        document = canonical_json(record)
+        digest = content_hash(version, document)
+        self._pending.append(_Pending(stream, mapping, cells, place, mapped.local_id, record,
+                                      document, digest, version, review))
 
     def _stage_pending(self) -> None:
         """Stage the chunk's mapped records; skip validation and payload of unchanged ones.
@@ -202,8 +211,7 @@ class Stager:
                 self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
                             unchanged_id=known[0])
                 continue
-            version = item.mapping.spec.schema_version
-            problems = self.schemas.validator(entity, version).problems(item.record)
+            problems = self.schemas.validator(entity, item.schema_version).problems(item.record)
             if problems:
                 first = problems[0]
                 first.place = item.place.with_(field=first.place.field,
@@ -212,7 +220,8 @@ class Stager:
                              more=[p.place.field for p in problems[1:]])
                 continue
             self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
-                        document=(item.document, item.digest))
+                        document=(item.document, item.digest), version=item.schema_version,
+                        review=item.review)
         self._pending.clear()
 
     def _stored_hashes(self) -> dict[tuple[str, str], tuple[int, str]]:
@@ -241,10 +250,11 @@ class Stager:
 
     def _stage(self, entity: str, local_id: str, action: str, place: Place,
                mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None,
-               unchanged_id: int | None = None, document: tuple[str, str] | None = None) -> None:
+               unchanged_id: int | None = None, document: tuple[str, str] | None = None,
+               version: int | None = None, review: str | None = None) -> None:
         row: dict[str, Any] = {
             "run": self.run.id, "entity": entity, "local_id": local_id, "action": action,
-            "place": canonical_json(place.as_dict()),
+            "place": canonical_json(place.as_dict()), "review": None,
             "data": None, "content_hash": None, "mapping_version": None, "schema_version": None,
             "scope_school": None, "scope_period": None, "ministry_id": None, "personal_id": None,
             "applied": False, "decision": None, "record_id": None,
@@ -259,13 +269,14 @@ class Stager:
             self.result.staged[entity] += 1
         elif record is not None and mapping is not None:
             definition = self.entities[entity]
-            version = mapping.spec.schema_version
+            version = version or definition.current_version
             text, digest = document or (canonical_json(record), "")
             row.update(
                 data=text,
                 content_hash=digest or content_hash(version, text),
                 mapping_version=mapping.version_id,
                 schema_version=version,
+                review=review,
                 scope_school=_text(record.get(definition.scope_school)) if definition.scope_school else None,
                 scope_period=_text(record.get(definition.scope_period)) if definition.scope_period else None,
                 ministry_id=record.get("ministry_id") if "ministry_id" in definition.aliases else None,

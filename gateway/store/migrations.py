@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import peewee
 from peewee import fn
+from playhouse.migrate import SchemaMigrator
 
 from gateway.errors import ConfigurationError
-from gateway.store.models import ALL_MODELS, Record, SequenceState, StoreMeta
+from gateway.store.models import ALL_MODELS, Record, SequenceState, StagedRecord, StoreMeta
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,23 @@ def _add_record_id_counter(db: peewee.Database) -> None:
     SequenceState.insert(name="record_id", value=highest).on_conflict_ignore().execute()
 
 
+def _add_staged_review(db: peewee.Database) -> None:
+    """Give staged rows the review reason that a schema conversion may set."""
+    # Step 1 creates tables from the current models, so a store created at
+    # version 3 or later already has the column.
+    table = StagedRecord._meta.table_name
+    if "review" in {column.name for column in db.get_columns(table)}:
+        return
+    migrator = SchemaMigrator.from_database(db)
+    migrator.add_column(table, "review", peewee.TextField(null=True)).run()
+
+
 # Step N brings a store from version N-1 to N. Steps are never edited once released.
-STEPS: list[Callable[[peewee.Database], None]] = [_create_version_1, _add_record_id_counter]
+STEPS: list[Callable[[peewee.Database], None]] = [
+    _create_version_1,
+    _add_record_id_counter,
+    _add_staged_review,
+]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -70,7 +70,8 @@ class Record(BaseModel):
     state = CharField(max_length=16, default="active")
     scope_school = TextField(null=True)
     scope_period = TextField(null=True)
-    review = TextField(null=True)  # why a person must look at this record, if anything
+    # Why a person must look at this record, as JSON {"reason": key, "params": {...}}, if anything.
+    review = TextField(null=True)
     first_seq = BigIntegerField()
     last_seq = BigIntegerField()
     created_at = DateTimeField()
@@ -181,7 +182,9 @@ class StagedRecord(BaseModel):
     ``action`` is ``upsert`` (the row is present), ``end`` (the row asks for the
     record to end, or the record is absent from a bulk snapshot) or ``seen``
     (the row was rejected but its key was read, so a snapshot must not end it).
-    ``decision`` is set by the compare step.
+    ``decision`` is set by the compare step. ``review`` is the reason, as JSON,
+    why a person must look at the record once it is written, if a schema
+    conversion could not carry a value over without guessing.
     """
 
     id = BigAutoField()
@@ -198,6 +201,7 @@ class StagedRecord(BaseModel):
     ministry_id = TextField(null=True)
     personal_id = TextField(null=True)
     place = TextField(default="{}")
+    review = TextField(null=True)  # added by store step 3
     decision = CharField(max_length=16, null=True)
     record_id = BigIntegerField(null=True)
     applied = BooleanField(default=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.mapping.spec import shipped_mapping_files
 from tests.support import oneroster as pkg
 
 GATEWAY = [sys.executable, "-m", "gateway.cli.main"]
@@ -35,7 +36,7 @@ def test_init_reports_store_and_mappings(tmp_path: Path) -> None:
     result = run(tmp_path, "--json", "init", "--no-dev-keys")
     document = json.loads(result.stdout)
     assert document["store_version"] == {"before": 0, "after": 3}
-    assert document["mappings"]["new"] == 6
+    assert document["mappings"]["new"] == len(shipped_mapping_files())
 
 
 def test_ingest_json_then_no_changes(home: Path) -> None:

@@ -146,13 +146,13 @@ def test_schema_folder_without_entity_reported(tmp_path):
 
 def test_missing_schema_version_reported(tmp_path):
     document = default_document()
-    document["entities"]["student"]["current_version"] = 2
+    document["entities"]["student"]["current_version"] = 3
     path = write_definitions(tmp_path, document)
 
     with pytest.raises(ConfigurationError) as caught:
         load_entities(path)
 
-    assert "student/v2.json: the current schema version cannot be read" in "\n".join(
+    assert "student/v3.json: the current schema version cannot be read" in "\n".join(
         caught.value.problems
     )
 

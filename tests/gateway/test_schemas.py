@@ -12,6 +12,7 @@ import jsonschema_rs
 import pytest
 from jsonschema import Draft202012Validator
 
+from gateway.entities import get_entity
 from gateway.validation import COMMON, FORMAT_CHECKS, PATTERN_MESSAGE_DEFS, SCHEMA_DIR, get_registry
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*/v*.json"))
@@ -61,6 +62,7 @@ FIELDS = {
             "phone",
             "enabled",
             "learner_status",
+            "address",
         },
     ),
     "staff": (
@@ -206,19 +208,22 @@ def test_entity_fields(entity):
     assert set(schema["properties"]) == required | optional
 
 
-@pytest.mark.parametrize("entity", sorted(FIELDS))
-def test_entity_refs_point_to_common(entity):
+ENTITY_SCHEMA_FILES = [path for path in SCHEMA_FILES if path.parent.name != COMMON]
+
+
+@pytest.mark.parametrize("path", ENTITY_SCHEMA_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_entity_refs_point_to_common(path):
     defs = common_defs()
-    for node in walk(load(SCHEMA_DIR / entity / "v1.json")):
+    for node in walk(load(path)):
         if "$ref" in node:
             assert node["$ref"].startswith(f"{COMMON_URI}#/$defs/"), node["$ref"]
             assert node["$ref"].rsplit("/", 1)[-1] in defs, node["$ref"]
 
 
-@pytest.mark.parametrize("entity", sorted(FIELDS))
-def test_identifiers_are_text(entity):
+@pytest.mark.parametrize("path", ENTITY_SCHEMA_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_identifiers_are_text(path):
     defs = common_defs()
-    properties = load(SCHEMA_DIR / entity / "v1.json")["properties"]
+    properties = load(path)["properties"]
     for name, prop in properties.items():
         if not IDENTIFIER_FIELD.search(name):
             continue
@@ -262,6 +267,29 @@ def test_briefed_patterns_unchanged():
 @pytest.mark.parametrize("entity", sorted(FIELDS))
 def test_registry_builds_every_validator(entity):
     registry = get_registry()
+    versions = list(range(1, get_entity(entity).current_version + 1))
 
-    assert registry.versions(entity) == [1]
-    assert registry.validator(entity, 1).label == f"{entity}@1"
+    assert registry.versions(entity) == versions
+    for version in versions:
+        assert registry.validator(entity, version).label == f"{entity}@{version}"
+
+
+def test_student_v2_changes_only_address():
+    v1 = load(SCHEMA_DIR / "student" / "v1.json")
+    v2 = load(SCHEMA_DIR / "student" / "v2.json")
+    address_v1 = v1["properties"].pop("address")
+    address_v2 = v2["properties"].pop("address")
+
+    assert v1["properties"] == v2["properties"]
+    assert v1["required"] == v2["required"]
+    assert address_v1["$ref"] == f"{COMMON_URI}#/$defs/address_pre2025"
+    assert address_v2["$ref"] == f"{COMMON_URI}#/$defs/address"
+
+
+def test_pre2025_address_has_three_levels():
+    defs = common_defs()
+
+    assert set(defs["address_pre2025"]["properties"]) == {
+        "province_code", "district_code", "commune_code", "detail"
+    }
+    assert set(defs["address"]["properties"]) == {"province_code", "commune_code", "detail"}

@@ -1,0 +1,114 @@
+"""Commands on stored records across schema versions: records migrate, review, show."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from gateway.cli.context import AppContext
+from gateway.i18n import t
+from gateway.records import count_for_review, migrate_records, read_record, records_for_review
+from gateway.schema_versions import REVIEW_REASONS, configure
+
+MISSING = "—"
+
+
+def reason_title(reason: str) -> str:
+    """Return the short title of a review reason (``schema.review.X`` → ``schema.review_title.X``)."""
+    return t(reason.replace("schema.review.", "schema.review_title.", 1))
+
+
+@click.group("records")
+def records_group() -> None:
+    """Migrate stored records to the current schema versions, list records waiting for review."""
+
+
+@records_group.command("migrate")
+@click.option("--entity", help="Only records of this entity.")
+@click.pass_obj
+def records_migrate(app: AppContext, entity: str | None) -> None:
+    """Upgrade stored records below their entity's current schema version; safe to run again."""
+    db = app.database()
+    configure(app.settings)
+    with app.progress("progress.migrate_records") as bar:
+        result = migrate_records(db, entity, app.settings.section("runs")["chunk_size"], bar)
+    document = result.as_dict()
+    lines = [t("records.migrated", count=sum(result.migrated.values()))]
+    lines += [f"  {name}: {count}" for name, count in sorted(result.migrated.items())]
+    if result.review:
+        lines.append(t("records.migrated_review", count=sum(result.review.values())))
+        lines += [f"  {count} × {reason_title(reason)}"
+                  for reason, count in sorted(result.review.items(), key=_reason_order)]
+    if result.invalid:
+        lines.append(t("records.migrated_invalid", count=sum(result.invalid.values())))
+    app.emit(document, lines)
+
+
+def _reason_order(item: tuple[str, int]) -> int:
+    reason = item[0]
+    return REVIEW_REASONS.index(reason) if reason in REVIEW_REASONS else len(REVIEW_REASONS)
+
+
+@records_group.command("review")
+@click.option("--entity", help="Only records of this entity.")
+@click.option("--limit", type=int, default=100, show_default=True, help="Maximum number of records listed.")
+@click.pass_obj
+def records_review(app: AppContext, entity: str | None, limit: int) -> None:
+    """List records waiting for review with their reason: ids only, never names."""
+    app.database()
+    rows = records_for_review(entity, limit)
+    total = count_for_review(entity)
+    lines = [t("records.review_header", count=total, shown=len(rows))]
+    lines += [f"  #{r['record_id']} {r['entity']}@{r['schema_version']} {r['source']} "
+              f"{r['local_id']}: {r['message']}" for r in rows]
+    app.emit({"total": total, "records": rows}, lines)
+
+
+@records_group.command("show")
+@click.argument("record_id", type=int)
+@click.option("--schema-version", "schema_version", type=click.IntRange(min=1),
+              help="Schema version to show the record at (default: the entity's current one).")
+@click.pass_obj
+def records_show(app: AppContext, record_id: int, schema_version: int | None) -> None:
+    """Show one record as stored and converted to a schema version, side by side."""
+    app.database()
+    configure(app.settings)
+    document = read_record(record_id, schema_version)
+    app.emit(document, _show_lines(document))
+
+
+def _show_lines(document: dict[str, Any]) -> list[str]:
+    stored, requested = document["stored"], document["requested"]
+    lines = [t("records.show_header", record_id=document["record_id"], entity=document["entity"],
+               state=document["state"], source=document["source"], local_id=document["local_id"])]
+    left, right = _flatten(stored["data"]), _flatten(requested["data"])
+    names = list(left) + [name for name in right if name not in left]
+    headers = (t("records.show_field"), t("records.show_version", version=stored["schema_version"]),
+               t("records.show_version", version=requested["schema_version"]))
+    table = [headers] + [(name, left.get(name, MISSING), right.get(name, MISSING)) for name in names]
+    widths = [max(len(row[i]) for row in table) for i in range(2)]
+    lines += [f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}" for row in table]
+    dropped = [name for name in left if name not in right]
+    if dropped:
+        lines.append(t("records.show_left_out", version=requested["schema_version"],
+                       fields=", ".join(dropped)))
+    for side in (stored, requested):
+        if side["review"]:
+            lines.append(t("records.show_review", version=side["schema_version"],
+                           message=side["review"]["message"]))
+    return lines
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Return the record's fields as dotted names (``address.commune_code``) and display text."""
+    flat: dict[str, str] = {}
+    for name, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{name}."))
+        elif isinstance(value, str):
+            flat[f"{prefix}{name}"] = value
+        else:
+            flat[f"{prefix}{name}"] = json.dumps(value, ensure_ascii=False)
+    return flat
