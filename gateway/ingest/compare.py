@@ -15,6 +15,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import peewee
@@ -23,7 +24,7 @@ from gateway.clock import utcnow
 from gateway.ingest.stage import Snapshot
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import execute_many
+from gateway.store.bulk import execute_many, plain_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 
@@ -68,10 +69,10 @@ class Comparer:
             self._stage_absent_ends(snapshot)
         return {entity: dict(counter) for entity, counter in self.decisions.items()}
 
-    def _undecided_chunks(self) -> Iterator[list[StagedRecord]]:
+    def _undecided_chunks(self) -> Iterator[list[SimpleNamespace]]:
         last_id = 0
         while True:
-            chunk = list(
+            chunk = plain_rows(
                 StagedRecord.select()
                 .where((StagedRecord.run == self.run.id) & (StagedRecord.id > last_id)
                        & StagedRecord.decision.is_null())
@@ -85,7 +86,7 @@ class Comparer:
 
     # -- one chunk ----------------------------------------------------------
 
-    def _decide_chunk(self, chunk: list[StagedRecord]) -> None:
+    def _decide_chunk(self, chunk: list[SimpleNamespace]) -> None:
         by_local = self._records_by_local_id(chunk)
         by_identifier = self._records_by_identifier(chunk, by_local)
         with write_transaction(self.db):
@@ -97,7 +98,7 @@ class Comparer:
                 updates.append((decision, staged.record_id, staged.id))
             execute_many(self.db, SET_DECISION, updates)
 
-    def _records_by_local_id(self, chunk: list[StagedRecord]) -> dict[tuple[str, str], Record]:
+    def _records_by_local_id(self, chunk: list[SimpleNamespace]) -> dict[tuple[str, str], Record]:
         found: dict[tuple[str, str], Record] = {}
         for entity, local_ids in _group(chunk, "local_id").items():
             query = (
@@ -109,7 +110,7 @@ class Comparer:
                 found[(entity, alias.value)] = alias.record
         return found
 
-    def _records_by_identifier(self, chunk: list[StagedRecord],
+    def _records_by_identifier(self, chunk: list[SimpleNamespace],
                                by_local: dict[tuple[str, str], Record]) -> dict[tuple[str, str, str], Record]:
         """Find records of other sources by Ministry id or personal id, for new local ids."""
         found: dict[tuple[str, str, str], Record] = {}
@@ -127,7 +128,7 @@ class Comparer:
 
     # -- one row --------------------------------------------------------------
 
-    def _decide(self, staged: StagedRecord, record: Record | None,
+    def _decide(self, staged: SimpleNamespace, record: Record | None,
                 by_identifier: dict[tuple[str, str, str], Record]) -> str:
         if staged.action == "seen":
             return "seen"
@@ -151,13 +152,13 @@ class Comparer:
             return "unchanged"
         return "update"
 
-    def _decide_end(self, staged: StagedRecord, record: Record | None) -> str:
+    def _decide_end(self, staged: SimpleNamespace, record: Record | None) -> str:
         if record is None or record.state != "active" or record.source != self.run.source:
             return "unchanged"
         staged.record_id = record.id
         return "end"
 
-    def _match_by_identifier(self, staged: StagedRecord,
+    def _match_by_identifier(self, staged: SimpleNamespace,
                              by_identifier: dict[tuple[str, str, str], Record]) -> tuple[Record | None, bool]:
         """Return the other source's record this row's identifiers name, and whether they conflict."""
         for namespace in ("ministry_id", "personal_id"):
@@ -187,7 +188,7 @@ class Comparer:
 
         return rank(self.run.adapter) < rank(owner_adapter)
 
-    def _quarantine_conflict(self, staged: StagedRecord, namespace: str, value: str,
+    def _quarantine_conflict(self, staged: SimpleNamespace, namespace: str, value: str,
                              record: Record) -> None:
         place = json.loads(staged.place)
         Quarantine.create(
@@ -237,7 +238,7 @@ def _adapter_of(source: str) -> str | None:
     return row.adapter if row else None
 
 
-def _group(chunk: list[StagedRecord], attribute: str) -> dict[str, list[str]]:
+def _group(chunk: list[SimpleNamespace], attribute: str) -> dict[str, list[str]]:
     grouped: defaultdict[str, list[str]] = defaultdict(list)
     for staged in chunk:
         value = getattr(staged, attribute)

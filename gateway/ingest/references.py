@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 import peewee
@@ -23,6 +24,7 @@ from gateway.clock import utcnow
 from gateway.entities import Entity, load_entities
 from gateway.ingest.compare import source_namespace
 from gateway.mapping.spec import canonical_json
+from gateway.store.bulk import plain_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
@@ -58,7 +60,7 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
     rejected = 0
     last_id = 0
     while True:
-        chunk = list(
+        chunk = plain_rows(
             StagedRecord.select()
             .where((StagedRecord.run == run.id) & (StagedRecord.entity == entity.name)
                    & (StagedRecord.action == "upsert") & StagedRecord.decision.in_(CHECKED)
@@ -78,7 +80,7 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
                     rejected += 1
 
 
-def _targets(staged: StagedRecord, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
+def _targets(staged: SimpleNamespace, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
     data = json.loads(staged.data or "{}")
     targets = []
     for field in fields:
@@ -91,7 +93,7 @@ def _targets(staged: StagedRecord, entity: Entity, fields: list[str]) -> list[tu
     return targets
 
 
-def _wanted(chunk: list[StagedRecord], entity: Entity, fields: list[str]) -> dict[str, set[str]]:
+def _wanted(chunk: list[SimpleNamespace], entity: Entity, fields: list[str]) -> dict[str, set[str]]:
     wanted: defaultdict[str, set[str]] = defaultdict(set)
     for staged in chunk:
         for _, target, value in _targets(staged, entity, fields):
@@ -124,7 +126,7 @@ def _present(run: Run, wanted: dict[str, set[str]]) -> set[tuple[str, str]]:
     return present
 
 
-def _first_missing(staged: StagedRecord, entity: Entity, fields: list[str],
+def _first_missing(staged: SimpleNamespace, entity: Entity, fields: list[str],
                    present: set[tuple[str, str]]) -> tuple[str, str, str] | None:
     for field, target, value in _targets(staged, entity, fields):
         if (target, value) not in present:
@@ -132,7 +134,7 @@ def _first_missing(staged: StagedRecord, entity: Entity, fields: list[str],
     return None
 
 
-def _reject(run: Run, staged: StagedRecord, field: str, target: str, value: str) -> None:
+def _reject(run: Run, staged: SimpleNamespace, field: str, target: str, value: str) -> None:
     place: dict[str, Any] = json.loads(staged.place)
     Quarantine.create(
         run=run.id, source=run.source, stream=None, entity=staged.entity,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import peewee
@@ -37,6 +38,14 @@ def select_rows(db: peewee.Database, sql: str, params: Sequence[Any]) -> list[tu
     cursor = db.cursor()
     cursor.execute(sql if is_sqlite(db) else sql.replace("?", "%s"), params)
     return list(cursor.fetchall())
+
+
+def plain_rows(query: Any) -> list[SimpleNamespace]:
+    """Return a query's rows as plain attribute objects, without building model instances.
+
+    Building a peewee model per row cost more than the query on the hot path.
+    """
+    return [SimpleNamespace(**row) for row in query.dicts()]
 
 
 def db_time(db: peewee.Database, moment: datetime) -> Any:

@@ -58,6 +58,7 @@ def import_address_mapping(folder: Path, number: int, address: dict[str, str]) -
     """Import a student@1 mapping, version ``number``, that gives every student ``address``."""
     document = yaml.safe_load((MAPPING_DIR / "oneroster" / "student" / "v1.yaml").read_text("utf-8"))
     document["version"] = number
+    document["schema_version"] = 1
     document["fields"]["address"] = {"const": address}
     path = folder / "mappings" / "oneroster" / "student" / f"v{number}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
