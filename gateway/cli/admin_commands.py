@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 from gateway.cli.context import AppContext
 from gateway.cli.render import place_text
 from gateway.codelists import load_codelists
+from gateway.errors import ConfigurationError
 from gateway.i18n import t
 from gateway.mapping import registry
 from gateway.mapping.registry import import_shipped, list_versions
@@ -174,22 +176,46 @@ def quarantine_prune(app: AppContext) -> None:
 @click.option("--size", type=click.Choice(["tiny", "small", "medium", "full"]), default="small",
               show_default=True, help="How big a city.")
 @click.option("--seed", type=int, default=2025, show_default=True, help="Random seed.")
+@click.option("--shapes", default="oneroster", show_default=True,
+              help="Comma-separated shapes to write, each under OUT/<shape>: oneroster, xlsx, csv1258.")
 @click.pass_obj
-def demo_data_command(app: AppContext, out: Path, size: str, seed: int) -> None:
-    """Write a synthetic city (fictional people) as a OneRoster 1.2 package under OUT/oneroster."""
-    from gateway.demo import oneroster
+def demo_data_command(app: AppContext, out: Path, size: str, seed: int, shapes: str) -> None:
+    """Write a synthetic city (fictional people) in each shape under OUT/<shape>.
+
+    ``oneroster`` is a OneRoster 1.2 package, ``xlsx`` one vnEdu-style workbook per school,
+    ``csv1258`` one Windows-1258 CSV pupil list per school. All shapes hold the same people.
+    """
+    from gateway.demo import oneroster, vendor
 
     _ = app.settings
-    with app.progress("progress.demo") as bar:
-        summary = oneroster.write_oneroster(
-            out / "oneroster", size=size, seed=seed,
-            progress=lambda done, total: _advance(bar, done, total),
-        )
-    document = summary.as_dict()
-    lines = [t("demo.written", path=summary.package, size=size)]
-    lines += [f"  {name}: {count}" for name, count in document["files"].items()]
-    lines.append(t("demo.faults", detail=summary.fault_detail()))
-    app.emit(document, lines)
+    writers = {"oneroster": oneroster.write_oneroster, "xlsx": vendor.write_vendor_xlsx,
+               "csv1258": vendor.write_vendor_csv1258}
+    chosen = _demo_shapes(shapes, tuple(writers))
+    documents: dict[str, Any] = {}
+    lines: list[str] = []
+    for shape in chosen:
+        with app.progress("progress.demo") as bar:
+            summary = writers[shape](
+                out / shape, size=size, seed=seed, progress=partial(_advance, bar)
+            )
+        documents[shape] = summary.as_dict()
+        lines.append(t("demo.written", path=summary.package, size=size))
+        if shape == "oneroster":
+            lines += [f"  {name}: {count}" for name, count in summary.files.items()]
+        else:
+            lines.append("  " + t("demo.export_counts", files=len(summary.files),
+                                  schools=len(summary.schools), students=summary.students))
+        lines.append(t("demo.faults", detail=summary.fault_detail()))
+    app.emit(documents, lines)
+
+
+def _demo_shapes(text: str, known: tuple[str, ...]) -> list[str]:
+    """Return the shapes named in ``text`` (comma-separated) in the order given, each once."""
+    shapes = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [shape for shape in shapes if shape not in known]
+    if unknown or not shapes:
+        raise ConfigurationError("demo.shape_unknown", shapes=text, known=", ".join(known))
+    return shapes
 
 
 def _advance(bar: object, done: int, total: int) -> None:

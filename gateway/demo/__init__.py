@@ -7,6 +7,10 @@ preschools, primary, lower and upper secondary schools, and their homeroom
 classes for the 2025-2026 school year with students, teachers and principals.
 A controlled share of faulty rows is planted for the gateway to reject or repair.
 
+``write_vendor_xlsx`` and ``write_vendor_csv1258`` write the same pupils as the
+exports of a school-management product: one vnEdu-style workbook, or one
+Windows-1258 CSV list, per school, for the ``school-export`` adapter.
+
 What it is not:
 
 - Not real people. Names are drawn at random from Faker's Vietnamese lists,
@@ -25,6 +29,15 @@ What it is not:
 from gateway.demo.city import SIZES, CitySize, Level
 from gateway.demo.faults import FaultKind
 from gateway.demo.oneroster import DemoSummary, SchoolSummary, write_oneroster
+from gateway.demo.vendor import (
+    PlantedFault,
+    Pupil,
+    VendorFault,
+    VendorSummary,
+    city_pupils,
+    write_vendor_csv1258,
+    write_vendor_xlsx,
+)
 
 __all__ = [
     "SIZES",
@@ -32,6 +45,13 @@ __all__ = [
     "DemoSummary",
     "FaultKind",
     "Level",
+    "PlantedFault",
+    "Pupil",
     "SchoolSummary",
+    "VendorFault",
+    "VendorSummary",
+    "city_pupils",
     "write_oneroster",
+    "write_vendor_csv1258",
+    "write_vendor_xlsx",
 ]
