@@ -351,7 +351,9 @@ def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:
 
     The first row keeps its place; each later one is quarantined with the line
     of the first, because two rows that claim one key cannot both be right and
-    the gateway does not guess which is.
+    the gateway does not guess which is. A later row that gives the very same
+    record (same local id and content hash) is a harmless repeat and is dropped
+    without a rejection.
     """
     rejected: Counter[str] = Counter()
     for column, key in (("local_id", "ingest.duplicate_local_id"),
@@ -381,6 +383,13 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) 
         )
         with write_transaction(db):
             for row in later:
+                if column == "local_id" and row.content_hash and row.content_hash == first.content_hash:
+                    # The same record repeated (a class named on every pupil's row, say) is
+                    # no conflict: keep the first and let the repeat go without a rejection.
+                    row.action, row.data, row.decision = "seen", None, None
+                    row.ministry_id = row.personal_id = None
+                    row.save()
+                    continue
                 place = json.loads(row.place)
                 Quarantine.create(
                     run=run.id, source=run.source, stream=None, entity=row.entity,

@@ -250,3 +250,11 @@ def test_busy_source_fails_new_run(store: StoreHandle, tmp_path: Path) -> None:
         service.ingest(store.db, store.settings, folder, "oneroster", "busy")
     states = [r.state for r in Run.select().order_by(Run.id)]
     assert states == ["staging", "failed"]
+
+
+def test_identical_repeat_is_not_rejected(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=2)
+    tables["users"].append(dict(tables["users"][0]))
+    report = ingest(store, pkg.write_package(tmp_path / "a", tables))
+    assert report.counts["stage"]["rejected"] == {}
+    assert active("student") == 2
