@@ -302,7 +302,8 @@ class TablePackage(Package):
     def _notice(self, key: str, place: Place, *, level: Literal["warning", "error"] = "warning",
                 **params: object) -> None:
         self.notices.append(Notice(level, InputError(key, place=place, **params)))
-        log.warning(
+        # INFO, not WARNING: the notice reaches the person through the run's report.
+        log.info(
             "table notice", extra=fields(file=place.file, sheet=place.sheet, error=key, level=level)
         )
 
