@@ -7,7 +7,7 @@ from typing import Any
 from gateway.i18n import t
 from gateway.reports import records_summary, rejections_by_reason
 
-DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "seen", "conflict")
+DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "repeat", "seen", "conflict")
 
 
 def place_text(place: dict[str, Any]) -> str:

@@ -18,9 +18,11 @@ with the same Ministry identifiers, so they describe one city. What an export
 adds to the city model is drawn here from the seed: the product's own pupil
 code ("Mã học sinh", the school code plus a number), the ethnic group, the
 learner status and the 12-digit personal identification number. Each row also
-carries the school code ("Mã trường"), because a folder contains the lists of
-many schools and the title row that names the school is not a column. Ethnic and status shares
-are plausible round figures for the Mekong delta, not statistics.
+carries the school code ("Mã trường") and the school name ("Tên trường"),
+because a folder contains the lists of many schools. The title row that names
+the school is not a column, and the flat CSV list has no title rows at all.
+Ethnic and status shares are plausible round figures for the Mekong delta, not
+statistics.
 
 Faults (``VendorFault``) are planted like those of the OneRoster writer: each
 pupil gets one with probability ``fault_rate``, and when the rate is above zero
@@ -87,12 +89,13 @@ ETHNIC_GROUP = "Dân tộc"
 STATUS = "Trạng thái"
 PERSONAL_ID = "Số định danh cá nhân"
 SCHOOL_CODE = "Mã trường"
+SCHOOL_NAME = "Tên trường"
 CLASS = "Lớp"
 
 XLSX_HEADER = (STT, LOCAL_CODE, MINISTRY_ID, FAMILY_MIDDLE, GIVEN, BIRTH_DATE, FEMALE, ETHNIC_GROUP,
-               STATUS, PERSONAL_ID, SCHOOL_CODE)
-CSV_HEADER = (STT, SCHOOL_CODE, CLASS, LOCAL_CODE, MINISTRY_ID, FULL_NAME, BIRTH_DATE, GENDER,
-              ETHNIC_GROUP, STATUS, PERSONAL_ID)
+               STATUS, PERSONAL_ID, SCHOOL_CODE, SCHOOL_NAME)
+CSV_HEADER = (STT, SCHOOL_CODE, SCHOOL_NAME, CLASS, LOCAL_CODE, MINISTRY_ID, FULL_NAME, BIRTH_DATE,
+              GENDER, ETHNIC_GROUP, STATUS, PERSONAL_ID)
 # Excel writes ";" where the decimal mark is a comma, as on Windows set to Vietnamese.
 CSV_DELIMITER = ";"
 DATE_TEXT = "%d/%m/%Y"
@@ -172,6 +175,7 @@ class Pupil:
     number: int  # "STT": the running number within the class, from 1
     code: str  # "Mã học sinh": the product's own code, unique in the city
     school_code: str
+    school_name: str
     ethnic_code: str  # in the 1979 numbering
     ethnic_name: str  # as the export spells it
     status_code: str
@@ -219,6 +223,7 @@ def _school_pupils(school: School, seed: int, first_serial: int) -> list[Pupil]:
                 number=number,
                 code=f"{code}{index + 1:04d}",
                 school_code=code,
+                school_name=school.plan.name,
                 ethnic_code=ethnic.code,
                 ethnic_name=rng.choice(ethnic.spellings),
                 status_code=status.code,
@@ -481,7 +486,8 @@ class _XlsxShape:
                 birth.number_format = "DD/MM/YYYY"
         female = "x" if person.sex == "female" else None
         return [pupil.number, row.code, person.master_id, row.family_middle, row.given, birth,
-                female, row.ethnic, pupil.status_name, row.personal_id, pupil.school_code]
+                female, row.ethnic, pupil.status_name, row.personal_id, pupil.school_code,
+                pupil.school_name]
 
 
 class _Csv1258Shape:
@@ -513,9 +519,9 @@ class _Csv1258Shape:
         pupil, person = row.pupil, row.pupil.person
         birth = row.birth.strftime(DATE_TEXT) if isinstance(row.birth, date) else row.birth
         gender = "Nữ" if person.sex == "female" else "Nam"
-        return [number, pupil.school_code, pupil.homeroom.title, row.code, person.master_id,
-                f"{row.family_middle} {row.given}", birth, gender, row.ethnic, pupil.status_name,
-                row.personal_id]
+        return [number, pupil.school_code, pupil.school_name, pupil.homeroom.title, row.code,
+                person.master_id, f"{row.family_middle} {row.given}", birth, gender, row.ethnic,
+                pupil.status_name, row.personal_id]
 
 
 # Tone marks, which Windows-1258 writes as combining characters after the letter.

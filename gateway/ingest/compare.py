@@ -130,8 +130,8 @@ class Comparer:
 
     def _decide(self, staged: SimpleNamespace, record: Record | None,
                 by_identifier: dict[tuple[str, str, str], Record]) -> str:
-        if staged.action == "seen":
-            return "seen"
+        if staged.action in ("seen", "repeat"):
+            return str(staged.action)
         if staged.action == "end":
             return self._decide_end(staged, record)
         if record is None:

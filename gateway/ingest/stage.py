@@ -209,7 +209,7 @@ class Stager:
             known = stored.get((entity, item.local_id))
             if known is not None and known[1] == item.digest:
                 self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
-                            unchanged_id=known[0])
+                            unchanged_id=known[0], document=(item.document, item.digest))
                 continue
             problems = self.schemas.validator(entity, item.schema_version).problems(item.record)
             if problems:
@@ -263,6 +263,8 @@ class Stager:
             definition = self.entities[entity]
             row.update(
                 decision="unchanged", record_id=unchanged_id,
+                # Kept so that a later identical repeat of this row is still recognised.
+                content_hash=document[1] if document else None,
                 ministry_id=record.get("ministry_id") if "ministry_id" in definition.aliases else None,
                 personal_id=record.get("personal_id") if "personal_id" in definition.aliases else None,
             )
@@ -386,7 +388,7 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) 
                 if column == "local_id" and row.content_hash and row.content_hash == first.content_hash:
                     # The same record repeated (a class named on every pupil's row, say) is
                     # no conflict: keep the first and let the repeat go without a rejection.
-                    row.action, row.data, row.decision = "seen", None, None
+                    row.action, row.data, row.decision = "repeat", None, None
                     row.ministry_id = row.personal_id = None
                     row.save()
                     continue

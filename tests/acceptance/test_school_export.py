@@ -8,6 +8,10 @@ exports: names split at the first word, the grade taken from the class name,
 ethnic groups in the 1979 numbering. Each planted fault that rejects a row
 must be rejected at its file, sheet, row and column, and the two normalised
 faults must give the same record as a clean row.
+
+The same rows also give one organization per school, one homeroom class per
+class and one enrollment per pupil. Every row repeats its school and class, so
+those records repeat identically and the stage step keeps one of each.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ REJECTIONS = {
     VendorFault.ETHNIC_GROUP_UNKNOWN: ("mapping.code_unknown", "ethnicity_code"),
     VendorFault.LOCAL_ID_DUPLICATE: ("ingest.duplicate_local_id", "local_id"),
 }
+# The rejection of the enrollment of a pupil row whose student row is rejected for its own
+# values: the enrollment names a student the source does not have.
+UNKNOWN_PERSON = ("ingest.reference_unknown", "person_ref")
+# Schema version of the records of each entity.
+SCHEMA_VERSIONS = {"student": 2, "organization": 1, "class": 1, "enrollment": 1}
 # Notices each file must give, by shape.
 NOTICES = {"xlsx": "table.rows_skipped", "csv1258": "table.encoding_fallback"}
 
@@ -95,6 +104,51 @@ def _expected_records(shape: str, summary: VendorSummary) -> dict[str, dict[str,
     }
 
 
+def _class_id(pupil: Pupil) -> str:
+    """Return the class local id: the school code and the class name, joined with a space."""
+    return f"{pupil.school_code} {pupil.homeroom.title}"
+
+
+def _expected_organizations() -> dict[str, dict[str, Any]]:
+    return {
+        school.plan.code: {"local_id": school.plan.code, "code": school.plan.code,
+                           "name": school.plan.name, "org_type": "school"}
+        for school, _ in city_pupils(SIZE, SEED)
+    }
+
+
+def _expected_classes() -> dict[str, dict[str, Any]]:
+    """Return one homeroom class per class with pupils, whatever their rows' faults."""
+    return {
+        _class_id(pupil): {"local_id": _class_id(pupil), "name": pupil.homeroom.title,
+                           "school_ref": pupil.school_code, "class_type": "homeroom"}
+        for _, pupils in city_pupils(SIZE, SEED) for pupil in pupils
+    }
+
+
+def _expected_enrollments(summary: VendorSummary) -> dict[str, dict[str, Any]]:
+    """Return the enrollment of every row whose pupil code names a stored student, by local id.
+
+    A row with the duplicated code of the row before gives that pupil's enrollment again, which
+    the stage step drops when it is the same record, as it is within one class.
+    """
+    faults = {p.ministry_id: p for p in summary.planted}
+    enrollments = {}
+    for _, pupils in city_pupils(SIZE, SEED):
+        for pupil in pupils:
+            planted = faults.get(pupil.person.master_id)
+            if planted is not None and planted.kind in REJECTIONS \
+                    and planted.kind is not VendorFault.LOCAL_ID_DUPLICATE:
+                continue
+            code = pupil.code if planted is None else planted.local_id
+            local_id = f"{code} {_class_id(pupil)}"
+            enrollments[local_id] = {
+                "local_id": local_id, "person_ref": code, "class_ref": _class_id(pupil),
+                "school_ref": pupil.school_code, "role": "student", "status": "enrolled",
+            }
+    return enrollments
+
+
 def _expected_rejections(summary: VendorSummary) -> list[tuple[Any, ...]]:
     rows = []
     for planted in summary.planted:
@@ -102,20 +156,28 @@ def _expected_rejections(summary: VendorSummary) -> list[tuple[Any, ...]]:
             reason, field = REJECTIONS[planted.kind]
             # A duplicate is found after mapping, so it names the field and not the column.
             column = None if planted.kind is VendorFault.LOCAL_ID_DUPLICATE else planted.column
-            rows.append((reason, planted.file, planted.sheet, planted.row, column, field))
-    return sorted(rows, key=lambda row: (row[1], row[3]))
+            rows.append(("student", reason, planted.file, planted.sheet, planted.row, column, field))
+            if planted.kind is not VendorFault.LOCAL_ID_DUPLICATE:
+                reason, field = UNKNOWN_PERSON
+                rows.append(("enrollment", reason, planted.file, planted.sheet, planted.row, None,
+                             field))
+    return sorted(rows, key=_rejection_order)
 
 
-def _stored(source: str) -> dict[str, dict[str, Any]]:
-    records = Record.select().where((Record.source == source) & (Record.entity == "student")
+def _rejection_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[2], row[4], row[0]
+
+
+def _stored(source: str, entity: str = "student") -> dict[str, dict[str, Any]]:
+    records = Record.select().where((Record.source == source) & (Record.entity == entity)
                                     & (Record.state == "active"))
     return {record.local_id: json.loads(record.data) for record in records}
 
 
 def _rejections(run_id: int) -> list[tuple[Any, ...]]:
     rows = Quarantine.select().where(Quarantine.run == run_id)
-    found = [(q.reason, q.file, q.sheet, q.row, q.column, q.field) for q in rows]
-    return sorted(found, key=lambda row: (row[1], row[3]))
+    found = [(q.entity, q.reason, q.file, q.sheet, q.row, q.column, q.field) for q in rows]
+    return sorted(found, key=_rejection_order)
 
 
 @pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
@@ -131,8 +193,47 @@ def test_export_ingests_exact_records(store: StoreHandle, exports: dict[str, Ven
     assert sorted(stored) == sorted(expected)
     for local_id, record in expected.items():
         assert stored[local_id] == record, local_id
-    assert {r.schema_version for r in Record.select()} == {2}
+    for entity, version in SCHEMA_VERSIONS.items():
+        versions = {r.schema_version for r in Record.select().where(Record.entity == entity)}
+        assert versions == {version}, entity
     assert report.counts["stage"]["rows_read"] == {"table": summary.students}
+
+
+@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+def test_export_gives_schools_classes_enrollments(store: StoreHandle,
+                                                  exports: dict[str, VendorSummary],
+                                                  shape: str) -> None:
+    summary = exports[shape]
+    source = f"{shape}-demo"
+
+    report = service.ingest(store.db, store.settings, summary.package, ADAPTER, source)
+
+    assert report.state == "succeeded"
+    assert _stored(source, "organization") == _expected_organizations()
+    assert _stored(source, "class") == _expected_classes()
+    assert _stored(source, "enrollment") == _expected_enrollments(summary)
+    assert len(_stored(source, "organization")) == 2
+    assert len(_stored(source, "class")) == 8
+    assert len(_stored(source, "enrollment")) == 33
+
+
+@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+def test_rejected_pupil_keeps_class(store: StoreHandle, exports: dict[str, VendorSummary],
+                                    shape: str) -> None:
+    """A row rejected for its birth date still gives its class, which its classmates reference."""
+    summary = exports[shape]
+    source = f"{shape}-demo"
+    pupils = {p.person.master_id: p for _, school in city_pupils(SIZE, SEED) for p in school}
+    bad_date = next(p for p in summary.planted if p.kind is VendorFault.BIRTH_DATE_INVALID)
+    class_id = _class_id(pupils[bad_date.ministry_id])
+
+    report = service.ingest(store.db, store.settings, summary.package, ADAPTER, source)
+
+    rejected_entities = {row[0] for row in _rejections(report.run_id) if row[4] == bad_date.row}
+    assert rejected_entities == {"student", "enrollment"}
+    assert class_id in _stored(source, "class")
+    classmates = [e for e in _stored(source, "enrollment").values() if e["class_ref"] == class_id]
+    assert classmates
 
 
 @pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
@@ -143,7 +244,11 @@ def test_each_fault_rejected_at_its_place(store: StoreHandle, exports: dict[str,
     report = service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
 
     assert _rejections(report.run_id) == _expected_rejections(summary)
-    assert len(_rejections(report.run_id)) == sum(summary.faults.values())
+    students = [row for row in _rejections(report.run_id) if row[0] == "student"]
+    enrollments = [row for row in _rejections(report.run_id) if row[0] == "enrollment"]
+    assert len(students) == sum(summary.faults.values())
+    # Every rejected pupil but the duplicate, whose code names the stored pupil before it.
+    assert len(enrollments) == sum(summary.faults.values()) - 1
 
 
 @pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
@@ -183,10 +288,21 @@ def test_second_ingest_changes_nothing(store: StoreHandle, exports: dict[str, Ve
 
     second = service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
 
-    assert first.changes == len(_expected_records(shape, summary))
+    assert first.changes == (len(_expected_records(shape, summary)) + len(_expected_organizations())
+                             + len(_expected_classes()) + len(_expected_enrollments(summary)))
     assert second.state == "succeeded"
     assert second.changes == 0
     assert horizon() == before
+
+
+@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+def test_second_ingest_same_rejections(store: StoreHandle, exports: dict[str, VendorSummary],
+                                       shape: str) -> None:
+    summary = exports[shape]
+    service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
+
+    second = service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
+
     assert _rejections(second.run_id) == _expected_rejections(summary)
 
 
