@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunReport:
-    """What a run did, for the CLI summary and ``--json``."""
+    """The outcome of a run, for the CLI summary and ``--json``."""
 
     run_id: int
     state: str
@@ -80,7 +80,7 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
     """Stage, compare, guard and apply ``path`` for ``source``; return the run's report.
 
     Raises ``InputError`` (recorded on a failed run) when the input as a whole
-    cannot be read, and ``RunStateError`` when another live run holds the source.
+    cannot be read, and ``RunStateError`` when another live run has the source's lock.
     """
     adapter = get_adapter(adapter_key)
     # Schema upgrades on write read the unit correspondence that these settings name.

@@ -87,7 +87,7 @@ def content_hash(schema_version: int, document: str) -> str:
 
 
 class Stager:
-    """Stages one package for one run; holds the chunk buffers and the counters."""
+    """Stager of one package for one run, with the chunk buffers and the counters."""
 
     def __init__(self, db: peewee.Database, run: Run, specs: list[MappingSpec], chunk_size: int,
                  progress: Any = None):

@@ -180,8 +180,9 @@ class StagedRecord(BaseModel):
     """A mapped, valid record of a run, waiting to be compared and applied.
 
     ``action`` is ``upsert`` (the row is present), ``end`` (the row asks for the
-    record to end, or the record is absent from a bulk snapshot) or ``seen``
-    (the row was rejected but its key was read, so a snapshot must not end it).
+    record to end, or the record is absent from a bulk snapshot), ``seen``
+    (the row was rejected but its key was read, so a snapshot must not end it)
+    or ``repeat`` (the row gave the same record as an earlier row of the run).
     ``decision`` is set by the compare step. ``review`` is the reason, as JSON,
     why a person must look at the record once it is written, if a schema
     conversion could not carry a value over without guessing.
