@@ -298,6 +298,8 @@ class _DateReader:
                                          mapping=context.mapping, field=context.field,
                                          format=pattern)
         self.formats = formats
+        # With ISO as the only format no reading can be ambiguous, so the fast parser serves.
+        self.iso_only = formats == [_ISO_FORMAT]
         self.shown = " | ".join(human_format(f) for f in formats)
         self.year_only = allow_year_only and "%Y" in formats
         # The same formats with a two-digit year, only to say why a value is rejected.
@@ -333,6 +335,11 @@ class _DateReader:
         return day.isoformat()
 
     def _parse(self, text: str, value: Any) -> str:
+        if self.iso_only and _ISO_DATE.fullmatch(text):
+            try:
+                return date.fromisoformat(text).isoformat()
+            except ValueError:
+                pass  # an impossible date such as 2023-02-30: rejected below with its message
         readings: dict[datetime, list[str]] = {}
         # ISO dates are read even when unlisted, because excel_serial and spreadsheet readers
         # write dates that way. A listed format that reads them otherwise makes them ambiguous.
