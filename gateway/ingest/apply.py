@@ -20,7 +20,7 @@ from gateway.clock import utcnow
 from gateway.ingest import runs
 from gateway.ingest.compare import CHANGE_DECISIONS, source_namespace
 from gateway.logs import fields
-from gateway.store.bulk import db_time, execute_many, placeholders, select_rows
+from gateway.store.bulk import db_time, execute_many, placeholders, raw_rows, select_rows
 from gateway.store.changelog import RECORD_IDS, reserve, reserve_sequences
 from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, ChangeEvent, Record, Run, StagedRecord
@@ -51,7 +51,8 @@ def apply_run(db: peewee.Database, run: Run, chunk_size: int, progress: Any = No
             .order_by(StagedRecord.id)
             .limit(chunk_size)
         )
-        chunk = [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in tuples(query)]
+        _, rows = raw_rows(query)
+        chunk = [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows]
         if not chunk:
             return applied
         last_id = chunk[-1]["id"]
