@@ -13,7 +13,6 @@ a ``ConfigurationError``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ import yaml
 from gateway import PROJECT_ROOT
 from gateway.errors import ConfigurationError, Problems
 from gateway.logs import fields
+from gateway.validation import read_schema_file
 
 log = logging.getLogger(__name__)
 
@@ -268,16 +268,8 @@ def _check_against_schemas(
 
 
 def _read_schema(path: Path, problems: Problems) -> dict[str, Any] | None:
-    try:
-        with path.open(encoding="utf-8") as handle:
-            schema = json.load(handle)
-    except OSError as exc:
-        problems.add(f"{path}: the current schema version cannot be read: {exc.strerror}")
-        return None
-    except json.JSONDecodeError as exc:
-        problems.add(f"{path}: not valid JSON: {exc}")
-        return None
-    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+    schema = read_schema_file(path, problems, "the current schema version cannot be read")
+    if schema is not None and not isinstance(schema.get("properties"), dict):
         problems.add(f"{path}: expected a schema object with properties")
         return None
     return schema

@@ -163,12 +163,17 @@ def schema_uri(entity: str, version: int) -> str:
     return f"{SCHEMA_BASE_URI}{entity}/v{version}.json"
 
 
-def _read_schema(path: Path, problems: Problems) -> dict[str, Any] | None:
+def read_schema_file(path: Path, problems: Problems,
+                     unreadable: str = "cannot be read") -> dict[str, Any] | None:
+    """Read one schema file as a JSON object; add a problem and return ``None`` if it is not one.
+
+    ``unreadable`` words the problem when the file cannot be opened.
+    """
     try:
         with path.open(encoding="utf-8") as handle:
             document = json.load(handle)
     except OSError as exc:
-        problems.add(f"{path}: {exc.strerror}")
+        problems.add(f"{path}: {unreadable}: {exc.strerror}")
         return None
     except json.JSONDecodeError as exc:
         problems.add(f"{path}: not valid JSON: {exc}")
@@ -207,7 +212,7 @@ def load_schema_files(root: Path) -> dict[tuple[str, int], dict[str, Any]]:
             problems.add(f"{path}: a schema file must be named v<version>.json")
             continue
         entity, version = path.parent.name, int(match[1])
-        document = _read_schema(path, problems)
+        document = read_schema_file(path, problems)
         if document is None:
             continue
         _check_schema(path, entity, version, document, problems)
