@@ -3,7 +3,7 @@
 An adapter reads one product's export (a file, a folder, an archive) and yields
 *streams*: one per logical table, each with its original header texts and its
 rows as lists of cleaned text cells, with the place every row came from. An
-adapter knows nothing of canonical entities: mappings under ``mappings/`` turn
+adapter does not deal with canonical entities: mappings under ``mappings/`` turn
 rows into records.
 
 Rules every adapter keeps, checked by the contract suite in ``tests/adapters``:
@@ -52,7 +52,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class ReadHints:
-    """What the active mappings of this adapter look for, by ``match_key`` of column names.
+    """The column names the active mappings of this adapter read, by ``match_key``.
 
     Adapters of self-describing formats (OneRoster) ignore it. A generic table
     adapter uses it to find the header row under titles and class labels, and to
@@ -66,7 +66,7 @@ class ReadHints:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a bulk stream is a complete snapshot of, beyond its source and entity.
+    """The extent a bulk stream is a complete snapshot of, beyond its source and entity.
 
     ``None`` means "all": ``periods=None`` covers every school year. A record
     whose school or period lies outside a declared set is never ended by its

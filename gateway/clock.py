@@ -1,6 +1,6 @@
 """The one seam for time: wall clock, monotonic clock and sleep.
 
-Production code asks ``get_clock()``; tests install a ``FakeClock`` with
+Production code calls ``get_clock()``, and tests install a ``FakeClock`` with
 ``use_clock`` so that schedules, leases, backoff and timestamps run instantly.
 """
 
@@ -36,7 +36,7 @@ class SystemClock:
 
 
 class FakeClock:
-    """A clock that moves only when told to; ``sleep`` advances it at once."""
+    """A clock that moves only when ``advance`` or ``sleep`` is called; ``sleep`` returns at once."""
 
     def __init__(self, start: datetime | None = None):
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)

@@ -25,7 +25,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Place:
-    """Where a value came from: file, sheet, row (1-based line), column and field."""
+    """The origin of a value: file, sheet, row (1-based line), column and field."""
 
     file: str | None = None
     sheet: str | None = None

@@ -34,7 +34,7 @@ def clean(value: str) -> str:
 def match_key(text: str) -> str:
     """Return a comparison key: no case, no diacritics, words joined by one space.
 
-    Cached, because the values it sees per row (statuses, roles, codes) repeat.
+    Cached, because the values passed per row (statuses, roles, codes) repeat.
     """
     folded = unicodedata.normalize("NFKD", text.translate(_FOLD))
     bare = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()

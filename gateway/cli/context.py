@@ -1,4 +1,4 @@
-"""What every subcommand shares: settings, the store, the language and the output mode."""
+"""The state every subcommand shares: settings, the store, the language and the output mode."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class AppContext:
 
     @contextmanager
     def progress(self, description_key: str, total: int | None = None) -> Iterator[Any]:
-        """A progress bar with rates on standard error, shown only on a terminal."""
+        """Show a progress bar with rates on standard error, only when it is a terminal."""
         disabled = self.json_output or not sys.stderr.isatty()
         bar = tqdm(total=total, desc=t(description_key), unit=t("progress.unit_rows"),
                    file=sys.stderr, disable=disabled, unit_scale=True, dynamic_ncols=True)

@@ -1,11 +1,11 @@
 """Apply: write a run's decisions in committed chunks, each with its change-log events.
 
-Each chunk is one write transaction: reserve the chunk's sequence numbers (the
-counter row lock orders commits) and the ids of its new records, write records
-and crosswalk aliases with one statement each, append
-one event per insert, update or end carrying the record's state, and mark the
-staged rows applied. A crash loses at most the chunk in flight, which rolls back
-whole; running again applies only what is left, so nothing is applied twice.
+Each chunk is one write transaction. It reserves the chunk's sequence numbers
+(the counter row lock orders commits) and the ids of its new records. Then it
+writes records and crosswalk aliases with one statement each, appends one event
+per insert, update or end carrying the record's state, and marks the staged rows
+applied. A crash loses at most the chunk in flight, which rolls back whole.
+Running again applies only what is left, so nothing is applied twice.
 """
 
 from __future__ import annotations

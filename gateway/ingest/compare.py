@@ -1,11 +1,16 @@
 """Compare: decide what each staged record means for the store, then check the guard.
 
-Decisions: ``insert`` (new record), ``update`` (changed content, or an ended
-record that is back), ``unchanged`` (same content hash: nothing is written),
-``end`` (asked for, or absent from a bulk snapshot in its scope), ``alias`` (the
-record belongs to a source of higher precedence: only the crosswalk learns the
-new local id), and ``conflict`` (an identifier already names another record of
-this source: quarantined).
+The decisions are:
+
+- ``insert``: a new record;
+- ``update``: changed content, or an ended record that is back;
+- ``unchanged``: the same content hash, so nothing is written;
+- ``end``: requested by the row, or the record is absent from a bulk snapshot in its scope;
+- ``alias``: the record belongs to a source of higher precedence, so only the
+  crosswalk learns the new local id;
+- ``conflict``: an identifier already names another record of this source, so
+  the row is quarantined;
+- ``seen`` and ``repeat``: a rejected row's key, or a row that repeats an earlier one.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def claim_source(db: peewee.Database, run: Run, lease_seconds: int) -> list[int]
 
     A dead holder is marked ``interrupted``; a held run is marked ``superseded``,
     because this newer run reads newer input. Their staged rows are dropped, and
-    the ids of superseded runs are returned so the new run can say so.
+    the ids of superseded runs are returned so the new run can report them.
     """
     with write_transaction(db):
         lock = SourceLock.select().where(SourceLock.source == run.source).for_update().first() \

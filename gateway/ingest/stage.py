@@ -1,9 +1,9 @@
 """Stage: read a package through the mappings into staging and quarantine.
 
-Every row is read once. For each mapping of its stream whose row filter takes
-the row, the row is mapped and validated; a good record is staged, a bad one is
-quarantined with its place and reason, and its local id is still staged as
-``seen`` so a bulk snapshot does not end the existing record. Staged rows and
+Every row is read once. Each mapping of its stream whose row filter accepts the
+row maps it. A good record is staged, and a bad one is quarantined with its
+place and reason. The bad row's local id is still staged as ``seen``, so a bulk
+snapshot does not end the existing record. Staged rows and
 quarantine rows are written in committed chunks.
 """
 
@@ -200,8 +200,8 @@ class Stager:
         """Stage the chunk's mapped records; skip validation and payload of unchanged ones.
 
         A record whose hash equals the stored one of this source was valid when it
-        was stored under the same schema version, so only its key is staged: the
-        snapshot must still see it, but compare and apply have nothing to do.
+        was stored under the same schema version. Only its key is staged, because
+        the snapshot must still count it while compare and apply have nothing to do.
         """
         stored = self._stored_hashes()
         for item in self._pending:
@@ -351,9 +351,9 @@ def _insert_dicts(db: peewee.Database, model: type[peewee.Model], rows: list[dic
 def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:
     """Reject later rows that repeat a local id or an identifier of an earlier row of the run.
 
-    The first row keeps its place; each later one is quarantined with the line
-    of the first, because two rows that claim one key cannot both be right and
-    the gateway does not guess which is. A later row that gives the very same
+    The first row keeps its place. Each later one is quarantined with the line
+    of the first, because two rows that claim one key cannot both be right, and
+    the gateway does not guess which one is. A later row that gives the very same
     record (same local id and content hash) is a harmless repeat and is dropped
     without a rejection.
     """

@@ -23,7 +23,7 @@ Getter = Callable[[Sequence[str]], str | None]
 
 @dataclass(frozen=True)
 class MappedRow:
-    """What one row means for one entity: ``upsert`` this record, or ``end`` it."""
+    """The action one row gives for one entity: ``upsert`` this record, or ``end`` it."""
 
     action: str
     local_id: str
@@ -265,7 +265,7 @@ class CompiledMapping:
         return self._when(cells)
 
     def asks_end(self, cells: Sequence[str]) -> bool:
-        """Return whether the row's status asks to end the record, without judging the rest."""
+        """Return whether the row's status requests an end of the record, ignoring the other cells."""
         try:
             return self._status(cells) == "end"
         except MappingError:

@@ -2,7 +2,7 @@
 
 Building one peewee query per row costs more than the database work itself, so
 ingest writes its rows with one prepared statement per chunk. SQL here uses
-``?`` placeholders; on PostgreSQL they become ``%s`` and the rows go through
+``?`` placeholders. On PostgreSQL they become ``%s``, and the rows go through
 ``psycopg2.extras.execute_batch``, which sends them in pages instead of one
 round trip per row. The statements run on the connection of the current
 transaction.

@@ -63,8 +63,8 @@ class FeedPage:
 def read_changes(after: int = 0, limit: int = 1000, bound: int | None = None) -> FeedPage:
     """Return the latest event of each record changed in (``after``, ``bound``].
 
-    ``bound`` defaults to the horizon; pass the same bound on every page of one
-    pull so that each record comes at most once, in its state as of the bound.
+    ``bound`` defaults to the horizon. Pass the same bound on every page of one
+    pull, so that each record comes at most once, in its state as of the bound.
     Later changes come in the next pull. Pages follow sequence order.
     """
     bound = horizon() if bound is None else min(bound, horizon())

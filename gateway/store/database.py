@@ -24,8 +24,8 @@ def is_sqlite(db: peewee.Database) -> bool:
 def open_database(url: str, busy_timeout_ms: int = 10_000) -> peewee.Database:
     """Connect to ``url`` and bind the models to it.
 
-    SQLite runs in WAL mode with a busy timeout, so readers never block the one
-    writer and a second writer waits instead of failing at once.
+    SQLite runs in WAL mode with a busy timeout, so readers do not block the
+    writer, and a second writer waits up to the timeout instead of failing at once.
     """
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]

@@ -137,7 +137,7 @@ class MappingVersion(BaseModel):
 
 
 class SourceMapping(BaseModel):
-    """Which mapping version a source uses for an entity; absent means the newest active one."""
+    """The mapping version a source is pinned to for an entity; without a row, the newest active one."""
 
     source = CharField(max_length=200)
     entity = CharField(max_length=64)
@@ -179,7 +179,7 @@ class SourceLock(BaseModel):
 class StagedRecord(BaseModel):
     """A mapped, valid record of a run, waiting to be compared and applied.
 
-    ``action`` is ``upsert`` (the row is present), ``end`` (the row asks for the
+    ``action`` is ``upsert`` (the row is present), ``end`` (the row requests the
     record to end, or the record is absent from a bulk snapshot), ``seen``
     (the row was rejected but its key was read, so a snapshot must not end it)
     or ``repeat`` (the row gave the same record as an earlier row of the run).

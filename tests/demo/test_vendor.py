@@ -362,7 +362,8 @@ def test_csv_fault_lines_hold_faulty_values(csv1258: VendorSummary) -> None:
         rows = csv_rows(csv1258.package / planted.file)
         value = rows[planted.row - 2][planted.column]
         if planted.kind is VendorFault.PERSONAL_ID_ZERO_LOST:
-            assert len(value) == 11 and not value.startswith("0")
+            assert len(value) == 11
+            assert not value.startswith("0")
         elif planted.kind is VendorFault.ETHNIC_GROUP_UNKNOWN:
             assert value == "Tà Mun"
         elif planted.kind is VendorFault.LOCAL_ID_DUPLICATE:
