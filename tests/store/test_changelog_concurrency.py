@@ -29,6 +29,8 @@ TRANSACTIONS = 40
 SQLITE_TRANSACTIONS = TRANSACTIONS // 2
 MAX_EVENTS_PER_TRANSACTION = 5
 PAGE_SIZE = 7
+# How long a SQLite writer thread waits for the write lock before it fails.
+WRITER_BUSY_SECONDS = 60
 # Long enough for a blocked writer to show that it waits, short enough to keep the test fast.
 BLOCKED_SECONDS = 0.5
 
@@ -120,6 +122,11 @@ class HorizonReader(threading.Thread):
 
 
 def test_horizon_reader_gets_every_change_once(store: StoreHandle) -> None:
+    if store.engine == "sqlite":
+        # Under CPU load a writer starved by SQLite's backing-off busy handler waited past
+        # the 10 s default and got "database is locked". Every writer thread opens its own
+        # connection, so the pragma is made permanent: peewee applies it to new connections.
+        store.db.pragma("busy_timeout", WRITER_BUSY_SECONDS * 1000, permanent=True)
     writers_done = threading.Event()
     reader = HorizonReader(store.db, writers_done)
     transactions = SQLITE_TRANSACTIONS if store.engine == "sqlite" else TRANSACTIONS
