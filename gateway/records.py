@@ -40,9 +40,10 @@ from gateway.validation import get_registry
 
 log = logging.getLogger(__name__)
 
+# A migrated record no longer is what its source row maps to, so its row hash is cleared.
 MIGRATE_RECORD = (
     f"UPDATE {Record._meta.table_name} SET schema_version = ?, data = ?, content_hash = ?, "
-    "review = ?, last_seq = ?, updated_at = ? WHERE id = ?"
+    "review = ?, row_hash = NULL, last_seq = ?, updated_at = ? WHERE id = ?"
 )
 
 

@@ -22,12 +22,34 @@ _FOLD = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "ø": "o", "ł": "l", "�
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"), None)
 
 
+# Outer white space: str.strip()'s ASCII set, and the no-break and ideographic spaces.
+_STRIP = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\u00a0\u3000"
+_UNIT = "\x1f"
+_NEEDS_CLEANING = re.compile("[\ufeff\u200b\u200c\u200d\u2060]")
+
+
 def clean(value: str) -> str:
     """Return ``value`` in NFC with outer white space and invisible marks removed."""
     if value.isascii():
-        return value.strip()
+        return value.strip(_STRIP)
     value = value.translate(_INVISIBLE)
-    return unicodedata.normalize("NFC", value).strip(" \t\r\n\u00a0\u3000")
+    return unicodedata.normalize("NFC", value).strip(_STRIP)
+
+
+def clean_row(cells: list[str]) -> list[str]:
+    """Return ``[clean(cell) for cell in cells]``, checking the whole row at once.
+
+    Most rows are ASCII or already NFC with no invisible marks. One check over
+    the joined row finds those, so that they only need trimming.
+    """
+    joined = _UNIT.join(cells)
+    if not joined.isascii() and (
+        joined.count(_UNIT) != len(cells) - 1
+        or _NEEDS_CLEANING.search(joined)
+        or not unicodedata.is_normalized("NFC", joined)
+    ):
+        return [clean(cell) for cell in cells]
+    return [cell.strip(_STRIP) for cell in cells]
 
 
 @lru_cache(maxsize=65536)

@@ -35,7 +35,7 @@ from typing import Protocol
 
 from adapters.base import Limits, SourceRow
 from gateway.errors import InputError, Place, RowError
-from gateway.text import clean, match_key
+from gateway.text import clean, clean_row, match_key
 
 DEFAULT_ENCODING = "utf-8-sig"
 _CHUNK_BYTES = 1 << 16
@@ -182,6 +182,7 @@ def _rows(
     max_cell: int,
 ) -> Iterator[SourceRow]:
     width = len(raw_headers)
+    all_kept = keep == list(range(width))
     for record in records:
         if record.error is not None:
             yield SourceRow(line=record.line, error=record.error)
@@ -189,13 +190,15 @@ def _rows(
         cells = record.cells or []
         if _is_blank(cells):
             continue
-        error = _row_error(cells, file, record.line, raw_headers, max_cell)
-        if error is not None:
-            yield SourceRow(line=record.line, error=error)
-            continue
+        if len(cells) > width or max(map(len, cells)) > max_cell:
+            error = _row_error(cells, file, record.line, raw_headers, max_cell)
+            if error is not None:
+                yield SourceRow(line=record.line, error=error)
+                continue
         if len(cells) < width:
             cells.extend([""] * (width - len(cells)))
-        yield SourceRow(line=record.line, cells=[clean(cells[i]) for i in keep])
+        kept = cells if all_kept else [cells[i] for i in keep]
+        yield SourceRow(line=record.line, cells=clean_row(kept))
 
 
 def _row_error(

@@ -29,7 +29,7 @@ from adapters.common.csvfile import (
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader, DetectedEncoding, detect_encoding
 from adapters.table.grid import Grid, GridRow
 from gateway.errors import InputError, Place
-from gateway.text import clean
+from gateway.text import clean_row
 
 DELIMITERS = (",", ";", "\t")
 _SAMPLE_LINES = 50
@@ -108,7 +108,7 @@ def _grid_rows(records: Iterator[_Record]) -> Iterator[GridRow]:
         if record.error is not None:
             yield GridRow(line=record.line, error=record.error)
         else:
-            yield GridRow(line=record.line, cells=[clean(cell) for cell in record.cells or []])
+            yield GridRow(line=record.line, cells=clean_row(record.cells or []))
 
 
 class _Prefixed:

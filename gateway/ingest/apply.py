@@ -32,7 +32,7 @@ APPLIED_DECISIONS = (*CHANGE_DECISIONS, "alias")
 
 STAGED_COLUMNS = ("id", "entity", "local_id", "decision", "record_id", "data", "content_hash",
                   "mapping_version", "schema_version", "scope_school", "scope_period",
-                  "ministry_id", "personal_id", "review")
+                  "ministry_id", "personal_id", "review", "row_hash")
 
 
 def apply_run(db: peewee.Database, run: Run, chunk_size: int, progress: Any = None) -> Counter[str]:
@@ -91,13 +91,14 @@ def _apply_chunk(db: peewee.Database, run: Run, chunk: list[dict[str, Any]],
 # needs none, so an update clears the review of the data it replaces.
 INSERT_RECORD = (
     f"INSERT INTO {Record._meta.table_name} (id, entity, source, local_id, schema_version, "
-    "mapping_version, data, content_hash, state, scope_school, scope_period, review, first_seq, "
-    "last_seq, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)"
+    "mapping_version, data, content_hash, state, scope_school, scope_period, review, row_hash, "
+    "first_seq, last_seq, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_RECORD = (
     f"UPDATE {Record._meta.table_name} SET source = ?, local_id = ?, schema_version = ?, "
     "mapping_version = ?, data = ?, content_hash = ?, state = 'active', scope_school = ?, "
-    "scope_period = ?, review = ?, last_seq = ?, updated_at = ? WHERE id = ?"
+    "scope_period = ?, review = ?, row_hash = ?, last_seq = ?, updated_at = ? WHERE id = ?"
 )
 END_RECORD = (
     f"UPDATE {Record._meta.table_name} SET state = 'ended', last_seq = ?, updated_at = ? WHERE id = ?"
@@ -119,12 +120,13 @@ def _write_records(db: peewee.Database, run: Run, changes: list[dict[str, Any]],
         if s["decision"] == "insert":
             inserts.append((s["record_id"], s["entity"], run.source, s["local_id"], s["schema_version"],
                             s["mapping_version"], s["data"], s["content_hash"], s["scope_school"],
-                            s["scope_period"], s["review"], s["seq"], s["seq"], now, now))
+                            s["scope_period"], s["review"], s["row_hash"], s["seq"], s["seq"], now,
+                            now))
         elif s["decision"] == "update":
             updates.append((run.source, s["local_id"], _required(s["schema_version"]),
                             _required(s["mapping_version"]), _required(s["data"]),
                             _required(s["content_hash"]), s["scope_school"], s["scope_period"],
-                            s["review"], s["seq"], now, _required(s["record_id"])))
+                            s["review"], s["row_hash"], s["seq"], now, _required(s["record_id"])))
         else:
             ends.append((s["seq"], now, _required(s["record_id"])))
     execute_many(db, INSERT_RECORD, inserts)

@@ -5,6 +5,13 @@ row maps it. A good record is staged, and a bad one is quarantined with its
 place and reason. The bad row's local id is still staged as ``seen``, so a bulk
 snapshot does not end the existing record. Staged rows and
 quarantine rows are written in committed chunks.
+
+A row is hashed before it is mapped: the digest covers its cells and what its
+mapping reads besides them (the mapping version, the stream's headers and
+properties, the code lists and the schema versions). A stored record of the
+same source that carries the same row hash came from the very same input, so
+the row is staged as unchanged without mapping it again. Every row is still
+read and compared; only the mapping of unchanged rows is saved.
 """
 
 from __future__ import annotations
@@ -14,12 +21,16 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import peewee
 
 from adapters.base import Package, Scope, SourceRow, Stream
+from gateway import __version__
 from gateway.clock import utcnow
+from gateway.codelists import load_codelists
 from gateway.entities import Entity, load_entities
 from gateway.errors import GatewayError, InputError, Place, RowError
 from gateway.ingest import runs
@@ -27,7 +38,7 @@ from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns
 from gateway.mapping.spec import MappingSpec, canonical_json
 from gateway.schema_versions import upgrade
-from gateway.store.bulk import db_time, execute_many, placeholders, select_rows
+from gateway.store.bulk import db_time, execute_many, json_text, placeholders, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
@@ -45,6 +56,29 @@ class Snapshot:
 
 
 @dataclass
+class _Raw:
+    """A row accepted by a mapping, waiting for its chunk's lookup of stored row hashes."""
+
+    stream: Stream
+    mapping: CompiledMapping
+    cells: list[str]
+    place: Place
+    row_hash: str | None  # None when the row cannot be hashed unambiguously
+
+
+@dataclass
+class _Known:
+    """The stored record that a row hash names."""
+
+    record_id: int
+    entity: str
+    local_id: str
+    content_hash: str
+    ministry_id: str | None
+    personal_id: str | None
+
+
+@dataclass
 class _Pending:
     """A mapped record waiting for its chunk's lookup of stored hashes."""
 
@@ -58,6 +92,7 @@ class _Pending:
     digest: str
     schema_version: int  # the mapping's version, or the current one the record was upgraded to
     review: str | None  # the upgrade's review as JSON, if it asked for one
+    row_hash: str | None
 
 
 @dataclass
@@ -86,6 +121,34 @@ def content_hash(schema_version: int, document: str) -> str:
     return hashlib.sha256(f"{schema_version}:{document}".encode()).hexdigest()
 
 
+_UNIT = "\x1f"
+
+
+def row_context(mapping: CompiledMapping, stream: Stream, entities: dict[str, Entity]) -> bytes:
+    """Return the digest of everything besides the cells that decides what a row maps to."""
+    context = {
+        "gateway": __version__,
+        "mapping": mapping.version_id,
+        "headers": list(stream.headers),
+        "properties": dict(sorted(stream.properties.items())),
+        "schemas": sorted((name, e.current_version) for name, e in entities.items()),
+        "codelists": sorted(f"{name}@{version}" for name, version in load_codelists()),
+    }
+    return hashlib.blake2b(canonical_json(context).encode(), digest_size=16).digest()
+
+
+def row_hash(context: bytes, cells: list[str]) -> str | None:
+    """Return the digest of one row under its mapping ``context``.
+
+    None when a cell holds the separator itself, so that two different rows can
+    never join to the same text.
+    """
+    joined = _UNIT.join(cells)
+    if joined.count(_UNIT) != len(cells) - 1:
+        return None
+    return hashlib.blake2b(context + joined.encode(), digest_size=20).hexdigest()
+
+
 class Stager:
     """Stager of one package for one run, with the chunk buffers and the counters."""
 
@@ -101,7 +164,10 @@ class Stager:
         self.result = StageResult()
         self._staged: list[dict[str, Any]] = []
         self._quarantined: list[dict[str, Any]] = []
-        self._pending: list[_Pending] = []
+        self._raw: list[_Raw] = []
+        self._contexts: dict[int, bytes] = {}
+        # (row hash, record id) of stored records whose content matched but whose row hash did not.
+        self._learned: list[tuple[str, int]] = []
 
     # -- package and streams -----------------------------------------------
 
@@ -124,13 +190,15 @@ class Stager:
             if spec.stream != stream.name:
                 continue
             try:
-                compiled.append(CompiledMapping(spec, stream.headers, stream.properties))
+                mapping = CompiledMapping(spec, stream.headers, stream.properties)
             except MissingColumns as exc:
                 self._notice("error", InputError(
                     "ingest.columns_missing", place=Place(file=stream.file, sheet=stream.sheet),
                     mapping=spec.label, columns=" | ".join(exc.names),
                 ))
                 continue
+            compiled.append(mapping)
+            self._contexts[id(mapping)] = row_context(mapping, stream, self.entities)
             if stream.mode == "bulk":
                 self.result.snapshots.append(Snapshot(spec.entity, stream.name, stream.scope))
             self.result.entities.add(spec.entity)
@@ -143,7 +211,7 @@ class Stager:
         for source_row in stream.rows:
             self.result.rows_read[stream.name] += 1
             self._stage_row(stream, mappings, source_row)
-            if len(self._staged) + len(self._quarantined) + len(self._pending) >= self.chunk_size:
+            if len(self._staged) + len(self._quarantined) + len(self._raw) >= self.chunk_size:
                 self._flush()
             if self.progress is not None:
                 self.progress.update(1)
@@ -175,16 +243,22 @@ class Stager:
             self.result.skipped[label] += 1
 
     def _map_row(self, stream: Stream, mapping: CompiledMapping, cells: list[str], place: Place) -> None:
-        entity = mapping.spec.entity
+        """Queue the row for its chunk: it is mapped at the flush unless its row hash is known."""
+        self._raw.append(_Raw(stream, mapping, cells, place,
+                              row_hash(self._contexts[id(mapping)], cells)))
+
+    def _map(self, raw: _Raw) -> _Pending | None:
+        """Map one queued row; stage an end or a rejection at once, return a record to check."""
+        mapping, entity = raw.mapping, raw.mapping.spec.entity
         try:
-            mapped = mapping.map(cells, place)
+            mapped = mapping.map(raw.cells, raw.place)
         except RowError as exc:
-            self._reject(stream, mapping, cells, exc)
-            return
+            self._reject(raw.stream, mapping, raw.cells, exc)
+            return None
         if mapped.action == "end":
-            self._stage(entity, mapped.local_id, "end", place)
+            self._stage(entity, mapped.local_id, "end", raw.place)
             self.result.ends_requested[entity] += 1
-            return
+            return None
         version, record, review = mapping.spec.schema_version, mapped.record, None
         if version < self.entities[entity].current_version:
             # Input mapped at an older schema version is stored at the current one.
@@ -193,23 +267,43 @@ class Stager:
             review = converted.review.to_json() if converted.review else None
         document = canonical_json(record)
         digest = content_hash(version, document)
-        self._pending.append(_Pending(stream, mapping, cells, place, mapped.local_id, record,
-                                      document, digest, version, review))
+        return _Pending(raw.stream, mapping, raw.cells, raw.place, mapped.local_id, record,
+                        document, digest, version, review, raw.row_hash)
 
-    def _stage_pending(self) -> None:
-        """Stage the chunk's mapped records; skip validation and payload of unchanged ones.
+    def _stage_queued(self) -> None:
+        """Stage the chunk's rows in input order; map and validate only what may have changed.
 
-        A record whose hash equals the stored one of this source was valid when it
-        was stored under the same schema version. Only its key is staged, because
-        the snapshot must still count it while compare and apply have nothing to do.
+        A row whose hash a stored active record of this source carries is staged
+        as unchanged without mapping. Every other row is mapped. A record whose
+        content hash equals the stored one was valid when it was stored under the
+        same schema version, so it is staged as unchanged without validation, and
+        the stored record learns the row hash. Only keys are staged for unchanged
+        rows, because the snapshot must still count them while compare and apply
+        have nothing to do.
         """
-        stored = self._stored_hashes()
-        for item in self._pending:
+        known = self._known_rows()
+        queue: list[tuple[_Raw, _Known] | _Pending] = []
+        for raw in self._raw:
+            hit = known.get(raw.row_hash) if raw.row_hash else None
+            if hit is not None and hit.entity == raw.mapping.spec.entity:
+                queue.append((raw, hit))
+            elif (item := self._map(raw)) is not None:
+                queue.append(item)
+        self._raw.clear()
+        stored = self._stored_hashes([item for item in queue if isinstance(item, _Pending)])
+        for item in queue:
+            if isinstance(item, tuple):
+                raw, hit = item
+                self._stage_unchanged(hit.entity, hit.local_id, raw.place, hit.record_id,
+                                      hit.content_hash, hit.ministry_id, hit.personal_id)
+                continue
             entity = item.mapping.spec.entity
-            known = stored.get((entity, item.local_id))
-            if known is not None and known[1] == item.digest:
-                self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
-                            unchanged_id=known[0], document=(item.document, item.digest))
+            found = stored.get((entity, item.local_id))
+            if found is not None and found[1] == item.digest:
+                ids = self._identifiers(entity, item.record)
+                self._stage_unchanged(entity, item.local_id, item.place, found[0], item.digest, *ids)
+                if item.row_hash and found[2] != item.row_hash:
+                    self._learned.append((item.row_hash, found[0]))
                 continue
             problems = self.schemas.validator(entity, item.schema_version).problems(item.record)
             if problems:
@@ -221,24 +315,46 @@ class Stager:
                 continue
             self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
                         document=(item.document, item.digest), version=item.schema_version,
-                        review=item.review)
-        self._pending.clear()
+                        review=item.review, row_hash=item.row_hash)
 
-    def _stored_hashes(self) -> dict[tuple[str, str], tuple[int, str]]:
-        """Return (record id, content hash) of this source's active records named in the chunk."""
+    def _known_rows(self) -> dict[str, _Known]:
+        """Return the stored active records of this source that carry a row hash of the chunk."""
+        hashes = list({raw.row_hash for raw in self._raw if raw.row_hash})
+        if not hashes:
+            return {}
+        ids = [json_text(self.db, "r.data", name) for name in ("ministry_id", "personal_id")]
+        sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, {ids[0]}, {ids[1]} "
+               f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({placeholders(len(hashes))}) "
+               f"AND r.source = ? AND r.state = 'active'")
+        found: dict[str, _Known] = {}
+        for digest, *fields_ in select_rows(self.db, sql, [*hashes, self.run.source]):
+            known = _Known(*fields_)
+            aliases = self.entities[known.entity].aliases
+            known.ministry_id = _text(known.ministry_id) if "ministry_id" in aliases else None
+            known.personal_id = _text(known.personal_id) if "personal_id" in aliases else None
+            found[digest] = known
+        return found
+
+    def _stored_hashes(self, items: list[_Pending]) -> dict[tuple[str, str], tuple[int, str, str | None]]:
+        """Return (record id, content hash, row hash) of this source's active records named in ``items``."""
         wanted: dict[str, list[str]] = {}
-        for item in self._pending:
+        for item in items:
             wanted.setdefault(item.mapping.spec.entity, []).append(item.local_id)
-        found: dict[tuple[str, str], tuple[int, str]] = {}
+        found: dict[tuple[str, str], tuple[int, str, str | None]] = {}
         for entity, local_ids in wanted.items():
-            sql = (f"SELECT a.value, r.id, r.content_hash FROM {Alias._meta.table_name} a "
+            sql = (f"SELECT a.value, r.id, r.content_hash, r.row_hash FROM {Alias._meta.table_name} a "
                    f"JOIN {Record._meta.table_name} r ON r.id = a.record_id "
                    f"WHERE a.entity = ? AND a.namespace = ? AND r.state = 'active' AND r.source = ? "
                    f"AND a.value IN ({placeholders(len(local_ids))})")
             params = [entity, f"src:{self.run.source}", self.run.source, *local_ids]
-            for value, record_id, digest in select_rows(self.db, sql, params):
-                found[(entity, value)] = (record_id, digest)
+            for value, record_id, digest, stored_row_hash in select_rows(self.db, sql, params):
+                found[(entity, value)] = (record_id, digest, stored_row_hash)
         return found
+
+    def _identifiers(self, entity: str, record: dict[str, Any]) -> tuple[str | None, str | None]:
+        aliases = self.entities[entity].aliases
+        return (record.get("ministry_id") if "ministry_id" in aliases else None,
+                record.get("personal_id") if "personal_id" in aliases else None)
 
     def _reject(self, stream: Stream, mapping: CompiledMapping, cells: list[str], error: RowError,
                 more: list[str | None] | None = None) -> None:
@@ -248,31 +364,37 @@ class Stager:
         if local_id:
             self._stage(entity, local_id, "seen", error.place)
 
-    def _stage(self, entity: str, local_id: str, action: str, place: Place,
-               mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None,
-               unchanged_id: int | None = None, document: tuple[str, str] | None = None,
-               version: int | None = None, review: str | None = None) -> None:
-        row: dict[str, Any] = {
+    def _row(self, entity: str, local_id: str, action: str, place: Place) -> dict[str, Any]:
+        return {
             "run": self.run.id, "entity": entity, "local_id": local_id, "action": action,
-            "place": canonical_json(place.as_dict()), "review": None,
+            "place": _place_json(place), "review": None,
             "data": None, "content_hash": None, "mapping_version": None, "schema_version": None,
             "scope_school": None, "scope_period": None, "ministry_id": None, "personal_id": None,
-            "applied": False, "decision": None, "record_id": None,
+            "applied": False, "decision": None, "record_id": None, "row_hash": None,
         }
-        if unchanged_id is not None and record is not None:
-            definition = self.entities[entity]
-            row.update(
-                decision="unchanged", record_id=unchanged_id,
-                # Kept so that a later identical repeat of this row is still recognised.
-                content_hash=document[1] if document else None,
-                ministry_id=record.get("ministry_id") if "ministry_id" in definition.aliases else None,
-                personal_id=record.get("personal_id") if "personal_id" in definition.aliases else None,
-            )
-            self.result.staged[entity] += 1
-        elif record is not None and mapping is not None:
+
+    def _stage_unchanged(self, entity: str, local_id: str, place: Place, record_id: int,
+                         digest: str, ministry_id: str | None, personal_id: str | None) -> None:
+        row = self._row(entity, local_id, "upsert", place)
+        row.update(
+            decision="unchanged", record_id=record_id,
+            # Kept so that a later identical repeat of this row is still recognised,
+            # and so that a later row with the same identifier is a duplicate.
+            content_hash=digest, ministry_id=ministry_id, personal_id=personal_id,
+        )
+        self.result.staged[entity] += 1
+        self._staged.append(row)
+
+    def _stage(self, entity: str, local_id: str, action: str, place: Place,
+               mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None,
+               document: tuple[str, str] | None = None, version: int | None = None,
+               review: str | None = None, row_hash: str | None = None) -> None:
+        row = self._row(entity, local_id, action, place)
+        if record is not None and mapping is not None:
             definition = self.entities[entity]
             version = version or definition.current_version
             text, digest = document or (canonical_json(record), "")
+            ministry_id, personal_id = self._identifiers(entity, record)
             row.update(
                 data=text,
                 content_hash=digest or content_hash(version, text),
@@ -281,8 +403,7 @@ class Stager:
                 review=review,
                 scope_school=_text(record.get(definition.scope_school)) if definition.scope_school else None,
                 scope_period=_text(record.get(definition.scope_period)) if definition.scope_period else None,
-                ministry_id=record.get("ministry_id") if "ministry_id" in definition.aliases else None,
-                personal_id=record.get("personal_id") if "personal_id" in definition.aliases else None,
+                ministry_id=ministry_id, personal_id=personal_id, row_hash=row_hash,
             )
             self.result.staged[entity] += 1
         self._staged.append(row)
@@ -305,15 +426,22 @@ class Stager:
         self.result.rejected[error.key] += 1
 
     def _flush(self) -> None:
-        self._stage_pending()
+        self._stage_queued()
         if not self._staged and not self._quarantined:
             return
         with write_transaction(self.db):
             _insert_dicts(self.db, StagedRecord, self._staged)
             _insert_dicts(self.db, Quarantine, self._quarantined)
+            # Not a change of content: the record maps from this row too, so the next
+            # run with the same row need not map it.
+            execute_many(self.db, LEARN_ROW_HASH, self._learned)
             runs.heartbeat(self.run, {"stage": self.result.as_dict()})
         self._staged.clear()
         self._quarantined.clear()
+        self._learned.clear()
+
+
+LEARN_ROW_HASH = f"UPDATE {Record._meta.table_name} SET row_hash = ? WHERE id = ?"
 
 
 def _column_of(mapping: CompiledMapping, field_path: str | None) -> str | None:
@@ -331,6 +459,21 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+@lru_cache(maxsize=256)
+def _json_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _place_json(place: Place) -> str:
+    """Return ``canonical_json(place.as_dict())``, built directly for the usual file-and-row place."""
+    if place.column is not None or place.field is not None or place.row is None or place.file is None:
+        return canonical_json(place.as_dict())
+    text = f'{{"file":{_json_string(place.file)},"row":{int(place.row)}'
+    if place.sheet is not None:
+        text += f',"sheet":{_json_string(place.sheet)}'
+    return text + "}"
+
+
 def _insert_dicts(db: peewee.Database, model: type[peewee.Model], rows: list[dict[str, Any]]) -> None:
     """Insert rows that all have the same keys, which are column names of ``model``."""
     if not rows:
@@ -340,12 +483,10 @@ def _insert_dicts(db: peewee.Database, model: type[peewee.Model], rows: list[dic
     columns = [f'"{model._meta.fields[n].column_name}"' for n in names]
     sql = (f"INSERT INTO {model._meta.table_name} ({', '.join(columns)}) "
            f"VALUES ({placeholders(len(columns))})")
-    now_columns = {i for i, n in enumerate(names) if n == "created_at"}
-    values = [
-        tuple(db_time(db, row[n]) if i in now_columns else row[n] for i, n in enumerate(names))
-        for row in rows
-    ]
-    execute_many(db, sql, values)
+    if "created_at" in names:
+        for row in rows:
+            row["created_at"] = db_time(db, row["created_at"])
+    execute_many(db, sql, list(map(itemgetter(*names), rows)))
 
 
 def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:

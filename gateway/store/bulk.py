@@ -65,3 +65,12 @@ def db_time(db: peewee.Database, moment: datetime) -> Any:
 
 def placeholders(count: int) -> str:
     return ", ".join("?" * count)
+
+
+def json_text(db: peewee.Database, column: str, key: str) -> str:
+    """Return SQL for the text of top-level ``key`` in the JSON text held in ``column``."""
+    if not key.isidentifier():
+        raise ValueError(f"not a plain JSON key: {key!r}")
+    if is_sqlite(db):
+        return f"json_extract({column}, '$.{key}')"
+    return f"(CAST({column} AS json) ->> '{key}')"

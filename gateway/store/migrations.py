@@ -39,11 +39,25 @@ def _add_staged_review(db: peewee.Database) -> None:
     migrator.add_column(table, "review", peewee.TextField(null=True)).run()
 
 
+def _add_row_hashes(db: peewee.Database) -> None:
+    """Give records and staged rows the digest of the source row they were mapped from."""
+    migrator = SchemaMigrator.from_database(db)
+    for model in (Record, StagedRecord):
+        table = model._meta.table_name
+        if "row_hash" in {column.name for column in db.get_columns(table)}:
+            continue
+        migrator.add_column(table, "row_hash", peewee.CharField(max_length=64, null=True)).run()
+    index = f"{Record._meta.table_name}_row_hash"
+    if index not in {i.name for i in db.get_indexes(Record._meta.table_name)}:
+        db.execute_sql(f"CREATE INDEX {index} ON {Record._meta.table_name} (row_hash)")
+
+
 # Step N brings a store from version N-1 to N. Steps are never edited once released.
 STEPS: list[Callable[[peewee.Database], None]] = [
     _create_version_1,
     _add_record_id_counter,
     _add_staged_review,
+    _add_row_hashes,
 ]
 CURRENT_VERSION = len(STEPS)
 

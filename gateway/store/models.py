@@ -72,6 +72,9 @@ class Record(BaseModel):
     scope_period = TextField(null=True)
     # Why a person must look at this record, as JSON {"reason": key, "params": {...}}, if anything.
     review = TextField(null=True)
+    # Digest of the source row and of everything its mapping read (added by store step 4):
+    # a later row with the same digest maps to this very record, so it is not mapped again.
+    row_hash = CharField(max_length=64, null=True)
     first_seq = BigIntegerField()
     last_seq = BigIntegerField()
     created_at = DateTimeField()
@@ -81,6 +84,7 @@ class Record(BaseModel):
         indexes = (
             (("entity", "source", "state"), False),
             (("entity", "source", "local_id"), True),
+            (("row_hash",), False),
         )
 
 
@@ -203,6 +207,7 @@ class StagedRecord(BaseModel):
     personal_id = TextField(null=True)
     place = TextField(default="{}")
     review = TextField(null=True)  # added by store step 3
+    row_hash = CharField(max_length=64, null=True)  # added by store step 4
     decision = CharField(max_length=16, null=True)
     record_id = BigIntegerField(null=True)
     applied = BooleanField(default=False)

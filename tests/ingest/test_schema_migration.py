@@ -274,9 +274,25 @@ def test_store_step_3_adds_staged_review(store: StoreHandle) -> None:
         StoreMeta.update(value="2").where(StoreMeta.key == SCHEMA_VERSION_KEY).execute()
 
     assert migrate(store.db) == (2, CURRENT_VERSION)
-    assert store_version(store.db) == 3
+    assert store_version(store.db) == CURRENT_VERSION
     assert "review" in {column.name for column in store.db.get_columns(table)}
-    assert migrate(store.db) == (3, 3)
+    assert migrate(store.db) == (CURRENT_VERSION, CURRENT_VERSION)
+
+
+def test_store_step_4_adds_row_hashes(store: StoreHandle) -> None:
+    with store.db.atomic():
+        migrator = SchemaMigrator.from_database(store.db)
+        store.db.execute_sql(f"DROP INDEX {Record._meta.table_name}_row_hash")
+        for model in (Record, StagedRecord):
+            migrator.drop_column(model._meta.table_name, "row_hash").run()
+        StoreMeta.update(value="3").where(StoreMeta.key == SCHEMA_VERSION_KEY).execute()
+
+    assert migrate(store.db) == (3, CURRENT_VERSION)
+    for model in (Record, StagedRecord):
+        assert "row_hash" in {column.name for column in store.db.get_columns(model._meta.table_name)}
+    indexes = {index.name for index in store.db.get_indexes(Record._meta.table_name)}
+    assert f"{Record._meta.table_name}_row_hash" in indexes
+    assert migrate(store.db) == (CURRENT_VERSION, CURRENT_VERSION)
 
 
 def gateway(store: StoreHandle, *args: str) -> subprocess.CompletedProcess[str]:
