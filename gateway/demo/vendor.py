@@ -17,17 +17,24 @@ Both shapes list the pupils of the OneRoster package of the same size and seed,
 with the same Ministry identifiers, so they describe one city. What an export
 adds to the city model is drawn here from the seed: the product's own pupil
 code ("Mã học sinh", the school code plus a number), the ethnic group, the
-learner status and the 12-digit personal identification number. Each row also
-carries the school code ("Mã trường") and the school name ("Tên trường"),
-because a folder contains the lists of many schools. The title row that names
-the school is not a column, and the flat CSV list has no title rows at all.
-Ethnic and status shares are plausible round figures for the Mekong delta, not
-statistics.
+learner status, the 12-digit personal identification number and the address.
+Each row also carries the school code ("Mã trường") and the school name
+("Tên trường"), because a folder contains the lists of many schools. The title
+row that names the school is not a column, and the flat CSV list has no title
+rows at all. Ethnic and status shares are plausible round figures for the
+Mekong delta, not statistics.
+
+The address is a unit of Cần Thơ in the 2025 code lists (province-2025 and
+commune-2025), drawn uniformly, with the names spelt in the ways the lists
+accept ("Phường Ninh Kiều", "P. Ninh Kiều", "Ninh Kiều"), and a house number
+and street for a ward or a numbered hamlet for a commune. One pupil in twenty
+has no address at all. The address is drawn from a generator of its own, so
+every other cell is the one an export without addresses would have.
 
 Faults (``VendorFault``) are planted like those of the OneRoster writer: each
 pupil gets one with probability ``fault_rate``, and when the rate is above zero
 every kind is also placed once in the first school. ``VendorSummary.planted``
-lists where each one is. Four kinds reject one student row each. Two kinds are
+lists where each one is. Six kinds reject one student row each. Two kinds are
 normalisations that the gateway must accept: names in NFD, and a personal
 number stored as a number, which lost its leading zero. The province codes
 that open that number (001 to 096) all start with 0, so the mapping's
@@ -52,12 +59,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from gateway.codelists import get_codelist
 from gateway.demo import city
 from gateway.demo.city import CitySize, HomeroomClass, Person, Role, School
 from gateway.demo.oneroster import DemoSummary, SchoolSummary, _check_rate, _resolve_size
@@ -91,11 +100,19 @@ PERSONAL_ID = "Số định danh cá nhân"
 SCHOOL_CODE = "Mã trường"
 SCHOOL_NAME = "Tên trường"
 CLASS = "Lớp"
+# The address columns, headed differently by the two shapes.
+XLSX_DETAIL = "Địa chỉ"
+XLSX_COMMUNE = "Phường/Xã"
+XLSX_PROVINCE = "Tỉnh/Thành phố"
+CSV_DETAIL = "Số nhà, đường"
+CSV_COMMUNE = "Xã/Phường"
+CSV_PROVINCE = "Tỉnh/TP"
 
 XLSX_HEADER = (STT, LOCAL_CODE, MINISTRY_ID, FAMILY_MIDDLE, GIVEN, BIRTH_DATE, FEMALE, ETHNIC_GROUP,
-               STATUS, PERSONAL_ID, SCHOOL_CODE, SCHOOL_NAME)
+               STATUS, PERSONAL_ID, SCHOOL_CODE, SCHOOL_NAME, XLSX_DETAIL, XLSX_COMMUNE,
+               XLSX_PROVINCE)
 CSV_HEADER = (STT, SCHOOL_CODE, SCHOOL_NAME, CLASS, LOCAL_CODE, MINISTRY_ID, FULL_NAME, BIRTH_DATE,
-              GENDER, ETHNIC_GROUP, STATUS, PERSONAL_ID)
+              GENDER, ETHNIC_GROUP, STATUS, PERSONAL_ID, CSV_DETAIL, CSV_COMMUNE, CSV_PROVINCE)
 # Excel writes ";" where the decimal mark is a comma, as on Windows set to Vietnamese.
 CSV_DELIMITER = ";"
 DATE_TEXT = "%d/%m/%Y"
@@ -141,6 +158,14 @@ BIRTH_PROVINCES = (
 PERSONAL_SERIALS = 10**6
 # The name of a local group that is not one of the 54 groups of either list.
 UNKNOWN_ETHNIC_NAME = "Tà Mun"
+# Cần Thơ in province-2025 (the statistics office's code), where every pupil of the city lives.
+PROVINCE_CODE = "92"
+# Share of pupils whose address cells are all empty.
+NO_ADDRESS_SHARE = 0.05
+# A ward of Cần Thơ's Ninh Kiều district before the 2025 merger, which commune-2025 does not have.
+UNKNOWN_COMMUNE_NAME = "Phường Xuân Khánh"
+# A ward of An Giang (province 91), which Cần Thơ does not have.
+OTHER_PROVINCE_COMMUNE_NAME = "Phường Long Xuyên"
 
 
 class VendorFault(StrEnum):
@@ -149,6 +174,8 @@ class VendorFault(StrEnum):
     BIRTH_DATE_TWO_DIGIT_YEAR = "birth_date_two_digit_year"  # "03/04/12": mapping.date_two_digit_year
     ETHNIC_GROUP_UNKNOWN = "ethnic_group_unknown"  # "Tà Mun": mapping.code_unknown
     LOCAL_ID_DUPLICATE = "local_id_duplicate"  # the code of the pupil before: ingest.duplicate_local_id
+    COMMUNE_UNKNOWN = "commune_unknown"  # "Phường Xuân Khánh": mapping.code_unknown_in
+    COMMUNE_OTHER_PROVINCE = "commune_other_province"  # "Phường Long Xuyên": mapping.code_in_other_parent
     # Normalised kinds: the row is accepted with the clean value.
     NAME_NFD = "name_nfd"  # names in decomposed form (XLSX only: a CSV in Windows-1258 cannot hold it)
     PERSONAL_ID_ZERO_LOST = "personal_id_zero_lost"  # an 11-digit number, restored by pad_left
@@ -159,11 +186,24 @@ REJECTED_FAULTS = (
     VendorFault.BIRTH_DATE_TWO_DIGIT_YEAR,
     VendorFault.ETHNIC_GROUP_UNKNOWN,
     VendorFault.LOCAL_ID_DUPLICATE,
+    VendorFault.COMMUNE_UNKNOWN,
+    VendorFault.COMMUNE_OTHER_PROVINCE,
 )
 NORMALISED_FAULTS = (VendorFault.NAME_NFD, VendorFault.PERSONAL_ID_ZERO_LOST)
 
 
 # --- Pupils ---
+
+
+@dataclass(frozen=True)
+class Address:
+    """A pupil's home address: the codes of the 2025 units and the cells an export writes."""
+
+    province_code: str
+    province_name: str  # as the export spells it
+    commune_code: str
+    commune_name: str  # as the export spells it
+    detail: str  # a house number and street, or a hamlet
 
 
 @dataclass(frozen=True)
@@ -181,6 +221,7 @@ class Pupil:
     status_code: str
     status_name: str
     personal_id: str  # 12 digits
+    address: Address | None
 
     @property
     def family_middle(self) -> str:
@@ -209,6 +250,7 @@ def _school_pupils(school: School, seed: int, first_serial: int) -> list[Pupil]:
     # Seeded for repeatable demo data, not for anything secret. A generator of its own
     # keeps the people of city.build_school unchanged.
     rng = random.Random(f"{seed}/{school.plan.code}/vendor")  # noqa: S311
+    address_rng = random.Random(f"{seed}/{school.plan.code}/address")  # noqa: S311
     code = school.plan.code
     pupils: list[Pupil] = []
     for homeroom in school.classes:
@@ -229,8 +271,56 @@ def _school_pupils(school: School, seed: int, first_serial: int) -> list[Pupil]:
                 status_code=status.code,
                 status_name=status.spellings[0],
                 personal_id=_personal_id(rng, person, serial, seed),
+                address=_address(address_rng),
             ))
     return pupils
+
+
+@dataclass(frozen=True)
+class _Unit:
+    code: str
+    spellings: tuple[str, ...]  # the list's name first, then its aliases
+    ward: bool
+
+
+@cache
+def _city_units() -> tuple[tuple[str, ...], tuple[_Unit, ...]]:
+    """Return the spellings of the city's province and its communes, by code, from the code lists."""
+    provinces = get_codelist("province-2025")
+    communes = get_codelist("commune-2025")
+    province = provinces.entry(PROVINCE_CODE)
+    units = []
+    for code in sorted(communes.codes):
+        entry = communes.entry(code)
+        if entry.parent != PROVINCE_CODE:
+            continue
+        name = entry.name["vi"]
+        units.append(_Unit(code, tuple(dict.fromkeys((name, *entry.aliases))),
+                           name.startswith("Phường")))
+    return tuple(dict.fromkeys((province.name["vi"], *province.aliases))), tuple(units)
+
+
+@cache
+def _streets() -> tuple[str, ...]:
+    return city._honorees()
+
+
+def _address(rng: random.Random) -> Address | None:
+    """Draw an address in the city, or none for ``NO_ADDRESS_SHARE`` of the pupils."""
+    if rng.random() < NO_ADDRESS_SHARE:
+        return None
+    province_spellings, units = _city_units()
+    unit = rng.choice(units)
+    if unit.ward:
+        number = str(rng.randint(1, 250))
+        # One in five lives down an alley ("hẻm"), written as the house number after a slash.
+        if rng.random() < 0.2:
+            number = f"{number}/{rng.randint(1, 40)}"
+        detail = f"{number} {rng.choice(_streets())}"
+    else:
+        detail = f"Ấp {rng.randint(1, 9)}"
+    return Address(PROVINCE_CODE, rng.choice(province_spellings), unit.code,
+                   rng.choice(unit.spellings), detail)
 
 
 def _draw(rng: random.Random, values: Sequence[Weighted]) -> Weighted:
@@ -276,11 +366,20 @@ class ExportRow:
     birth: date | str
     ethnic: str
     personal_id: str | int
+    commune: str  # empty when the pupil has no address
 
     @classmethod
     def of(cls, pupil: Pupil) -> ExportRow:
+        commune = pupil.address.commune_name if pupil.address else ""
         return cls(pupil, pupil.code, pupil.family_middle, pupil.person.given,
-                   pupil.person.birth_date, pupil.ethnic_name, pupil.personal_id)
+                   pupil.person.birth_date, pupil.ethnic_name, pupil.personal_id, commune)
+
+    def address_cells(self) -> tuple[str, str, str]:
+        """Return the detail, commune and province cells, empty when the pupil has no address."""
+        address = self.pupil.address
+        if address is None:
+            return "", "", ""
+        return address.detail, self.commune, address.province_name
 
 
 @dataclass(frozen=True)
@@ -373,6 +472,9 @@ class _SchoolFaults:
             return unicodedata.normalize("NFD", name) != name
         if kind is VendorFault.PERSONAL_ID_ZERO_LOST:
             return str(row.personal_id).startswith("0")
+        if kind in (VendorFault.COMMUNE_UNKNOWN, VendorFault.COMMUNE_OTHER_PROVINCE):
+            # Without a province the commune is rejected for that instead.
+            return row.pupil.address is not None
         return True
 
 
@@ -394,6 +496,14 @@ def _local_id_duplicate(row: ExportRow, previous: str | None) -> None:
     row.code = previous
 
 
+def _commune_unknown(row: ExportRow, previous: str | None) -> None:
+    row.commune = UNKNOWN_COMMUNE_NAME
+
+
+def _commune_other_province(row: ExportRow, previous: str | None) -> None:
+    row.commune = OTHER_PROVINCE_COMMUNE_NAME
+
+
 def _name_nfd(row: ExportRow, previous: str | None) -> None:
     row.family_middle = unicodedata.normalize("NFD", row.family_middle)
     row.given = unicodedata.normalize("NFD", row.given)
@@ -409,6 +519,8 @@ _PLANT: dict[VendorFault, Callable[[ExportRow, str | None], None]] = {
     VendorFault.BIRTH_DATE_TWO_DIGIT_YEAR: _birth_date_two_digit_year,
     VendorFault.ETHNIC_GROUP_UNKNOWN: _ethnic_group_unknown,
     VendorFault.LOCAL_ID_DUPLICATE: _local_id_duplicate,
+    VendorFault.COMMUNE_UNKNOWN: _commune_unknown,
+    VendorFault.COMMUNE_OTHER_PROVINCE: _commune_other_province,
     VendorFault.NAME_NFD: _name_nfd,
     VendorFault.PERSONAL_ID_ZERO_LOST: _personal_id_zero_lost,
 }
@@ -440,6 +552,8 @@ class _XlsxShape:
         VendorFault.BIRTH_DATE_TWO_DIGIT_YEAR: BIRTH_DATE,
         VendorFault.ETHNIC_GROUP_UNKNOWN: ETHNIC_GROUP,
         VendorFault.LOCAL_ID_DUPLICATE: LOCAL_CODE,
+        VendorFault.COMMUNE_UNKNOWN: XLSX_COMMUNE,
+        VendorFault.COMMUNE_OTHER_PROVINCE: XLSX_COMMUNE,
         VendorFault.NAME_NFD: FAMILY_MIDDLE,
         VendorFault.PERSONAL_ID_ZERO_LOST: PERSONAL_ID,
     }
@@ -485,9 +599,10 @@ class _XlsxShape:
                 birth = WriteOnlyCell(sheet, value=birth)
                 birth.number_format = "DD/MM/YYYY"
         female = "x" if person.sex == "female" else None
+        address = [cell or None for cell in row.address_cells()]
         return [pupil.number, row.code, person.master_id, row.family_middle, row.given, birth,
                 female, row.ethnic, pupil.status_name, row.personal_id, pupil.school_code,
-                pupil.school_name]
+                pupil.school_name, *address]
 
 
 class _Csv1258Shape:
@@ -502,6 +617,8 @@ class _Csv1258Shape:
         VendorFault.BIRTH_DATE_TWO_DIGIT_YEAR: BIRTH_DATE,
         VendorFault.ETHNIC_GROUP_UNKNOWN: ETHNIC_GROUP,
         VendorFault.LOCAL_ID_DUPLICATE: LOCAL_CODE,
+        VendorFault.COMMUNE_UNKNOWN: CSV_COMMUNE,
+        VendorFault.COMMUNE_OTHER_PROVINCE: CSV_COMMUNE,
         VendorFault.PERSONAL_ID_ZERO_LOST: PERSONAL_ID,
     }
 
@@ -521,7 +638,7 @@ class _Csv1258Shape:
         gender = "Nữ" if person.sex == "female" else "Nam"
         return [number, pupil.school_code, pupil.school_name, pupil.homeroom.title, row.code,
                 person.master_id, f"{row.family_middle} {row.given}", birth, gender, row.ethnic,
-                pupil.status_name, row.personal_id]
+                pupil.status_name, row.personal_id, *row.address_cells()]
 
 
 # Tone marks, which Windows-1258 writes as combining characters after the letter.

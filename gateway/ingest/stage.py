@@ -445,10 +445,7 @@ LEARN_ROW_HASH = f"UPDATE {Record._meta.table_name} SET row_hash = ? WHERE id = 
 
 
 def _column_of(mapping: CompiledMapping, field_path: str | None) -> str | None:
-    if not field_path:
-        return None
-    top = field_path.split(".")[0]
-    return next((f.column for f in mapping.fields if f.name == top), None)
+    return mapping.column_of(field_path)
 
 
 def _text(value: Any) -> str | None:

@@ -3,12 +3,16 @@
 Columns are matched by ``match_key`` of the header text against the mapping's
 names and synonyms, never by position. The result maps a row of cells to a
 canonical record, or raises ``MappingError`` naming the column and the field.
+
+A field name may be a dotted path (``address.commune_code``): its value goes into
+a nested object of the record (``{"address": {"commune_code": ...}}``). Steps,
+joins and ``parent_field`` name such a field by its whole path.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,6 +42,11 @@ class FieldPlan:
     required: bool
     stored: bool
     reads: frozenset[str] = frozenset()  # output fields computed before this one
+
+
+def is_stored(name: str) -> bool:
+    """Return whether a field goes into the record: no part of its dotted path starts with ``_``."""
+    return not any(part.startswith("_") for part in name.split("."))
 
 
 class MissingColumns(Exception):
@@ -86,13 +95,19 @@ class CompiledMapping:
         self._when = self._compile_when(document.get("when"))
         self._status = self._compile_status(document.get("row_status"))
         errors: list[ConfigurationError] = [] if problems is None else problems
+        self._check_nesting(document["fields"], errors)
         plans = self._compile_fields(document["fields"], errors)
         if errors and problems is None:
             raise errors[0]
         self.fields = self._in_dependency_order(plans, set(document["fields"]), errors)
         if errors and problems is None:
             raise errors[0]
+        self._by_name = {plan.name: plan for plan in self.fields}
         self.key_column = next((f.column for f in self.fields if f.name == "local_id"), None)
+        # The record path of each stored field, and whether any is nested.
+        self._paths = [(plan.name, tuple(plan.name.split("."))) for plan in self.fields
+                       if plan.stored]
+        self._nested = any(len(path) > 1 for _, path in self._paths)
 
     # -- column lookup ---------------------------------------------------
 
@@ -162,16 +177,44 @@ class CompiledMapping:
 
         return action
 
+    def _check_nesting(self, fields: Mapping[str, Any], errors: list[ConfigurationError]) -> None:
+        """Reject a field whose path runs through another field (``address`` and ``address.detail``).
+
+        The record could hold either the value of the outer field or the object of the inner one.
+        """
+        names = set(fields)
+        for name in fields:
+            parts = name.split(".")
+            outer = next((".".join(parts[:depth]) for depth in range(1, len(parts))
+                          if ".".join(parts[:depth]) in names), None)
+            if outer is not None:
+                errors.append(ConfigurationError("error.mapping_field_nested_in_field",
+                                                 mapping=self.spec.label, field=name, outer=outer))
+
     def _compile_fields(self, fields: Mapping[str, Any],
                         errors: list[ConfigurationError]) -> list[FieldPlan]:
-        types = _target_types(self.spec)
+        types = _target_types(self.spec, fields)
         plans = []
         for name, spec in fields.items():
             try:
+                self._check_containers(name, types)
                 plans.append(self._compile_field(name, spec, types.get(name)))
             except ConfigurationError as exc:
                 errors.append(exc)
         return plans
+
+    def _check_containers(self, name: str, types: Mapping[str, frozenset[str] | None]) -> None:
+        """Reject a stored dotted field whose outer path the schema declares as other than an object."""
+        if not is_stored(name):
+            return
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            outer = ".".join(parts[:depth])
+            allowed = types.get(outer)
+            if allowed is not None and "object" not in allowed:
+                raise ConfigurationError("error.mapping_field_not_object", mapping=self.spec.label,
+                                         field=name, outer=outer,
+                                         expected=" | ".join(sorted(allowed)))
 
     def _compile_field(self, name: str, spec: dict[str, Any],
                        allowed: frozenset[str] | None) -> FieldPlan:
@@ -179,7 +222,7 @@ class CompiledMapping:
         steps = compile_steps(spec.get("steps") or [], context)
         required = bool(spec.get("required"))
         default = spec.get("default")
-        stored = not name.startswith("_")
+        stored = is_stored(name)
         typed = _TypeCheck(context, allowed if stored else None)
         if "const" in spec:
             constant = spec["const"]
@@ -264,6 +307,22 @@ class CompiledMapping:
     def applies(self, cells: Sequence[str]) -> bool:
         return self._when(cells)
 
+    def column_of(self, field_path: str | None) -> str | None:
+        """Return the header of the column that gave the value at ``field_path``, if one did.
+
+        ``field_path`` is the dotted path of a validation problem: a field (``address.commune_code``)
+        or a part of one (``school_refs.0``). The longest field name that the path starts with
+        decides. A ``const`` or ``join`` field, or a path that no field gives, has no column.
+        """
+        if not field_path:
+            return None
+        parts = field_path.split(".")
+        for depth in range(len(parts), 0, -1):
+            plan = self._by_name.get(".".join(parts[:depth]))
+            if plan is not None:
+                return plan.column
+        return None
+
     def asks_end(self, cells: Sequence[str]) -> bool:
         """Return whether the row's status requests an end of the record, ignoring the other cells."""
         try:
@@ -306,8 +365,26 @@ class CompiledMapping:
                     column=plan.column or "",
                 )
             out[plan.name] = value
-        record = {k: v for k, v in out.items() if v is not None and not k.startswith("_")}
-        return MappedRow(action=action, local_id=str(out["local_id"]), record=record)
+        return MappedRow(action=action, local_id=str(out["local_id"]), record=self._record(out))
+
+    def _record(self, out: Mapping[str, Any]) -> dict[str, Any]:
+        """Build the record from the stored fields that have a value.
+
+        A dotted field goes into nested objects, which exist only where a value is set, so an
+        object whose fields are all empty is left out rather than written as ``{}``.
+        """
+        if not self._nested:
+            return {k: v for k, v in out.items() if v is not None and not k.startswith("_")}
+        record: dict[str, Any] = {}
+        for name, path in self._paths:
+            value = out.get(name)
+            if value is None:
+                continue
+            target = record
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = value
+        return record
 
     def _run_status(self, cells: Sequence[str], place: Place) -> str:
         try:
@@ -397,8 +474,14 @@ class _TypeCheck:
                                  expected=self._expected())
 
 
-def _target_types(spec: MappingSpec) -> dict[str, frozenset[str] | None]:
-    """Return, per property of the entity's schema, the JSON types it allows, where known."""
+def _target_types(spec: MappingSpec, names: Iterable[str]) -> dict[str, frozenset[str] | None]:
+    """Return the JSON types that the entity's schema allows at each field path, where known.
+
+    The result has every dotted path of ``names`` and every path that contains one, so
+    ``address.commune_code`` gives entries for ``address`` and ``address.commune_code``. A path
+    is followed through ``properties`` and ``$ref``. A path that the schema does not declare
+    is absent.
+    """
     try:
         registry = get_registry()
         schema = registry.schema(spec.entity, spec.schema_version)
@@ -407,7 +490,18 @@ def _target_types(spec: MappingSpec) -> dict[str, frozenset[str] | None]:
         # record. Without a schema there is nothing to compare with here.
         return {}
     reader = _SchemaTypes(registry, schema)
-    return {name: reader.types(prop) for name, prop in schema.get("properties", {}).items()}
+    found: dict[str, frozenset[str] | None] = {}
+    for name in names:
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            path = ".".join(parts[:depth])
+            if path in found:
+                continue
+            located = reader.locate(parts[:depth])
+            if located is None:
+                break
+            found[path] = reader.types(*located)
+    return found
 
 
 class _SchemaTypes:
@@ -436,6 +530,31 @@ class _SchemaTypes:
             return None
         target = self._resolve(reference, document or self.root)
         return self.types(target[0], target[1], depth + 1) if target else None
+
+    def locate(self, parts: Sequence[str]) -> tuple[Any, dict[str, Any]] | None:
+        """Return the schema of the property at ``parts`` and the document it sits in, if declared."""
+        node: Any = self.root
+        document = self.root
+        for part in parts:
+            found = self._properties(node, document)
+            if found is None or not isinstance(found[0].get(part), Mapping):
+                return None
+            node, document = found[0][part], found[1]
+        return node, document
+
+    def _properties(self, schema: Any, document: dict[str, Any],
+                    depth: int = 0) -> tuple[Mapping[str, Any], dict[str, Any]] | None:
+        """Return the ``properties`` of an object schema, following ``$ref``, with their document."""
+        if not isinstance(schema, Mapping):
+            return None
+        properties = schema.get("properties")
+        if isinstance(properties, Mapping):
+            return properties, document
+        reference = schema.get("$ref")
+        if not isinstance(reference, str) or depth >= self._MAX_REFERENCES:
+            return None
+        target = self._resolve(reference, document)
+        return self._properties(target[0], target[1], depth + 1) if target else None
 
     def _resolve(self, reference: str, document: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
         base, _, pointer = reference.partition("#")

@@ -496,11 +496,34 @@ def _lookup_code(codelist: CodeList, text: str, parent: Any) -> str:
 
 def _unknown(codelist: CodeList, value: Any, by_code: bool, parent: Any) -> StepError:
     if parent is not None:
+        elsewhere = _under_other_parents(codelist, str(value), by_code)
+        if elsewhere:
+            return StepError("mapping.code_in_other_parent", value=value, codelist=codelist.label,
+                             parent=parent, found=elsewhere)
         return StepError("mapping.code_unknown_in", value=value, codelist=codelist.label,
                          parent=parent)
     if by_code:
         return StepError("mapping.code_not_in_list", value=value, codelist=codelist.label)
     return StepError("mapping.code_unknown", value=value, codelist=codelist.label)
+
+
+def _under_other_parents(codelist: CodeList, text: str, by_code: bool) -> str | None:
+    """Return the codes that ``text`` names anywhere in the list, with their parents, if any.
+
+    Runs only for a value that its own parent lacks, so that a commune written under the wrong
+    province is distinguished from a name that no province has.
+    """
+    try:
+        code = codelist.lookup_code(text) if by_code else codelist.lookup(text)
+    except KeyError:
+        return None
+    except CodeAmbiguous as exc:
+        return str(exc.params["candidates"])
+    if code is None:
+        return None
+    entry = codelist.entry(code)
+    label = " ".join(part for part in (code, entry.name.get("vi")) if part)
+    return f"{label} ({entry.parent})"
 
 
 # -- composition -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from gateway.codelists import get_codelist
 from gateway.demo import (
     SIZES,
     Level,
@@ -29,7 +30,15 @@ from gateway.demo import (
     write_vendor_xlsx,
 )
 from gateway.demo.city import LevelShape
-from gateway.demo.vendor import CSV_HEADER, SHEET_TITLE, XLSX_HEADER, windows_1258_form
+from gateway.demo.vendor import (
+    CSV_HEADER,
+    OTHER_PROVINCE_COMMUNE_NAME,
+    PROVINCE_CODE,
+    SHEET_TITLE,
+    UNKNOWN_COMMUNE_NAME,
+    XLSX_HEADER,
+    windows_1258_form,
+)
 from gateway.errors import ConfigurationError, PermanentError
 from gateway.i18n import catalogue
 
@@ -47,10 +56,14 @@ def sheet_rows(path: Path) -> Cells:
 
 
 def pupil_rows(rows: Cells) -> list[dict[str, object]]:
-    """Return the data rows of a sheet as dictionaries by header, skipping layout rows."""
+    """Return the data rows of a sheet as dictionaries by header, skipping layout rows.
+
+    A row read back from a write-only workbook ends at its last non-empty cell, so a pupil
+    without an address is padded with empty cells.
+    """
     header = list(XLSX_HEADER)
-    return [dict(zip(header, row, strict=False)) for row in rows
-            if isinstance(row[0], int) and len(row) >= len(header)]
+    return [dict(zip(header, [*row, *[None] * (len(header) - len(row))], strict=True))
+            for row in rows if isinstance(row[0], int)]
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
@@ -258,6 +271,74 @@ def test_statuses_come_from_learner_status_list() -> None:
                      "Thôi học"}
 
 
+# --- Addresses ---
+
+
+def test_addresses_are_units_of_the_city() -> None:
+    communes = get_codelist("commune-2025")
+    provinces = get_codelist("province-2025")
+    addresses = [pupil.address for _, pupils in city_pupils("small", 2025) for pupil in pupils
+                 if pupil.address is not None]
+
+    assert addresses
+    for address in addresses:
+        assert address.province_code == PROVINCE_CODE
+        assert provinces.lookup(address.province_name) == PROVINCE_CODE
+        assert communes.entry(address.commune_code).parent == PROVINCE_CODE
+        assert communes.lookup_in(address.commune_name, PROVINCE_CODE) == address.commune_code
+        assert address.detail
+
+
+def test_addresses_vary_in_spelling_and_unit() -> None:
+    addresses = [pupil.address for _, pupils in city_pupils("small", 2025) for pupil in pupils
+                 if pupil.address is not None]
+
+    assert {a.province_name for a in addresses} == {"Thành phố Cần Thơ", "Cần Thơ", "TP Cần Thơ"}
+    assert any(a.commune_name.startswith("P. ") for a in addresses)
+    assert any(a.commune_name.startswith("Xã ") for a in addresses)
+    assert len({a.commune_code for a in addresses}) > 50
+    assert any(a.detail.startswith("Ấp ") for a in addresses)
+    assert any(a.detail[0].isdigit() for a in addresses)
+
+
+def test_some_pupils_have_no_address() -> None:
+    pupils = [pupil for _, school_pupils in city_pupils("small", 2025) for pupil in school_pupils]
+    without = [pupil for pupil in pupils if pupil.address is None]
+
+    assert 0 < len(without) < 0.15 * len(pupils)
+
+
+def test_address_cells_in_both_shapes(xlsx: VendorSummary, csv1258: VendorSummary) -> None:
+    pupils = {pupil.code: pupil for _, school in city_pupils("tiny", 2025) for pupil in school}
+    faulty = {p.local_id for summary in (xlsx, csv1258) for p in summary.planted}
+    xlsx_rows = [row for name in xlsx.files for row in pupil_rows(sheet_rows(xlsx.package / name))]
+    csv_lines = [row for name in csv1258.files for row in csv_rows(csv1258.package / name)]
+
+    for row, columns, empty in (
+        *[(row, ("Địa chỉ", "Phường/Xã", "Tỉnh/Thành phố"), None) for row in xlsx_rows],
+        *[(row, ("Số nhà, đường", "Xã/Phường", "Tỉnh/TP"), "") for row in csv_lines],
+    ):
+        code = row["Mã học sinh"]
+        if code in faulty:
+            continue
+        address = pupils[str(code)].address
+        cells = tuple(row[column] for column in columns)
+        if address is None:
+            assert cells == (empty, empty, empty), code
+        else:
+            assert cells == (address.detail, address.commune_name, address.province_name), code
+
+
+def test_commune_fault_names_fail_their_lookup() -> None:
+    communes = get_codelist("commune-2025")
+
+    with pytest.raises(KeyError):
+        communes.lookup(UNKNOWN_COMMUNE_NAME)
+    with pytest.raises(KeyError):
+        communes.lookup_in(OTHER_PROVINCE_COMMUNE_NAME, PROVINCE_CODE)
+    assert communes.entry(communes.lookup(OTHER_PROVINCE_COMMUNE_NAME)).parent == "91"
+
+
 # --- Encodings ---
 
 
@@ -302,7 +383,8 @@ def test_every_kind_planted_once_in_tiny(xlsx: VendorSummary, csv1258: VendorSum
 
 def test_summary_counts_each_kind(xlsx: VendorSummary, csv1258: VendorSummary) -> None:
     assert set(xlsx.faults) == {"birth_date_invalid", "birth_date_two_digit_year",
-                                "ethnic_group_unknown", "local_id_duplicate"}
+                                "ethnic_group_unknown", "local_id_duplicate", "commune_unknown",
+                                "commune_other_province"}
     assert set(xlsx.normalised) == {"name_nfd", "personal_id_zero_lost"}
     assert set(csv1258.normalised) == {"personal_id_zero_lost"}
     for summary in (xlsx, csv1258):
@@ -326,8 +408,7 @@ def test_high_rate_plants_many(tmp_path: Path) -> None:
 
 def _xlsx_cell(summary: VendorSummary, kind: VendorFault) -> tuple[object, dict[str, object]]:
     planted = next(p for p in summary.planted if p.kind is kind)
-    row = sheet_rows(summary.package / planted.file)[planted.row - 1]
-    by_header = dict(zip(XLSX_HEADER, row, strict=False))
+    by_header = pupil_rows([sheet_rows(summary.package / planted.file)[planted.row - 1]])[0]
     return by_header[planted.column], by_header
 
 
@@ -336,12 +417,19 @@ def test_xlsx_fault_cells_hold_faulty_values(xlsx: VendorSummary) -> None:
     two_digit, _ = _xlsx_cell(xlsx, VendorFault.BIRTH_DATE_TWO_DIGIT_YEAR)
     ethnic, _ = _xlsx_cell(xlsx, VendorFault.ETHNIC_GROUP_UNKNOWN)
     lost, _ = _xlsx_cell(xlsx, VendorFault.PERSONAL_ID_ZERO_LOST)
+    unknown_commune, unknown_row = _xlsx_cell(xlsx, VendorFault.COMMUNE_UNKNOWN)
+    other_commune, other_row = _xlsx_cell(xlsx, VendorFault.COMMUNE_OTHER_PROVINCE)
     family_middle, row = _xlsx_cell(xlsx, VendorFault.NAME_NFD)
 
     assert isinstance(invalid, str) and invalid.startswith("31/02/")
     assert isinstance(two_digit, str) and len(two_digit) == len("03/04/12")
     assert ethnic == "Tà Mun"
     assert isinstance(lost, int) and len(str(lost)) == 11
+    assert unknown_commune == "Phường Xuân Khánh"
+    assert other_commune == "Phường Long Xuyên"
+    # The province is still the city's, so the commune is looked up there and not found.
+    assert unknown_row["Tỉnh/Thành phố"] in {"Thành phố Cần Thơ", "Cần Thơ", "TP Cần Thơ"}
+    assert other_row["Tỉnh/Thành phố"] in {"Thành phố Cần Thơ", "Cần Thơ", "TP Cần Thơ"}
     assert isinstance(family_middle, str)
     assert unicodedata.is_normalized("NFD", family_middle)
     assert not unicodedata.is_normalized("NFC", f"{family_middle} {row['Tên']}")
@@ -368,6 +456,10 @@ def test_csv_fault_lines_hold_faulty_values(csv1258: VendorSummary) -> None:
             assert value == "Tà Mun"
         elif planted.kind is VendorFault.LOCAL_ID_DUPLICATE:
             assert value == planted.local_id
+        elif planted.kind is VendorFault.COMMUNE_UNKNOWN:
+            assert value == "Phường Xuân Khánh"
+        elif planted.kind is VendorFault.COMMUNE_OTHER_PROVINCE:
+            assert value == "Phường Long Xuyên"
         else:
             assert value.startswith("31/02/") or len(value) == len("03/04/12"), value
 

@@ -274,10 +274,11 @@ def test_commune_found_in_province(step: dict[str, Any], value: str, expected: s
 
 @pytest.mark.usefixtures("communes")
 @pytest.mark.parametrize(("step", "row", "key"), [
-    pytest.param(COMMUNE, {"province_code": "01"}, "mapping.code_unknown_in", id="other-province"),
-    pytest.param(COMMUNE, {"province_code": "00"}, "mapping.code_unknown_in", id="unknown-province"),
+    pytest.param(COMMUNE, {"province_code": "01"}, "mapping.code_in_other_parent", id="other-province"),
+    pytest.param(COMMUNE, {"province_code": "00"}, "mapping.code_in_other_parent",
+                 id="unknown-province"),
     pytest.param(COMMUNE, {}, "mapping.code_parent_missing", id="no-province"),
-    pytest.param(COMMUNE_BY_CODE, {"province_code": "01"}, "mapping.code_unknown_in",
+    pytest.param(COMMUNE_BY_CODE, {"province_code": "01"}, "mapping.code_in_other_parent",
                  id="code-in-other-province"),
 ])
 def test_commune_rejected(step: dict[str, Any], row: dict[str, Any], key: str) -> None:
@@ -285,6 +286,33 @@ def test_commune_rejected(step: dict[str, Any], row: dict[str, Any], key: str) -
     error = rejection([step], value, row=row)
     assert error.key == key
     assert error.params["codelist"] == "commune-2025@1"
+
+
+@pytest.mark.usefixtures("communes")
+def test_commune_other_province_named() -> None:
+    error = rejection([COMMUNE], "Phường Long Xuyên", row={"province_code": "92"})
+    assert error.key == "mapping.code_in_other_parent"
+    assert error.params["parent"] == "92"
+    assert error.params["found"] == "30307 Phường Long Xuyên (91)"
+    assert "30307 Phường Long Xuyên (91)" in translate(error.key, lang="en", **error.params)
+
+
+@pytest.mark.usefixtures("communes")
+def test_commune_in_several_provinces_listed() -> None:
+    error = rejection([COMMUNE], "Tân Thành", row={"province_code": "01"})
+    assert error.key == "mapping.code_in_other_parent"
+    assert error.params["found"].count("(") == 9
+
+
+@pytest.mark.usefixtures("communes")
+@pytest.mark.parametrize(("step", "value"), [
+    pytest.param(COMMUNE, "Phường Xuân Khánh", id="name"),
+    pytest.param(COMMUNE_BY_CODE, "99999", id="code"),
+])
+def test_commune_in_no_province_unknown(step: dict[str, Any], value: str) -> None:
+    error = rejection([step], value, row={"province_code": "92"})
+    assert error.key == "mapping.code_unknown_in"
+    assert error.params == {"value": value, "codelist": "commune-2025@1", "parent": "92"}
 
 
 @pytest.mark.usefixtures("communes")
