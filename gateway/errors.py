@@ -56,6 +56,11 @@ class GatewayError(Exception):
         self.place = place or Place()
         super().__init__(self.key)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its attributes, so that an error crosses a process boundary
+        # whole (the read-ahead process sends row errors and notices).
+        return (_restore, (type(self), self.key), dict(self.__dict__))
+
     def message(self, lang: str | None = None) -> str:
         from gateway.i18n import translate
 
@@ -71,6 +76,12 @@ class GatewayError(Exception):
             "place": self.place.as_dict(),
             "params": {k: _jsonable(v) for k, v in self.params.items()},
         }
+
+
+def _restore(cls: type[GatewayError], key: str) -> GatewayError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, key)
+    return error
 
 
 def _jsonable(value: Any) -> Any:

@@ -29,7 +29,7 @@ from gateway.clock import utcnow
 from gateway.ingest.stage import Snapshot
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import execute_many, plain_rows
+from gateway.store.bulk import execute_counted, execute_many, plain_rows, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 
@@ -68,11 +68,38 @@ class Comparer:
         self.decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def compare(self, snapshots: list[Snapshot]) -> dict[str, dict[str, int]]:
+        self._decide_new_keys()
         for chunk in self._undecided_chunks():
             self._decide_chunk(chunk)
         for snapshot in snapshots:
             self._stage_absent_ends(snapshot)
         return {entity: dict(counter) for entity, counter in self.decisions.items()}
+
+    def _decide_new_keys(self) -> None:
+        """Decide ``insert`` in one statement for every row whose keys the crosswalk lacks.
+
+        A row is new when no alias names its local id in this source, nor its
+        Ministry id or personal id in any source: ``_decide`` would find no record
+        and no identifier match. On a first load that is nearly every row, so
+        the rows are not read back one chunk at a time to be decided in Python.
+        """
+        staged, alias = StagedRecord._meta.table_name, Alias._meta.table_name
+        absent = [f"NOT EXISTS (SELECT 1 FROM {alias} a WHERE a.entity = s.entity "
+                  f"AND a.namespace = ? AND a.value = s.local_id)"]
+        for namespace in ("ministry_id", "personal_id"):
+            absent.append(f"(s.{namespace} IS NULL OR s.{namespace} = '' OR NOT EXISTS "
+                          f"(SELECT 1 FROM {alias} a WHERE a.entity = s.entity "
+                          f"AND a.namespace = '{namespace}' AND a.value = s.{namespace}))")
+        entities = [row[0] for row in select_rows(
+            self.db, f"SELECT DISTINCT entity FROM {staged} WHERE run_id = ?", [self.run.id])]
+        with write_transaction(self.db):
+            for entity in entities:
+                sql = (f"UPDATE {staged} SET decision = 'insert' WHERE id IN (SELECT s.id FROM {staged} s "
+                       f"WHERE s.run_id = ? AND s.entity = ? AND s.decision IS NULL "
+                       f"AND s.action = 'upsert' AND {' AND '.join(absent)})")
+                count = execute_counted(self.db, sql, [self.run.id, entity, self.namespace])
+                if count:
+                    self.decisions[entity]["insert"] += count
 
     def _undecided_chunks(self) -> Iterator[list[SimpleNamespace]]:
         last_id = 0

@@ -11,6 +11,7 @@ from typing import Any
 import peewee
 
 from adapters.base import Limits, ReadHints
+from adapters.readahead import read_ahead
 from adapters.registry import get_adapter
 from gateway import schema_versions
 from gateway.clock import get_clock, utcnow
@@ -140,7 +141,8 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
         raise InputError("error.no_mappings", adapter=adapter.key)
     limits = Limits.from_settings(settings.section("limits"))
     stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress)
-    with adapter.open(path, limits, read_hints(specs)) as package:
+    read_ahead_enabled = bool(settings.section("runs")["read_ahead"])
+    with read_ahead(adapter, path, limits, read_hints(specs), read_ahead_enabled) as package:
         result = stager.stage_package(package)
     duplicates = mark_duplicates(db, run)
     result.rejected.update(duplicates)

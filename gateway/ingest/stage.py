@@ -287,8 +287,8 @@ class Stager:
             hit = known.get(raw.row_hash) if raw.row_hash else None
             if hit is not None and hit.entity == raw.mapping.spec.entity:
                 queue.append((raw, hit))
-            elif (item := self._map(raw)) is not None:
-                queue.append(item)
+            elif (mapped := self._map(raw)) is not None:
+                queue.append(mapped)
         self._raw.clear()
         stored = self._stored_hashes([item for item in queue if isinstance(item, _Pending)])
         for item in queue:
@@ -322,7 +322,12 @@ class Stager:
         hashes = list({raw.row_hash for raw in self._raw if raw.row_hash})
         if not hashes:
             return {}
-        ids = [json_text(self.db, "r.data", name) for name in ("ministry_id", "personal_id")]
+        # The identifiers are read from the stored data only for the entities that have them.
+        ids = []
+        for name in ("ministry_id", "personal_id"):
+            having = sorted(e.name for e in self.entities.values() if name in e.aliases)
+            listed = ", ".join(f"'{entity}'" for entity in having) or "''"
+            ids.append(f"CASE WHEN r.entity IN ({listed}) THEN {json_text(self.db, 'r.data', name)} END")
         sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, {ids[0]}, {ids[1]} "
                f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({placeholders(len(hashes))}) "
                f"AND r.source = ? AND r.state = 'active'")

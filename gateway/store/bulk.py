@@ -33,6 +33,13 @@ def execute_many(db: peewee.Database, sql: str, rows: Sequence[Sequence[Any]]) -
     execute_batch(cursor, sql.replace("?", "%s"), rows, page_size=500)
 
 
+def execute_counted(db: peewee.Database, sql: str, params: Sequence[Any]) -> int:
+    """Run one statement with ``?`` placeholders; return how many rows it changed."""
+    cursor = db.cursor()
+    cursor.execute(sql if is_sqlite(db) else sql.replace("?", "%s"), params)
+    return int(cursor.rowcount)
+
+
 def select_rows(db: peewee.Database, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Return the rows of one query with ``?`` placeholders."""
     cursor = db.cursor()

@@ -52,12 +52,23 @@ def _add_row_hashes(db: peewee.Database) -> None:
         db.execute_sql(f"CREATE INDEX {index} ON {Record._meta.table_name} (row_hash)")
 
 
+def _lighten_staged_indexes(db: peewee.Database) -> None:
+    """Index staged identifiers only where set: most staged rows carry none."""
+    table = StagedRecord._meta.table_name
+    for name in ("ministry_id", "personal_id"):
+        index = f"{table}_run_id_entity_{name}"
+        db.execute_sql(f"DROP INDEX IF EXISTS {index}")
+        db.execute_sql(f"CREATE INDEX {index} ON {table} (run_id, entity, {name}) "
+                       f"WHERE {name} IS NOT NULL")
+
+
 # Step N brings a store from version N-1 to N. Steps are never edited once released.
 STEPS: list[Callable[[peewee.Database], None]] = [
     _create_version_1,
     _add_record_id_counter,
     _add_staged_review,
     _add_row_hashes,
+    _lighten_staged_indexes,
 ]
 CURRENT_VERSION = len(STEPS)
 

@@ -217,9 +217,15 @@ class StagedRecord(BaseModel):
             (("run", "id"), False),  # lets chunks walk a run's rows in id order
             (("run", "entity", "local_id"), False),
             (("run", "decision", "applied"), False),
-            (("run", "entity", "ministry_id"), False),
-            (("run", "entity", "personal_id"), False),
         )
+
+
+# Most staged rows (classes, enrollments) carry no identifier: the duplicate checks
+# only look at rows that do, so only those are indexed (store step 5).
+for _name in ("ministry_id", "personal_id"):
+    _column = getattr(StagedRecord, _name)
+    StagedRecord.add_index(StagedRecord.index(StagedRecord.run, StagedRecord.entity, _column,
+                                              where=_column.is_null(False)))
 
 
 class Quarantine(BaseModel):

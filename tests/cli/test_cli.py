@@ -35,7 +35,7 @@ def home(tmp_path: Path) -> Path:
 def test_init_reports_store_and_mappings(tmp_path: Path) -> None:
     result = run(tmp_path, "--json", "init", "--no-dev-keys")
     document = json.loads(result.stdout)
-    assert document["store_version"] == {"before": 0, "after": 4}
+    assert document["store_version"] == {"before": 0, "after": 5}
     assert document["mappings"]["new"] == len(shipped_mapping_files())
 
 

@@ -295,6 +295,22 @@ def test_store_step_4_adds_row_hashes(store: StoreHandle) -> None:
     assert migrate(store.db) == (CURRENT_VERSION, CURRENT_VERSION)
 
 
+def test_store_step_5_indexes_staged_identifiers_only_where_set(store: StoreHandle) -> None:
+    table = StagedRecord._meta.table_name
+    with store.db.atomic():
+        for name in ("ministry_id", "personal_id"):
+            store.db.execute_sql(f"DROP INDEX {table}_run_id_entity_{name}")
+            store.db.execute_sql(f"CREATE INDEX {table}_run_id_entity_{name} "
+                                 f"ON {table} (run_id, entity, {name})")
+        StoreMeta.update(value="4").where(StoreMeta.key == SCHEMA_VERSION_KEY).execute()
+
+    assert migrate(store.db) == (4, CURRENT_VERSION)
+    indexes = {index.name: index.sql for index in store.db.get_indexes(table)}
+    assert f"{table}_run_id_id" in indexes
+    for name in ("ministry_id", "personal_id"):
+        assert f"{name} IS NOT NULL" in indexes[f"{table}_run_id_entity_{name}"].replace('"', "")
+
+
 def gateway(store: StoreHandle, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     environment.update({"GATEWAY_HOME": str(store.home), "GATEWAY_STORE__URL": store.url,

@@ -1,0 +1,202 @@
+"""Read a package in a second process while the caller stages it.
+
+Reading (decoding, parsing, cleaning, the OneRoster join) and staging (mapping,
+hashing, writing) each keep one core busy. ``read_ahead`` opens the package
+in a forked child process that sends the streams and their rows through a
+pipe in batches, and returns a ``Package`` whose streams read from that pipe.
+The pipe holds at most a few batches, so the child waits whenever it is ahead
+and memory does not grow with the input.
+
+The child sends what the adapter gives, unchanged: rows, row errors, notices,
+and an ``InputError`` raised by ``open`` or while reading. The caller sees the
+same package as from ``adapter.open``. Without ``fork`` (Windows), or when the
+setting ``runs.read_ahead`` is false, the package is read in the caller's process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import traceback
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from adapters.base import Adapter, Limits, Notice, Package, ReadHints, SourceRow, Stream
+from gateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 1000
+# How long the caller waits for the child to finish after the last message.
+JOIN_SECONDS = 10.0
+
+
+def read_ahead(adapter: Adapter, path: Path, limits: Limits, hints: ReadHints | None,
+               enabled: bool = True) -> AbstractContextManager[Package]:
+    """Open ``path`` with ``adapter``, read by a child process when ``enabled`` and possible."""
+    if not enabled or "fork" not in multiprocessing.get_all_start_methods():
+        return adapter.open(path, limits, hints)
+    return _remote(adapter, path, limits, hints)
+
+
+class ReaderFailed(RuntimeError):
+    """The reading process failed with an error that is not a ``GatewayError``."""
+
+
+@contextmanager
+def _remote(adapter: Adapter, path: Path, limits: Limits,
+            hints: ReadHints | None) -> Iterator[Package]:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_read, args=(receiver, sender, adapter, path, limits, hints),
+                            name="gateway-reader", daemon=True)
+    child.start()
+    sender.close()
+    try:
+        package = _RemotePackage(receiver)
+        package.start()
+        yield package
+    finally:
+        receiver.close()
+        child.join(JOIN_SECONDS)
+        if child.is_alive():
+            # The caller stopped early (an error while staging): the child is blocked
+            # writing to the closed pipe or still reading; stop it.
+            child.terminate()
+            child.join(JOIN_SECONDS)
+        log.debug("reader stopped", extra={"gateway_fields": {"exit_code": child.exitcode}})
+
+
+# -- the child ------------------------------------------------------------------------------
+
+
+def _read(receiver: Connection, sender: Connection, adapter: Adapter, path: Path, limits: Limits,
+          hints: ReadHints | None) -> None:
+    # Only the caller may hold the read end: when it closes it, a send here fails at once.
+    receiver.close()
+    # SIGTERM from the caller runs the adapter's clean-up (temporary folders) on the way out.
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    batch: list[tuple[int, list[str] | None, Any]] = []
+    try:
+        with adapter.open(path, limits, hints) as package:
+            sender.send(("package", package.description))
+            for stream in package.streams():
+                sender.send(("stream", _StreamHead.of(stream)))
+                for row in stream.rows:
+                    batch.append((row.line, row.cells, row.error))
+                    if len(batch) >= BATCH_ROWS:
+                        sender.send(("rows", batch))
+                        batch = []
+                sender.send(("rows", batch))
+                batch = []
+                sender.send(("stream_end", None))
+            sender.send(("done", package.notices))
+    except BrokenPipeError:
+        pass  # the caller has gone away; nobody is left to tell
+    except GatewayError as error:
+        # The rows read before the error still go through, as they do in one process.
+        _send_quietly(sender, *_pending(batch), ("raise", error))
+    except BaseException:  # noqa: BLE001 (the caller gets the traceback text)
+        _send_quietly(sender, *_pending(batch), ("crash", traceback.format_exc()))
+    finally:
+        sender.close()
+
+
+def _pending(batch: list[tuple[int, list[str] | None, Any]]) -> list[tuple[str, Any]]:
+    """The message with the rows read before an error, if any (only inside a stream)."""
+    return [("rows", batch)] if batch else []
+
+
+def _exit_on_term(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _send_quietly(sender: Connection, *messages: tuple[str, Any]) -> None:
+    try:
+        for message in messages:
+            sender.send(message)
+    except OSError:
+        pass
+
+
+@dataclass
+class _StreamHead:
+    """Everything of a ``Stream`` but its rows."""
+
+    name: str
+    file: str
+    headers: list[str]
+    mode: Any
+    sheet: str | None
+    scope: Any
+    key_column: str | None
+    properties: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, stream: Stream) -> _StreamHead:
+        return cls(stream.name, stream.file, list(stream.headers), stream.mode, stream.sheet,
+                   stream.scope, stream.key_column, dict(stream.properties))
+
+
+# -- the caller's side ----------------------------------------------------------------------
+
+
+class _RemotePackage(Package):
+    """The package as the child reads it; streams must be read in order, as from any package."""
+
+    def __init__(self, receiver: Connection):
+        self._receiver = receiver
+        self.notices: list[Notice] = []
+        self.description: dict[str, Any] = {}
+        self._in_stream = False
+
+    def start(self) -> None:
+        """Wait for the package to open in the child; raise what ``open`` raised."""
+        kind, value = self._receive()
+        if kind != "package":
+            raise ReaderFailed(f"reader sent {kind} before the package")
+        self.description = value
+
+    def streams(self) -> Iterator[Stream]:
+        while True:
+            if self._in_stream:
+                # The previous stream was not read to its end: skip its rest.
+                for _ in self._rows():
+                    pass
+            kind, value = self._receive()
+            if kind == "done":
+                self.notices.extend(value)
+                return
+            if kind != "stream":
+                raise ReaderFailed(f"reader sent {kind} where a stream was due")
+            head: _StreamHead = value
+            self._in_stream = True
+            yield Stream(head.name, head.file, head.headers, self._rows(), head.mode, head.sheet,
+                         head.scope, head.key_column, head.properties)
+
+    def _rows(self) -> Iterator[SourceRow]:
+        while self._in_stream:
+            kind, value = self._receive()
+            if kind == "stream_end":
+                self._in_stream = False
+                return
+            if kind != "rows":
+                raise ReaderFailed(f"reader sent {kind} inside a stream")
+            for line, cells, error in value:
+                yield SourceRow(line, cells, error)
+
+    def _receive(self) -> tuple[str, Any]:
+        try:
+            kind, value = self._receiver.recv()
+        except EOFError as exc:
+            raise ReaderFailed("the reading process ended without a result") from exc
+        if kind == "raise":
+            raise value
+        if kind == "crash":
+            raise ReaderFailed(f"reader failed:\n{value}")
+        return kind, value
