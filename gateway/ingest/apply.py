@@ -82,8 +82,9 @@ def _apply_chunk(db: peewee.Database, run: Run, chunk: list[dict[str, Any]],
     _write_records(db, run, changes, now)
     _write_aliases(db, run, [s for s in chunk if s["decision"] != "end"])
     _write_events(db, run, changes, ended, now)
-    ids = [s["id"] for s in chunk]
-    StagedRecord.update(applied=True).where(StagedRecord.id.in_(ids)).execute()
+    # The chunk is every row of the run to apply with an id in this range, so one
+    # range statement marks it, instead of a list of ids.
+    execute_many(db, MARK_APPLIED, [(run.id, chunk[0]["id"], chunk[-1]["id"])])
     applied.update(f"{s['entity']}.{s['decision']}" for s in chunk)
 
 
@@ -106,6 +107,10 @@ END_RECORD = (
 INSERT_ALIAS = (
     f"INSERT INTO {Alias._meta.table_name} (record_id, entity, namespace, value) "
     "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+MARK_APPLIED = (
+    f"UPDATE {StagedRecord._meta.table_name} SET applied = TRUE WHERE run_id = ? AND id >= ? AND id <= ? "
+    f"AND decision IN ({', '.join(repr(d) for d in APPLIED_DECISIONS)})"
 )
 INSERT_EVENT = (
     f"INSERT INTO {ChangeEvent._meta.table_name} (seq, record_id, entity, op, schema_version, data, "

@@ -175,14 +175,14 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     guard_settings = settings.section("guard")
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
                         guard_settings["min_existing"])
-    counts = {"stage": stage_counts, "decisions": counts_by_decision(run)}
+    counts = {"stage": stage_counts, "decisions": decisions}
     if guard.held:
         runs.mark(run, "held", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
         runs.release_source(run)
         log.warning("run held by guard", extra=fields(run_id=run.id, source=run.source))
         return _report(run)
     runs.mark(run, "applying", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
-    return _apply(db, settings, run, progress)
+    return _apply(db, settings, run, progress, decisions)
 
 
 def _log_phase(run: Run, event: str, started: float) -> None:
@@ -190,12 +190,15 @@ def _log_phase(run: Run, event: str, started: float) -> None:
     log.info(event, extra=fields(run_id=run.id, source=run.source, seconds=seconds))
 
 
-def _apply(db: peewee.Database, settings: Settings, run: Run, progress: Any) -> RunReport:
+def _apply(db: peewee.Database, settings: Settings, run: Run, progress: Any,
+           decisions: dict[str, dict[str, int]] | None = None) -> RunReport:
+    """Apply the run; ``decisions`` are its counts by decision when the caller has just read them."""
     started = get_clock().monotonic()
     apply_run(db, run, settings.section("runs")["chunk_size"], progress)
     _log_phase(run, "run applied", started)
     counts = json.loads(run.counts or "{}")
-    counts["decisions"] = counts_by_decision(run)
+    # Applying does not change a decision, so counts read before it still hold.
+    counts["decisions"] = decisions if decisions is not None else counts_by_decision(run)
     runs.mark(run, "succeeded", counts=json.dumps(counts))
     # Staged rows carry personal data and are no longer needed once applied.
     StagedRecord.delete().where(StagedRecord.run == run.id).execute()
