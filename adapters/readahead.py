@@ -97,7 +97,7 @@ def _read(receiver: Connection, sender: Connection, adapter: Adapter, path: Path
                 sender.send(("stream_end", None))
             sender.send(("done", package.notices))
     except BrokenPipeError:
-        pass  # the caller has gone away; nobody is left to tell
+        pass  # the caller has gone away, so there is no one to tell
     except GatewayError as error:
         # The rows read before the error still go through, as they do in one process.
         _send_quietly(sender, *_pending(batch), ("raise", error))

@@ -26,7 +26,7 @@ def open_database(url: str, busy_timeout_ms: int = 10_000) -> peewee.Database:
 
     SQLite runs in WAL mode with a busy timeout, so readers do not block the
     writer, and a second writer waits up to the timeout instead of failing at once.
-    A 64 MiB page cache keeps the upper levels of the large indexes in memory,
+    A 32 MiB page cache keeps the upper levels of the large indexes in memory,
     and the WAL is checkpointed every 64 MiB rather than every 4 MiB, so that
     index pages changed by several apply chunks are copied back once.
     """
@@ -39,7 +39,7 @@ def open_database(url: str, busy_timeout_ms: int = 10_000) -> peewee.Database:
             "busy_timeout": busy_timeout_ms,
             "foreign_keys": 1,
             "synchronous": "normal",
-            "cache_size": -65536,
+            "cache_size": -32768,
             "wal_autocheckpoint": 16384,
         }
         db = peewee.SqliteDatabase(path, pragmas=pragmas, timeout=busy_timeout_ms / 1000)
