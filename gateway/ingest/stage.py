@@ -22,6 +22,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
 from operator import itemgetter
 from typing import Any
 
@@ -133,8 +134,23 @@ def row_context(mapping: CompiledMapping, stream: Stream, entities: dict[str, En
         "properties": dict(sorted(stream.properties.items())),
         "schemas": sorted((name, e.current_version) for name, e in entities.items()),
         "codelists": sorted(f"{name}@{version}" for name, version in load_codelists()),
+        # A list built from a package changes with the package, under the same list version.
+        "packages": _source_packages(),
     }
     return hashlib.blake2b(canonical_json(context).encode(), digest_size=16).digest()
+
+
+def _source_packages() -> dict[str, str]:
+    """Return the installed version of each package that a code list is built from."""
+    found = {}
+    for codelist in load_codelists().values():
+        package = (codelist.source or {}).get("package")
+        if package:
+            try:
+                found[package] = metadata.version(package)
+            except metadata.PackageNotFoundError:
+                found[package] = ""
+    return found
 
 
 def row_hash(context: bytes, cells: list[str]) -> str | None:

@@ -72,6 +72,20 @@ def test_a_different_mapping_context_maps_every_row(store: StoreHandle, tmp_path
     assert set(report.counts["decisions"]["student"]) == {"unchanged"}
 
 
+def test_a_new_code_list_package_maps_every_row(store: StoreHandle, tmp_path: Path,
+                                                mapped_rows: list[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = pkg.write_package(tmp_path / "p", pkg.city(students=3))
+    ingest(store, folder)
+    mapped_rows.clear()
+    # The 2025 units come from the vietnam-provinces package: a new release may change them.
+    installed = stage.metadata.version
+    monkeypatch.setattr(stage.metadata, "version",
+                        lambda name: "9999.1" if name == "vietnam-provinces" else installed(name))
+    ingest(store, folder)
+    assert len(mapped_rows) == 9
+
+
 def test_an_unchanged_record_learns_its_row_hash(store: StoreHandle, tmp_path: Path,
                                                  mapped_rows: list[str]) -> None:
     folder = pkg.write_package(tmp_path / "p", pkg.city(students=3))
