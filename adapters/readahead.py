@@ -81,6 +81,9 @@ def _read(receiver: Connection, sender: Connection, adapter: Adapter, path: Path
     receiver.close()
     # SIGTERM from the caller runs the adapter's clean-up (temporary folders) on the way out.
     signal.signal(signal.SIGTERM, _exit_on_term)
+    # Ctrl-C reaches the whole process group: the caller decides, and closes the pipe or
+    # sends SIGTERM, so that the reader never reports an interrupt of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     batch: list[tuple[int, list[str] | None, Any]] = []
     try:
         with adapter.open(path, limits, hints) as package:

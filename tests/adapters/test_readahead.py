@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -142,4 +143,17 @@ def test_a_caller_that_stops_early_stops_the_reader(tmp_path: Path) -> None:
         next(stream.rows)
         raise RuntimeError("staging failed")
     # The reader ran its adapter's clean-up on the way out.
+    assert list(tmp_path.glob("open-*")) == []
+
+
+def test_ctrl_c_is_left_to_the_caller(tmp_path: Path) -> None:
+    adapter = _Scripted(rows=100 * BATCH_ROWS, folder=tmp_path)
+    with read_ahead(adapter, tmp_path, Limits(), None) as package:
+        stream = next(package.streams())
+        next(stream.rows)
+        reader = int(next(tmp_path.glob("open-*")).name.removeprefix("open-"))
+        # As Ctrl-C in a terminal: the signal reaches the reader too, which ignores it
+        # and goes on sending rows until the caller stops it.
+        os.kill(reader, signal.SIGINT)
+        assert sum(1 for _ in stream.rows) == 100 * BATCH_ROWS - 1
     assert list(tmp_path.glob("open-*")) == []
