@@ -42,6 +42,7 @@ COMMANDS: list[click.Command] = [
 ]
 
 EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130  # as shells report a command stopped by Ctrl-C
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -129,8 +130,12 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(EXIT_ERROR)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C (KeyboardInterrupt) and an end of input into Abort.
+        interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+        if interrupted:
+            click.echo(GatewayError("error.interrupted_command").message(), err=True)
+        sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_ERROR)
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -103,6 +103,10 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         error = TransientError("error.store_failed", run_id=run.id, detail=type(exc).__name__)
         _fail(run, error)
         raise error from exc
+    except KeyboardInterrupt:
+        # Ctrl-C: what was applied stays applied; the next run reads the input again.
+        _fail(run, GatewayError("error.interrupted", run_id=run.id))
+        raise
     except BaseException:
         _fail(run, GatewayError("error.internal"))
         raise
@@ -128,6 +132,8 @@ def _fail(run: Run, error: GatewayError) -> None:
     """Record the failure on the run and free its source; best effort if the store is down."""
     try:
         runs.mark(run, "failed", error=json.dumps(error.as_dict(), ensure_ascii=False))
+        # A failed run is neither approved nor resumed, and its staged rows carry personal data.
+        StagedRecord.delete().where(StagedRecord.run == run.id).execute()
         runs.release_source(run)
     except peewee.DatabaseError:
         log.warning("run failure not recorded", extra=fields(run_id=run.id))

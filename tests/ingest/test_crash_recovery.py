@@ -377,3 +377,54 @@ def test_kill_during_apply_then_resume(store: StoreHandle, tmp_path: Path,
     assert Run.select().count() == 1
     assert_finished_like(reference)
     assert_reingest_writes_nothing(store, moved)
+
+
+def gateway_processes(home: Path) -> list[int]:
+    """Return the ids of live processes started with this case's GATEWAY_HOME (readers included)."""
+    marker = f"GATEWAY_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find leftover processes")
+def test_ctrl_c_while_staging_fails_the_run_and_leaves_no_process(
+        store: StoreHandle, package: Path, reference: StoreState) -> None:
+    process = start_gateway(store.home, store.url, *ingest_args(package))
+    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        run = newest_run()
+        if run is not None and run.state == "staging" and staged_rows(run) > 0:
+            break
+        time.sleep(POLL_SECONDS)
+    else:
+        process.kill()
+        pytest.fail(f"staging not reached in {PHASE_TIMEOUT_SECONDS} s")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=COMMAND_TIMEOUT_SECONDS)
+
+    assert process.returncode == 130, stderr.decode()
+    assert "Ctrl-C" in stderr.decode()
+    stopped = Run.get_by_id(run.id)
+    assert stopped.state == "failed"
+    assert json.loads(stopped.error)["error"] == "error.interrupted"
+    assert SourceLock.select().where(SourceLock.run_id == run.id).count() == 0
+    deadline = time.monotonic() + 10
+    while gateway_processes(store.home) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gateway_processes(store.home) == []
+    assert_consistent()
+
+    report = run_gateway(store.home, store.url, *ingest_args(package))
+
+    assert report["state"] == "succeeded"
+    assert_finished_like(reference)
