@@ -193,7 +193,21 @@ class Stager:
         self._flush()
         for notice in package.notices:
             self._notice(notice.level, notice.error)
+        self._distrust_snapshots()
         return self.result
+
+    def _distrust_snapshots(self) -> None:
+        """End nothing by absence when a file, table or stream of the package could not be read.
+
+        A school whose file is damaged is absent from every bulk stream of a folder
+        export, and ending its records would lose good data. Rows that ask for an
+        end explicitly still end their records.
+        """
+        unread = sum(1 for notice in self.result.notices if notice["level"] == "error")
+        if not unread or not self.result.snapshots:
+            return
+        self.result.snapshots.clear()
+        self._notice("warning", InputError("ingest.absent_not_ended", unread=unread))
 
     def _notice(self, level: str, error: GatewayError) -> None:
         entry = {"level": level, **error.as_dict()}

@@ -18,6 +18,8 @@ those records repeat identically and the stage step keeps one of each.
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -335,3 +337,27 @@ def test_both_shapes_describe_one_city(store: StoreHandle,
     assert decisions["insert"] == len(in_csv - in_xlsx)
     assert Record.select().where(Record.entity == "student").count() == len(in_xlsx | in_csv)
 
+
+
+@pytest.mark.parametrize(("shape", "damage"), [("xlsx", "truncate"), ("csv1258", "empty")])
+def test_damaged_school_file_ends_nothing(store: StoreHandle, exports: dict[str, VendorSummary],
+                                          tmp_path: Path, shape: str, damage: str) -> None:
+    package = tmp_path / "package"
+    shutil.copytree(exports[shape].package, package)
+    service.ingest(store.db, store.settings, package, ADAPTER, f"{shape}-demo")
+    before = {e: _stored(f"{shape}-demo", e) for e in SCHEMA_VERSIONS}
+    # One school's file breaks: cut short, as by a failed upload, or emptied.
+    first = sorted(p for p in package.iterdir() if p.is_file())[0]
+    if damage == "truncate":
+        first.write_bytes(first.read_bytes()[:5000])
+    else:
+        first.write_bytes(b"")
+
+    report = service.ingest(store.db, store.settings, package, ADAPTER, f"{shape}-demo")
+
+    ended = {entity: counts.get("end", 0) for entity, counts in report.counts["decisions"].items()}
+    assert set(ended.values()) == {0}
+    assert {e: _stored(f"{shape}-demo", e) for e in SCHEMA_VERSIONS} == before
+    levels = {notice["error"]: notice["level"] for notice in report.notices}
+    assert levels["ingest.absent_not_ended"] == "warning"
+    assert "error" in levels.values()
