@@ -39,7 +39,14 @@ from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns
 from gateway.mapping.spec import MappingSpec, canonical_json
 from gateway.schema_versions import upgrade
-from gateway.store.bulk import db_time, execute_many, json_text, placeholders, select_rows
+from gateway.store.bulk import (
+    db_time,
+    execute_counted,
+    execute_many,
+    json_text,
+    placeholders,
+    select_rows,
+)
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
@@ -131,6 +138,7 @@ def row_context(mapping: CompiledMapping, stream: Stream, entities: dict[str, En
         "gateway": __version__,
         "mapping": mapping.version_id,
         "headers": list(stream.headers),
+        "columns": list(mapping.read_columns),
         "properties": dict(sorted(stream.properties.items())),
         "schemas": sorted((name, e.current_version) for name, e in entities.items()),
         "codelists": sorted(f"{name}@{version}" for name, version in load_codelists()),
@@ -153,14 +161,18 @@ def _source_packages() -> dict[str, str]:
     return found
 
 
-def row_hash(context: bytes, cells: list[str]) -> str | None:
-    """Return the digest of one row under its mapping ``context``.
+def row_hash(context: bytes, cells: list[str], columns: tuple[int, ...]) -> str | None:
+    """Return the digest of the ``columns`` of one row under its mapping ``context``.
 
-    None when a cell holds the separator itself, so that two different rows can
-    never join to the same text.
+    Only the cells the mapping reads count, so the school columns that every
+    pupil row of a list repeats give the school's record one hash. None when a
+    cell holds the separator itself, so that two different rows can never join
+    to the same text.
     """
-    joined = _UNIT.join(cells)
-    if joined.count(_UNIT) != len(cells) - 1:
+    width = len(cells)
+    read = [cells[i] if i < width else "" for i in columns]
+    joined = _UNIT.join(read)
+    if joined.count(_UNIT) != max(len(read) - 1, 0):
         return None
     return hashlib.blake2b(context + joined.encode(), digest_size=20).hexdigest()
 
@@ -229,7 +241,10 @@ class Stager:
                 continue
             compiled.append(mapping)
             self._contexts[id(mapping)] = row_context(mapping, stream, self.entities)
-            if stream.mode == "bulk":
+            claimed = {(s.entity, s.scope) for s in self.result.snapshots}
+            if stream.mode == "bulk" and (spec.entity, stream.scope) not in claimed:
+                # One snapshot per entity and scope: a folder of 1,000 school files is
+                # one snapshot, not 1,000 identical ones to check.
                 self.result.snapshots.append(Snapshot(spec.entity, stream.name, stream.scope))
             self.result.entities.add(spec.entity)
         return compiled
@@ -275,7 +290,7 @@ class Stager:
     def _map_row(self, stream: Stream, mapping: CompiledMapping, cells: list[str], place: Place) -> None:
         """Queue the row for its chunk: it is mapped at the flush unless its row hash is known."""
         self._raw.append(_Raw(stream, mapping, cells, place,
-                              row_hash(self._contexts[id(mapping)], cells)))
+                              row_hash(self._contexts[id(mapping)], cells, mapping.read_columns)))
 
     def _map(self, raw: _Raw) -> _Pending | None:
         """Map one queued row; stage an end or a rejection at once, return a record to check."""
@@ -531,11 +546,33 @@ def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:
     without a rejection.
     """
     rejected: Counter[str] = Counter()
+    _drop_repeats(db, run)
     for column, key in (("local_id", "ingest.duplicate_local_id"),
                         ("ministry_id", "ingest.duplicate_ministry_id"),
                         ("personal_id", "ingest.duplicate_personal_id")):
         rejected.update(_reject_duplicates_by(db, run, column, key))
     return rejected
+
+
+def _drop_repeats(db: peewee.Database, run: Run) -> None:
+    """Mark every later row that gives the very record of the first row of its key a ``repeat``.
+
+    One statement for the whole run: a school or class named on each pupil's row
+    repeats thousands of times in a list export.
+    """
+    table = StagedRecord._meta.table_name
+    sql = (
+        f"UPDATE {table} SET action = 'repeat', decision = 'repeat', data = NULL, "
+        f"ministry_id = NULL, personal_id = NULL, row_hash = NULL "
+        f"WHERE run_id = ? AND action = 'upsert' AND content_hash IS NOT NULL AND content_hash = "
+        f"(SELECT f.content_hash FROM {table} f WHERE f.id = "
+        f"(SELECT MIN(g.id) FROM {table} g WHERE g.run_id = {table}.run_id "
+        f"AND g.entity = {table}.entity AND g.local_id = {table}.local_id AND g.action = 'upsert')) "
+        f"AND id <> (SELECT MIN(g.id) FROM {table} g WHERE g.run_id = {table}.run_id "
+        f"AND g.entity = {table}.entity AND g.local_id = {table}.local_id AND g.action = 'upsert')"
+    )
+    with write_transaction(db):
+        execute_counted(db, sql, [run.id])
 
 
 def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) -> Counter[str]:

@@ -90,6 +90,7 @@ class CompiledMapping:
         self.properties = dict(properties or {})
         self.version_id = spec.version_id
         self._positions = {match_key(h): (i, h) for i, h in enumerate(headers)}
+        self._read: set[int] = set()  # every column index a lookup below resolved
         self._context = StepContext(properties=self.properties, mapping=spec.label)
         document = spec.document
         self._when = self._compile_when(document.get("when"))
@@ -108,6 +109,8 @@ class CompiledMapping:
         self._paths = [(plan.name, tuple(plan.name.split("."))) for plan in self.fields
                        if plan.stored]
         self._nested = any(len(path) > 1 for _, path in self._paths)
+        # Besides its compile-time inputs, a row's result depends on these cells only.
+        self.read_columns: tuple[int, ...] = tuple(sorted(self._read))
 
     # -- column lookup ---------------------------------------------------
 
@@ -115,6 +118,7 @@ class CompiledMapping:
         for name in _names(columns):
             found = self._positions.get(match_key(name))
             if found:
+                self._read.add(found[0])
                 return found
         return None
 

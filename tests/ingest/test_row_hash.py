@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from gateway.demo import write_vendor_csv1258
 from gateway.ingest import service, stage
 from gateway.mapping.compiler import CompiledMapping
 from gateway.store.changelog import horizon
@@ -131,3 +133,23 @@ def test_a_skipped_row_still_claims_its_identifier(store: StoreHandle, tmp_path:
     assert report.counts["stage"]["rejected"] == {"ingest.duplicate_ministry_id": 1}
     rejected = Quarantine.get(Quarantine.reason == "ingest.duplicate_ministry_id")
     assert rejected.row == 4
+
+
+def test_a_list_export_maps_only_its_rejected_rows_again(store: StoreHandle, tmp_path: Path,
+                                                       mapped_rows: list[str]) -> None:
+    summary = write_vendor_csv1258(tmp_path / "csv", "tiny", 2025)
+    first = service.ingest(store.db, store.settings, summary.package, "school-export", "lists")
+    mapped_first = Counter(mapped_rows)
+    mapped_rows.clear()
+    second = service.ingest(store.db, store.settings, summary.package, "school-export", "lists")
+    # Every pupil row names its school and class: they share the row hash of the stored
+    # school and class, so none of them is mapped again. Only the rows whose record was
+    # rejected (for its own values or a dangling reference) are mapped again.
+    rejected = second.counts["decisions"]
+    assert mapped_first == {"organization": 37, "class": 37, "student": 37, "enrollment": 37}
+    assert Counter(mapped_rows) == {"student": rejected["student"]["seen"],
+                                    "enrollment": rejected["enrollment"]["seen"]}
+    assert rejected["student"]["seen"] == 6
+    assert rejected["organization"] == {"unchanged": 2, "repeat": 35}
+    assert first.changes > 0
+    assert second.changes == 0
