@@ -104,8 +104,13 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         _fail(run, error)
         raise error from exc
     except KeyboardInterrupt:
-        # Ctrl-C: what was applied stays applied; the next run reads the input again.
-        _fail(run, GatewayError("error.interrupted", run_id=run.id))
+        if _state_of(run) == "applying":
+            # Stopped while writing: left as after a crash, so that `gateway runs resume`
+            # finishes the chunks not yet applied without reading the input again.
+            log.warning("run stopped while applying", extra=fields(run_id=run.id))
+        else:
+            # Nothing of the run is in the store yet: the next run reads the input again.
+            _fail(run, GatewayError("error.interrupted", run_id=run.id))
         raise
     except BaseException:
         _fail(run, GatewayError("error.internal"))
@@ -126,6 +131,13 @@ def read_hints(specs: list[MappingSpec]) -> ReadHints:
             if definition.get("required"):
                 required |= keys
     return ReadHints(frozenset(columns), frozenset(required), frozenset(s.stream for s in specs))
+
+
+def _state_of(run: Run) -> str | None:
+    try:
+        return str(runs.get_run(run.id).state)
+    except (peewee.DatabaseError, GatewayError):
+        return None
 
 
 def _fail(run: Run, error: GatewayError) -> None:

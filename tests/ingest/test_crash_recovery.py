@@ -428,3 +428,29 @@ def test_ctrl_c_while_staging_fails_the_run_and_leaves_no_process(
 
     assert report["state"] == "succeeded"
     assert_finished_like(reference)
+
+
+def test_ctrl_c_while_applying_keeps_the_run_resumable(store: StoreHandle, package: Path,
+                                                       reference: StoreState) -> None:
+    process = start_gateway(store.home, store.url, *ingest_args(package))
+    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        run = newest_run()
+        if run is not None and run.state == "applying" and events() > 0:
+            break
+        time.sleep(POLL_SECONDS)
+    else:
+        process.kill()
+        pytest.fail(f"apply not reached in {PHASE_TIMEOUT_SECONDS} s")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=COMMAND_TIMEOUT_SECONDS)
+
+    assert process.returncode == 130, stderr.decode()
+    assert "runs resume" in stderr.decode()
+    assert Run.get_by_id(run.id).state == "applying"
+    assert_consistent()
+
+    report = run_gateway(store.home, store.url, "runs", "resume", str(run.id))
+
+    assert report["state"] == "succeeded"
+    assert_finished_like(reference)
