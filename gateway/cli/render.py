@@ -22,8 +22,12 @@ def place_text(place: dict[str, Any]) -> str:
 
 
 def run_lines(report: dict[str, Any]) -> list[str]:
-    lines = [t("run.header", run_id=report["run_id"], source=report["source"],
-               state=t(f"run.state.{report['state']}"))]
+    state = t(f"run.state.{report['state']}")
+    unread = sum(1 for notice in report.get("notices", []) if notice.get("level") == "error")
+    if report["state"] == "succeeded" and unread:
+        # "Finished" alone reads as success when part of the input was not read.
+        state = t("run.state.succeeded_with_unread", count=unread)
+    lines = [t("run.header", run_id=report["run_id"], source=report["source"], state=state)]
     stage = report["counts"].get("stage", {})
     read = stage.get("rows_read", {})
     if read:
@@ -59,9 +63,14 @@ def guard_lines(guard: dict[str, Any]) -> list[str]:
         if not figures.get("existing"):
             continue
         key = "run.guard_trips" if figures.get("trips") else "run.guard_within"
+        limit = round(100 * guard.get("max_change_ratio", 0))
+        if not figures.get("trips") and figures["existing"] < guard.get("min_existing", 0) \
+                and figures["ratio"] > guard.get("max_change_ratio", 1):
+            # Above the share, but too few records in scope for the guard to apply.
+            key = "run.guard_too_few"
         lines.append("  " + t(key, entity=entity, changed=figures["changed"],
                               existing=figures["existing"], percent=round(100 * figures["ratio"]),
-                              limit=round(100 * guard.get("max_change_ratio", 0))))
+                              limit=limit, minimum=guard.get("min_existing", 0)))
     return [t("run.guard_header"), *lines] if lines else []
 
 

@@ -1,0 +1,43 @@
+"""What the CLI says about a run, in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.cli.render import guard_lines, run_lines
+from gateway.i18n import set_language
+from tests.support.store import StoreHandle
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    set_language("en")
+    yield
+    set_language(None)
+
+
+GUARD = {"max_change_ratio": 0.25, "min_existing": 50, "entities": {
+    "class": {"existing": 20, "changed": 17, "ratio": 0.85, "trips": False},
+    "student": {"existing": 400, "changed": 10, "ratio": 0.025, "trips": False},
+    "enrollment": {"existing": 400, "changed": 200, "ratio": 0.5, "trips": True},
+}}
+
+
+def test_guard_says_why_a_large_share_of_a_small_scope_is_not_held() -> None:
+    lines = guard_lines(GUARD)
+    assert lines[1] == ("  class: 17 of 20 existing records would be updated or ended (85%), above "
+                        "the 25% limit, but not held because the scope has fewer than 50 records")
+    assert lines[2].endswith("(50%), above the 25% limit")
+    assert lines[3].endswith("(2%), within the 25% limit")
+
+
+def test_a_finished_run_with_unread_files_says_so_in_its_header(store: StoreHandle) -> None:
+    report = {"run_id": 7, "source": "lists", "state": "succeeded", "counts": {}, "changes": 0,
+              "notices": [{"level": "error", "error": "table.no_data", "params": {"file": "a.csv"},
+                           "place": {"file": "a.csv"}},
+                          {"level": "warning", "error": "ingest.absent_not_ended",
+                           "params": {"unread": 1}, "place": {}}]}
+    assert run_lines(report)[0] == ("Run 7, source lists: finished, but 1 file(s), table(s) or "
+                                    "mapping(s) could not be read (see the error notices below)")
