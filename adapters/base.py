@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from gateway.errors import GatewayError, RowError
+from gateway.errors import GatewayError, Place, RowError
 from gateway.text import match_key
 
 Mode = Literal["bulk", "delta"]
@@ -79,11 +79,17 @@ class Scope:
 
 @dataclass
 class SourceRow:
-    """One row as read: its 1-based line (or sheet row) and its cells, or the error."""
+    """One row as read: its 1-based line (or sheet row) and its cells, or the error.
+
+    ``origins`` names, by header, the place of a cell that came from another file
+    (a OneRoster birth date joined from ``demographics.csv``), so that a rejection
+    of its value points where the value is written.
+    """
 
     line: int
     cells: list[str] | None = None
     error: RowError | None = None
+    origins: dict[str, Place] | None = None
 
 
 @dataclass

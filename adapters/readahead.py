@@ -84,14 +84,14 @@ def _read(receiver: Connection, sender: Connection, adapter: Adapter, path: Path
     # Ctrl-C reaches the whole process group: the caller decides, and closes the pipe or
     # sends SIGTERM, so that the reader never reports an interrupt of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    batch: list[tuple[int, list[str] | None, Any]] = []
+    batch: list[tuple[int, list[str] | None, Any, Any]] = []
     try:
         with adapter.open(path, limits, hints) as package:
             sender.send(("package", package.description))
             for stream in package.streams():
                 sender.send(("stream", _StreamHead.of(stream)))
                 for row in stream.rows:
-                    batch.append((row.line, row.cells, row.error))
+                    batch.append((row.line, row.cells, row.error, row.origins))
                     if len(batch) >= BATCH_ROWS:
                         sender.send(("rows", batch))
                         batch = []
@@ -110,7 +110,7 @@ def _read(receiver: Connection, sender: Connection, adapter: Adapter, path: Path
         sender.close()
 
 
-def _pending(batch: list[tuple[int, list[str] | None, Any]]) -> list[tuple[str, Any]]:
+def _pending(batch: list[tuple[int, list[str] | None, Any, Any]]) -> list[tuple[str, Any]]:
     """The message with the rows read before an error, if any (only inside a stream)."""
     return [("rows", batch)] if batch else []
 
@@ -190,8 +190,8 @@ class _RemotePackage(Package):
                 return
             if kind != "rows":
                 raise ReaderFailed(f"reader sent {kind} inside a stream")
-            for line, cells, error in value:
-                yield SourceRow(line, cells, error)
+            for line, cells, error, origins in value:
+                yield SourceRow(line, cells, error, origins)
 
     def _receive(self) -> tuple[str, Any]:
         try:

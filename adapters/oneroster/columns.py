@@ -37,12 +37,14 @@ class VirtualColumns:
     def __init__(self, headers: Sequence[str], names: Sequence[str]):
         self.headers = list(headers)
         self._targets: list[int] = []
+        self.targets: dict[str, int] = {}  # each derived name and the column it fills
         for name in names:
             index = column_index(self.headers, name)
             if index is None:
                 index = len(self.headers)
                 self.headers.append(name)
             self._targets.append(index)
+            self.targets[name] = index
 
     def fill(self, cells: list[str], values: Sequence[str]) -> list[str]:
         """Extend ``cells`` to the new width and fill in ``values``, in the order of ``names``."""

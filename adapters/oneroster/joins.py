@@ -24,8 +24,8 @@ PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 CREATE TABLE roles (user_id TEXT NOT NULL, seq INTEGER NOT NULL, is_primary INTEGER NOT NULL,
                     role TEXT NOT NULL, org TEXT NOT NULL);
-CREATE TABLE demographics (user_id TEXT PRIMARY KEY, birth_date TEXT NOT NULL, sex TEXT NOT NULL)
-    WITHOUT ROWID;
+CREATE TABLE demographics (user_id TEXT PRIMARY KEY, birth_date TEXT NOT NULL, sex TEXT NOT NULL,
+                           line INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE seen (user_id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
@@ -40,6 +40,8 @@ class UserFacts:
     primary_org: str = ""
     birth_date: str = ""
     sex: str = ""
+    # The line of demographics.csv that gave birth_date and sex, for the place of a rejection.
+    demographics_line: int | None = None
 
 
 @dataclass
@@ -99,7 +101,7 @@ class UserIndex:
         status_index = column_index(table.headers, "status")
         report = LoadReport(table.file)
 
-        def values() -> Iterator[tuple[str, str, str]]:
+        def values() -> Iterator[tuple[str, str, str, int]]:
             for row in table.rows:
                 if row.cells is None:
                     report.rejected += 1
@@ -108,10 +110,10 @@ class UserIndex:
                 if not user or _is_deleted(cell(row.cells, status_index)):
                     continue
                 report.loaded += 1
-                yield user, cell(row.cells, birth_index), cell(row.cells, sex_index)
+                yield user, cell(row.cells, birth_index), cell(row.cells, sex_index), row.line
 
         cursor = self._db.executemany(
-            "INSERT OR IGNORE INTO demographics VALUES (?, ?, ?)", values()
+            "INSERT OR IGNORE INTO demographics VALUES (?, ?, ?, ?)", values()
         )
         report.duplicates = report.loaded - max(cursor.rowcount, 0)
         self._db.commit()
@@ -141,10 +143,10 @@ class UserIndex:
             if primary and not found.primary_org:
                 found.primary_org = org
 
-        query = f"SELECT user_id, birth_date, sex FROM demographics WHERE user_id IN ({marks})"
-        for user, birth_date, sex in self._db.execute(query, unique):
+        query = f"SELECT user_id, birth_date, sex, line FROM demographics WHERE user_id IN ({marks})"
+        for user, birth_date, sex, line in self._db.execute(query, unique):
             found = facts.setdefault(user, UserFacts())
-            found.birth_date, found.sex = birth_date, sex
+            found.birth_date, found.sex, found.demographics_line = birth_date, sex, line
         return facts
 
     def count_unmatched(self) -> tuple[int, int]:

@@ -232,13 +232,19 @@ class OneRosterPackage(Package):
         id_index: int | None,
         derive: Callable[[list[str], UserFacts], list[str]],
     ) -> Iterator[SourceRow]:
+        # The columns filled from demographics.csv: a rejected value there is placed in that file.
+        joined = [i for name, i in columns.targets.items() if name in ("birthDate", "sex")]
         while chunk := list(islice(rows, USER_CHUNK)):
             ids = [cell(row.cells, id_index) for row in chunk if row.cells is not None]
             facts = index.lookup(ids) if index is not None else {}
             for row in chunk:
                 if row.cells is not None:
                     found = facts.get(cell(row.cells, id_index), _NO_FACTS)
+                    empty = [i for i in joined if i >= len(row.cells) or not row.cells[i]]
                     row.cells = columns.fill(row.cells, derive(row.cells, found))
+                    if found.demographics_line is not None and index is not None:
+                        origin = Place(file=index.demographics_file, row=found.demographics_line)
+                        row.origins = {columns.headers[i]: origin for i in empty if row.cells[i]}
                 yield row
         if index is not None:
             self._report_unmatched(index)

@@ -72,6 +72,7 @@ class _Raw:
     cells: list[str]
     place: Place
     row_hash: str | None  # None when the row cannot be hashed unambiguously
+    origins: dict[str, Place] | None = None  # cells joined from other files, by header
 
 
 @dataclass
@@ -101,6 +102,7 @@ class _Pending:
     schema_version: int  # the mapping's version, or the current one the record was upgraded to
     review: str | None  # the upgrade's review as JSON, if it asked for one
     row_hash: str | None
+    origins: dict[str, Place] | None = None
 
 
 @dataclass
@@ -274,23 +276,25 @@ class Stager:
             if not mapping.applies(row.cells):
                 continue
             taken = True
-            self._map_row(stream, mapping, row.cells, place)
+            self._map_row(stream, mapping, row.cells, place, row.origins)
         if not taken and any(m.asks_end(row.cells) for m in mappings):
             # A deletion row may leave out the column the row filters read (a OneRoster
             # delta's user row may carry only its id and status), so it ends the record
             # in whichever of the stream's entities has it.
             for mapping in mappings:
-                self._map_row(stream, mapping, row.cells, place)
+                self._map_row(stream, mapping, row.cells, place, row.origins)
             return
         if not taken:
             reason = mappings[0].when_value(row.cells) if mappings else ""
             label = f"{stream.name}: {reason}" if reason else stream.name
             self.result.skipped[label] += 1
 
-    def _map_row(self, stream: Stream, mapping: CompiledMapping, cells: list[str], place: Place) -> None:
+    def _map_row(self, stream: Stream, mapping: CompiledMapping, cells: list[str], place: Place,
+                 origins: dict[str, Place] | None = None) -> None:
         """Queue the row for its chunk: it is mapped at the flush unless its row hash is known."""
         self._raw.append(_Raw(stream, mapping, cells, place,
-                              row_hash(self._contexts[id(mapping)], cells, mapping.read_columns)))
+                              row_hash(self._contexts[id(mapping)], cells, mapping.read_columns),
+                              origins))
 
     def _map(self, raw: _Raw) -> _Pending | None:
         """Map one queued row; stage an end or a rejection at once, return a record to check."""
@@ -298,7 +302,7 @@ class Stager:
         try:
             mapped = mapping.map(raw.cells, raw.place)
         except RowError as exc:
-            self._reject(raw.stream, mapping, raw.cells, exc)
+            self._reject(raw.stream, mapping, raw.cells, exc, origins=raw.origins)
             return None
         if mapped.action == "end":
             self._stage(entity, mapped.local_id, "end", raw.place)
@@ -313,7 +317,7 @@ class Stager:
         document = canonical_json(record)
         digest = content_hash(version, document)
         return _Pending(raw.stream, mapping, raw.cells, raw.place, mapped.local_id, record,
-                        document, digest, version, review, raw.row_hash)
+                        document, digest, version, review, raw.row_hash, raw.origins)
 
     def _stage_queued(self) -> None:
         """Stage the chunk's rows in input order; map and validate only what may have changed.
@@ -356,7 +360,7 @@ class Stager:
                 first.place = item.place.with_(field=first.place.field,
                                                column=_column_of(item.mapping, first.place.field))
                 self._reject(item.stream, item.mapping, item.cells, first,
-                             more=[p.place.field for p in problems[1:]])
+                             more=[p.place.field for p in problems[1:]], origins=item.origins)
                 continue
             self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
                         document=(item.document, item.digest), version=item.schema_version,
@@ -407,8 +411,13 @@ class Stager:
                 record.get("personal_id") if "personal_id" in aliases else None)
 
     def _reject(self, stream: Stream, mapping: CompiledMapping, cells: list[str], error: RowError,
-                more: list[str | None] | None = None) -> None:
+                more: list[str | None] | None = None,
+                origins: dict[str, Place] | None = None) -> None:
         entity = mapping.spec.entity
+        origin = (origins or {}).get(error.place.column or "")
+        if origin is not None:
+            # The value was joined from another file: point at the line where it is written.
+            error.place = error.place.with_(file=origin.file, sheet=origin.sheet, row=origin.row)
         self._quarantine(stream, entity, error, error.place, cells, stream.headers, more)
         local_id = mapping.local_id(cells)
         if local_id:
