@@ -85,8 +85,14 @@ def _show_lines(document: dict[str, Any]) -> list[str]:
                state=document["state"], source=document["source"], local_id=document["local_id"])]
     left, right = _flatten(stored["data"]), _flatten(requested["data"])
     names = list(left) + [name for name in right if name not in left]
-    headers = (t("records.show_field"), t("records.show_version", version=stored["schema_version"]),
-               t("records.show_version", version=requested["schema_version"]))
+    if stored["schema_version"] == requested["schema_version"]:
+        # Nothing to convert: one column, not two identical ones.
+        pairs = [(t("records.show_field"), t("records.show_stored", version=stored["schema_version"]))]
+        pairs += [(name, left[name]) for name in left]
+        width = max(len(name) for name, _ in pairs)
+        return lines + [f"  {name:<{width}}  {value}" for name, value in pairs] + _review_lines(stored)
+    headers = (t("records.show_field"), t("records.show_stored", version=stored["schema_version"]),
+               t("records.show_converted", version=requested["schema_version"]))
     table = [headers] + [(name, left.get(name, MISSING), right.get(name, MISSING)) for name in names]
     widths = [max(len(row[i]) for row in table) for i in range(2)]
     lines += [f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}" for row in table]
@@ -94,11 +100,12 @@ def _show_lines(document: dict[str, Any]) -> list[str]:
     if dropped:
         lines.append(t("records.show_left_out", version=requested["schema_version"],
                        fields=", ".join(dropped)))
-    for side in (stored, requested):
-        if side["review"]:
-            lines.append(t("records.show_review", version=side["schema_version"],
-                           message=side["review"]["message"]))
-    return lines
+    return lines + _review_lines(stored, requested)
+
+
+def _review_lines(*sides: dict[str, Any]) -> list[str]:
+    return [t("records.show_review", version=side["schema_version"], message=side["review"]["message"])
+            for side in sides if side["review"]]
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
