@@ -566,22 +566,26 @@ def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:
 def _drop_repeats(db: peewee.Database, run: Run) -> None:
     """Mark every later row that gives the very record of the first row of its key a ``repeat``.
 
-    One statement for the whole run: a school or class named on each pupil's row
-    repeats thousands of times in a list export.
+    One statement per entity: a school or class named on each pupil's row repeats
+    thousands of times in a list export. Only keys staged more than once are looked at.
     """
     table = StagedRecord._meta.table_name
+    first = (f"(SELECT MIN(g.id) FROM {table} g WHERE g.run_id = {table}.run_id "
+             f"AND g.entity = {table}.entity AND g.local_id = {table}.local_id AND g.action = 'upsert')")
     sql = (
         f"UPDATE {table} SET action = 'repeat', decision = 'repeat', data = NULL, "
         f"ministry_id = NULL, personal_id = NULL, row_hash = NULL "
-        f"WHERE run_id = ? AND action = 'upsert' AND content_hash IS NOT NULL AND content_hash = "
-        f"(SELECT f.content_hash FROM {table} f WHERE f.id = "
-        f"(SELECT MIN(g.id) FROM {table} g WHERE g.run_id = {table}.run_id "
-        f"AND g.entity = {table}.entity AND g.local_id = {table}.local_id AND g.action = 'upsert')) "
-        f"AND id <> (SELECT MIN(g.id) FROM {table} g WHERE g.run_id = {table}.run_id "
-        f"AND g.entity = {table}.entity AND g.local_id = {table}.local_id AND g.action = 'upsert')"
+        f"WHERE run_id = ? AND entity = ? AND action = 'upsert' AND content_hash IS NOT NULL "
+        f"AND local_id IN (SELECT d.local_id FROM {table} d WHERE d.run_id = ? AND d.entity = ? "
+        f"AND d.action = 'upsert' GROUP BY d.local_id HAVING COUNT(*) > 1) "
+        f"AND content_hash = (SELECT f.content_hash FROM {table} f WHERE f.id = {first}) "
+        f"AND id <> {first}"
     )
+    entities = [row[0] for row in select_rows(
+        db, f"SELECT DISTINCT entity FROM {table} WHERE run_id = ?", [run.id])]
     with write_transaction(db):
-        execute_counted(db, sql, [run.id])
+        for entity in entities:
+            execute_counted(db, sql, [run.id, entity, run.id, entity])
 
 
 def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) -> Counter[str]:
