@@ -62,6 +62,8 @@ class ReadHints:
     columns: frozenset[str] = frozenset()
     required: frozenset[str] = frozenset()
     streams: frozenset[str] = frozenset()
+    # (key, name): each column key with a name as a mapping writes it, for messages to people.
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -296,8 +296,15 @@ class TablePackage(Package):
             self._notice("table.no_data", Place(file=file), level="error", file=file)
 
     def _expected(self) -> str:
-        names = sorted(self._hints.required) + sorted(self._hints.columns - self._hints.required)
-        return ", ".join(f'"{name}"' for name in names[:_EXPECTED_NAMES])
+        """Name the columns a header needs, as the mappings write them: required ones first.
+
+        The adapter's own columns (``_block``) are left out, because no file has them.
+        """
+        labels = dict(self._hints.labels)
+        keys = sorted(self._hints.required) + sorted(self._hints.columns - self._hints.required)
+        names = [labels.get(key, key) for key in keys]
+        shown = [name for name in dict.fromkeys(names) if not name.startswith("_")]
+        return ", ".join(f'"{name}"' for name in shown[:_EXPECTED_NAMES])
 
     def _notice(self, key: str, place: Place, *, level: Literal["warning", "error"] = "warning",
                 **params: object) -> None:

@@ -124,13 +124,18 @@ def read_hints(specs: list[MappingSpec]) -> ReadHints:
     """Collect the column names and streams the mappings read, for adapters that need them."""
     columns: set[str] = set()
     required: set[str] = set()
+    labels: dict[str, str] = {}
     for spec in specs:
         for definition in spec.document["fields"].values():
-            keys = {match_key(name) for group in column_groups(definition) for name in group}
+            names = [name for group in column_groups(definition) for name in group]
+            keys = {match_key(name) for name in names}
+            for name in names:
+                labels.setdefault(match_key(name), name)
             columns |= keys
             if definition.get("required"):
                 required |= keys
-    return ReadHints(frozenset(columns), frozenset(required), frozenset(s.stream for s in specs))
+    return ReadHints(frozenset(columns), frozenset(required), frozenset(s.stream for s in specs),
+                     tuple(sorted(labels.items())))
 
 
 def _state_of(run: Run) -> str | None:

@@ -464,6 +464,20 @@ def test_no_header_gives_error_notice_and_skips_sheet(tmp_path: Path):
     assert '"ho va ten"' in notice.error.message("en")
 
 
+def test_no_header_names_the_columns_as_the_mappings_write_them(tmp_path: Path):
+    path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": [["Cột A", "Cột B"], ["1", "2"]]})
+    names = ["Mã học sinh", "Họ và tên", "_block"]
+    hints = ReadHints(frozenset(match_key(n) for n in names), frozenset({match_key("Mã học sinh")}),
+                      labels=tuple((match_key(n), n) for n in names))
+
+    with TableAdapter().open(path, Limits(), hints) as package:
+        list(package.streams())
+
+    message = package.notices[0].error.message("en")
+    # Required columns first, spelt as written; the adapter's own _block column is not asked for.
+    assert 'Expected columns like "Mã học sinh", "Họ và tên".' in message
+
+
 def test_no_header_warning_beside_read_sheet(tmp_path: Path):
     path = write_xlsx(tmp_path / "lop.xlsx", {
         "6A1": [STUDENT_COLUMNS, student(1)],
