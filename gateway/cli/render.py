@@ -101,8 +101,13 @@ def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
     lines = [t("run.notices_header", count=len(notices))]
     for notice in notices:
         level = t(f"notice.{notice['level']}")
-        where = place_text(notice.get("place", {}))
-        message = t(notice["error"], **notice.get("params", {}))
+        place = notice.get("place", {})
+        params = notice.get("params", {})
+        where = place_text(place)
+        if not place.get("row") and not place.get("column") and place.get("file") \
+                and any(place["file"] in str(value) for value in params.values()):
+            where = ""  # the message already names the file (and sheet) it is about
+        message = t(notice["error"], **params)
         lines.append(f"  [{level}] {message}" + (f" ({where})" if where else ""))
     return lines
 

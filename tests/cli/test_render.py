@@ -41,3 +41,16 @@ def test_a_finished_run_with_unread_files_says_so_in_its_header(store: StoreHand
                            "params": {"unread": 1}, "place": {}}]}
     assert run_lines(report)[0] == ("Run 7, source lists: finished, but 1 file(s), table(s) or "
                                     "mapping(s) could not be read (see the error notices below)")
+
+
+def test_a_file_notice_names_its_file_once(store: StoreHandle) -> None:
+    report = {"run_id": 8, "source": "lists", "state": "succeeded", "counts": {}, "changes": 0,
+              "notices": [{"level": "warning", "error": "table.rows_skipped",
+                           "params": {"table": "a.xlsx [Lớp 6]", "footers": 2, "headers": 1,
+                                      "numbers": 0},
+                           "place": {"file": "a.xlsx", "sheet": "Lớp 6"}},
+                          {"level": "error", "error": "csv.malformed",
+                           "params": {"line": 4}, "place": {"file": "b.csv", "row": 4}}]}
+    lines = run_lines(report)
+    assert lines[-2].count("a.xlsx") == 1
+    assert lines[-1].endswith("(b.csv, row 4)")
