@@ -396,24 +396,30 @@ def gateway_processes(home: Path) -> list[int]:
     return found
 
 
+def interrupt_when(process: subprocess.Popen[bytes], reached: Callable[[Run], bool],
+                   what: str) -> tuple[Run, str]:
+    """Send SIGINT (Ctrl-C) once the newest run has ``reached``; return it and standard error."""
+    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        run = newest_run()
+        if run is not None and reached(run):
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=COMMAND_TIMEOUT_SECONDS)
+            return run, stderr.decode()
+        time.sleep(POLL_SECONDS)
+    process.kill()
+    pytest.fail(f"{what} not reached in {PHASE_TIMEOUT_SECONDS} s")
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find leftover processes")
 def test_ctrl_c_while_staging_fails_the_run_and_leaves_no_process(
         store: StoreHandle, package: Path, reference: StoreState) -> None:
     process = start_gateway(store.home, store.url, *ingest_args(package))
-    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        run = newest_run()
-        if run is not None and run.state == "staging" and staged_rows(run) > 0:
-            break
-        time.sleep(POLL_SECONDS)
-    else:
-        process.kill()
-        pytest.fail(f"staging not reached in {PHASE_TIMEOUT_SECONDS} s")
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=COMMAND_TIMEOUT_SECONDS)
+    run, stderr = interrupt_when(
+        process, lambda run: run.state == "staging" and staged_rows(run) > 0, "staging")
 
-    assert process.returncode == 130, stderr.decode()
-    assert "Ctrl-C" in stderr.decode()
+    assert process.returncode == 130, stderr
+    assert "Ctrl-C" in stderr
     stopped = Run.get_by_id(run.id)
     assert stopped.state == "failed"
     assert json.loads(stopped.error)["error"] == "error.interrupted"
@@ -433,20 +439,11 @@ def test_ctrl_c_while_staging_fails_the_run_and_leaves_no_process(
 def test_ctrl_c_while_applying_keeps_the_run_resumable(store: StoreHandle, package: Path,
                                                        reference: StoreState) -> None:
     process = start_gateway(store.home, store.url, *ingest_args(package))
-    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        run = newest_run()
-        if run is not None and run.state == "applying" and events() > 0:
-            break
-        time.sleep(POLL_SECONDS)
-    else:
-        process.kill()
-        pytest.fail(f"apply not reached in {PHASE_TIMEOUT_SECONDS} s")
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=COMMAND_TIMEOUT_SECONDS)
+    run, stderr = interrupt_when(
+        process, lambda run: run.state == "applying" and events() > 0, "apply")
 
-    assert process.returncode == 130, stderr.decode()
-    assert "runs resume" in stderr.decode()
+    assert process.returncode == 130, stderr
+    assert "runs resume" in stderr
     assert Run.get_by_id(run.id).state == "applying"
     assert_consistent()
 
