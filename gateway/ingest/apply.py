@@ -20,7 +20,7 @@ from gateway.clock import utcnow
 from gateway.ingest import runs
 from gateway.ingest.compare import CHANGE_DECISIONS, source_namespace
 from gateway.logs import fields
-from gateway.store.bulk import db_time, execute_many, placeholders, raw_rows, select_rows
+from gateway.store.bulk import db_time, execute_counted, execute_many, placeholders, raw_rows, select_rows
 from gateway.store.changelog import RECORD_IDS, reserve, reserve_sequences
 from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, ChangeEvent, Record, Run, StagedRecord
@@ -84,7 +84,7 @@ def _apply_chunk(db: peewee.Database, run: Run, chunk: list[dict[str, Any]],
     _write_events(db, run, changes, ended, now)
     # The chunk is every row of the run to apply with an id in this range, so one
     # range statement marks it, instead of a list of ids.
-    execute_many(db, MARK_APPLIED, [(run.id, chunk[0]["id"], chunk[-1]["id"])])
+    execute_counted(db, MARK_APPLIED, [run.id, chunk[0]["id"], chunk[-1]["id"]])
     applied.update(f"{s['entity']}.{s['decision']}" for s in chunk)
 
 

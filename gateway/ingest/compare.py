@@ -26,10 +26,10 @@ from typing import Any
 import peewee
 
 from gateway.clock import utcnow
-from gateway.ingest.stage import Snapshot
+from gateway.ingest.stage import Snapshot, staged_entities
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import execute_counted, execute_many, plain_rows, select_rows
+from gateway.store.bulk import execute_counted, execute_many, plain_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 
@@ -90,13 +90,11 @@ class Comparer:
             absent.append(f"(s.{namespace} IS NULL OR s.{namespace} = '' OR NOT EXISTS "
                           f"(SELECT 1 FROM {alias} a WHERE a.entity = s.entity "
                           f"AND a.namespace = '{namespace}' AND a.value = s.{namespace}))")
-        entities = [row[0] for row in select_rows(
-            self.db, f"SELECT DISTINCT entity FROM {staged} WHERE run_id = ?", [self.run.id])]
+        sql = (f"UPDATE {staged} SET decision = 'insert' WHERE id IN (SELECT s.id FROM {staged} s "
+               f"WHERE s.run_id = ? AND s.entity = ? AND s.decision IS NULL "
+               f"AND s.action = 'upsert' AND {' AND '.join(absent)})")
         with write_transaction(self.db):
-            for entity in entities:
-                sql = (f"UPDATE {staged} SET decision = 'insert' WHERE id IN (SELECT s.id FROM {staged} s "
-                       f"WHERE s.run_id = ? AND s.entity = ? AND s.decision IS NULL "
-                       f"AND s.action = 'upsert' AND {' AND '.join(absent)})")
+            for entity in staged_entities(self.db, self.run.id):
                 count = execute_counted(self.db, sql, [self.run.id, entity, self.namespace])
                 if count:
                     self.decisions[entity]["insert"] += count

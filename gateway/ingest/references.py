@@ -23,6 +23,7 @@ import peewee
 from gateway.clock import utcnow
 from gateway.entities import Entity, load_entities
 from gateway.ingest.compare import source_namespace
+from gateway.ingest.stage import staged_entities
 from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import placeholders, plain_rows, select_rows
 from gateway.store.database import write_transaction
@@ -40,9 +41,8 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000) -> C
     """Quarantine rows whose required references are dangling; return counts by entity."""
     entities = load_entities()
     rejected: Counter[str] = Counter()
-    staged_entities = {row.entity for row in StagedRecord.select(StagedRecord.entity)
-                       .where(StagedRecord.run == run.id).distinct()}
-    for name in sorted(staged_entities, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
+    staged = staged_entities(db, run.id)
+    for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         required = _required_reference_fields(entities[name])
         if required:
             rejected[name] += _check_entity(db, run, entities[name], required, chunk_size)

@@ -198,6 +198,7 @@ class Stager:
         self._contexts: dict[int, bytes] = {}
         # (row hash, record id) of stored records whose content matched but whose row hash did not.
         self._learned: list[tuple[str, int]] = []
+        self._stored_ids = self._stored_identifiers_sql()
 
     # -- package and streams -----------------------------------------------
 
@@ -366,18 +367,25 @@ class Stager:
                         document=(item.document, item.digest), version=item.schema_version,
                         review=item.review, row_hash=item.row_hash)
 
+    def _stored_identifiers_sql(self) -> str:
+        """Return the SQL columns that read a stored record's Ministry id and personal id.
+
+        Only entities with these aliases have them, so only their data is parsed.
+        """
+        columns = []
+        for name in ("ministry_id", "personal_id"):
+            having = sorted(e.name for e in self.entities.values() if name in e.aliases)
+            listed = ", ".join(f"'{entity}'" for entity in having) or "''"
+            columns.append(f"CASE WHEN r.entity IN ({listed}) "
+                           f"THEN {json_text(self.db, 'r.data', name)} END")
+        return ", ".join(columns)
+
     def _known_rows(self) -> dict[str, _Known]:
         """Return the stored active records of this source that carry a row hash of the chunk."""
         hashes = list({raw.row_hash for raw in self._raw if raw.row_hash})
         if not hashes:
             return {}
-        # The identifiers are read from the stored data only for the entities that have them.
-        ids = []
-        for name in ("ministry_id", "personal_id"):
-            having = sorted(e.name for e in self.entities.values() if name in e.aliases)
-            listed = ", ".join(f"'{entity}'" for entity in having) or "''"
-            ids.append(f"CASE WHEN r.entity IN ({listed}) THEN {json_text(self.db, 'r.data', name)} END")
-        sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, {ids[0]}, {ids[1]} "
+        sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, {self._stored_ids} "
                f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({placeholders(len(hashes))}) "
                f"AND r.source = ? AND r.state = 'active'")
         found: dict[str, _Known] = {}
@@ -563,6 +571,12 @@ def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:
     return rejected
 
 
+def staged_entities(db: peewee.Database, run_id: int) -> list[str]:
+    """Return the entities that ``run_id`` staged rows of."""
+    sql = f"SELECT DISTINCT entity FROM {StagedRecord._meta.table_name} WHERE run_id = ?"
+    return [str(row[0]) for row in select_rows(db, sql, [run_id])]
+
+
 def _drop_repeats(db: peewee.Database, run: Run) -> None:
     """Mark every later row that gives the very record of the first row of its key a ``repeat``.
 
@@ -581,10 +595,8 @@ def _drop_repeats(db: peewee.Database, run: Run) -> None:
         f"AND content_hash = (SELECT f.content_hash FROM {table} f WHERE f.id = {first}) "
         f"AND id <> {first}"
     )
-    entities = [row[0] for row in select_rows(
-        db, f"SELECT DISTINCT entity FROM {table} WHERE run_id = ?", [run.id])]
     with write_transaction(db):
-        for entity in entities:
+        for entity in staged_entities(db, run.id):
             execute_counted(db, sql, [run.id, entity, run.id, entity])
 
 
