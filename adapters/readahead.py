@@ -4,7 +4,7 @@ Reading (decoding, parsing, cleaning, the OneRoster join) and staging (mapping,
 hashing, writing) each keep one core busy. ``read_ahead`` opens the package
 in a forked child process that sends the streams and their rows through a
 pipe in batches, and returns a ``Package`` whose streams read from that pipe.
-The pipe holds at most a few batches, so the child waits whenever it is ahead
+The pipe contains at most a few batches, so the child waits whenever it is ahead
 and memory does not grow with the input.
 
 The child sends what the adapter gives, unchanged: rows, row errors, notices,
@@ -45,7 +45,7 @@ def read_ahead(adapter: Adapter, path: Path, limits: Limits, hints: ReadHints | 
 
 
 class ReaderFailed(RuntimeError):
-    """The reading process failed with an error that is not a ``GatewayError``."""
+    """Failure of the reading process with an error that is not a ``GatewayError``."""
 
 
 @contextmanager
@@ -111,7 +111,7 @@ def _read(receiver: Connection, sender: Connection, adapter: Adapter, path: Path
 
 
 def _pending(batch: list[tuple[int, list[str] | None, Any, Any]]) -> list[tuple[str, Any]]:
-    """The message with the rows read before an error, if any (only inside a stream)."""
+    """Return the message with the rows read before an error, if any (only inside a stream)."""
     return [("rows", batch)] if batch else []
 
 

@@ -6,12 +6,13 @@ place and reason. The bad row's local id is still staged as ``seen``, so a bulk
 snapshot does not end the existing record. Staged rows and
 quarantine rows are written in committed chunks.
 
-A row is hashed before it is mapped: the digest covers its cells and what its
-mapping reads besides them (the mapping version, the stream's headers and
-properties, the code lists and the schema versions). A stored record of the
-same source that carries the same row hash came from the very same input, so
-the row is staged as unchanged without mapping it again. Every row is still
-read and compared; only the mapping of unchanged rows is saved.
+A row is hashed before it is mapped. The digest covers the cells its mapping
+reads and what else decides the result: the mapping version, the stream's
+headers and properties, the code lists, their source packages, the schema
+versions and the gateway release. A stored record of the same source that
+carries the same row hash came from the same input, so the row is staged as
+unchanged without mapping it again. Every row is still read and compared, and
+only the mapping of unchanged rows is saved.
 """
 
 from __future__ import annotations
@@ -167,9 +168,9 @@ def row_hash(context: bytes, cells: list[str], columns: tuple[int, ...]) -> str 
     """Return the digest of the ``columns`` of one row under its mapping ``context``.
 
     Only the cells the mapping reads count, so the school columns that every
-    pupil row of a list repeats give the school's record one hash. None when a
-    cell holds the separator itself, so that two different rows can never join
-    to the same text.
+    pupil row of a list repeats give the school's record one hash. Return None
+    when a cell contains the separator itself, so that two different rows never
+    join to the same text.
     """
     width = len(cells)
     read = [cells[i] if i < width else "" for i in columns]

@@ -315,8 +315,8 @@ class CompiledMapping:
         """Return the header of the column that gave the value at ``field_path``, if one did.
 
         ``field_path`` is the dotted path of a validation problem: a field (``address.commune_code``)
-        or a part of one (``school_refs.0``). The longest field name that the path starts with
-        decides. A ``const`` or ``join`` field, or a path that no field gives, has no column.
+        or a part of one (``school_refs.0``). Of the field names the path starts with, the
+        longest is used. A ``const`` or ``join`` field, or a path that no field gives, has no column.
         """
         if not field_path:
             return None

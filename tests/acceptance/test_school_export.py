@@ -56,7 +56,7 @@ UNKNOWN_PERSON = ("ingest.reference_unknown", "person_ref")
 SCHEMA_VERSIONS = {"student": 2, "organization": 1, "class": 1, "enrollment": 1}
 # Enrollments stored from the tiny city, by shape: 37 pupil rows less the 5 rejected for their own
 # values. In the workbook the row with a duplicated pupil code opens a class block, so it gives
-# the pupil before it a second enrollment, in that class; in the CSV list it repeats an
+# the pupil before it a second enrollment, in that class. In the CSV list it repeats an
 # enrollment of the same class, which the stage step drops.
 ENROLLMENTS = {"xlsx": 32, "csv1258": 31}
 # Notices each file must give, by shape.

@@ -19,7 +19,7 @@ from tests.support import oneroster as pkg
 
 
 def contents(package: Package) -> tuple[list[Any], list[Any]]:
-    """Every stream with its rows, and the notices, as plain values."""
+    """Return every stream with its rows, and the notices, as plain values."""
     streams = []
     for stream in package.streams():
         rows = [(row.line, row.cells, row.error.as_dict() if row.error else None)
@@ -30,7 +30,7 @@ def contents(package: Package) -> tuple[list[Any], list[Any]]:
     return streams, notices
 
 
-def test_a_oneroster_package_reads_the_same_either_way(tmp_path: Path) -> None:
+def test_readahead_oneroster_package_unchanged(tmp_path: Path) -> None:
     tables = pkg.city(students=2 * BATCH_ROWS + 7)
     tables["users"][3]["sourcedId"] = ""
     tables["enrollments"].append({"sourcedId": "e-x", "classSourcedId": "c-none"})
@@ -38,17 +38,17 @@ def test_a_oneroster_package_reads_the_same_either_way(tmp_path: Path) -> None:
     (folder / "users.csv").write_bytes((folder / "users.csv").read_bytes() + b'"u-broken,\r\n')
     adapter = get_adapter("oneroster")
     with read_ahead(adapter, folder, Limits(), None, enabled=False) as package:
-        here = contents(package)
+        in_process = contents(package)
     with read_ahead(adapter, folder, Limits(), None, enabled=True) as package:
         assert type(package).__name__ == "_RemotePackage"
-        there = contents(package)
-    assert there == here
-    assert sum(len(stream[-1]) for stream in here[0]) > 2 * BATCH_ROWS
-    assert any(row[2] for stream in here[0] for row in stream[-1])
+        in_reader = contents(package)
+    assert in_reader == in_process
+    assert sum(len(stream[-1]) for stream in in_process[0]) > 2 * BATCH_ROWS
+    assert any(row[2] for stream in in_process[0] for row in stream[-1])
 
 
 class _Scripted(Adapter):
-    """An adapter whose package does what a test says: rows, a notice, then maybe an error."""
+    """Adapter whose package gives the rows, notice and error that a test sets."""
 
     key = "scripted"
 
@@ -96,7 +96,7 @@ class _ScriptedPackage(Package):
                 yield SourceRow(line, [f"id-{line}"])
 
 
-def test_an_error_of_open_reaches_the_caller(tmp_path: Path) -> None:
+def test_readahead_open_error_raised(tmp_path: Path) -> None:
     with (pytest.raises(InputError) as raised,
           read_ahead(_Scripted(fail_open=True), tmp_path / "nothing", Limits(), None)):
         pass
@@ -104,7 +104,7 @@ def test_an_error_of_open_reaches_the_caller(tmp_path: Path) -> None:
     assert raised.value.place.file == str(tmp_path / "nothing")
 
 
-def test_rows_errors_and_notices_cross_whole(tmp_path: Path) -> None:
+def test_readahead_rows_errors_notices_whole(tmp_path: Path) -> None:
     with read_ahead(_Scripted(), tmp_path, Limits(), None) as package:
         streams, notices = contents(package)
         assert package.description == {"kind": "scripted"}
@@ -116,7 +116,7 @@ def test_rows_errors_and_notices_cross_whole(tmp_path: Path) -> None:
     assert notices[0][1]["place"] == {"file": "a.csv", "column": "x"}
 
 
-def test_an_error_while_reading_reaches_the_caller_after_the_good_rows(tmp_path: Path) -> None:
+def test_readahead_read_error_after_good_rows(tmp_path: Path) -> None:
     seen = []
     with (pytest.raises(GatewayError) as raised,
           read_ahead(_Scripted(fail_after=7), tmp_path, Limits(), None) as package):
@@ -127,7 +127,7 @@ def test_an_error_while_reading_reaches_the_caller_after_the_good_rows(tmp_path:
     assert seen == [2, 3, 4, 5, 6, 7]
 
 
-def test_a_crash_in_the_reader_is_reported_with_its_traceback(tmp_path: Path) -> None:
+def test_readahead_crash_gives_traceback(tmp_path: Path) -> None:
     with (pytest.raises(ReaderFailed) as raised,
           read_ahead(_Scripted(crash_after=3), tmp_path, Limits(), None) as package):
         for stream in package.streams():
@@ -135,7 +135,7 @@ def test_a_crash_in_the_reader_is_reported_with_its_traceback(tmp_path: Path) ->
     assert "KeyError" in str(raised.value)
 
 
-def test_a_caller_that_stops_early_stops_the_reader(tmp_path: Path) -> None:
+def test_readahead_early_stop_ends_reader(tmp_path: Path) -> None:
     adapter = _Scripted(rows=100 * BATCH_ROWS, folder=tmp_path)
     with (pytest.raises(RuntimeError, match="staging failed"),
           read_ahead(adapter, tmp_path, Limits(), None) as package):
@@ -146,7 +146,7 @@ def test_a_caller_that_stops_early_stops_the_reader(tmp_path: Path) -> None:
     assert list(tmp_path.glob("open-*")) == []
 
 
-def test_ctrl_c_is_left_to_the_caller(tmp_path: Path) -> None:
+def test_readahead_reader_ignores_ctrl_c(tmp_path: Path) -> None:
     adapter = _Scripted(rows=100 * BATCH_ROWS, folder=tmp_path)
     with read_ahead(adapter, tmp_path, Limits(), None) as package:
         stream = next(package.streams())

@@ -464,7 +464,7 @@ def test_no_header_gives_error_notice_and_skips_sheet(tmp_path: Path):
     assert '"ho va ten"' in notice.error.message("en")
 
 
-def test_no_header_names_the_columns_as_the_mappings_write_them(tmp_path: Path):
+def test_no_header_mapping_column_names(tmp_path: Path):
     path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": [["Cột A", "Cột B"], ["1", "2"]]})
     names = ["Mã học sinh", "Họ và tên", "_block"]
     hints = ReadHints(frozenset(match_key(n) for n in names), frozenset({match_key("Mã học sinh")}),

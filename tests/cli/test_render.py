@@ -1,4 +1,4 @@
-"""What the CLI says about a run, in words."""
+"""The CLI's text report of a run."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ GUARD = {"max_change_ratio": 0.25, "min_existing": 50, "entities": {
 }}
 
 
-def test_guard_says_why_a_large_share_of_a_small_scope_is_not_held() -> None:
+def test_guard_lines_small_scope() -> None:
     lines = guard_lines(GUARD)
     assert lines[1] == ("  class: 17 of 20 existing records would be updated or ended (85%), above "
                         "the 25% limit, but not held because the scope has fewer than 50 records")
@@ -33,7 +33,7 @@ def test_guard_says_why_a_large_share_of_a_small_scope_is_not_held() -> None:
     assert lines[3].endswith("(2%), within the 25% limit")
 
 
-def test_a_finished_run_with_unread_files_says_so_in_its_header(store: StoreHandle) -> None:
+def test_run_header_unread_files(store: StoreHandle) -> None:
     report = {"run_id": 7, "source": "lists", "state": "succeeded", "counts": {}, "changes": 0,
               "notices": [{"level": "error", "error": "table.no_data", "params": {"file": "a.csv"},
                            "place": {"file": "a.csv"}},
@@ -43,7 +43,7 @@ def test_a_finished_run_with_unread_files_says_so_in_its_header(store: StoreHand
                                     "mapping(s) could not be read (see the error notices below)")
 
 
-def test_a_file_notice_names_its_file_once(store: StoreHandle) -> None:
+def test_notice_file_named_once(store: StoreHandle) -> None:
     report = {"run_id": 8, "source": "lists", "state": "succeeded", "counts": {}, "changes": 0,
               "notices": [{"level": "warning", "error": "table.rows_skipped",
                            "params": {"table": "a.xlsx [Lớp 6]", "footers": 2, "headers": 1,

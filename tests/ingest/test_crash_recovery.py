@@ -412,7 +412,7 @@ def interrupt_when(process: subprocess.Popen[bytes], reached: Callable[[Run], bo
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find leftover processes")
-def test_ctrl_c_while_staging_fails_the_run_and_leaves_no_process(
+def test_ctrl_c_staging_fails_run(
         store: StoreHandle, package: Path, reference: StoreState) -> None:
     process = start_gateway(store.home, store.url, *ingest_args(package))
     run, stderr = interrupt_when(
@@ -436,8 +436,8 @@ def test_ctrl_c_while_staging_fails_the_run_and_leaves_no_process(
     assert_finished_like(reference)
 
 
-def test_ctrl_c_while_applying_keeps_the_run_resumable(store: StoreHandle, package: Path,
-                                                       reference: StoreState) -> None:
+def test_ctrl_c_applying_stays_resumable(store: StoreHandle, package: Path,
+                                         reference: StoreState) -> None:
     process = start_gateway(store.home, store.url, *ingest_args(package))
     run, stderr = interrupt_when(
         process, lambda run: run.state == "applying" and events() > 0, "apply")

@@ -39,8 +39,8 @@ def package(folder: Path) -> Path:
     return folder
 
 
-def test_joined_values_are_rejected_where_demographics_writes_them(store: StoreHandle,
-                                                                    tmp_path: Path) -> None:
+def test_joined_value_rejected_at_demographics(store: StoreHandle,
+                                               tmp_path: Path) -> None:
     service.ingest(store.db, store.settings, package(tmp_path / "p"), "oneroster", "school-a")
     rejected = sorted((q.file, q.row, q.column, q.reason) for q in Quarantine.select())
     assert rejected == [

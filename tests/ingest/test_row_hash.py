@@ -38,15 +38,15 @@ def students() -> list[Record]:
     return list(Record.select().where(Record.entity == "student").order_by(Record.local_id))
 
 
-def test_records_keep_the_hash_of_their_row(store: StoreHandle, tmp_path: Path) -> None:
+def test_row_hash_stored_per_record(store: StoreHandle, tmp_path: Path) -> None:
     ingest(store, pkg.write_package(tmp_path / "p", pkg.city(students=3)))
     hashes = [r.row_hash for r in Record.select()]
     assert all(hashes)
     assert len(set(hashes)) == len(hashes)
 
 
-def test_unchanged_rows_are_not_mapped_again(store: StoreHandle, tmp_path: Path,
-                                             mapped_rows: list[str]) -> None:
+def test_row_hash_unchanged_rows_not_mapped(store: StoreHandle, tmp_path: Path,
+                                            mapped_rows: list[str]) -> None:
     tables = pkg.city(students=5)
     ingest(store, pkg.write_package(tmp_path / "a", tables))
     first = len(mapped_rows)
@@ -59,9 +59,9 @@ def test_unchanged_rows_are_not_mapped_again(store: StoreHandle, tmp_path: Path,
     assert report.counts["stage"]["staged"]["student"] == 5
 
 
-def test_a_different_mapping_context_maps_every_row(store: StoreHandle, tmp_path: Path,
-                                                    mapped_rows: list[str],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_row_hash_new_release_maps_all(store: StoreHandle, tmp_path: Path,
+                                       mapped_rows: list[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     folder = pkg.write_package(tmp_path / "p", pkg.city(students=3))
     ingest(store, folder)
     mapped_rows.clear()
@@ -74,9 +74,9 @@ def test_a_different_mapping_context_maps_every_row(store: StoreHandle, tmp_path
     assert set(report.counts["decisions"]["student"]) == {"unchanged"}
 
 
-def test_a_new_code_list_package_maps_every_row(store: StoreHandle, tmp_path: Path,
-                                                mapped_rows: list[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_row_hash_new_package_maps_all(store: StoreHandle, tmp_path: Path,
+                                       mapped_rows: list[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     folder = pkg.write_package(tmp_path / "p", pkg.city(students=3))
     ingest(store, folder)
     mapped_rows.clear()
@@ -88,8 +88,8 @@ def test_a_new_code_list_package_maps_every_row(store: StoreHandle, tmp_path: Pa
     assert len(mapped_rows) == 9
 
 
-def test_an_unchanged_record_learns_its_row_hash(store: StoreHandle, tmp_path: Path,
-                                                 mapped_rows: list[str]) -> None:
+def test_row_hash_learned_when_missing(store: StoreHandle, tmp_path: Path,
+                                       mapped_rows: list[str]) -> None:
     folder = pkg.write_package(tmp_path / "p", pkg.city(students=3))
     ingest(store, folder)
     learned = {r.id: r.row_hash for r in Record.select()}
@@ -104,7 +104,7 @@ def test_an_unchanged_record_learns_its_row_hash(store: StoreHandle, tmp_path: P
     assert mapped_rows == []
 
 
-def test_an_ended_record_comes_back_through_the_mapping(store: StoreHandle, tmp_path: Path) -> None:
+def test_row_hash_ended_record_remapped(store: StoreHandle, tmp_path: Path) -> None:
     tables = pkg.city(students=3)
     ingest(store, pkg.write_package(tmp_path / "a", tables))
     removed_user, removed_enrollment = tables["users"].pop(), tables["enrollments"].pop()
@@ -117,9 +117,9 @@ def test_an_ended_record_comes_back_through_the_mapping(store: StoreHandle, tmp_
     assert [r.state for r in students()] == ["active", "active", "active"]
 
 
-def test_a_skipped_row_still_claims_its_identifier(store: StoreHandle, tmp_path: Path,
-                                                   mapped_rows: list[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_row_hash_skipped_row_keeps_identifier(store: StoreHandle, tmp_path: Path,
+                                               mapped_rows: list[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(pkg.HEADERS, "users", [*pkg.HEADERS["users"], "userMasterIdentifier"])
     tables = pkg.city(students=2)
     tables["users"][0]["userMasterIdentifier"] = "0123456789"
@@ -135,8 +135,8 @@ def test_a_skipped_row_still_claims_its_identifier(store: StoreHandle, tmp_path:
     assert rejected.row == 4
 
 
-def test_a_list_export_maps_only_its_rejected_rows_again(store: StoreHandle, tmp_path: Path,
-                                                       mapped_rows: list[str]) -> None:
+def test_row_hash_list_export_maps_rejected(store: StoreHandle, tmp_path: Path,
+                                            mapped_rows: list[str]) -> None:
     summary = write_vendor_csv1258(tmp_path / "csv", "tiny", 2025)
     first = service.ingest(store.db, store.settings, summary.package, "school-export", "lists")
     mapped_first = Counter(mapped_rows)

@@ -295,7 +295,7 @@ def test_store_step_4_adds_row_hashes(store: StoreHandle) -> None:
     assert migrate(store.db) == (CURRENT_VERSION, CURRENT_VERSION)
 
 
-def test_store_step_5_indexes_staged_identifiers_only_where_set(store: StoreHandle) -> None:
+def test_store_step_5_partial_indexes(store: StoreHandle) -> None:
     table = StagedRecord._meta.table_name
     with store.db.atomic():
         for name in ("ministry_id", "personal_id"):
