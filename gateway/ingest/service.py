@@ -26,6 +26,7 @@ from gateway.mapping.compiler import column_groups
 from gateway.mapping.registry import active_specs
 from gateway.mapping.spec import MappingSpec
 from gateway.settings import Settings
+from gateway.store.database import discard_open_transaction
 from gateway.store.models import Run, Source, StagedRecord
 from gateway.text import match_key
 
@@ -148,6 +149,7 @@ def _state_of(run: Run) -> str | None:
 def _fail(run: Run, error: GatewayError) -> None:
     """Record the failure on the run and free its source; best effort if the store is down."""
     try:
+        discard_open_transaction(Run._meta.database.obj)
         runs.mark(run, "failed", error=json.dumps(error.as_dict(), ensure_ascii=False))
         # A failed run is neither approved nor resumed, and its staged rows carry personal data.
         StagedRecord.delete().where(StagedRecord.run == run.id).execute()

@@ -91,3 +91,22 @@ def write_transaction(db: peewee.Database) -> Iterator[None]:
     else:
         with db.atomic():
             yield
+
+
+def discard_open_transaction(db: peewee.Database) -> None:
+    """Roll back a transaction that an interrupt left open, and clear peewee's record of it.
+
+    A Ctrl-C that lands after ``BEGIN`` and before the ``with`` block of a
+    transaction starts leaves the transaction open with no block to roll it
+    back, so a later write would never be committed.
+    """
+    if db.is_closed():
+        return
+    while db.in_transaction():
+        db.pop_transaction()
+    if not is_sqlite(db):
+        # peewee runs psycopg2 in autocommit mode with an explicit BEGIN, where the driver's
+        # own rollback() sends nothing; ROLLBACK outside a transaction only warns.
+        db.rollback()
+    elif db.connection().in_transaction:
+        db.connection().rollback()
