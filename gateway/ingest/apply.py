@@ -20,7 +20,7 @@ from gateway.clock import utcnow
 from gateway.ingest import runs
 from gateway.ingest.compare import CHANGE_DECISIONS, source_namespace
 from gateway.logs import fields
-from gateway.store.bulk import db_time, execute_counted, execute_many, placeholders, raw_rows, select_rows
+from gateway.store.bulk import db_time, execute_many, placeholders, raw_rows, select_rows
 from gateway.store.changelog import RECORD_IDS, reserve, reserve_sequences
 from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, ChangeEvent, Record, Run, StagedRecord
@@ -39,15 +39,15 @@ def apply_run(db: peewee.Database, run: Run, chunk_size: int, progress: Any = No
     """Apply every staged decision of ``run`` not yet applied; return counts by decision."""
     applied: Counter[str] = Counter()
     columns = [getattr(StagedRecord, name) for name in STAGED_COLUMNS]
-    last_id = 0
+    # Chunks commit in id order, so the rows already applied are those up to the mark.
+    last_id = Run.select(Run.applied_through).where(Run.id == run.id).scalar() or 0
     while True:
         # Walking by id keeps each chunk's query cheap; ordering the remaining rows
         # afresh for every chunk made apply quadratic in the run's size.
         query = (
             StagedRecord.select(*columns)
             .where((StagedRecord.run == run.id) & (StagedRecord.id > last_id)
-                   & StagedRecord.decision.in_(APPLIED_DECISIONS)
-                   & (StagedRecord.applied == False))  # noqa: E712 (peewee expression)
+                   & StagedRecord.decision.in_(APPLIED_DECISIONS))
             .order_by(StagedRecord.id)
             .limit(chunk_size)
         )
@@ -58,7 +58,7 @@ def apply_run(db: peewee.Database, run: Run, chunk_size: int, progress: Any = No
         last_id = chunk[-1]["id"]
         with write_transaction(db):
             _apply_chunk(db, run, chunk, applied)
-            runs.heartbeat(run)
+            runs.heartbeat(run, applied_through=last_id)
         if progress is not None:
             progress.update(len(chunk))
         log.debug("chunk applied", extra=fields(run_id=run.id, rows=len(chunk)))
@@ -82,9 +82,6 @@ def _apply_chunk(db: peewee.Database, run: Run, chunk: list[dict[str, Any]],
     _write_records(db, run, changes, now)
     _write_aliases(db, run, [s for s in chunk if s["decision"] != "end"])
     _write_events(db, run, changes, ended, now)
-    # The chunk is every row of the run to apply with an id in this range, so one
-    # range statement marks it, instead of a list of ids.
-    execute_counted(db, MARK_APPLIED, [run.id, chunk[0]["id"], chunk[-1]["id"]])
     applied.update(f"{s['entity']}.{s['decision']}" for s in chunk)
 
 
@@ -107,10 +104,6 @@ END_RECORD = (
 INSERT_ALIAS = (
     f"INSERT INTO {Alias._meta.table_name} (record_id, entity, namespace, value) "
     "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-MARK_APPLIED = (
-    f"UPDATE {StagedRecord._meta.table_name} SET applied = TRUE WHERE run_id = ? AND id >= ? AND id <= ? "
-    f"AND decision IN ({', '.join(repr(d) for d in APPLIED_DECISIONS)})"
 )
 INSERT_EVENT = (
     f"INSERT INTO {ChangeEvent._meta.table_name} (seq, record_id, entity, op, schema_version, data, "

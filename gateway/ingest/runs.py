@@ -127,9 +127,14 @@ def mark(run: Run, state: str, **changes: Any) -> None:
     run.save()
 
 
-def heartbeat(run: Run, counts: dict[str, Any] | None = None) -> None:
+def heartbeat(run: Run, counts: dict[str, Any] | None = None,
+              applied_through: int | None = None) -> None:
+    """Renew the run's lease; also store its counts and the last staged id applied, when given."""
     run.heartbeat_at = utcnow()
     update: dict[Any, Any] = {Run.heartbeat_at: run.heartbeat_at}
+    if applied_through is not None:
+        run.applied_through = applied_through
+        update[Run.applied_through] = applied_through
     if counts is not None:
         run.counts = json.dumps(counts, ensure_ascii=False, sort_keys=True)
         update[Run.counts] = run.counts

@@ -438,7 +438,7 @@ class Stager:
             "place": _place_json(place), "review": None,
             "data": None, "content_hash": None, "mapping_version": None, "schema_version": None,
             "scope_school": None, "scope_period": None, "ministry_id": None, "personal_id": None,
-            "applied": False, "decision": None, "record_id": None, "row_hash": None,
+            "decision": None, "record_id": None, "row_hash": None,
         }
 
     def _stage_unchanged(self, entity: str, local_id: str, place: Place, record_id: int,

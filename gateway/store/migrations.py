@@ -10,7 +10,7 @@ from peewee import fn
 from playhouse.migrate import SchemaMigrator
 
 from gateway.errors import ConfigurationError
-from gateway.store.models import ALL_MODELS, Record, SequenceState, StagedRecord, StoreMeta
+from gateway.store.models import ALL_MODELS, Record, Run, SequenceState, StagedRecord, StoreMeta
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,27 @@ def _lighten_staged_indexes(db: peewee.Database) -> None:
                        f"WHERE {name} IS NOT NULL")
 
 
+def _apply_by_watermark(db: peewee.Database) -> None:
+    """Record apply progress on the run, not on each staged row, and drop two staged indexes.
+
+    Apply commits a run's chunks in staged-id order, so one number per run (the
+    last staged id applied) says what a resumed run has left. Marking every
+    staged row applied rewrote the whole run and its ``(run, decision, applied)``
+    index; the plain ``run_id`` index repeated the ``(run_id, id)`` one.
+    """
+    runs, staged = Run._meta.table_name, StagedRecord._meta.table_name
+    if "applied_through" not in {column.name for column in db.get_columns(runs)}:
+        migrator = SchemaMigrator.from_database(db)
+        migrator.add_column(runs, "applied_through", peewee.BigIntegerField(null=True)).run()
+    if "applied" in {column.name for column in db.get_columns(staged)}:
+        # A run stopped while applying resumes after the last row its committed chunks marked.
+        db.execute_sql(f"UPDATE {runs} SET applied_through = (SELECT MAX(s.id) FROM {staged} s "
+                       f"WHERE s.run_id = {runs}.id AND s.applied = TRUE)")
+        db.execute_sql(f"DROP INDEX IF EXISTS {staged}_run_id_decision_applied")
+        db.execute_sql(f"ALTER TABLE {staged} DROP COLUMN applied")
+    db.execute_sql(f"DROP INDEX IF EXISTS {staged}_run_id")
+
+
 # Step N brings a store from version N-1 to N. Steps are never edited once released.
 STEPS: list[Callable[[peewee.Database], None]] = [
     _create_version_1,
@@ -69,6 +90,7 @@ STEPS: list[Callable[[peewee.Database], None]] = [
     _add_staged_review,
     _add_row_hashes,
     _lighten_staged_indexes,
+    _apply_by_watermark,
 ]
 CURRENT_VERSION = len(STEPS)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from peewee import (
     BigAutoField,
     BigIntegerField,
-    BooleanField,
     CharField,
     DatabaseProxy,
     DateTimeField,
@@ -171,6 +170,8 @@ class Run(BaseModel):
     error = TextField(null=True)
     approved_by = CharField(max_length=200, null=True)
     approved_at = DateTimeField(null=True)
+    # The highest staged-row id whose chunk apply has committed (store step 6).
+    applied_through = BigIntegerField(null=True)
 
 
 class SourceLock(BaseModel):
@@ -193,7 +194,8 @@ class StagedRecord(BaseModel):
     """
 
     id = BigAutoField()
-    run = ForeignKeyField(Run, on_delete="CASCADE")
+    # Not indexed on its own: the (run, id) index below serves every lookup by run.
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)
     entity = CharField(max_length=64)
     local_id = TextField()
     action = CharField(max_length=16)
@@ -210,13 +212,11 @@ class StagedRecord(BaseModel):
     row_hash = CharField(max_length=64, null=True)  # added by store step 4
     decision = CharField(max_length=16, null=True)
     record_id = BigIntegerField(null=True)
-    applied = BooleanField(default=False)
 
     class Meta:
         indexes = (
             (("run", "id"), False),  # lets chunks walk a run's rows in id order
             (("run", "entity", "local_id"), False),
-            (("run", "decision", "applied"), False),
         )
 
 
