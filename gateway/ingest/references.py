@@ -23,7 +23,7 @@ import peewee
 from gateway.clock import utcnow
 from gateway.entities import Entity, load_entities
 from gateway.ingest.compare import source_namespace
-from gateway.ingest.stage import staged_entities
+from gateway.ingest.stage import KeyColumns, staged_entities
 from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import placeholders, plain_rows, select_rows
 from gateway.store.database import write_transaction
@@ -37,15 +37,20 @@ CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
 
 
-def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000) -> Counter[str]:
-    """Quarantine rows whose required references are dangling; return counts by entity."""
+def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
+                     columns: KeyColumns | None = None) -> Counter[str]:
+    """Quarantine rows whose required references are dangling; return counts by entity.
+
+    ``columns`` names the header that gave each reference, for the rejection's place.
+    """
     entities = load_entities()
     rejected: Counter[str] = Counter()
     staged = staged_entities(db, run.id)
     for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         required = _required_reference_fields(entities[name])
         if required:
-            rejected[name] += _check_entity(db, run, entities[name], required, chunk_size)
+            rejected[name] += _check_entity(db, run, entities[name], required, chunk_size,
+                                            columns or {})
     return +rejected
 
 
@@ -56,7 +61,7 @@ def _required_reference_fields(entity: Entity) -> list[str]:
 
 
 def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[str],
-                  chunk_size: int) -> int:
+                  chunk_size: int, columns: KeyColumns) -> int:
     rejected = 0
     last_id = 0
     while True:
@@ -76,7 +81,7 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
             for staged in chunk:
                 missing = _first_missing(staged, entity, fields, present)
                 if missing:
-                    _reject(run, staged, *missing)
+                    _reject(run, staged, *missing, columns)
                     rejected += 1
 
 
@@ -132,11 +137,13 @@ def _first_missing(staged: SimpleNamespace, entity: Entity, fields: list[str],
     return None
 
 
-def _reject(run: Run, staged: SimpleNamespace, field: str, target: str, value: str) -> None:
+def _reject(run: Run, staged: SimpleNamespace, field: str, target: str, value: str,
+            columns: KeyColumns) -> None:
     place: dict[str, Any] = json.loads(staged.place)
     Quarantine.create(
         run=run.id, source=run.source, stream=None, entity=staged.entity,
-        file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"), column=None,
+        file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
+        column=columns.get((place.get("file"), staged.entity, field)),
         field=field, reason=REASON,
         params=canonical_json({"field": field, "value": value, "target": target}),
         cells=staged.data, created_at=utcnow(),

@@ -20,7 +20,7 @@ from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
 from gateway.ingest.references import check_references
-from gateway.ingest.stage import Snapshot, Stager, mark_duplicates
+from gateway.ingest.stage import KeyColumns, Snapshot, Stager, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.compiler import column_groups
 from gateway.mapping.registry import active_specs
@@ -94,9 +94,10 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         # Inside the try: a run that cannot take its source is marked failed, not left staging.
         superseded = runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
         log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
-        stage_result, snapshots = _stage(db, settings, run, adapter, path, progress, superseded)
+        stage_result, snapshots, columns = _stage(db, settings, run, adapter, path, progress,
+                                                  superseded)
         _log_phase(run, "run staged", started)
-        report = _compare_and_apply(db, settings, run, snapshots, stage_result, progress)
+        report = _compare_and_apply(db, settings, run, snapshots, stage_result, columns, progress)
     except GatewayError as exc:
         _fail(run, exc)
         raise
@@ -160,7 +161,8 @@ def _fail(run: Run, error: GatewayError) -> None:
 
 
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
-           progress: Any, superseded: list[int]) -> tuple[dict[str, Any], list[Snapshot]]:
+           progress: Any, superseded: list[int]
+           ) -> tuple[dict[str, Any], list[Snapshot], KeyColumns]:
     specs = active_specs(adapter.key, run.source)
     if not specs:
         raise InputError("error.no_mappings", adapter=adapter.key)
@@ -169,7 +171,7 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     read_ahead_enabled = bool(settings.section("runs")["read_ahead"])
     with read_ahead(adapter, path, limits, read_hints(specs), read_ahead_enabled) as package:
         result = stager.stage_package(package)
-    duplicates = mark_duplicates(db, run)
+    duplicates = mark_duplicates(db, run, result.columns)
     result.rejected.update(duplicates)
     counts = result.as_dict()
     for old in superseded:
@@ -177,11 +179,12 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
         result.notices.append({"level": "warning", **notice.as_dict()})
     run.notices = json.dumps(result.notices, ensure_ascii=False)
     run.save()
-    return counts, result.snapshots
+    return counts, result.snapshots, result.columns
 
 
 def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapshots: list[Snapshot],
-                       stage_counts: dict[str, Any], progress: Any) -> RunReport:
+                       stage_counts: dict[str, Any], columns: KeyColumns,
+                       progress: Any) -> RunReport:
     runs.mark(run, "comparing")
     precedence = settings.section("identity")["precedence"]
     comparer = Comparer(db, run, precedence)
@@ -192,7 +195,7 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     if conflicts:
         stage_counts["rejected"]["ingest.identifier_taken"] = conflicts
     phase_started = get_clock().monotonic()
-    dangling = sum(check_references(db, run).values())
+    dangling = sum(check_references(db, run, columns=columns).values())
     _log_phase(run, "references checked", phase_started)
     if dangling:
         stage_counts["rejected"]["ingest.reference_unknown"] = dangling

@@ -106,6 +106,10 @@ class _Pending:
     origins: dict[str, Place] | None = None
 
 
+KeyColumns = dict[tuple[str | None, str, str], str]
+"""The header that gave each field, by (file, entity, field), for rejections decided after staging."""
+
+
 @dataclass
 class StageResult:
     rows_read: Counter[str] = field(default_factory=Counter)
@@ -116,6 +120,7 @@ class StageResult:
     notices: list[dict[str, Any]] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
     entities: set[str] = field(default_factory=set)
+    columns: KeyColumns = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -244,6 +249,9 @@ class Stager:
                 ))
                 continue
             compiled.append(mapping)
+            for plan in mapping.fields:
+                if plan.column:
+                    self.result.columns.setdefault((stream.file, spec.entity, plan.name), plan.column)
             self._contexts[id(mapping)] = row_context(mapping, stream, self.entities)
             claimed = {(s.entity, s.scope) for s in self.result.snapshots}
             if stream.mode == "bulk" and (spec.entity, stream.scope) not in claimed:
@@ -554,21 +562,21 @@ def _insert_dicts(db: peewee.Database, model: type[peewee.Model], rows: list[dic
     execute_many(db, sql, list(map(itemgetter(*names), rows)))
 
 
-def mark_duplicates(db: peewee.Database, run: Run) -> Counter[str]:
+def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = None) -> Counter[str]:
     """Reject later rows that repeat a local id or an identifier of an earlier row of the run.
 
     The first row keeps its place. Each later one is quarantined with the line
     of the first, because two rows that claim one key cannot both be right, and
     the gateway does not guess which one is. A later row that gives the very same
     record (same local id and content hash) is a harmless repeat and is dropped
-    without a rejection.
+    without a rejection. ``columns`` names the header of the repeated key in each rejection.
     """
     rejected: Counter[str] = Counter()
     _drop_repeats(db, run)
     for column, key in (("local_id", "ingest.duplicate_local_id"),
                         ("ministry_id", "ingest.duplicate_ministry_id"),
                         ("personal_id", "ingest.duplicate_personal_id")):
-        rejected.update(_reject_duplicates_by(db, run, column, key))
+        rejected.update(_reject_duplicates_by(db, run, column, key, columns or {}))
     return rejected
 
 
@@ -601,7 +609,8 @@ def _drop_repeats(db: peewee.Database, run: Run) -> None:
             execute_counted(db, sql, [run.id, entity, run.id, entity])
 
 
-def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) -> Counter[str]:
+def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str,
+                          columns: KeyColumns) -> Counter[str]:
     field_ = getattr(StagedRecord, column)
     groups = (
         StagedRecord.select(StagedRecord.entity, field_.alias("value"),
@@ -632,7 +641,7 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str) 
                 Quarantine.create(
                     run=run.id, source=run.source, stream=None, entity=row.entity,
                     file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
-                    column=None, field=column, reason=key,
+                    column=columns.get((place.get("file"), row.entity, column)), field=column, reason=key,
                     params=canonical_json({"value": group["value"], "first_row": first_place.get("row"),
                                            "first_local_id": first.local_id}),
                     cells=row.data, created_at=utcnow(),

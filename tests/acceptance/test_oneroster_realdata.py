@@ -26,10 +26,10 @@ REFERENCE = "ingest.reference_unknown"
 # Enrollment rows 3 and 6 give the teacher usr-222-987654 the student role, and
 # rows 5 to 7 name class cls-222-123478, which the same package marks tobedeleted.
 FULL_SET_REJECTED = INACTIVE_SESSION + [
-    (REFERENCE, "enrollments.csv", 3, None, "usr-222-987654"),
-    (REFERENCE, "enrollments.csv", 5, None, "cls-222-123478"),
-    (REFERENCE, "enrollments.csv", 6, None, "cls-222-123478"),
-    (REFERENCE, "enrollments.csv", 7, None, "cls-222-123478"),
+    (REFERENCE, "enrollments.csv", 3, "userSourcedId", "usr-222-987654"),
+    (REFERENCE, "enrollments.csv", 5, "classSourcedId", "cls-222-123478"),
+    (REFERENCE, "enrollments.csv", 6, "classSourcedId", "cls-222-123478"),
+    (REFERENCE, "enrollments.csv", 7, "classSourcedId", "cls-222-123478"),
 ]
 
 EXPECTED = {
@@ -43,8 +43,8 @@ EXPECTED = {
     "Test_minimal_data_set": {
         "records": {"organization": 1, "academic_session": 5, "class": 2, "student": 3,
                     "staff": 2, "enrollment": 4},
-        "rejected": [(REFERENCE, "enrollments.csv", 3, None, "usr-222-987654"),
-                     (REFERENCE, "enrollments.csv", 6, None, "usr-222-987654")],
+        "rejected": [(REFERENCE, "enrollments.csv", 3, "userSourcedId", "usr-222-987654"),
+                     (REFERENCE, "enrollments.csv", 6, "userSourcedId", "usr-222-987654")],
         "skipped": {"users: parent": 1},
         "notices": [],
     },

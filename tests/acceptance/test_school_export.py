@@ -32,6 +32,7 @@ from gateway.demo import (
     write_vendor_csv1258,
     write_vendor_xlsx,
 )
+from gateway.demo.vendor import LOCAL_CODE
 from gateway.ingest import service
 from gateway.store.changelog import horizon
 from gateway.store.models import Quarantine, Record
@@ -168,13 +169,12 @@ def _expected_rejections(summary: VendorSummary) -> list[tuple[Any, ...]]:
     for planted in summary.planted:
         if planted.kind in REJECTIONS:
             reason, field = REJECTIONS[planted.kind]
-            # A duplicate is found after mapping, so it names the field and not the column.
-            column = None if planted.kind is VendorFault.LOCAL_ID_DUPLICATE else planted.column
-            rows.append(("student", reason, planted.file, planted.sheet, planted.row, column, field))
+            rows.append(("student", reason, planted.file, planted.sheet, planted.row, planted.column,
+                         field))
             if planted.kind is not VendorFault.LOCAL_ID_DUPLICATE:
                 reason, field = UNKNOWN_PERSON
-                rows.append(("enrollment", reason, planted.file, planted.sheet, planted.row, None,
-                             field))
+                rows.append(("enrollment", reason, planted.file, planted.sheet, planted.row,
+                             LOCAL_CODE, field))
     return sorted(rows, key=_rejection_order)
 
 

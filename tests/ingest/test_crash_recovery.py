@@ -146,8 +146,9 @@ TOTAL_RECORDS = SCHOOLS * 2 + 1 + STUDENTS * 2  # schools, classes, the year, st
 
 KILL_POINTS = {
     "staging": KillPoint("staging", lambda run: staged_rows(run) >= 600, delay=0.003),
-    # Compare commits its decisions 1,000 rows at a time, so kill after the first commit.
-    "comparing": KillPoint("comparing", lambda run: decided_rows(run) >= 1, delay=0.02),
+    # Compare decides the new keys of each entity in one commit and is over within tens of
+    # milliseconds for this package, so kill as soon as the first decisions are committed.
+    "comparing": KillPoint("comparing", lambda run: decided_rows(run) >= 1),
     "applying-first-chunk": KillPoint("applying", lambda run: events() >= 1, delay=0.004),
     "applying-late": KillPoint("applying", lambda run: events() >= TOTAL_RECORDS - 600,
                                delay=0.011),

@@ -118,6 +118,8 @@ def test_duplicate_local_id_keeps_first(store: StoreHandle, tmp_path: Path) -> N
     assert report.counts["stage"]["rejected"] == {"ingest.duplicate_local_id": 1}
     kept = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
     assert json.loads(kept.data)["given_name"] == "An1"
+    rejected = Quarantine.get(Quarantine.run == report.run_id)
+    assert (rejected.file, rejected.column, rejected.field) == ("users.csv", "sourcedId", "local_id")
 
 
 def test_guard_holds_mass_end_until_approved(store: StoreHandle, tmp_path: Path) -> None:
@@ -201,6 +203,7 @@ def test_unknown_class_rejects_enrollment(store: StoreHandle, tmp_path: Path) ->
     assert active("enrollment") == 2
     rejected = Quarantine.get(Quarantine.run == report.run_id)
     assert (rejected.file, rejected.row, rejected.field) == ("enrollments.csv", 2, "class_ref")
+    assert rejected.column == "classSourcedId"
 
 
 def test_rejected_class_rejects_its_enrollments(store: StoreHandle, tmp_path: Path) -> None:

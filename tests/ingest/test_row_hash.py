@@ -133,6 +133,7 @@ def test_row_hash_skipped_row_keeps_identifier(store: StoreHandle, tmp_path: Pat
     assert report.counts["stage"]["rejected"] == {"ingest.duplicate_ministry_id": 1}
     rejected = Quarantine.get(Quarantine.reason == "ingest.duplicate_ministry_id")
     assert rejected.row == 4
+    assert rejected.column == "userMasterIdentifier"
 
 
 def test_row_hash_list_export_maps_rejected(store: StoreHandle, tmp_path: Path,
