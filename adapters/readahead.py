@@ -4,8 +4,10 @@ Reading (decoding, parsing, cleaning, the OneRoster join) and staging (mapping,
 hashing, writing) each keep one core busy. ``read_ahead`` opens the package
 in a forked child process that sends the streams and their rows through a
 pipe in batches, and returns a ``Package`` whose streams read from that pipe.
-The pipe contains at most a few batches, so the child waits whenever it is ahead
-and memory does not grow with the input.
+The child pickles each batch and queues it for a sending thread, so it can read
+up to ``QUEUE_BATCHES`` batches ahead of the caller (about 7 MB of pickled rows)
+before it waits. Memory therefore has a fixed bound and does not grow with the
+input.
 
 The child sends what the adapter gives, unchanged: rows, row errors, notices,
 and an ``InputError`` raised by ``open`` or while reading. The caller sees the
@@ -17,12 +19,15 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,9 @@ from gateway.errors import GatewayError
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 1000
+# Pickled batches the child may hold before it waits for the caller: enough to keep
+# reading while the caller writes a chunk. A batch of OneRoster users pickles to about 290 KB.
+QUEUE_BATCHES = 24
 # How long the caller waits for the child to finish after the last message.
 JOIN_SECONDS = 10.0
 
@@ -84,30 +92,75 @@ def _read(receiver: Connection, sender: Connection, adapter: Adapter, path: Path
     # Ctrl-C reaches the whole process group: the caller decides, and closes the pipe or
     # sends SIGTERM, so that the reader never reports an interrupt of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    outbox = _Outbox(sender)
     batch: list[tuple[int, list[str] | None, Any, Any]] = []
     try:
         with adapter.open(path, limits, hints) as package:
-            sender.send(("package", package.description))
+            outbox.put(("package", package.description))
             for stream in package.streams():
-                sender.send(("stream", _StreamHead.of(stream)))
+                outbox.put(("stream", _StreamHead.of(stream)))
                 for row in stream.rows:
                     batch.append((row.line, row.cells, row.error, row.origins))
                     if len(batch) >= BATCH_ROWS:
-                        sender.send(("rows", batch))
+                        outbox.put(("rows", batch))
                         batch = []
-                sender.send(("rows", batch))
+                outbox.put(("rows", batch))
                 batch = []
-                sender.send(("stream_end", None))
-            sender.send(("done", package.notices))
+                outbox.put(("stream_end", None))
+            outbox.put(("done", package.notices))
+        outbox.close()
     except BrokenPipeError:
         pass  # the caller has gone away, so there is no one to tell
     except GatewayError as error:
         # The rows read before the error still go through, as they do in one process.
-        _send_quietly(sender, *_pending(batch), ("raise", error))
+        _send_quietly(outbox, *_pending(batch), ("raise", error))
     except BaseException:  # noqa: BLE001 (the caller gets the traceback text)
-        _send_quietly(sender, *_pending(batch), ("crash", traceback.format_exc()))
+        _send_quietly(outbox, *_pending(batch), ("crash", traceback.format_exc()))
     finally:
         sender.close()
+
+
+class _Outbox:
+    """The child's messages, pickled at once and written to the pipe by a thread.
+
+    The reading thread waits only when ``QUEUE_BATCHES`` messages are queued. A
+    failed write (the caller closed the pipe) is raised by the next ``put``.
+    """
+
+    def __init__(self, sender: Connection):
+        self._sender = sender
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, name="gateway-reader-send", daemon=True)
+        self._thread.start()
+
+    def put(self, message: tuple[str, Any]) -> None:
+        self._put(bytes(ForkingPickler.dumps(message)))
+
+    def close(self) -> None:
+        """Wait until every queued message is written, and raise the error of a failed write."""
+        self._put(None)
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def _put(self, item: bytes | None) -> None:
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _write(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                self._sender.send_bytes(item)
+            except BaseException as exc:  # noqa: BLE001 (raised again in the reading thread)
+                self._failure = exc
+                return
 
 
 def _pending(batch: list[tuple[int, list[str] | None, Any, Any]]) -> list[tuple[str, Any]]:
@@ -119,10 +172,11 @@ def _exit_on_term(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _send_quietly(sender: Connection, *messages: tuple[str, Any]) -> None:
+def _send_quietly(outbox: _Outbox, *messages: tuple[str, Any]) -> None:
     try:
         for message in messages:
-            sender.send(message)
+            outbox.put(message)
+        outbox.close()
     except OSError:
         pass
 

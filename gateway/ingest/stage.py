@@ -198,7 +198,7 @@ class Stager:
         self.entities: dict[str, Entity] = load_entities()
         self.schemas = get_registry()
         self.result = StageResult()
-        self._staged: list[dict[str, Any]] = []
+        self._staged: list[tuple[Any, ...]] = []  # in the column order of INSERT_STAGED
         self._quarantined: list[dict[str, Any]] = []
         self._raw: list[_Raw] = []
         self._contexts: dict[int, bytes] = {}
@@ -440,49 +440,33 @@ class Stager:
         if local_id:
             self._stage(entity, local_id, "seen", error.place)
 
-    def _row(self, entity: str, local_id: str, action: str, place: Place) -> dict[str, Any]:
-        return {
-            "run": self.run.id, "entity": entity, "local_id": local_id, "action": action,
-            "place": _place_json(place), "review": None,
-            "data": None, "content_hash": None, "mapping_version": None, "schema_version": None,
-            "scope_school": None, "scope_period": None, "ministry_id": None, "personal_id": None,
-            "decision": None, "record_id": None, "row_hash": None,
-        }
-
     def _stage_unchanged(self, entity: str, local_id: str, place: Place, record_id: int,
                          digest: str, ministry_id: str | None, personal_id: str | None) -> None:
-        row = self._row(entity, local_id, "upsert", place)
-        row.update(
-            decision="unchanged", record_id=record_id,
-            # Kept so that a later identical repeat of this row is still recognised,
-            # and so that a later row with the same identifier is a duplicate.
-            content_hash=digest, ministry_id=ministry_id, personal_id=personal_id,
-        )
+        # The content hash is kept so that a later identical repeat of this row is still
+        # recognised, and the identifiers so that a later row with the same one is a duplicate.
         self.result.staged[entity] += 1
-        self._staged.append(row)
+        self._staged.append((self.run.id, entity, local_id, "upsert", _place_json(place), None, None,
+                             digest, None, None, None, None, ministry_id, personal_id,
+                             "unchanged", record_id, None))
 
     def _stage(self, entity: str, local_id: str, action: str, place: Place,
                mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None,
                document: tuple[str, str] | None = None, version: int | None = None,
                review: str | None = None, row_hash: str | None = None) -> None:
-        row = self._row(entity, local_id, action, place)
-        if record is not None and mapping is not None:
-            definition = self.entities[entity]
-            version = version or definition.current_version
-            text, digest = document or (canonical_json(record), "")
-            ministry_id, personal_id = self._identifiers(entity, record)
-            row.update(
-                data=text,
-                content_hash=digest or content_hash(version, text),
-                mapping_version=mapping.version_id,
-                schema_version=version,
-                review=review,
-                scope_school=_text(record.get(definition.scope_school)) if definition.scope_school else None,
-                scope_period=_text(record.get(definition.scope_period)) if definition.scope_period else None,
-                ministry_id=ministry_id, personal_id=personal_id, row_hash=row_hash,
-            )
-            self.result.staged[entity] += 1
-        self._staged.append(row)
+        if record is None or mapping is None:
+            self._staged.append((self.run.id, entity, local_id, action, _place_json(place), None,
+                                 None, None, None, None, None, None, None, None, None, None, None))
+            return
+        definition = self.entities[entity]
+        version = version or definition.current_version
+        text, digest = document or (canonical_json(record), "")
+        ministry_id, personal_id = self._identifiers(entity, record)
+        school = _text(record.get(definition.scope_school)) if definition.scope_school else None
+        period = _text(record.get(definition.scope_period)) if definition.scope_period else None
+        self.result.staged[entity] += 1
+        self._staged.append((self.run.id, entity, local_id, action, _place_json(place), review, text,
+                             digest or content_hash(version, text), mapping.version_id, version,
+                             school, period, ministry_id, personal_id, None, None, row_hash))
 
     def _quarantine(self, stream: Stream, entity: str | None, error: GatewayError, place: Place,
                     cells: list[str] | None, headers: list[str],
@@ -506,7 +490,7 @@ class Stager:
         if not self._staged and not self._quarantined:
             return
         with write_transaction(self.db):
-            _insert_dicts(self.db, StagedRecord, self._staged)
+            execute_many(self.db, INSERT_STAGED, self._staged)
             _insert_dicts(self.db, Quarantine, self._quarantined)
             # Not a change of content: the record maps from this row too, so the next
             # run with the same row need not map it.
@@ -517,6 +501,12 @@ class Stager:
         self._learned.clear()
 
 
+INSERT_STAGED = (
+    f"INSERT INTO {StagedRecord._meta.table_name} (run_id, entity, local_id, action, place, review, "
+    "data, content_hash, mapping_version, schema_version, scope_school, scope_period, ministry_id, "
+    "personal_id, decision, record_id, row_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 LEARN_ROW_HASH = f"UPDATE {Record._meta.table_name} SET row_hash = ? WHERE id = ?"
 
 

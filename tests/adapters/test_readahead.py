@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from adapters.base import Adapter, Limits, Notice, Package, ReadHints, SourceRow, Stream
-from adapters.readahead import BATCH_ROWS, ReaderFailed, read_ahead
+from adapters.readahead import BATCH_ROWS, QUEUE_BATCHES, ReaderFailed, _Outbox, read_ahead
 from adapters.registry import get_adapter
 from gateway.errors import GatewayError, InputError, Place, RowError
 from tests.support import oneroster as pkg
@@ -157,3 +158,25 @@ def test_readahead_reader_ignores_ctrl_c(tmp_path: Path) -> None:
         os.kill(reader, signal.SIGINT)
         assert sum(1 for _ in stream.rows) == 100 * BATCH_ROWS - 1
     assert list(tmp_path.glob("open-*")) == []
+
+
+def test_outbox_closed_pipe_raises() -> None:
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    outbox = _Outbox(sender)
+    receiver.close()
+    with pytest.raises(BrokenPipeError):
+        # The writes fail in the sending thread; the reading thread sees it within a few puts.
+        for _ in range(QUEUE_BATCHES * 4):
+            outbox.put(("rows", [(1, ["x" * 1000], None, None)] * 100))
+        outbox.close()
+
+
+def test_outbox_keeps_message_order() -> None:
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    outbox = _Outbox(sender)
+    messages = [("rows", [(line, [str(line)], None, None)]) for line in range(QUEUE_BATCHES // 2)]
+    for message in messages:
+        outbox.put(message)
+    outbox.close()
+    received = [receiver.recv() for _ in messages]
+    assert received == messages
