@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
 import peewee
@@ -25,7 +25,7 @@ from gateway.entities import Entity, load_entities
 from gateway.ingest.compare import source_namespace
 from gateway.ingest.stage import KeyColumns, staged_entities
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import placeholders, plain_rows, select_rows
+from gateway.store.bulk import placeholders, raw_rows, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
@@ -60,50 +60,61 @@ def _required_reference_fields(entity: Entity) -> list[str]:
     return sorted(candidates & set(schema.get("required", [])))
 
 
+@dataclass
+class _Checked:
+    """A staged row whose references are checked: its id, place, data and (field, target, value)s."""
+
+    id: int
+    entity: str
+    place: str
+    data: str | None
+    targets: list[tuple[str, str, str]]
+
+
 def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[str],
                   chunk_size: int, columns: KeyColumns) -> int:
     rejected = 0
     last_id = 0
     while True:
-        chunk = plain_rows(
-            StagedRecord.select()
+        query = (
+            StagedRecord.select(StagedRecord.id, StagedRecord.place, StagedRecord.data)
             .where((StagedRecord.run == run.id) & (StagedRecord.entity == entity.name)
                    & (StagedRecord.action == "upsert") & StagedRecord.decision.in_(CHECKED)
                    & (StagedRecord.id > last_id))
             .order_by(StagedRecord.id).limit(chunk_size)
         )
-        if not chunk:
+        _, rows = raw_rows(query)
+        if not rows:
             return rejected
-        last_id = chunk[-1].id
-        wanted = _wanted(chunk, entity, fields)
+        last_id = rows[-1][0]
+        chunk = [_Checked(row_id, entity.name, place, data, _targets(data, entity, fields))
+                 for row_id, place, data in rows]
+        wanted: defaultdict[str, set[str]] = defaultdict(set)
+        for staged in chunk:
+            for _, target, value in staged.targets:
+                wanted[target].add(value)
         present = _present(db, run, wanted)
         with write_transaction(db):
             for staged in chunk:
-                missing = _first_missing(staged, entity, fields, present)
+                missing = next(((field, target, value) for field, target, value in staged.targets
+                                if (target, value) not in present), None)
                 if missing:
                     _reject(run, staged, *missing, columns)
                     rejected += 1
 
 
-def _targets(staged: SimpleNamespace, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
-    data = json.loads(staged.data or "{}")
+def _targets(data: str | None, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
+    """Return the (field, target entity, value) of each required reference that ``data`` gives."""
+    record = json.loads(data or "{}")
     targets = []
     for field in fields:
-        target = entity.reference_target(field, data.get("role"))
-        value = data.get(field)
+        target = entity.reference_target(field, record.get("role"))
+        value = record.get(field)
         if target is None or value is None:
             continue
         for item in value if isinstance(value, list) else [value]:
             targets.append((field, target, str(item)))
     return targets
-
-
-def _wanted(chunk: list[SimpleNamespace], entity: Entity, fields: list[str]) -> dict[str, set[str]]:
-    wanted: defaultdict[str, set[str]] = defaultdict(set)
-    for staged in chunk:
-        for _, target, value in _targets(staged, entity, fields):
-            wanted[target].add(value)
-    return wanted
 
 
 def _present(db: peewee.Database, run: Run, wanted: dict[str, set[str]]) -> set[tuple[str, str]]:
@@ -129,15 +140,7 @@ def _present(db: peewee.Database, run: Run, wanted: dict[str, set[str]]) -> set[
     return present
 
 
-def _first_missing(staged: SimpleNamespace, entity: Entity, fields: list[str],
-                   present: set[tuple[str, str]]) -> tuple[str, str, str] | None:
-    for field, target, value in _targets(staged, entity, fields):
-        if (target, value) not in present:
-            return field, target, value
-    return None
-
-
-def _reject(run: Run, staged: SimpleNamespace, field: str, target: str, value: str,
+def _reject(run: Run, staged: _Checked, field: str, target: str, value: str,
             columns: KeyColumns) -> None:
     place: dict[str, Any] = json.loads(staged.place)
     Quarantine.create(
