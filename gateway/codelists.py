@@ -28,6 +28,7 @@ the tone placement ("Thuỷ" and "Thủy" stay equal).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -42,7 +43,9 @@ import yaml
 
 from gateway import PROJECT_ROOT
 from gateway.errors import ConfigurationError, MappingError, Problems
+from gateway.i18n import DEFAULT_LANGUAGE
 from gateway.text import collapse_spaces, match_key
+from gateway.validation import SCHEMA_BASE_URI, get_registry
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +229,21 @@ class CodeList:
         """Return the ``Code`` of ``code`` as the list writes it; raise ``KeyError`` if absent."""
         return self._loaded().codes[code]
 
+    def name_of(self, code: str, lang: str) -> str | None:
+        """Return the name of ``code`` in ``lang``, else its Vietnamese name.
+
+        ``code`` is compared as the list writes it, on any date. Return ``None`` if the list has
+        no such code, and ``""`` if the code has no name in either language.
+        """
+        found = self._loaded().codes.get(code)
+        if found is None:
+            return None
+        return found.name.get(lang) or found.name.get(DEFAULT_LANGUAGE) or ""
+
+    def title_in(self, lang: str) -> str:
+        """Return the list's title in ``lang``, else in Vietnamese, else ``""``."""
+        return self.title.get(lang) or self.title.get(DEFAULT_LANGUAGE) or ""
+
     def lookup(self, value: str, on: date | str | None = None) -> str | None:
         """Return the code ``value`` names, or ``None`` for a null alias.
 
@@ -288,13 +306,14 @@ class CodeList:
         return f"{label} ({entry.parent})" if entry.parent else label
 
     def describe(self) -> dict[str, Any]:
-        """Return the list's name, version, codes, provenance and dates, ready for JSON."""
+        """Return the list's name, version, codes with their names, provenance and dates, ready for JSON."""
         content = self._loaded()
         described: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "title": self.title,
             "codes": list(content.codes),
+            "names": {c.code: dict(c.name) for c in content.codes.values()},
             "provenance": content.provenance,
             "valid_from": _iso(self.valid_from),
             "valid_to": _iso(self.valid_to),
@@ -609,3 +628,160 @@ def get_codelist(name: str, version: int | None = None) -> CodeList:
         raise ConfigurationError("error.codelist_unknown", name=name, version=version or "")
     return lists[(name, version if version is not None else versions[-1])]
 
+
+
+# -- codes in records ------------------------------------------------------------------------------
+
+CODELIST_KEYWORD = "x-codelist"
+"""The schema annotation that names the code list whose codes a field holds.
+
+Validation ignores it. On an array field it applies to each item.
+"""
+
+# A $ref into the shared definitions: "<entity>/v<N>.json#/$defs/<name>", or "#/$defs/<name>"
+# within the same file.
+_DEF_REF = re.compile(r"(?:(?P<entity>[a-z_]+)/v(?P<version>[1-9][0-9]*)\.json)?#/\$defs/(?P<name>\w+)")
+
+
+@dataclass(frozen=True)
+class CodeListRef:
+    """The code list of one record field: its name, and its version when a mapping pins one."""
+
+    name: str
+    version: int | None = None
+
+
+def record_codelists(entity: str, version: int,
+                     mapping: Mapping[str, Any] | None = None) -> dict[str, CodeListRef]:
+    """Return the code list of each coded field of a record of ``entity`` at schema ``version``.
+
+    Fields are dotted paths (``address.commune_code``). The schema's ``x-codelist`` annotations
+    come first. ``mapping`` is the mapping document that wrote the record. It adds the fields
+    the schema leaves to the mapping, such as the ethnic group in one of two numberings. It
+    counts only when it maps to this very schema version, because a field of the same name may
+    contain codes of another list at another version (``address`` before and after the 2025
+    reform).
+    """
+    ties: dict[str, CodeListRef] = {}
+    if mapping is not None and mapping.get("entity") == entity and mapping.get("schema_version") == version:
+        ties.update(mapping_codelists(mapping))
+    ties.update(schema_codelists(entity, version))
+    return ties
+
+
+@cache
+def schema_codelists(entity: str, version: int) -> dict[str, CodeListRef]:
+    """Return the fields that the schema of ``entity@version`` ties to a code list with ``x-codelist``.
+
+    The annotation is read on the property itself, then along its ``$ref`` chain into the shared
+    definitions. Raise ``ConfigurationError`` if there is no such schema.
+    """
+    found: dict[str, CodeListRef] = {}
+    _collect_schema_ties(get_registry().schema(entity, version), (entity, version), "", found)
+    return found
+
+
+def _collect_schema_ties(node: Mapping[str, Any], document: tuple[str, int], path: str,
+                         found: dict[str, CodeListRef]) -> None:
+    tie = node.get(CODELIST_KEYWORD)
+    while "$ref" in node:
+        node, document = _follow_ref(str(node["$ref"]), document)
+        tie = tie or node.get(CODELIST_KEYWORD)
+    if path and isinstance(tie, str):
+        found[path] = CodeListRef(tie)
+    for name, child in (node.get("properties") or {}).items():
+        if isinstance(child, Mapping):
+            _collect_schema_ties(child, document, f"{path}.{name}" if path else name, found)
+
+
+def _follow_ref(ref: str, document: tuple[str, int]) -> tuple[Mapping[str, Any], tuple[str, int]]:
+    """Return the definition ``ref`` points to, and the (entity, version) of its file."""
+    match = _DEF_REF.fullmatch(ref.removeprefix(SCHEMA_BASE_URI))
+    if match is None:
+        raise ConfigurationError("error.configuration",
+                                 problems=[f"{ref}: only references to $defs are followed"])
+    if match["entity"]:
+        document = (match["entity"], int(match["version"]))
+    return get_registry().schema(*document)["$defs"][match["name"]], document
+
+
+def mapping_codelists(document: Mapping[str, Any]) -> dict[str, CodeListRef]:
+    """Return the record fields that a mapping document looks up in a code list, by dotted path.
+
+    A field's list is the one named by its last ``code`` step, inside ``each`` too. A field made
+    by ``join`` takes the list of the fields it joins when they name exactly one list between
+    them, so a gender joined from a tick column and a looked-up column is still a gender code.
+    Fields that stay out of the record (a part of the path starts with ``_``) are left out.
+    """
+    fields: Mapping[str, Any] = document.get("fields") or {}
+    own = {name: ref for name, spec in fields.items()
+           if isinstance(spec, Mapping) and (ref := _last_code_step(spec.get("steps") or []))}
+    found = {}
+    for name in fields:
+        ref = _joined_list(name, fields, own, frozenset())
+        if ref is not None and not any(part.startswith("_") for part in name.split(".")):
+            found[name] = ref
+    return found
+
+
+def _last_code_step(steps: Iterable[Any]) -> CodeListRef | None:
+    found = None
+    for step in steps:
+        if not isinstance(step, Mapping):
+            continue
+        if isinstance(step.get("code"), Mapping):
+            found = CodeListRef(str(step["code"]["list"]), step["code"].get("version"))
+        elif isinstance(step.get("each"), list):
+            found = _last_code_step(step["each"]) or found
+    return found
+
+
+def _joined_list(name: str, fields: Mapping[str, Any], own: Mapping[str, CodeListRef],
+                 seen: frozenset[str]) -> CodeListRef | None:
+    if name in own:
+        return own[name]
+    spec = fields.get(name)
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("join"), list) or name in seen:
+        return None
+    lists = {ref for part in spec["join"] if (ref := _joined_list(str(part), fields, own, seen | {name}))}
+    return lists.pop() if len(lists) == 1 else None
+
+
+def code_labels(data: Mapping[str, Any], ties: Mapping[str, CodeListRef],
+                lang: str) -> dict[str, dict[str, Any]]:
+    """Return the names of the codes that ``data`` contains in the fields of ``ties``.
+
+    Each field present in ``data`` gets ``{"codelist": name@version, "available": bool,
+    "names": {code: name}}``. A name is in ``lang``, else Vietnamese. A code that its list does
+    not have gets ``None``, and so does every code of a list that cannot be loaded, which also
+    sets ``available`` to false. ``data`` is only read.
+    """
+    labels: dict[str, dict[str, Any]] = {}
+    for path, ref in ties.items():
+        codes = _codes_at(data, path)
+        if not codes:
+            continue
+        try:
+            codelist: CodeList | None = get_codelist(ref.name, ref.version)
+        except ConfigurationError as exc:
+            log.warning("code list unavailable for names", extra={"codelist": ref.name, "error": exc.key})
+            codelist = None
+        if codelist is None:
+            label = f"{ref.name}@{ref.version}" if ref.version else ref.name
+            names: dict[str, str | None] = dict.fromkeys(codes)
+        else:
+            label = codelist.label
+            names = {code: codelist.name_of(code, lang) for code in codes}
+        labels[path] = {"codelist": label, "available": codelist is not None, "names": names}
+    return labels
+
+
+def _codes_at(data: Mapping[str, Any], path: str) -> list[str]:
+    """Return the codes at the dotted ``path`` of ``data``: one for a value, each item of a list."""
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return []
+        value = value[part]
+    values = value if isinstance(value, list) else [value]
+    return [str(item) for item in values if item is not None and not isinstance(item, dict | list)]

@@ -6,14 +6,33 @@ at first use and merged, so translators can use their usual tools and no
 compile step is needed. Message ids are stable keys (``ingest.summary.title``),
 not English sentences, so both languages are translations of equal rank.
 Vietnamese is the default language.
+
+Plural forms use gettext's own entries. A text whose wording depends on a
+number is written with ``msgid_plural`` (the same key again) and one
+``msgstr[i]`` per plural form of the language::
+
+    msgid "runs.list_header"
+    msgid_plural "runs.list_header"
+    msgstr[0] "{count} newest run:"
+    msgstr[1] "{count} newest runs:"
+
+The ``count`` parameter picks the form, through the language's gettext plural
+rule as Babel's CLDR data gives it: English has two forms (``n != 1``),
+Vietnamese one, so its entries have ``msgstr[0]`` only. A text that names
+several numbers is worded so that no noun depends on them
+(``Rows deleted: {quarantine} rejected, {staged} staged``).
 """
 
 from __future__ import annotations
 
+import gettext
 import string
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 LANGUAGES = ("vi", "en")
@@ -44,15 +63,66 @@ def normalise_language(lang: str | None) -> str:
     return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
 
+@dataclass(frozen=True)
+class _Messages:
+    """One language's catalogue: plain texts, plural forms and the plural rule."""
+
+    texts: dict[str, str]
+    plurals: dict[str, tuple[str, ...]]
+    plural_index: Callable[[int], int]
+
+
 @cache
-def catalogue(lang: str) -> dict[str, str]:
-    """Return the messages of ``lang`` as a key-to-text dictionary."""
-    messages: dict[str, str] = {}
+def _messages(lang: str) -> _Messages:
+    texts: dict[str, str] = {}
+    plurals: dict[str, tuple[str, ...]] = {}
     for path in sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po")):
         with path.open("rb") as handle:
             parsed = read_po(handle, locale=lang)
-        messages.update({str(m.id): str(m.string) for m in parsed if m.id and m.string})
-    return messages
+        for message in parsed:
+            if not message.id:
+                continue
+            if message.pluralizable:
+                forms = tuple(str(form) for form in message.string or ())
+                if all(forms):
+                    key = str(message.id[0])
+                    plurals[key] = forms
+                    texts[key] = forms[-1]
+            elif message.string:
+                texts[str(message.id)] = str(message.string)
+    return _Messages(texts, plurals, gettext.c2py(get_plural(lang).plural_expr))
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    """Return the messages of ``lang`` as a key-to-text dictionary.
+
+    A plural entry appears with its last form, the one for many.
+    """
+    return _messages(lang).texts
+
+
+def plural_forms(lang: str) -> dict[str, tuple[str, ...]]:
+    """Return the plural entries of ``lang``: key to its forms, in ``msgstr[i]`` order."""
+    return _messages(lang).plurals
+
+
+def lookup(key: str, lang: str | None = None, count: object = None) -> str | None:
+    """Return the unformatted text of ``key``, or None when no language has it.
+
+    Falls back to the other language. For a plural entry an integer ``count``
+    picks the form, and any other value gives the form for many.
+    """
+    lang = normalise_language(lang or _language)
+    for candidate in (lang, *(other for other in LANGUAGES if other != lang)):
+        messages = _messages(candidate)
+        forms = messages.plurals.get(key)
+        if forms and isinstance(count, int) and not isinstance(count, bool):
+            index = messages.plural_index(count)
+            return forms[min(index, len(forms) - 1)]
+        text = messages.texts.get(key)
+        if text is not None:
+            return text
+    return None
 
 
 class _KeepMissing(dict[str, object]):
@@ -64,15 +134,10 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
     """Return the text of ``key`` in ``lang`` with ``params`` filled in.
 
     Falls back to the other language, then to the key itself, so a missing
-    translation shows up as a readable key instead of an exception.
+    translation shows up as a readable key instead of an exception. The
+    ``count`` parameter picks the plural form of a plural entry.
     """
-    lang = normalise_language(lang or _language)
-    text = catalogue(lang).get(key)
-    if text is None:
-        for other in LANGUAGES:
-            text = catalogue(other).get(key)
-            if text is not None:
-                break
+    text = lookup(key, lang, params.get("count"))
     if text is None:
         return key
     return string.Formatter().vformat(text, (), _KeepMissing(params))

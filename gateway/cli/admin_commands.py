@@ -11,9 +11,9 @@ import click
 
 from gateway.cli.context import AppContext
 from gateway.cli.render import place_text
-from gateway.codelists import load_codelists
+from gateway.codelists import CodeList, load_codelists
 from gateway.errors import ConfigurationError
-from gateway.i18n import t
+from gateway.i18n import get_language, t
 from gateway.mapping import registry
 from gateway.mapping.registry import import_shipped, list_versions
 from gateway.retention import prune
@@ -115,16 +115,24 @@ def codelists_group() -> None:
 def codelists_list(app: AppContext) -> None:
     """List code lists with their versions, codes and provenance."""
     _ = app.settings
-    lists = [c.describe() for c in load_codelists().values()]
+    codelists = list(load_codelists().values())
+    lists = [c.describe() for c in codelists]
     lines = [t("codelists.list_header", count=len(lists))]
-    for described in lists:
+    for codelist, described in zip(codelists, lists, strict=True):
         codes = list(described["codes"])
-        shown = ", ".join(codes[:CODES_SHOWN])
+        shown = ", ".join(_named_code(codelist, code) for code in codes[:CODES_SHOWN])
         if len(codes) > CODES_SHOWN:
             shown += " " + t("codelists.more", count=len(codes) - CODES_SHOWN)
-        lines.append(f"  {described['name']}@{described['version']} ({len(codes)}): {shown}")
+        heading = " ".join(part for part in (codelist.label, codelist.title_in(get_language())) if part)
+        lines.append(f"  {heading} ({len(codes)}): {shown}")
         lines.append(f"      {described['provenance'].strip()}")
     app.emit(lists, lines)
+
+
+def _named_code(codelist: CodeList, code: str) -> str:
+    """Return ``code`` with its name in the current language (``01 (Kinh)``), or alone if nameless."""
+    name = codelist.name_of(code, get_language())
+    return t("codelist.code_named", code=code, name=name) if name else code
 
 
 # Codes shown per list in the text output; --json gives them all.

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import click
@@ -56,7 +57,7 @@ class AppContext:
     def emit(self, document: Any, lines: list[str]) -> None:
         """Print ``document`` as JSON with ``--json``, else the human ``lines``."""
         if self.json_output:
-            click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+            click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=_json_value))
         else:
             for line in lines:
                 click.echo(line)
@@ -71,3 +72,10 @@ class AppContext:
             yield bar
         finally:
             bar.close()
+
+
+def _json_value(value: Any) -> Any:
+    """Return a JSON form of a value ``json`` cannot write: ISO 8601 for a datetime, else text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

@@ -10,7 +10,7 @@ import click
 
 from adapters.registry import adapter_keys
 from gateway.cli.context import AppContext
-from gateway.cli.render import rejection_lines, run_lines
+from gateway.cli.render import rejection_lines, run_lines, time_iso, time_text
 from gateway.i18n import t
 from gateway.ingest import service
 from gateway.reports import rejections_by_reason
@@ -65,14 +65,16 @@ def runs_list(app: AppContext, source: str | None, limit: int) -> None:
     query = Run.select().order_by(Run.id.desc()).limit(limit)
     if source:
         query = query.where(Run.source == source)
+    runs = list(query)
     rows: list[dict[str, Any]] = [
         {"run_id": r.id, "job": r.job, "source": r.source, "state": r.state,
-         "started_at": r.started_at, "finished_at": r.finished_at, "approved_by": r.approved_by}
-        for r in query
+         "started_at": time_iso(r.started_at), "finished_at": time_iso(r.finished_at),
+         "approved_by": r.approved_by}
+        for r in runs
     ]
     lines = [t("runs.list_header", count=len(rows))]
-    lines += [f"  {r['run_id']:>5}  {t('run.state.' + r['state']):<16} {r['source']}  {r['started_at']}"
-              for r in rows]
+    lines += [f"  {r.id:>5}  {t('run.state.' + r.state):<16} {r.source}  {time_text(r.started_at)}"
+              for r in runs]
     app.emit(rows, lines)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -15,6 +17,7 @@ from gateway.cli.admin_commands import (
 )
 from gateway.cli.context import AppContext
 from gateway.cli.ingest_commands import ingest_command, runs_group
+from gateway.cli.localization import localize, translate_click
 from gateway.cli.record_commands import records_group
 from gateway.cli.store_commands import (
     changes_command,
@@ -86,39 +89,49 @@ def _language(option: str | None) -> str:
 
         return settings_module.load().lang
     except GatewayError:
-        return "vi"
+        # Invalid settings are reported in the language they name, where they name one.
+        return settings_module.declared_language() or "vi"
 
 
-def localize(command: click.Command, path: tuple[str, ...] = ()) -> None:
-    """Set help texts from the catalogue: key ``cli.<command path>`` and ``...<option>``."""
-    key = "cli." + (".".join(path) or "gateway")
-    text = translate(key)
-    if text != key:
-        command.help = text
-        command.short_help = None
-    for param in command.params:
-        if isinstance(param, click.Option):
-            option_text = translate(f"{key}.{param.name}")
-            if option_text != f"{key}.{param.name}":
-                param.help = option_text
-    if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            localize(sub, (*path, name))
+# Raised by click 8.2 and later for a group called without a subcommand; its
+# message is the group's whole help page. Click 8.1 prints the help and exits 0.
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def usage_error_document(exc: click.UsageError) -> dict[str, Any]:
+    """Return a usage error as the JSON object that ``GatewayError.as_dict`` gives for ours.
+
+    ``params`` contains the command path, click's translated message
+    (``detail``) and the help command to run.
+    """
+    ctx = exc.ctx
+    command = ctx.command_path if ctx else "gateway"
+    help_names = ctx.command.get_help_option_names(ctx) if ctx else ["--help"]
+    if isinstance(exc, _NO_ARGS_IS_HELP):
+        detail = translate("cli.click.missing_command")
+    else:
+        detail = exc.format_message()
+    params = {"command": command, "detail": detail, "help": f"{command} {max(help_names, key=len)}"}
+    return {"error": "cli.usage_error", "message": translate("cli.usage_error", **params),
+            "place": {}, "params": params}
 
 
 def main() -> None:
-    """Run the CLI; a ``GatewayError`` becomes a translated message and exit code 1."""
+    """Run the CLI; a ``GatewayError`` becomes a translated message and exit code 1.
+
+    A usage error exits with 2: click's usage text on standard error, or with
+    ``--json`` an error object on standard output.
+    """
     lang, json_output, rest = _global_options(sys.argv[1:])
     lang = set_language(_language(lang))
     localize(cli)
+    translate_click()
     args = ["--lang", lang, *(["--json"] if json_output else []), *rest]
     try:
         # Without standalone mode click returns the code of a command's Exit.
         code = cli.main(args=args, prog_name="gateway", standalone_mode=False)
     except GatewayError as exc:
         if json_output:
-            import json
-
             click.echo(json.dumps(exc.as_dict(), ensure_ascii=False, indent=2))
         else:
             click.echo(exc.message(), err=True)
@@ -127,6 +140,12 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
+    except click.UsageError as exc:
+        if json_output:
+            click.echo(json.dumps(usage_error_document(exc), ensure_ascii=False, indent=2))
+        else:
+            exc.show()
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -8,9 +8,11 @@ from typing import Any
 import click
 
 from gateway.cli.context import AppContext
-from gateway.i18n import t
+from gateway.codelists import code_labels, record_codelists
+from gateway.i18n import get_language, t
 from gateway.records import count_for_review, migrate_records, read_record, records_for_review
 from gateway.schema_versions import REVIEW_REASONS, configure
+from gateway.store.models import MappingVersion, Record
 
 MISSING = "—"
 
@@ -76,14 +78,35 @@ def records_show(app: AppContext, record_id: int, schema_version: int | None) ->
     app.database()
     configure(app.settings)
     document = read_record(record_id, schema_version)
-    app.emit(document, _show_lines(document))
+    labels = _code_labels(document)
+    app.emit({**document, "labels": labels}, _show_lines(document, labels))
 
 
-def _show_lines(document: dict[str, Any]) -> list[str]:
+def _code_labels(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the names of the record's codes, per side (``stored``, ``requested``) and field."""
+    mapping = _mapping_document(document["record_id"])
+    labels = {}
+    for side in ("stored", "requested"):
+        ties = record_codelists(document["entity"], document[side]["schema_version"], mapping)
+        labels[side] = code_labels(document[side]["data"], ties, get_language())
+    return labels
+
+
+def _mapping_document(record_id: int) -> dict[str, Any] | None:
+    """Return the mapping version that last wrote the record, or ``None`` if the registry lacks it."""
+    record = Record.get_or_none(Record.id == record_id)
+    if record is None:
+        return None
+    version = MappingVersion.get_or_none(MappingVersion.id == record.mapping_version)
+    return json.loads(version.content) if version else None
+
+
+def _show_lines(document: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[str]:
     stored, requested = document["stored"], document["requested"]
     lines = [t("records.show_header", record_id=document["record_id"], entity=document["entity"],
                state=document["state"], source=document["source"], local_id=document["local_id"])]
-    left, right = _flatten(stored["data"]), _flatten(requested["data"])
+    left = _with_names(_flatten(stored["data"]), labels["stored"])
+    right = _with_names(_flatten(requested["data"]), labels["requested"])
     names = list(left) + [name for name in right if name not in left]
     if stored["schema_version"] == requested["schema_version"]:
         # Nothing to convert: one column, not two identical ones.
@@ -119,3 +142,19 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             flat[f"{prefix}{name}"] = json.dumps(value, ensure_ascii=False)
     return flat
+
+
+def _with_names(flat: dict[str, str], labels: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Put each code's name after it (``01 (Kinh)``), and mark codes that their list lacks."""
+    named = dict(flat)
+    for name, label in labels.items():
+        if name in named and label["names"]:
+            named[name] = ", ".join(_code_text(code, found, label) for code, found in label["names"].items())
+    return named
+
+
+def _code_text(code: str, name: str | None, label: dict[str, Any]) -> str:
+    if name is None:
+        key = "codelist.code_unknown" if label["available"] else "codelist.unavailable"
+        return t(key, code=code, codelist=label["codelist"])
+    return t("codelist.code_named", code=code, name=name) if name else code

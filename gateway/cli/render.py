@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.i18n import t
 from gateway.reports import records_summary, rejections_by_reason
 
 DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "repeat", "seen", "conflict")
+
+
+def time_text(value: datetime | str | None) -> str:
+    """Return a stored time for people, to the second: ``2026-12-05 01:06:17+00:00``."""
+    if value is None:
+        return "-"
+    return _as_datetime(value).isoformat(sep=" ", timespec="seconds")
+
+
+def time_iso(value: datetime | str | None) -> str | None:
+    """Return a stored time for ``--json``: ISO 8601 with microseconds and UTC offset."""
+    if value is None:
+        return None
+    return _as_datetime(value).isoformat()
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    # SQLite gives back the stored text ("2026-12-05 01:06:17.256802+00:00"),
+    # PostgreSQL a datetime.
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        # NOTE: PostgreSQL returns the store's `timestamp` columns without an offset,
+        # in the session's time zone. They are read as UTC, the zone the store
+        # writes, which is correct while the server's TimeZone setting is UTC.
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def place_text(place: dict[str, Any]) -> str:
@@ -29,19 +57,15 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         state = t("run.state.succeeded_with_unread", count=unread)
     lines = [t("run.header", run_id=report["run_id"], source=report["source"], state=state)]
     stage = report["counts"].get("stage", {})
-    read = stage.get("rows_read", {})
+    read = nonzero(stage.get("rows_read", {}))
     if read:
         detail = ", ".join(f"{k} {v}" for k, v in read.items())
         lines.append(t("run.rows_read", count=sum(read.values()), detail=detail))
     decisions = report["counts"].get("decisions", {})
     if report["state"] == "succeeded":
         lines.append(t("run.changes", count=report.get("changes", 0)))
-    if decisions:
-        lines.append(t("run.decisions_header"))
-        for entity, counts in sorted(decisions.items()):
-            shown = [f"{t('decision.' + d)} {counts[d]}" for d in DECISION_ORDER if counts.get(d)]
-            lines.append(f"  {entity}: " + ", ".join(shown))
-    lines.extend(_skipped_lines(stage.get("skipped", {})))
+    lines.extend(_decision_lines(decisions))
+    lines.extend(_skipped_lines(nonzero(stage.get("skipped", {}))))
     lines.extend(rejection_lines(report["run_id"]))
     lines.extend(_notice_lines(report.get("notices", [])))
     if report.get("error"):
@@ -69,9 +93,23 @@ def guard_lines(guard: dict[str, Any]) -> list[str]:
             # Above the share, but too few records in scope for the guard to apply.
             key = "run.guard_too_few"
         lines.append("  " + t(key, entity=entity, changed=figures["changed"],
-                              existing=figures["existing"], percent=round(100 * figures["ratio"]),
+                              count=figures["existing"], percent=round(100 * figures["ratio"]),
                               limit=limit, minimum=guard.get("min_existing", 0)))
     return [t("run.guard_header"), *lines] if lines else []
+
+
+def nonzero(counts: Mapping[str, int]) -> dict[str, int]:
+    """Return ``counts`` without its zero counts: a report lists only what happened."""
+    return {key: count for key, count in counts.items() if count}
+
+
+def _decision_lines(decisions: Mapping[str, Mapping[str, int]]) -> list[str]:
+    lines = []
+    for entity, counts in sorted(decisions.items()):
+        shown = [f"{t('decision.' + d)} {counts[d]}" for d in DECISION_ORDER if counts.get(d)]
+        if shown:
+            lines.append(f"  {entity}: " + ", ".join(shown))
+    return [t("run.decisions_header"), *lines] if lines else []
 
 
 def _skipped_lines(skipped: dict[str, int]) -> list[str]:
@@ -96,20 +134,38 @@ def rejection_lines(run_id: int) -> list[str]:
 
 
 def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
-    if not notices:
-        return []
-    lines = [t("run.notices_header", count=len(notices))]
+    lines = []
     for notice in notices:
+        params = notice.get("params", {})
+        message = notice_message(notice["error"], params)
+        if message is None:
+            continue
         level = t(f"notice.{notice['level']}")
         place = notice.get("place", {})
-        params = notice.get("params", {})
         where = place_text(place)
         if not place.get("row") and not place.get("column") and place.get("file") \
                 and any(place["file"] in str(value) for value in params.values()):
             where = ""  # the message already names the file (and sheet) it is about
-        message = t(notice["error"], **params)
         lines.append(f"  [{level}] {message}" + (f" ({where})" if where else ""))
-    return lines
+    return [t("run.notices_header", count=len(lines)), *lines] if lines else []
+
+
+# Notices whose text lists counts: the notice's catalogue key, and its count parameters in the
+# order shown. Each count has its own text, "<key>.<parameter>", so the report leaves out a count
+# of zero, and the whole notice when every count is zero. The notice's own text, with every
+# count, remains the message stored with the run.
+COUNTED_NOTICES = {"table.rows_skipped": ("footers", "headers", "numbers")}
+
+
+def notice_message(key: str, params: Mapping[str, Any]) -> str | None:
+    """Return a notice's text, or ``None`` for a notice of counts that are all zero."""
+    counted = COUNTED_NOTICES.get(key)
+    if counted is None:
+        return t(key, **params)
+    parts = [t(f"{key}.{name}", count=params[name]) for name in counted if params.get(name)]
+    if not parts:
+        return None
+    return t(f"{key}.listed", **{**params, "detail": ", ".join(parts)})
 
 
 def summary_lines(source: str | None) -> tuple[dict[str, Any], list[str]]:

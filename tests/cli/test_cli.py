@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.mapping.spec import shipped_mapping_files
+from gateway.store.migrations import CURRENT_VERSION
 from tests.support import oneroster as pkg
 
 GATEWAY = [sys.executable, "-m", "gateway.cli.main"]
@@ -35,7 +37,7 @@ def home(tmp_path: Path) -> Path:
 def test_init_reports_store_and_mappings(tmp_path: Path) -> None:
     result = run(tmp_path, "--json", "init", "--no-dev-keys")
     document = json.loads(result.stdout)
-    assert document["store_version"] == {"before": 0, "after": 5}
+    assert document["store_version"] == {"before": 0, "after": CURRENT_VERSION}
     assert document["mappings"]["new"] == len(shipped_mapping_files())
 
 
@@ -171,3 +173,120 @@ def test_superseded_held_run_is_reported(home: Path) -> None:
     again = run(home, "--lang", "en", "ingest", str(home / "a"), "--adapter", "oneroster",
                 "--source", "s", env=env).stdout
     assert "Run 2 of this source, held for approval, was superseded by run 3" in again
+
+
+# --- Click's own texts, usage errors and times ---
+
+HELP_TEXTS = {
+    "vi": ["Cách dùng: gateway [TÙY_CHỌN] LỆNH [ĐỐI_SỐ]...", "Tùy chọn:", "Lệnh:",
+           "Hiện hướng dẫn này rồi thoát."],
+    "en": ["Usage: gateway [OPTIONS] COMMAND [ARGS]...", "Options:", "Commands:",
+           "Show this message and exit."],
+}
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_help_page_in_language(tmp_path: Path, lang: str) -> None:
+    text = run(tmp_path, "--lang", lang, "--help").stdout
+    for expected in HELP_TEXTS[lang]:
+        assert expected in text
+    if lang == "vi":
+        assert "Usage:" not in text
+        assert "Options:" not in text
+
+
+@pytest.mark.parametrize(("lang", "default", "required"), [
+    ("vi", "[mặc định: 20]", "[bắt buộc]"),
+    ("en", "[default: 20]", "[required]"),
+])
+def test_option_marks_in_language(tmp_path: Path, lang: str, default: str, required: str) -> None:
+    assert default in run(tmp_path, "--lang", lang, "runs", "list", "--help").stdout
+    assert required in run(tmp_path, "--lang", lang, "ingest", "--help").stdout
+
+
+USAGE_ERRORS = {
+    "vi": ["Cách dùng: gateway runs list [TÙY_CHỌN]",
+           "Chạy 'gateway runs list --help' để xem hướng dẫn.",
+           "Lỗi: Không có tùy chọn '--bogus'."],
+    "en": ["Usage: gateway runs list [OPTIONS]",
+           "Try 'gateway runs list --help' for help.",
+           "Error: No such option '--bogus'."],
+}
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_unknown_option_in_language(tmp_path: Path, lang: str) -> None:
+    result = run(tmp_path, "--lang", lang, "runs", "list", "--bogus", expect=2)
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [*USAGE_ERRORS[lang][:2], "", USAGE_ERRORS[lang][2]]
+
+
+def test_usage_error_follows_language_setting(tmp_path: Path) -> None:
+    result = run(tmp_path, "runs", "list", "--bogus", expect=2, env={"GATEWAY_LOCALE__LANG": "en"})
+    assert "Error: No such option '--bogus'." in result.stderr
+
+
+@pytest.mark.parametrize(("args", "command", "detail"), [
+    pytest.param(["runs", "list", "--bogus"], "gateway runs list", "Không có tùy chọn '--bogus'.",
+                 id="unknown-option"),
+    pytest.param(["runs", "show"], "gateway runs show", "Thiếu đối số 'RUN_ID'.", id="missing-argument"),
+    pytest.param(["ingest", "."], "gateway ingest", "Thiếu tùy chọn '--adapter'.", id="missing-option"),
+    pytest.param(["runs", "show", "abc"], "gateway runs show",
+                 "Giá trị không hợp lệ cho 'RUN_ID': 'abc' không phải là số hợp lệ (integer).",
+                 id="bad-value"),
+    pytest.param(["runs", "lst"], "gateway runs", "Không có lệnh 'lst'. Có phải ý bạn là 'list'?",
+                 id="unknown-command"),
+    pytest.param(["runs"], "gateway runs", "Thiếu lệnh.", id="missing-command"),
+])
+def test_usage_error_as_json(tmp_path: Path, args: list[str], command: str, detail: str) -> None:
+    result = run(tmp_path, "--json", *args, expect=2)
+    document = json.loads(result.stdout)
+    assert result.stderr == ""
+    assert document["error"] == "cli.usage_error"
+    assert document["params"]["command"] == command
+    assert document["params"]["detail"].startswith(detail)
+    assert document["message"] == f"{document['params']['detail']} Xem hướng dẫn: {command} --help"
+
+
+def test_usage_error_json_in_english(tmp_path: Path) -> None:
+    document = json.loads(run(tmp_path, "runs", "list", "--bogus", "--json", "--lang", "en",
+                              expect=2).stdout)
+    assert document["message"] == ("No such option '--bogus'. "
+                                   "For help, run: gateway runs list --help")
+
+
+def test_usage_error_json_shape_as_gateway_error(tmp_path: Path) -> None:
+    # The store is not created yet, so summary fails with a GatewayError.
+    gateway_error = json.loads(run(tmp_path, "--json", "summary", expect=1).stdout)
+    usage_error = json.loads(run(tmp_path, "--json", "summary", "--bogus", expect=2).stdout)
+    assert set(usage_error) == set(gateway_error) == {"error", "message", "place", "params"}
+    assert usage_error["place"] == {}
+
+
+def test_runs_list_times_to_second(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=1))
+    run(home, "ingest", str(folder), "--adapter", "oneroster")
+    lines = run(home, "--lang", "en", "runs", "list").stdout.splitlines()
+    assert lines[0] == "1 newest run:"
+    assert re.search(r"  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00$", lines[1]), lines[1]
+    listed = json.loads(run(home, "--json", "runs", "list").stdout)[0]
+    iso = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$"
+    assert re.match(iso, listed["started_at"]), listed["started_at"]
+    assert re.match(iso, listed["finished_at"]), listed["finished_at"]
+
+
+def test_runs_list_header_plural(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=1))
+    run(home, "ingest", str(folder), "--adapter", "oneroster")
+    run(home, "ingest", str(folder), "--adapter", "oneroster")
+    assert run(home, "--lang", "en", "runs", "list").stdout.startswith("2 newest runs:\n")
+    assert run(home, "--lang", "en", "runs", "list", "--limit", "1").stdout.startswith("1 newest run:\n")
+    assert run(home, "runs", "list", "--limit", "1").stdout.startswith("1 lượt chạy gần nhất:\n")
+
+
+def test_invalid_settings_use_their_language(tmp_path: Path) -> None:
+    config = tmp_path / "local.toml"
+    config.write_text('[locale]\nlang = "en"\n\n[runs]\nchunk_size = "abc"\n', encoding="utf-8")
+    result = run(tmp_path, "runs", "list", expect=1, env={"GATEWAY_CONFIG": str(config)})
+    assert "runs.chunk_size" in result.stderr
+    assert "must be a whole number" in result.stderr

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.cli.render import guard_lines, run_lines
-from gateway.i18n import set_language
+from gateway.cli.render import COUNTED_NOTICES, guard_lines, run_lines, time_iso, time_text
+from gateway.i18n import catalogue, set_language
 from tests.support.store import StoreHandle
 
 
@@ -33,14 +34,42 @@ def test_guard_lines_small_scope() -> None:
     assert lines[3].endswith("(2%), within the 25% limit")
 
 
+def test_guard_lines_one_existing_record() -> None:
+    guard = {"max_change_ratio": 0.25, "min_existing": 1, "entities": {
+        "school": {"existing": 1, "changed": 1, "ratio": 1.0, "trips": True}}}
+    assert guard_lines(guard)[1] == ("  school: 1 of 1 existing record would be updated or ended "
+                                     "(100%), above the 25% limit")
+
+
+TIME_CASES = [
+    pytest.param("2026-12-05 01:06:17.256802+00:00", "2026-12-05 01:06:17+00:00",
+                 "2026-12-05T01:06:17.256802+00:00", id="sqlite-text"),
+    pytest.param(datetime(2026, 12, 5, 1, 6, 17, 256802, tzinfo=UTC), "2026-12-05 01:06:17+00:00",
+                 "2026-12-05T01:06:17.256802+00:00", id="aware"),
+    pytest.param(datetime(2026, 12, 5, 1, 6, 17, 256802), "2026-12-05 01:06:17+00:00",
+                 "2026-12-05T01:06:17.256802+00:00", id="postgresql-naive"),
+    pytest.param(datetime(2026, 12, 5, 8, 6, 17, tzinfo=timezone(timedelta(hours=7))),
+                 "2026-12-05 08:06:17+07:00", "2026-12-05T08:06:17+07:00", id="other-offset"),
+    pytest.param(None, "-", None, id="none"),
+]
+
+
+@pytest.mark.parametrize(("stored", "human", "machine"), TIME_CASES)
+def test_time_formats(stored: datetime | str | None, human: str, machine: str | None) -> None:
+    assert time_text(stored) == human
+    assert time_iso(stored) == machine
+
+
 def test_run_header_unread_files(store: StoreHandle) -> None:
     report = {"run_id": 7, "source": "lists", "state": "succeeded", "counts": {}, "changes": 0,
               "notices": [{"level": "error", "error": "table.no_data", "params": {"file": "a.csv"},
                            "place": {"file": "a.csv"}},
                           {"level": "warning", "error": "ingest.absent_not_ended",
                            "params": {"unread": 1}, "place": {}}]}
-    assert run_lines(report)[0] == ("Run 7, source lists: finished, but 1 file(s), table(s) or "
-                                    "mapping(s) could not be read (see the error notices below)")
+    assert run_lines(report)[0] == ("Run 7, source lists: finished, but 1 file, table or "
+                                    "mapping could not be read (see the error notices below)")
+    report["notices"].append(report["notices"][0])
+    assert run_lines(report)[0].startswith("Run 7, source lists: finished, but 2 files, tables or mappings")
 
 
 def test_notice_file_named_once(store: StoreHandle) -> None:
@@ -54,3 +83,72 @@ def test_notice_file_named_once(store: StoreHandle) -> None:
     lines = run_lines(report)
     assert lines[-2].count("a.xlsx") == 1
     assert lines[-1].endswith("(b.csv, row 4)")
+
+
+def skipped_notice(footers: int, headers: int, numbers: int) -> dict[str, object]:
+    return {"level": "warning", "error": "table.rows_skipped",
+            "params": {"table": "a.xlsx [Lớp 6]", "footers": footers, "headers": headers,
+                       "numbers": numbers},
+            "place": {"file": "a.xlsx", "sheet": "Lớp 6"}}
+
+
+def report_with(counts: dict[str, object], notices: list[dict[str, object]]) -> dict[str, object]:
+    return {"run_id": 9, "source": "lists", "state": "succeeded", "counts": counts, "changes": 0,
+            "notices": notices}
+
+
+def test_rows_skipped_lists_nonzero_counts(store: StoreHandle) -> None:
+    report = report_with({}, [skipped_notice(footers=2, headers=0, numbers=1)])
+
+    english = run_lines(report)
+    set_language("vi")
+    vietnamese = run_lines(report)
+
+    assert english[-2] == "File notices: 1"
+    assert english[-1] == ("  [warning] Rows that are not data were skipped in a.xlsx [Lớp 6]: "
+                           "2 at the end of a block (totals, signatures, dates), 1 numbering the columns.")
+    assert vietnamese[-1] == ("  [cảnh báo] Trong a.xlsx [Lớp 6] đã bỏ qua các dòng không phải dữ liệu: "
+                              "2 dòng cuối khối (tổng số, chữ ký, ngày tháng), 1 dòng đánh số cột.")
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_rows_skipped_all_zero_not_shown(store: StoreHandle, lang: str) -> None:
+    set_language(lang)
+    report = report_with({}, [skipped_notice(footers=0, headers=0, numbers=0)])
+
+    lines = run_lines(report)
+
+    assert not any("a.xlsx" in line for line in lines)
+    assert lines[-1] == run_lines(report_with({}, []))[-1]
+    assert len(lines) == len(run_lines(report_with({}, [])))
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_zero_counts_left_out(store: StoreHandle, lang: str) -> None:
+    set_language(lang)
+    counts = {"stage": {"rows_read": {"orgs": 2, "courses": 0}, "skipped": {"users: parent": 0}},
+              "decisions": {"class": {"insert": 0, "unchanged": 0}, "student": {"insert": 3, "update": 0}}}
+
+    lines = run_lines(report_with(counts, []))
+
+    read = next(line for line in lines if "orgs 2" in line)
+    assert "courses" not in read
+    assert not any("class:" in line for line in lines)
+    assert any(line.startswith("  student: ") and line.endswith(" 3") for line in lines)
+    assert not any("users: parent" in line for line in lines)
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_all_zero_count_listings_not_shown(store: StoreHandle, lang: str) -> None:
+    set_language(lang)
+    counts = {"stage": {"rows_read": {"orgs": 0}, "skipped": {"users: parent": 0}},
+              "decisions": {"class": {"insert": 0}}}
+
+    assert run_lines(report_with(counts, [])) == run_lines(report_with({}, []))
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_counted_notice_parts_have_texts(lang: str) -> None:
+    keys = [f"{key}.{name}" for key, names in COUNTED_NOTICES.items() for name in names]
+    keys += [f"{key}.listed" for key in COUNTED_NOTICES]
+    assert [key for key in keys if key not in catalogue(lang)] == []

@@ -6,9 +6,19 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.messages.plurals import get_plural
+from babel.messages.pofile import read_po
 
 from gateway import PROJECT_ROOT
-from gateway.i18n import LANGUAGES, catalogue, placeholders, set_language, translate
+from gateway.i18n import (
+    LANGUAGES,
+    LOCALE_DIR,
+    catalogue,
+    placeholders,
+    plural_forms,
+    set_language,
+    translate,
+)
 
 
 def test_languages_have_same_keys() -> None:
@@ -35,6 +45,73 @@ def test_missing_parameter_kept_visible() -> None:
 
 def test_unknown_key_returned_as_is() -> None:
     assert translate("no.such.key") == "no.such.key"
+
+
+@pytest.mark.parametrize(("count", "expected"), [(0, "0 newest runs:"), (1, "1 newest run:"),
+                                                 (2, "2 newest runs:"), (21, "21 newest runs:")])
+def test_plural_form_english(count: int, expected: str) -> None:
+    assert translate("runs.list_header", lang="en", count=count) == expected
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_plural_form_vietnamese(count: int) -> None:
+    assert translate("runs.list_header", lang="vi", count=count) == f"{count} lượt chạy gần nhất:"
+
+
+def test_plural_without_count_uses_many_form() -> None:
+    assert translate("runs.list_header", lang="en") == "{count} newest runs:"
+    assert translate("runs.list_header", lang="en", count="3") == "3 newest runs:"
+    assert catalogue("en")["runs.list_header"] == "{count} newest runs:"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_plural_entries_have_language_forms(lang: str) -> None:
+    expected = get_plural(lang).num_plurals
+    wrong = {key: len(forms) for key, forms in plural_forms(lang).items() if len(forms) != expected}
+    assert wrong == {}
+    assert set(plural_forms("vi")) == set(plural_forms("en"))
+
+
+# Catalogues whose counted English messages must be plural entries, checked by the tests below.
+PLURAL_CATALOGUES = ["cli.po", "core.po", "schema.po", "adapters.po", "table.po", "demo.po"]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", PLURAL_CATALOGUES)
+def test_plural_forms_header_matches_babel(lang: str, name: str) -> None:
+    with (LOCALE_DIR / lang / "LC_MESSAGES" / name).open("rb") as handle:
+        parsed = read_po(handle, locale=lang)
+    assert parsed.plural_forms == get_plural(lang).plural_forms
+
+
+# An English noun in the plural right after a count: "{count} newest runs", "{count} rows".
+COUNTED_PLURAL = re.compile(r"\{count\} (?:[a-z]+ )?[a-z]+s\b|\(s\)")
+
+
+@pytest.mark.parametrize("name", PLURAL_CATALOGUES)
+def test_counted_english_nouns_are_plural_entries(name: str) -> None:
+    with (LOCALE_DIR / "en" / "LC_MESSAGES" / name).open("rb") as handle:
+        plain = {str(m.id): str(m.string) for m in read_po(handle, locale="en")
+                 if m.id and not m.pluralizable}
+    assert sorted(key for key, text in plain.items() if COUNTED_PLURAL.search(text)) == []
+
+
+@pytest.mark.parametrize(("key", "file", "count", "expected"), [
+    ("oneroster.roles_user_unknown", "roles.csv", 1,
+     "1 row of roles.csv names a user that is not among the readable rows of users.csv, "
+     "so it was ignored."),
+    ("oneroster.roles_user_unknown", "roles.csv", 2,
+     "2 rows of roles.csv name a user that is not among the readable rows of users.csv, "
+     "so they were ignored."),
+    ("table.html_tables_skipped", "list.html", 1,
+     "1 table in file list.html has no header row and was skipped "
+     "(usually a title or signature table)."),
+    ("table.html_tables_skipped", "list.html", 2,
+     "2 tables in file list.html have no header row and were skipped "
+     "(usually title or signature tables)."),
+])
+def test_notice_plural_english(key: str, file: str, count: int, expected: str) -> None:
+    assert translate(key, lang="en", count=count, file=file) == expected
 
 
 # Keys written literally in the code: error keys and t()/translate() calls.

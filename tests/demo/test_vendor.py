@@ -561,7 +561,7 @@ def test_command_prints_counts_and_faults(tmp_path: Path) -> None:
                        str(tmp_path / "demo"), "--shapes", "csv1258").stdout
 
     pupils = sum(len(school_pupils) for _, school_pupils in city_pupils("tiny", 2025))
-    assert f"2 files of 2 schools, {pupils} pupils" in text
+    assert f"Files: 2, schools: 2, pupils: {pupils}" in text
     assert "duplicate pupil code (Mã học sinh): 1" in text
 
 

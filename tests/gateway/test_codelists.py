@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import unicodedata
+from collections.abc import Iterator
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -18,10 +19,16 @@ import yaml
 
 from gateway import PROJECT_ROOT
 from gateway.codelists import (
+    CODELIST_KEYWORD,
     CodeAmbiguous,
     CodeList,
+    CodeListRef,
+    code_labels,
     get_codelist,
     load_codelists,
+    mapping_codelists,
+    record_codelists,
+    schema_codelists,
     spelling_key,
 )
 from gateway.errors import ConfigurationError, MappingError
@@ -603,3 +610,140 @@ def test_provinces_match_statistics_letter(realdata_dir: Path) -> None:
     assert len(rows) == 34
     for _, code, name in rows:
         assert provinces.lookup(name) == code, name
+
+
+# -- names of codes in records ---------------------------------------------------------------------
+
+
+def shipped_mapping(adapter: str, entity: str, version: int = 1) -> dict[str, Any]:
+    path = PROJECT_ROOT / "mappings" / adapter / entity / f"v{version}.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_name_of_in_language_then_vietnamese() -> None:
+    genders, communes = get_codelist("gender"), get_codelist("commune-2025")
+    assert genders.name_of("female", "vi") == "Nữ"
+    assert genders.name_of("female", "en") == "Female"
+    assert communes.name_of("26740", "en") == "Phường Sài Gòn"
+    assert genders.name_of("x", "en") is None
+    assert communes.name_of("26734", "vi") is None
+
+
+def test_name_of_nameless_code_is_empty(tmp_path: Path) -> None:
+    codelist = load_one(tmp_path, {"name": "bare", "version": 1, "codes": [{"code": "a"}]})
+    assert codelist.name_of("a", "en") == ""
+    assert codelist.title_in("en") == ""
+
+
+def test_title_in_language_then_vietnamese(tmp_path: Path) -> None:
+    codelist = load_one(tmp_path, {"name": "t", "version": 1, "title": {"vi": "Loại"},
+                                   "codes": [{"code": "a"}]})
+    assert get_codelist("gender").title_in("en") == "Gender"
+    assert codelist.title_in("en") == "Loại"
+
+
+def test_describe_gives_names() -> None:
+    described = get_codelist("ethnic-group-1979").describe()
+    assert described["names"]["04"] == {"vi": "Hoa", "en": "Hoa"}
+    assert list(described["names"]) == described["codes"]
+
+
+def test_mapping_codelists_of_school_export_student() -> None:
+    ties = mapping_codelists(shipped_mapping("school-export", "student", 2))
+    assert ties == {
+        "gender": CodeListRef("gender"),
+        "ethnicity_code": CodeListRef("ethnic-group-1979"),
+        "learner_status": CodeListRef("learner-status"),
+        "address.province_code": CodeListRef("province-2025"),
+        "address.commune_code": CodeListRef("commune-2025"),
+    }
+
+
+def test_mapping_codelists_inside_each() -> None:
+    ties = mapping_codelists(shipped_mapping("oneroster", "staff"))
+    assert ties["roles"] == CodeListRef("staff-position")
+    assert ties["position"] == CodeListRef("staff-position")
+
+
+def test_join_of_two_lists_has_none() -> None:
+    document = {"fields": {
+        "_a": {"column": "A", "steps": [{"code": {"list": "ethnic-group-gso", "version": 1}}]},
+        "_b": {"column": "B", "steps": [{"code": {"list": "ethnic-group-1979"}}]},
+        "ethnicity_code": {"join": ["_a", "_b"]},
+        "other": {"join": ["_a", "missing"]},
+        "loop": {"join": ["loop"]},
+    }}
+    assert mapping_codelists(document) == {"other": CodeListRef("ethnic-group-gso", 1)}
+
+
+def test_schema_codelists_follow_versions() -> None:
+    v2, v1 = schema_codelists("student", 2), schema_codelists("student", 1)
+    assert v2 == {
+        "gender": CodeListRef("gender"),
+        "learner_status": CodeListRef("learner-status"),
+        "address.province_code": CodeListRef("province-2025"),
+        "address.commune_code": CodeListRef("commune-2025"),
+    }
+    # Before the 2025 reform the address contains old unit codes, which have no list yet.
+    assert v1 == {"gender": CodeListRef("gender"), "learner_status": CodeListRef("learner-status")}
+
+
+def test_mapping_tie_needs_same_version() -> None:
+    mapping = shipped_mapping("school-export", "student", 2)
+    assert record_codelists("student", 2, mapping)["ethnicity_code"] == CodeListRef("ethnic-group-1979")
+    assert "ethnicity_code" not in record_codelists("student", 1, mapping)
+    assert "ethnicity_code" not in record_codelists("staff", 1, {**mapping, "schema_version": 1})
+    assert "ethnicity_code" not in record_codelists("student", 2)
+
+
+def test_code_labels_follow_mapping_numbering() -> None:
+    gso = {"entity": "student", "schema_version": 2,
+           "fields": {"ethnicity_code": {"column": "D", "steps": [{"code": {"list": "ethnic-group-gso"}}]}}}
+    data = {"ethnicity_code": "04"}
+    school_export = shipped_mapping("school-export", "student", 2)
+    by_1979 = code_labels(data, record_codelists("student", 2, school_export), "vi")
+    by_gso = code_labels(data, record_codelists("student", 2, gso), "vi")
+    assert by_1979["ethnicity_code"]["names"] == {"04": "Hoa"}
+    assert by_gso["ethnicity_code"]["names"] == {"04": "Mường"}
+
+
+def test_code_labels_mark_unknown_and_unavailable() -> None:
+    data = {"gender": "x", "address": {"province_code": "79", "commune_code": "26740"},
+            "roles": ["teacher", "aide"], "learner_status": None}
+    before = json.dumps(data, sort_keys=True)
+    ties = {"gender": CodeListRef("gender"), "address.province_code": CodeListRef("no-such-list"),
+            "address.commune_code": CodeListRef("commune-2025"), "roles": CodeListRef("staff-position"),
+            "learner_status": CodeListRef("learner-status"), "absent": CodeListRef("gender")}
+
+    labels = code_labels(data, ties, "en")
+
+    assert labels["gender"] == {"codelist": "gender@1", "available": True, "names": {"x": None}}
+    assert labels["address.province_code"] == {"codelist": "no-such-list", "available": False,
+                                               "names": {"79": None}}
+    assert labels["address.commune_code"]["names"] == {"26740": "Phường Sài Gòn"}
+    assert labels["roles"]["names"] == {"teacher": "Teacher", "aide": "Aide"}
+    assert "learner_status" not in labels
+    assert "absent" not in labels
+    assert json.dumps(data, sort_keys=True) == before
+
+
+def schema_properties(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from schema_properties(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from schema_properties(value)
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "mappings" / "schemas").glob("*/v*.json")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_schema_codelists_name_shipped_lists(path: Path) -> None:
+    names = {name for name, _ in load_codelists()}
+    for node in schema_properties(json.loads(path.read_text(encoding="utf-8"))):
+        if CODELIST_KEYWORD not in node:
+            continue
+        assert node[CODELIST_KEYWORD] in names
+        if "enum" in node:
+            assert node["enum"] == list(get_codelist(node[CODELIST_KEYWORD]).codes)

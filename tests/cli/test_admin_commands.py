@@ -1,0 +1,54 @@
+"""`gateway codelists list` as a user runs it: each code with its name in the CLI's language."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY = [sys.executable, "-m", "gateway.cli.main"]
+
+
+def gateway(home: Path, *args: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    environment["GATEWAY_HOME"] = str(home)
+    result = subprocess.run([*GATEWAY, *args], capture_output=True, text=True, env=environment,
+                            cwd=ROOT, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def list_line(text: str, label: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"  {label} "))
+
+
+def test_codelists_list_vietnamese_names(tmp_path: Path) -> None:
+    text = gateway(tmp_path, "codelists", "list")
+
+    assert list_line(text, "gender@1") == "  gender@1 Giới tính (2): male (Nam), female (Nữ)"
+    assert list_line(text, "ethnic-group-1979@1").startswith(
+        "  ethnic-group-1979@1 Dân tộc (mã theo Quyết định 121-TCTK/PPCĐ năm 1979) (54): "
+        "01 (Kinh), 02 (Tày), 03 (Thái), 04 (Hoa), ")
+    assert "01 (Thành phố Hà Nội)" in list_line(text, "province-2025@1")
+
+
+def test_codelists_list_english_names(tmp_path: Path) -> None:
+    text = gateway(tmp_path, "--lang", "en", "codelists", "list")
+
+    assert list_line(text, "gender@1") == "  gender@1 Gender (2): male (Male), female (Female)"
+    assert "04 (Muong), 05 (Khmer), 06 (Hoa)" in list_line(text, "ethnic-group-gso@1")
+    # A list without English names shows the Vietnamese ones.
+    assert "01 (Thành phố Hà Nội)" in list_line(text, "province-2025@1")
+
+
+def test_codelists_list_json_names(tmp_path: Path) -> None:
+    lists = json.loads(gateway(tmp_path, "--json", "codelists", "list"))
+
+    by_name = {described["name"]: described for described in lists}
+    assert by_name["gender"]["names"] == {"male": {"vi": "Nam", "en": "Male"},
+                                          "female": {"vi": "Nữ", "en": "Female"}}
+    assert len(by_name["commune-2025"]["names"]) == 3321
+    assert by_name["commune-2025"]["names"]["26740"] == {"vi": "Phường Sài Gòn"}
