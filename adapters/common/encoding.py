@@ -8,9 +8,17 @@
 3. UTF-8, when the whole stream decodes as UTF-8. The stream is read one chunk
    at a time, so memory stays flat and a single non-ASCII byte near the end
    decides as much as one at the start;
-4. an encoding the file declares (an HTML ``<meta charset>``), when Python
-   has a codec of that name;
-5. otherwise Windows-1258 (``cp1258``), the Vietnamese Windows code page.
+4. UTF-8 as well when its invalid bytes are few: at most one for every
+   ``MOSTLY_UTF8_RATIO`` characters that decode to non-ASCII letters. A UTF-8
+   list into which one name was pasted from a Windows-1258 program is such a
+   file. Reading it as Windows-1258 would garble every other name, so it is
+   read as UTF-8 and only the rows with invalid bytes are rejected (reason
+   ``mostly_utf8``). Windows-1258 text almost never forms valid UTF-8
+   sequences, so its invalid bytes outnumber its valid sequences;
+5. an encoding the file declares (an HTML ``<meta charset>``), when Python
+   has a codec of that name and it is not a Unicode encoding, which the bytes
+   have already contradicted;
+6. otherwise Windows-1258 (``cp1258``), the Vietnamese Windows code page.
 
 Windows-1258 writes most toned letters as a base letter plus a combining
 mark, so its text must be normalised to NFC after decoding.
@@ -23,6 +31,7 @@ valid UTF-8, so they are decoded as Windows-1258 and come out as mojibake.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -43,6 +52,15 @@ _BOMS = (
 _UTF16_NUL_SHARE = 0.3
 _UTF16_OTHER_SIDE_MAX = 0.05
 _UTF16_SAMPLE_BYTES = 4096
+# A stream is mostly UTF-8 when it has at least this many non-ASCII characters
+# that decode for each byte that does not.
+MOSTLY_UTF8_RATIO = 10
+# Invalid bytes seen before the scan stops early when they already outnumber
+# the valid sequences: Windows-1258 text reaches this within a few lines.
+_EARLY_STOP_INVALID_BYTES = 64
+# surrogateescape turns each byte that does not decode into one of these.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 class BinaryReader(Protocol):
@@ -56,12 +74,14 @@ class DetectedEncoding:
     """The encoding chosen for a stream: a Python codec name, whether a mark was seen, and why.
 
     ``reason`` is one of ``bom``, ``utf16_pattern``, ``valid_utf8``,
-    ``declared`` and ``fallback``.
+    ``mostly_utf8``, ``declared`` and ``fallback``. ``invalid_bytes`` counts
+    the bytes that do not decode when the reason is ``mostly_utf8``.
     """
 
     encoding: str
     bom: bool
     reason: str
+    invalid_bytes: int = 0
 
 
 def bom_encoding(head: bytes) -> str | None:
@@ -95,7 +115,9 @@ def detect_encoding(
     ``handle`` is read from its current position, up to its end when there is
     no byte order mark, so the caller opens the stream again to read the text.
     ``declared`` is an encoding the content names for itself. It is used only
-    when the bytes are not UTF-8 and Python has a codec of that name.
+    when the bytes are not UTF-8, Python has a codec of that name, and it is
+    not a Unicode encoding: a page that declares UTF-8 or UTF-16 but whose
+    bytes are neither is read as Windows-1258.
     """
     head = handle.read(chunk_bytes)
     marked = bom_encoding(head)
@@ -104,10 +126,13 @@ def detect_encoding(
     utf16 = utf16_without_bom(head)
     if utf16 is not None:
         return DetectedEncoding(utf16, bom=False, reason="utf16_pattern")
-    if _decodes_as_utf8(_chunks(head, handle, chunk_bytes)):
+    valid, invalid = _scan_utf8(_chunks(head, handle, chunk_bytes))
+    if not invalid:
         return DetectedEncoding("utf-8", bom=False, reason="valid_utf8")
+    if valid >= MOSTLY_UTF8_RATIO * invalid:
+        return DetectedEncoding("utf-8", bom=False, reason="mostly_utf8", invalid_bytes=invalid)
     known = known_codec(declared)
-    if known is not None:
+    if known is not None and not known.startswith("utf"):
         return DetectedEncoding(known, bom=False, reason="declared")
     return DetectedEncoding(FALLBACK_ENCODING, bom=False, reason="fallback")
 
@@ -128,15 +153,25 @@ def _chunks(head: bytes, handle: BinaryReader, chunk_bytes: int) -> Iterator[byt
         yield chunk
 
 
-def _decodes_as_utf8(chunks: Iterator[bytes]) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    try:
-        for chunk in chunks:
-            decoder.decode(chunk)
-        decoder.decode(b"", True)
-    except UnicodeDecodeError:
-        return False
-    return True
+def _scan_utf8(chunks: Iterator[bytes]) -> tuple[int, int]:
+    """Count the non-ASCII characters that decode as UTF-8 and the bytes that do not.
+
+    Stops early once the invalid bytes are too many for the stream to count as
+    mostly UTF-8, so a Windows-1258 file is not read to its end.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    valid = invalid = 0
+    for chunk in chunks:
+        text = decoder.decode(chunk)
+        if text.isascii():
+            continue
+        bad = len(_ESCAPED_BYTE.findall(text))
+        valid += len(_NON_ASCII.findall(text)) - bad
+        invalid += bad
+        if invalid >= _EARLY_STOP_INVALID_BYTES and valid < MOSTLY_UTF8_RATIO * invalid:
+            return valid, invalid
+    invalid += len(_ESCAPED_BYTE.findall(decoder.decode(b"", True)))
+    return valid, invalid
 
 
 class Utf8Recoder:

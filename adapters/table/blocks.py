@@ -13,13 +13,19 @@ ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
   label. When other rows sit between the data and the repeated header but
   none is a label, ``_block`` becomes empty, so that no row is given the
   class of the block before;
-- a footer row is a row in which every required hint column is empty (a
-  cell spanning several columns counts for none) and which has at most two
-  non-empty cells, fewer than half the named columns.
+- a footer row has at most two non-empty cells, fewer than half the named
+  columns, unless each of its cells is a "label: value" text ("Tổng số: 45",
+  "Nữ: 20", "Dân tộc: 3"). No required hint column of it holds a value: a
+  cell spanning several columns counts for none, and neither does text of two
+  or more words with more letters than digits ("Người lập biểu",
+  "Nguyễn Thị Lan" under "Mã học sinh"), which is no identifier or code.
   It is skipped only at the end of a block: before a label, a repeated header
   or the end of the table. Footer-like rows followed by more data are data
   rows, so a pupil row with most cells empty reaches the mappings, which
   reject it with a reason;
+- a row whose one cell numbers a printed page ("Trang 1/2", "Page 2 of 3")
+  is skipped wherever it is, with the footers. A header repeated right after
+  it keeps the block's label;
 - the first row after a header may number the columns ("(1)", "(2)", ...,
   or 1, 2, 3, ...). Such a row is skipped.
 
@@ -47,6 +53,10 @@ MAX_PENDING_ROWS = 100
 # A label has one cell, so in a table of fewer columns it looks like data.
 _MIN_COLUMNS_FOR_LABELS = 3
 _COLUMN_NUMBER = re.compile(r"\(?(\d{1,3})\)?")
+# A page number by match_key: "Trang 1/2", "Trang 2", "Page 1 of 3".
+_PAGE_NUMBER = re.compile(r"(?:trang|page) \d{1,4}(?: (?:of |tren )?\d{1,4})?")
+# A "label: value" cell of a totals row: a word, then a colon.
+_LABELLED = re.compile(r"[^\W\d_][^:]*:")
 # Data cells are names and identifiers that never repeat, so they would only
 # push the header names and code values out of match_key's cache.
 _uncached_match_key = getattr(match_key, "__wrapped__", match_key)
@@ -109,6 +119,9 @@ class BlockReader:
                 self.counts.column_numbers += 1
                 after_header = False
                 continue
+            if row.filled == 1 and _numbers_page(row.first_text()):
+                self.counts.footers += 1
+                continue
             after_header = False
             if self._may_end_block(row):
                 pending.append(row)
@@ -134,12 +147,15 @@ class BlockReader:
         return (row.filled == 1 and self._named >= _MIN_COLUMNS_FOR_LABELS) or self._is_footer(row)
 
     def _is_footer(self, row: GridRow) -> bool:
-        if row.filled > 2 or row.filled * 2 >= self._named:
+        # A totals row of "label: value" cells is never a pupil, whatever its width.
+        if not _labelled_cells(row) and (row.filled > 2 or row.filled * 2 >= self._named):
             return False
         # A cell spanning several columns ("Tổng số: 45" across the table) is
-        # no value of the required column it starts in.
+        # no value of the required column it starts in, and neither is a
+        # signature or a name typed under "Mã học sinh".
         return not any(
-            row.cell(index) and not row.is_spanning(index) for index in self._required
+            row.cell(index) and not row.is_spanning(index) and not _is_prose(row.cell(index))
+            for index in self._required
         )
 
     def _release(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
@@ -176,7 +192,7 @@ class BlockReader:
                 return SourceRow(line=row.line, error=RowError(
                     "csv.too_many_cells", place=place, cells=used, columns=self._width,
                 ))
-        cells = [row.cell(index) for index in self._keep]
+        cells = [self._value(row, index) for index in self._keep]
         for index, value in zip(self._keep, cells, strict=True):
             if len(value) > self._limits.max_cell_chars:
                 column = self._header.names[index]
@@ -186,6 +202,16 @@ class BlockReader:
                 ))
         cells.append(self.block)
         return SourceRow(line=row.line, cells=cells)
+
+
+    def _value(self, row: GridRow, index: int) -> str:
+        """Return the cell of column ``index``, joined with the cells its spanning header covers."""
+        covered = self._header.spans.get(index)
+        if not covered:
+            return row.cell(index)
+        parts = [row.cell(index)]
+        parts += [row.cell(column) for column in covered if not row.is_continued(column)]
+        return " ".join(part for part in parts if part)
 
 
 def _signature(row: GridRow) -> tuple[tuple[int, ...], list[str]]:
@@ -203,6 +229,30 @@ def _used_width(cells: list[str]) -> int:
         if cells[index]:
             return index + 1
     return 0
+
+
+def _is_prose(text: str) -> bool:
+    """Tell whether ``text`` is words rather than a code: two or more words, more letters than digits.
+
+    Identifiers, school codes and class names ("0620010001", "HS2025A",
+    "0922 1400 0123", "6A1") are not prose, so a row that has one in a
+    required column is never a footer.
+    """
+    if len(text.split()) < 2:
+        return False
+    letters = sum(1 for char in text if char.isalpha())
+    digits = sum(1 for char in text if char.isdigit())
+    return letters > digits
+
+
+def _labelled_cells(row: GridRow) -> bool:
+    """Tell whether every non-empty cell of ``row`` is a "label: value" text, as totals rows are."""
+    values = [cell for index, cell in enumerate(row.cells) if cell and not row.is_continued(index)]
+    return all(_LABELLED.match(value) for value in values)
+
+
+def _numbers_page(text: str) -> bool:
+    return _PAGE_NUMBER.fullmatch(_uncached_match_key(text)) is not None
 
 
 def _numbers_columns(row: GridRow) -> bool:

@@ -4,7 +4,8 @@ The encoding is decided from the bytes before any line is split
 (``adapters.common.encoding``). The separator is the one of ``,``, ``;`` and
 TAB that gives the most lines of one width in the first 64 KiB. A comma
 wins ties. Excel writes ``;`` where the system's decimal mark is a comma, as
-in Vietnamese Windows, and TAB in "Unicode Text" (UTF-16) exports.
+in Vietnamese Windows, and TAB in "Unicode Text" (UTF-16) exports. Cells lose
+the marks that keep a number as text in Excel (``'0123``, ``="0123"``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from adapters.common.csvfile import (
     max_line_chars,
 )
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader, DetectedEncoding, detect_encoding
-from adapters.table.grid import Grid, GridRow
+from adapters.table.grid import Grid, GridRow, unmark_text
 from gateway.errors import InputError, Place
 from gateway.text import clean_row
 
@@ -47,7 +48,7 @@ def csv_grids(open_file: Opener, file: str, limits: Limits, notify: Notify) -> I
     """
     with open_file() as handle:
         detected = detect_encoding(handle)
-    notify_fallback(detected, file, notify)
+    notify_encoding(detected, file, notify)
 
     with open_file() as handle:
         head = handle.read(CHUNK_BYTES)
@@ -70,12 +71,22 @@ def encoding_properties(detected: DetectedEncoding) -> dict[str, str]:
     }
 
 
-def notify_fallback(detected: DetectedEncoding, file: str, notify: Notify) -> None:
-    """Warn when the text was neither Unicode nor declared, so Windows-1258 was assumed."""
+def notify_encoding(detected: DetectedEncoding, file: str, notify: Notify) -> None:
+    """Add a notice when Windows-1258 was assumed, or when UTF-8 text has bytes that do not decode.
+
+    The rows with such bytes become error rows, which carry no cells, so the
+    run cannot tell whose records they are. The notice is an error, so that the
+    run ends no record for being absent, and those pupils keep their records.
+    """
     if detected.reason == "fallback":
         notify(Notice("warning", InputError(
             "table.encoding_fallback", place=Place(file=file), file=file,
             encoding=detected.encoding,
+        )))
+    elif detected.reason == "mostly_utf8":
+        notify(Notice("error", InputError(
+            "table.encoding_invalid_bytes", place=Place(file=file), file=file,
+            count=detected.invalid_bytes,
         )))
 
 
@@ -108,7 +119,8 @@ def _grid_rows(records: Iterator[_Record]) -> Iterator[GridRow]:
         if record.error is not None:
             yield GridRow(line=record.line, error=record.error)
         else:
-            yield GridRow(line=record.line, cells=clean_row(record.cells or []))
+            cells = [unmark_text(cell) for cell in clean_row(record.cells or [])]
+            yield GridRow(line=record.line, cells=cells)
 
 
 class _Prefixed:

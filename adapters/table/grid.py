@@ -7,10 +7,14 @@ that header detection and block handling work the same way for every format.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from gateway.errors import RowError
+
+# ="0123": the formula that products write into CSV so that Excel keeps the zeros.
+_FORMULA_TEXT = re.compile(r'="((?:[^"]|"")*)"')
 
 
 @dataclass
@@ -63,6 +67,9 @@ class Grid:
     ``None`` (CSV). ``strict_width`` makes a row with non-empty cells past the
     header's width an error row: in CSV that means a separator inside an
     unquoted value, so the cells may have moved to other columns.
+    ``hidden_columns`` holds the 0-based indexes of hidden XLSX columns. The
+    reader fills it when it reaches the sheet's column definitions, before
+    the first row.
     """
 
     file: str
@@ -70,3 +77,21 @@ class Grid:
     rows: Iterator[GridRow]
     properties: dict[str, str] = field(default_factory=dict)
     strict_width: bool = False
+    hidden_columns: set[int] = field(default_factory=set)
+
+
+def unmark_text(cell: str) -> str:
+    """Remove the marks that make a spreadsheet keep a number as text, from a cleaned cell.
+
+    ``'0123`` (the apostrophe Excel uses for text, written out literally by
+    some products) and ``="0123"`` (a formula that gives the text) both read
+    as ``0123``. Only an apostrophe before a digit or a plus sign is removed,
+    so that no name loses a letter.
+    """
+    if cell.startswith("'"):
+        return cell[1:] if cell[1:2].isdigit() or cell[1:2] == "+" else cell
+    if cell.startswith('="'):
+        match = _FORMULA_TEXT.fullmatch(cell)
+        if match:
+            return match.group(1).replace('""', '"')
+    return cell

@@ -24,17 +24,27 @@ that does.
 
 The joined name of a column under a parent group is "parent child"
 ("Mức đạt được" over "Toán" gives "Mức đạt được Toán"). When that joined name
-matches no hint, the first of the child and the parent that matches one is the
-name.
+matches no hint, the child is the name if it matches one. The parent is the
+name only of a column it alone covers (a "Ngày sinh" over a format note), never
+of one of several columns under it: "Nam" and "Nữ" under "Giới tính" are tick
+columns, not genders.
+
+A header cell that spans several columns (a merged range in XLSX, ``colspan``
+in HTML) with no header of their own below it names one column whose value is
+the spanned cells joined with a space: "Họ và tên" merged over a family name
+and a given name column reads "Nguyễn Văn" and "An" as "Nguyễn Văn An".
+
+Names are cleaned of line breaks and runs of spaces ("Họ và\ntên" gives
+"Họ và tên"), so that messages quote them on one line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.base import ReadHints
 from adapters.table.grid import GridRow
-from gateway.text import match_key
+from gateway.text import collapse_spaces, match_key
 
 HEADER_SEARCH_ROWS = 50
 
@@ -53,6 +63,8 @@ class Header:
     parts: list[tuple[str, ...]]
     rows: list[GridRow]
     label: str = ""
+    # Column -> the columns to its right that its spanning header cell covers.
+    spans: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def lines(self) -> str:
@@ -75,15 +87,18 @@ def find_header(window: list[GridRow], hints: ReadHints) -> tuple[int, Header] |
     ``None`` when no row of the first ``HEADER_SEARCH_ROWS`` qualifies.
     ``window`` should hold one row more than that, for a two-row header.
     """
+    found = None
     for index, row in enumerate(window[:HEADER_SEARCH_ROWS]):
         if row.error is not None or row.is_blank():
             continue
         found = _header_at(window, index, hints)
         if found is not None:
-            return found
-    if hints.columns:
-        return None
-    return _first_wide_row(window)
+            break
+    if found is None and not hints.columns:
+        found = _first_wide_row(window)
+    if found is not None:
+        _join_spanned_columns(found[1])
+    return found
 
 
 def label_above(window: list[GridRow], index: int) -> str:
@@ -147,7 +162,27 @@ def _row_below(window: list[GridRow], index: int) -> GridRow | None:
 
 
 def _single(row: GridRow, label: str) -> Header:
-    return Header(names=list(row.cells), parts=[(cell,) for cell in row.cells], rows=[row], label=label)
+    names = [collapse_spaces(cell) for cell in row.cells]
+    return Header(names=names, parts=[(name,) for name in names], rows=[row], label=label)
+
+
+def _join_spanned_columns(header: Header) -> None:
+    """Make the columns that a spanning header cell covers part of the column where it starts.
+
+    A column continues the one on its left when one of its header cells is a
+    copy of a spanning cell and the two columns got the same name. Such a
+    column loses its name, so it is not a column of its own, and is listed in
+    ``spans``. Columns under a parent group have names of their own.
+    """
+    start = 0
+    for column in range(1, len(header.names)):
+        name = header.names[column]
+        copied = any(row.is_continued(column) for row in header.rows)
+        if name and copied and match_key(name) == match_key(header.names[start]):
+            header.spans.setdefault(start, []).append(column)
+            header.names[column] = ""
+        else:
+            start = column
 
 
 def _qualifies(names: list[str], hints: ReadHints) -> bool:
@@ -210,17 +245,21 @@ def _joined(upper: GridRow, lower: GridRow, hints: ReadHints) -> Header:
     names: list[str] = []
     parts: list[tuple[str, ...]] = []
     for column in range(max(len(upper.cells), len(lower.cells))):
-        top, bottom = parent_of.get(column, upper.cell(column)), lower.cell(column)
-        names.append(_joined_name(top, bottom, hints))
+        shared = column in parent_of
+        top = collapse_spaces(parent_of.get(column, upper.cell(column)))
+        bottom = collapse_spaces(lower.cell(column))
+        names.append(_joined_name(top, bottom, hints, shared))
         parts.append((top, bottom))
     return Header(names=names, parts=parts, rows=[upper, lower])
 
 
-def _joined_name(top: str, bottom: str, hints: ReadHints) -> str:
+def _joined_name(top: str, bottom: str, hints: ReadHints, shared: bool) -> str:
+    """Name a column from its two header cells. ``shared`` is true when ``top`` spans several columns."""
     if not top or not bottom or top == bottom:
         return top or bottom
     joined = f"{top} {bottom}"
-    for name in (joined, bottom, top):
+    candidates = (joined, bottom) if shared else (joined, bottom, top)
+    for name in candidates:
         if match_key(name) in hints.columns:
             return name
     return joined

@@ -15,7 +15,10 @@ so memory does not grow with the rows. Each ``<table>`` is one grid:
 A row's line is its position among all ``<tr>`` of the file, 1-based: the row
 number Excel shows when the page holds only tables. The encoding comes from
 ``adapters.common.encoding``, with the page's ``<meta charset>`` used when the
-bytes are not UTF-8. The text is re-encoded as UTF-8 before lxml reads it.
+bytes are not UTF-8. The text is re-encoded as UTF-8 before lxml reads it, with
+U+FFFD for each byte that does not decode, and a row with a U+FFFD in a cell is
+an error row (``table.row_invalid_encoding``). Cells lose the apostrophe that
+marks a number as text (``'0123``).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from lxml import etree
 
 from adapters.base import Notice
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader, Utf8Recoder, detect_encoding
-from adapters.table.csv_reader import encoding_properties, notify_fallback
-from adapters.table.grid import Grid, GridRow
+from adapters.table.csv_reader import encoding_properties, notify_encoding
+from adapters.table.grid import Grid, GridRow, unmark_text
 from gateway.errors import InputError, Place, RowError
 from gateway.text import clean, collapse_spaces
 
@@ -44,6 +47,7 @@ MAX_ROWSPAN = 65534
 MAX_COLUMNS = 16384
 _CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _SPACED_TAGS = ("br", "p", "div")
+_REPLACEMENT = "\ufffd"
 
 
 def html_grids(open_file: Opener, file: str, notify: Notify) -> Iterator[Grid]:
@@ -58,12 +62,12 @@ def html_grids(open_file: Opener, file: str, notify: Notify) -> Iterator[Grid]:
     declared = match.group(1).decode("ascii") if match else None
     with open_file() as handle:
         detected = detect_encoding(handle, declared=declared)
-    notify_fallback(detected, file, notify)
+    notify_encoding(detected, file, notify)
 
     properties = encoding_properties(detected) | {"format": "html"}
     count = 0
     with open_file() as handle:
-        parser = _TableParser(Utf8Recoder(handle, detected.encoding), file)
+        parser = _TableParser(Utf8Recoder(handle, detected.encoding), file, detected.encoding)
         for number, rows in parser.tables():
             count += 1
             yield Grid(file=file, sheet=str(number), rows=rows, properties=dict(properties))
@@ -79,8 +83,9 @@ class _TableState:
 
 
 class _TableParser:
-    def __init__(self, source: Utf8Recoder, file: str):
+    def __init__(self, source: Utf8Recoder, file: str, encoding: str):
         self._file = file
+        self._encoding = encoding
         self._events = etree.iterparse(
             source, events=("start", "end"), tag=("table", "tr"), html=True, encoding="utf-8",
             remove_comments=True, remove_pis=True,
@@ -157,11 +162,21 @@ class _TableParser:
                 cells.append("")
                 continued.append(False)
             take_carried(column)
+        if any(_REPLACEMENT in cell for cell in cells):
+            return self._undecodable()
         return GridRow(line=self._line, cells=cells, continued=continued)
 
     def _too_wide(self, columns: int) -> GridRow:
         place = Place(file=self._file, row=self._line)
         error = RowError("table.row_too_wide", place=place, columns=columns, limit=MAX_COLUMNS)
+        return GridRow(line=self._line, error=error)
+
+    def _undecodable(self) -> GridRow:
+        # Utf8Recoder turns bytes that do not decode into U+FFFD. A name with
+        # one is garbled, so the row is rejected rather than stored.
+        place = Place(file=self._file, row=self._line)
+        error = RowError("table.row_invalid_encoding", place=place, line=self._line,
+                         encoding=self._encoding)
         return GridRow(line=self._line, error=error)
 
 
@@ -170,7 +185,7 @@ def _cell_text(cell: etree._Element) -> str:
         inner.tail = " " + (inner.tail or "")
         if inner.tag != "br":
             inner.text = " " + (inner.text or "")
-    return clean(collapse_spaces("".join(cell.itertext())))
+    return unmark_text(clean(collapse_spaces("".join(cell.itertext()))))
 
 
 def _span(value: str | None, limit: int) -> int:

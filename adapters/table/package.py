@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Literal, Protocol
@@ -141,21 +142,23 @@ class TablePackage(Package):
                          file=member.path)
             return
 
-        read = 0
+        read: list[_TableRows] = []
         missing: list[tuple[str | None, bool]] = []
         grids = self._grids(kind, member)
         try:
             for grid in grids:
                 window = list(islice(grid.rows, HEADER_SEARCH_ROWS + 1))
-                stream = self._stream(grid, window)
+                counter = _TableRows(grid.sheet)
+                stream = self._stream(grid, window, counter)
                 if stream is None:
                     missing.append((grid.sheet, all(row.is_blank() for row in window)))
                     continue
-                read += 1
+                read.append(counter)
                 yield stream
         finally:
             grids.close()
-        self._report_missing(member.path, kind, missing, read)
+        self._report_missing(member.path, kind, missing, len(read))
+        self._report_empty(member.path, read)
 
     def _grids(self, kind: str, member: Member) -> Generator[Grid, None, None]:
         def open_member() -> AbstractContextManager[BinaryReader]:
@@ -207,7 +210,7 @@ class TablePackage(Package):
 
     # Streams --------------------------------------------------------------------
 
-    def _stream(self, grid: Grid, window: list[GridRow]) -> Stream | None:
+    def _stream(self, grid: Grid, window: list[GridRow], counter: _TableRows) -> Stream | None:
         found = find_header(window, self._hints)
         if found is None:
             return None
@@ -215,9 +218,10 @@ class TablePackage(Package):
         keep = self._keep(header)
         if not keep:
             return None
-        headers = self._unique([header.names[i] for i in keep], grid)
+        headers = self._unique([header.names[i] for i in keep],
+                               [i in grid.hidden_columns for i in keep], grid)
         reader = BlockReader(grid, header, keep, self._hints, self._limits)
-        rows = self._rows(grid, reader, chain(window[index + 1:], grid.rows))
+        rows = self._rows(grid, reader, chain(window[index + 1:], grid.rows), counter)
         log.debug(
             "table stream opened",
             extra=fields(file=grid.file, sheet=grid.sheet, header_row=header.lines,
@@ -239,26 +243,36 @@ class TablePackage(Package):
             if all(not part or self._kept_columns([part]) for part in header.parts[index])
         ]
 
-    def _unique(self, names: list[str], grid: Grid) -> list[str]:
-        """Number repeated names ("Ghi chú (2)"); the first keeps its name, and one notice lists them."""
+    def _unique(self, names: list[str], hidden: list[bool], grid: Grid) -> list[str]:
+        """Number repeated names ("Ghi chú (2)"), and list them in one notice.
+
+        Of the columns with one name, the first visible one keeps it, and the
+        hidden ones are numbered after the visible ones. A product that hides
+        an old copy of "Mã học sinh" beside the current one thus has the
+        visible column read.
+        """
         seen: dict[str, int] = {}
-        unique, repeated = [], []
-        for name in names:
+        unique = list(names)
+        repeated = []
+        visible_first = sorted(range(len(names)), key=lambda index: hidden[index])
+        for index in visible_first:
+            name = names[index]
             key = match_key(name)
             seen[key] = seen.get(key, 0) + 1
             if seen[key] > 1:
                 repeated.append(name)
-                name = f"{name} ({seen[key]})"
-            unique.append(name)
+                unique[index] = f"{name} ({seen[key]})"
         if repeated:
             self._notice("table.duplicate_header", _place(grid), table=_where(grid),
                          headers=", ".join(repeated))
         return unique
 
-    def _rows(self, grid: Grid, reader: BlockReader, rows: Iterator[GridRow]) -> Iterator[SourceRow]:
+    def _rows(self, grid: Grid, reader: BlockReader, rows: Iterator[GridRow],
+              counter: _TableRows) -> Iterator[SourceRow]:
         count = 0
         for row in reader.rows(rows):
             count += 1
+            counter.rows = count
             yield row
         counts = reader.counts
         log.debug(
@@ -295,6 +309,22 @@ class TablePackage(Package):
         if not read and not headerless and missing:
             self._notice("table.no_data", Place(file=file), level="error", file=file)
 
+    def _report_empty(self, file: str, tables: list[_TableRows]) -> None:
+        """Add a notice for each table of ``file`` that has a header but no row below it.
+
+        A bulk snapshot without rows would end every record of the source, so
+        a file none of whose tables has a row is an error, and the run ends no
+        record for being absent. An empty table beside tables with rows (a
+        class sheet with no pupils yet) is a warning.
+        """
+        level: Literal["warning", "error"] = (
+            "warning" if any(table.rows for table in tables) else "error"
+        )
+        for table in tables:
+            if not table.rows:
+                self._notice("table.no_rows", Place(file=file, sheet=table.sheet), level=level,
+                             table=_where_sheet(file, table.sheet))
+
     def _expected(self) -> str:
         """Name the columns a header needs, as the mappings write them: required ones first.
 
@@ -313,6 +343,14 @@ class TablePackage(Package):
         log.info(
             "table notice", extra=fields(file=place.file, sheet=place.sheet, error=key, level=level)
         )
+
+
+@dataclass
+class _TableRows:
+    """The rows one table with a header has given so far, counted as they are read."""
+
+    sheet: str | None
+    rows: int = 0
 
 
 def _place(grid: Grid) -> Place:

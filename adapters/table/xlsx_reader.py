@@ -10,29 +10,42 @@ Every cell becomes text:
   else as an ISO date and time, so that a date stays a date;
 - times as ISO ``HH:MM:SS`` and durations as ``H:MM:SS``.
 
+- a whole number in a cell whose number format is only zeros ("000000000000",
+  as schools format identifiers to show their leading zeros) is padded with
+  zeros to that width, as Excel shows it: ``092214000123``.
+
 Formulas give their cached value (``data_only``), or "" when the workbook
 was never calculated. ``Stream.properties["date_system"]`` is ``1904`` when
 the workbook counts dates from 1904 (old Excel for Mac), else ``1900``, so a
 mapping step can convert date serial numbers that arrive as plain numbers.
 
+Merged ranges are read as HTML reads ``colspan`` and ``rowspan``: the value of
+the range's first cell is copied into every cell of the range, and the copies
+to the right of the first column are marked as continued. So "Họ và tên"
+merged over two columns spans them, and a "Ngày sinh" merged over the two rows
+of a header is in both rows. Excel lists the merged ranges after the rows, so
+the sheet's XML is scanned for them once before its rows are read.
+
 NOTE: openpyxl reads the whole shared string table into memory when it opens
 a workbook. Memory therefore grows with the number of distinct strings in
 the workbook, although rows are streamed.
-NOTE: a merged range keeps its value in its first cell only. The other cells
-of a vertically merged range are read as empty.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 import zipfile
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._reader import WorkSheetParser
@@ -40,7 +53,8 @@ from openpyxl.xml.constants import SHEET_MAIN_NS
 from openpyxl.xml.functions import iterparse
 
 from adapters.base import Notice
-from adapters.table.grid import Grid, GridRow
+from adapters.common.encoding import CHUNK_BYTES
+from adapters.table.grid import Grid, GridRow, unmark_text
 from gateway.errors import InputError, Place
 from gateway.logs import fields
 from gateway.text import clean
@@ -57,8 +71,23 @@ _READ_ERRORS = (
 )
 _SHEET_DATA_TAG = f"{{{SHEET_MAIN_NS}}}sheetData"
 _ROW_TAG = f"{{{SHEET_MAIN_NS}}}row"
+_COLUMN_TAG = f"{{{SHEET_MAIN_NS}}}col"
 # Floats above this are not always integers exactly, so they keep repr().
 _EXACT_FLOAT_LIMIT = 2**53
+# A "<mergeCell ref="A1:C1"/>" element of the sheet XML, with any namespace prefix.
+_MERGE_CELL = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*[\"']([A-Z]{1,3}[0-9]+(?::[A-Z]{1,3}[0-9]+)?)"
+)
+# Bytes kept from the end of one chunk for a mergeCell element cut in two.
+_MERGE_TAIL_BYTES = 512
+# NOTE: merged ranges past this many in one sheet are ignored, with a log
+# line, so that a damaged sheet cannot fill memory. Real lists have a few per
+# class block.
+MAX_MERGED_RANGES = 100_000
+# Excel's column limit, which bounds a hidden column range.
+_MAX_COLUMNS = 16384
+# The first section of a number format made only of zeros: "0000000000".
+_ZERO_PADDED = re.compile(r"(0{2,})(?:;.*)?")
 
 
 def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
@@ -81,6 +110,7 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
 
     try:
         date_system = "1904" if workbook.epoch == CALENDAR_MAC_1904 else "1900"
+        padding = _zero_padded_styles(workbook)
         for sheet in workbook.worksheets:
             if sheet.sheet_state != "visible":
                 notify(Notice("warning", InputError(
@@ -88,17 +118,38 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
                     file=file, sheet=sheet.title,
                 )))
             properties = {"format": "xlsx", "date_system": date_system}
-            rows = _rows(workbook, sheet, file)
-            yield Grid(file=file, sheet=sheet.title, rows=rows, properties=properties)
+            hidden: set[int] = set()
+            rows = _rows(workbook, sheet, file, padding, hidden)
+            yield Grid(file=file, sheet=sheet.title, rows=rows, properties=properties,
+                       hidden_columns=hidden)
     finally:
         workbook.close()
 
 
-def _rows(workbook: Any, sheet: Any, file: str) -> Iterator[GridRow]:
+def _zero_padded_styles(workbook: Any) -> dict[int, int]:
+    """Return the width of each cell style whose number format is only zeros, by style id."""
+    # NOTE: the cell styles and custom number formats are private attributes
+    # of openpyxl 3.1, where its stylesheet reader leaves them.
+    padding = {}
+    for style_id, style in enumerate(workbook._cell_styles):
+        number_format = style.numFmtId
+        if number_format < BUILTIN_FORMATS_MAX_SIZE:
+            code = BUILTIN_FORMATS.get(number_format, "")
+        else:
+            code = workbook._number_formats[number_format - BUILTIN_FORMATS_MAX_SIZE]
+        match = _ZERO_PADDED.fullmatch(code or "")
+        if match:
+            padding[style_id] = len(match.group(1))
+    return padding
+
+
+def _rows(workbook: Any, sheet: Any, file: str, padding: dict[int, int],
+          hidden: set[int]) -> Iterator[GridRow]:
     line = 0
     try:
-        for line, values in _sheet_rows(workbook, sheet):
-            yield GridRow(line=line, cells=[cell_text(value) for value in values])
+        merged = _MergedCells(_merged_ranges(sheet, file))
+        for line, cells in _sheet_rows(workbook, sheet, padding, hidden):
+            yield GridRow(line=line, cells=cells, continued=merged.apply(line, cells))
     except _READ_ERRORS as error:
         raise InputError(
             "table.xlsx_sheet_unreadable", place=Place(file=file, sheet=sheet.title, row=line + 1),
@@ -106,14 +157,79 @@ def _rows(workbook: Any, sheet: Any, file: str) -> Iterator[GridRow]:
         ) from error
 
 
-def _sheet_rows(workbook: Any, sheet: Any) -> Iterator[tuple[int, list[object]]]:
-    """Yield (sheet row number, values by column) for every row the sheet's XML holds.
+def _merged_ranges(sheet: Any, file: str) -> list[tuple[int, int, int, int]]:
+    """Return the merged ranges of ``sheet`` as (first row, last row, first column, last column).
+
+    The ``<mergeCells>`` element follows the rows in the sheet's XML, so the
+    XML is scanned for it as bytes, a chunk at a time, before the rows are
+    parsed. Values are 1-based and the list is sorted by first row.
+    """
+    ranges: list[tuple[int, int, int, int]] = []
+    tail = b""
+    with sheet._get_source() as source:
+        while chunk := source.read(CHUNK_BYTES):
+            data = tail + chunk
+            consumed = 0
+            for match in _MERGE_CELL.finditer(data):
+                consumed = match.end()
+                if len(ranges) < MAX_MERGED_RANGES:
+                    first_column, first_row, last_column, last_row = range_boundaries(
+                        match.group(1).decode("ascii")
+                    )
+                    ranges.append((first_row, last_row, first_column, last_column))
+            tail = data[max(consumed, len(data) - _MERGE_TAIL_BYTES):]
+    if len(ranges) >= MAX_MERGED_RANGES:
+        log.warning("merged ranges ignored", extra=fields(file=file, sheet=sheet.title,
+                                                          limit=MAX_MERGED_RANGES))
+    ranges.sort()
+    return ranges
+
+
+class _MergedCells:
+    """Copies the first cell of each merged range into the other cells of the range, row by row."""
+
+    def __init__(self, ranges: list[tuple[int, int, int, int]]):
+        self._ranges = ranges
+        self._starts = [first_row for first_row, *_ in ranges]
+        self._next = 0
+        # (last row, first column, last column, text) of the ranges over the current row.
+        self._open: list[tuple[int, int, int, str]] = []
+
+    def apply(self, line: int, cells: list[str]) -> list[bool] | None:
+        """Fill ``cells`` of sheet row ``line`` from the ranges over it and return the continued marks."""
+        self._open = [entry for entry in self._open if entry[0] >= line]
+        opened = bisect_right(self._starts, line)
+        for first_row, last_row, first, last in self._ranges[self._next:opened]:
+            if last_row < line:
+                continue  # every row of the range was blank, so none was read
+            # A range whose first row had no cells at all starts empty.
+            text = cells[first - 1] if first_row == line and first <= len(cells) else ""
+            self._open.append((last_row, first, last, text))
+        self._next = opened
+        if not self._open:
+            return None
+        continued = [False] * len(cells)
+        for _, first, last, text in self._open:
+            if last > len(cells):
+                cells.extend([""] * (last - len(cells)))
+                continued.extend([False] * (last - len(continued)))
+            for column in range(first, last + 1):
+                cells[column - 1] = text
+                continued[column - 1] = column > first
+        return continued
+
+
+def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int],
+                hidden: set[int]) -> Iterator[tuple[int, list[str]]]:
+    """Yield (sheet row number, cell texts by column) for every row the sheet's XML holds.
 
     openpyxl's own row iterator clears each parsed ``<row>`` but leaves it in
     the tree, and keeps a dictionary entry per row with a custom height, so
     its memory grows by about 80 bytes a row. This loop reuses openpyxl's cell
     parsing (types, shared strings, date formats) and removes every row once
-    read. Rows missing from the XML are blank and not yielded.
+    read. Rows missing from the XML are blank and not yielded. The 0-based
+    indexes of hidden columns go into ``hidden``; their ``<cols>`` element
+    comes before the rows.
     """
     # NOTE: the worksheet source, the shared strings and the date formats are
     # private attributes of openpyxl 3.1 (the ones its ReadOnlyWorksheet uses).
@@ -128,6 +244,9 @@ def _sheet_rows(workbook: Any, sheet: Any) -> Iterator[tuple[int, list[object]]]
                 if element.tag == _SHEET_DATA_TAG:
                     container = element
                 continue
+            if element.tag == _COLUMN_TAG:
+                _add_hidden(element, hidden)
+                continue
             if element.tag != _ROW_TAG:
                 continue
             with warnings.catch_warnings():
@@ -137,16 +256,31 @@ def _sheet_rows(workbook: Any, sheet: Any) -> Iterator[tuple[int, list[object]]]
             parser.row_dimensions.clear()
             if container is not None:
                 container.remove(element)
-            yield number, _by_column(cells)
+            yield number, _by_column(cells, padding)
 
 
-def _by_column(cells: list[dict[str, Any]]) -> list[object]:
+def _add_hidden(column: Any, hidden: set[int]) -> None:
+    """Add the columns of a hidden ``<col min max>`` element, at most Excel's 16,384."""
+    if column.get("hidden") not in ("1", "true"):
+        return
+    try:
+        first, last = int(column.get("min", "0")), int(column.get("max", "0"))
+    except ValueError:
+        return
+    hidden.update(range(max(first, 1) - 1, min(last, _MAX_COLUMNS)))
+
+
+def _by_column(cells: list[dict[str, Any]], padding: dict[int, int]) -> list[str]:
     if not cells:
         return []
-    values: list[object] = [None] * max(cell["column"] for cell in cells)
+    texts = [""] * max(cell["column"] for cell in cells)
     for cell in cells:
-        values[cell["column"] - 1] = cell["value"]
-    return values
+        text = cell_text(cell["value"])
+        width = padding.get(cell["style_id"])
+        if width and cell["data_type"] == "n" and text.isdigit():
+            text = text.rjust(width, "0")
+        texts[cell["column"] - 1] = text
+    return texts
 
 
 def cell_text(value: object) -> str:
@@ -154,7 +288,7 @@ def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return clean(value)
+        return unmark_text(clean(value))
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):

@@ -104,6 +104,29 @@ def test_cp1258_byte_past_first_chunk_not_utf8():
     assert detect(data).encoding == "cp1258"
 
 
+def test_utf8_with_few_invalid_bytes_is_mostly_utf8():
+    data = (HEADER + f"01,{NAME},x\r\n" * 20).encode() + b"02," + NAME_CP1258 + b",x\r\n"
+
+    found = detect(data)
+
+    assert (found.encoding, found.reason, found.invalid_bytes) == ("utf-8", "mostly_utf8", 4)
+
+
+def test_windows_1258_with_some_utf8_stays_fallback():
+    data = HEADER.encode() + (b"01," + NAME_CP1258 + b",x\r\n") * 20
+
+    assert detect(data).reason == "fallback"
+
+
+def test_windows_1258_scan_stops_early():
+    reader = CountingReader((b"01," + NAME_CP1258 + b",x\r\n") * (4 * CHUNK_BYTES // 20))
+
+    found = detect_encoding(reader)
+
+    assert found.reason == "fallback"
+    assert reader.tell() == CHUNK_BYTES
+
+
 def test_detection_reads_in_chunks():
     reader = CountingReader(b"a,b\r\n" * (CHUNK_BYTES // 2))
 
@@ -123,6 +146,13 @@ def test_declared_encoding_ignored_when_utf8():
     found = detect("<p>café</p>".encode(), declared="windows-1258")
 
     assert found.encoding == "utf-8"
+
+
+@pytest.mark.parametrize("declared", ["utf-8", "UTF8", "utf-16"])
+def test_declared_unicode_contradicted_by_bytes_ignored(declared: str):
+    found = detect(b"<p>" + NAME_CP1258 + b"</p>", declared=declared)
+
+    assert (found.encoding, found.reason) == ("cp1258", "fallback")
 
 
 def test_unknown_declared_encoding_falls_back():

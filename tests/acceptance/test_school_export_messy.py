@@ -1,0 +1,295 @@
+"""Messy school-product exports through the ``school-export`` adapter and its shipped mappings.
+
+Each test writes a small list the way products and schools vary it: synonym and
+untidy headers, merged headers, signatures, class sheets, identifiers typed as
+numbers, dates with a time, a file with only its header. It ingests the list with
+``service.ingest`` on SQLite and PostgreSQL, and checks what is stored and what is
+rejected, with the place of each rejection.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+
+from gateway.ingest import service
+from gateway.store.models import Quarantine, Record
+from tests.support.store import StoreHandle
+
+ADAPTER = "school-export"
+SCHOOL = ["204001", "Trường THPT Kinh Dương Vương"]
+# (pupil code, Ministry identifier, name, birth date, female)
+PUPILS = [
+    ("2040010001", "9230138366", "Dương Hoàng Hoàng", datetime(2010, 8, 19), False),
+    ("2040010002", "8705987105", "Đặng Hữu Thảo", datetime(2010, 10, 23), True),
+    ("2040010003", "0351159014", "Mai Tấn Ánh", datetime(2010, 3, 22), True),
+]
+
+
+def write_workbook(path: Path, sheets: dict[str, list[list[object]]],
+                   merged: dict[str, list[str]] | None = None) -> Path:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        for cells in (merged or {}).get(title, []):
+            sheet.merge_cells(cells)
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, datetime):
+                    cell.number_format = "DD/MM/YYYY"
+    workbook.save(path)
+    return path
+
+
+def stored(source: str, entity: str = "student") -> dict[str, dict[str, Any]]:
+    records = Record.select().where((Record.source == source) & (Record.entity == entity)
+                                    & (Record.state == "active"))
+    return {record.local_id: json.loads(record.data) for record in records}
+
+
+def rejections(run_id: int) -> list[tuple[Any, ...]]:
+    rows = Quarantine.select().where(Quarantine.run == run_id)
+    return sorted((q.entity, q.reason, q.sheet, q.row, q.column) for q in rows)
+
+
+def gender(female: bool) -> str:
+    return "Nữ" if female else "Nam"
+
+
+# Headers --------------------------------------------------------------------------
+
+
+def test_header_synonyms_read(store: StoreHandle, tmp_path: Path) -> None:
+    # "Tên học sinh", "Sinh ngày", "Phái", "Mã HS" and a phone column the mapping does not keep.
+    header = ["STT", "Mã HS", "Mã định danh", "Tên học sinh", "Sinh ngày", "Phái", "Điện thoại",
+              "Mã trường", "Tên trường", "Lớp"]
+    rows = [[n, code, ministry, name, born, gender(female), "0901234567", *SCHOOL, "10A1"]
+            for n, (code, ministry, name, born, female) in enumerate(PUPILS, 1)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [header, *rows]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "synonyms")
+
+    assert report.state == "succeeded"
+    students = stored("synonyms")
+    assert sorted(students) == [code for code, *_ in PUPILS]
+    assert students["2040010002"]["full_name"] == "Đặng Hữu Thảo"
+    assert students["2040010002"]["gender"] == "female"
+    assert students["2040010002"]["birth_date"] == "2010-10-23"
+    assert students["2040010003"]["ministry_id"] == "0351159014"
+    assert "phone" not in students["2040010001"]
+
+
+def test_untidy_header_cells_read(store: StoreHandle, tmp_path: Path) -> None:
+    nfd = unicodedata.normalize("NFD", "Dân tộc")
+    header = ["STT", "  Mã  học sinh ", "Họ và\ntên", "NGÀY SINH:", "giới tính :", nfd,
+              "Mã trường", "Tên\r\ntrường", "Nam-Nữ"]
+    rows = [[n, code, name, born.strftime("%d/%m/%Y"), gender(female), "Kinh", *SCHOOL, ""]
+            for n, (code, _, name, born, female) in enumerate(PUPILS, 1)]
+    rows[0][3] = "31/02/2010"
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [["Lớp: 10A1"], header, *rows]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "untidy")
+
+    assert sorted(stored("untidy")) == ["2040010002", "2040010003"]
+    assert stored("untidy")["2040010003"]["ethnicity_code"] == "01"
+    # The column is named on one line, as the header reads in Excel.
+    assert ("student", "mapping.date_invalid", "DS", 3, "NGÀY SINH:") in rejections(report.run_id)
+
+
+def test_merged_name_header_gives_whole_names(store: StoreHandle, tmp_path: Path) -> None:
+    # "Họ và tên" merged over the family and middle names and the given name.
+    header = ["STT", "Mã học sinh", "Họ và tên", None, "Ngày sinh", "Giới tính", "Mã trường",
+              "Tên trường", "Lớp"]
+    rows = []
+    for n, (code, _, name, born, female) in enumerate(PUPILS, 1):
+        family_middle, given = name.rsplit(" ", 1)
+        rows.append([n, code, family_middle, given, born, gender(female), *SCHOOL, "10A1"])
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [header, *rows]}, {"DS": ["C1:D1"]})
+
+    service.ingest(store.db, store.settings, path, ADAPTER, "merged-name")
+
+    record = stored("merged-name")["2040010002"]
+    assert (record["full_name"], record["family_name"], record["given_name"]) == (
+        "Đặng Hữu Thảo", "Đặng", "Thảo")
+
+
+def test_gender_ticks_under_group_header(store: StoreHandle, tmp_path: Path) -> None:
+    top = ["STT", "Mã học sinh", "Họ và tên", "Giới tính", None, "Mã trường", "Tên trường"]
+    bottom = [None, None, None, "Nam", "Nữ", None, None]
+    rows = [[n, code, name, None if female else "x", "x" if female else None, *SCHOOL]
+            for n, (code, _, name, _, female) in enumerate(PUPILS, 1)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [["Lớp: 10A1"], top, bottom, *rows]},
+                          {"DS": ["A2:A3", "B2:B3", "C2:C3", "D2:E2", "F2:F3", "G2:G3"]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "ticks")
+
+    assert rejections(report.run_id) == []
+    assert {code: record["gender"] for code, record in stored("ticks").items()} == {
+        "2040010001": "male", "2040010002": "female", "2040010003": "female"}
+
+
+# Blocks and footers ---------------------------------------------------------------
+
+
+def test_totals_and_signatures_give_no_rejections(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Giới tính", "Mã trường",
+              "Tên trường"]
+    rows = [[n, code, name, born, gender(female), *SCHOOL]
+            for n, (code, _, name, born, female) in enumerate(PUPILS, 1)]
+    footer = [
+        ["Tổng số: 3 học sinh", None, None, "Nữ: 2", "Dân tộc: 0"],
+        [None, None, None, "Trang 1/1"],
+        [None, None, None, None, "Cần Thơ, ngày 05 tháng 9 năm 2025"],
+        [None, "NGƯỜI LẬP BIỂU", None, None, "HIỆU TRƯỞNG"],
+        [None, "(Ký, ghi rõ họ tên)", None, None, "(Ký tên, đóng dấu)"],
+        [None, "Nguyễn Thị Lan", None, None, "Trần Văn Bình"],
+    ]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [["Lớp: 10A1"], header, *rows, *footer]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "signed")
+
+    assert rejections(report.run_id) == []
+    assert len(stored("signed")) == 3
+    assert list(stored("signed", "class")) == ["204001 10A1"]
+
+
+def test_class_sheets_titled_by_class(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Giới tính", "Mã trường",
+              "Tên trường"]
+    sheets = {}
+    for title, pupils in (("10A1", PUPILS[:2]), ("11A2", PUPILS[2:])):
+        rows = [[n, code, name, born, gender(female), *SCHOOL]
+                for n, (code, _, name, born, female) in enumerate(pupils, 1)]
+        sheets[title] = [[SCHOOL[1]], [f"DANH SÁCH HỌC SINH LỚP {title}"], header, *rows]
+    path = write_workbook(tmp_path / "ds.xlsx", sheets)
+
+    service.ingest(store.db, store.settings, path, ADAPTER, "class-sheets")
+
+    assert sorted(stored("class-sheets", "class")) == ["204001 10A1", "204001 11A2"]
+    assert {code: record["grade"] for code, record in stored("class-sheets").items()} == {
+        "2040010001": "10", "2040010002": "10", "2040010003": "11"}
+
+
+def test_title_without_class_rejected_not_merged(store: StoreHandle, tmp_path: Path) -> None:
+    # Two class sheets whose nearest title row is the school year: with no class named, the
+    # classes and enrollments are rejected instead of both sheets making one class.
+    header = ["STT", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
+    sheets = {}
+    for title, pupils in (("10A1", PUPILS[:2]), ("10A2", PUPILS[2:])):
+        rows = [[n, code, name, *SCHOOL] for n, (code, _, name, *_) in enumerate(pupils, 1)]
+        sheets[title] = [["DANH SÁCH HỌC SINH"], ["Năm học 2025-2026"], header, *rows]
+    path = write_workbook(tmp_path / "ds.xlsx", sheets)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "year-titles")
+
+    assert stored("year-titles", "class") == {}
+    assert len(stored("year-titles")) == 3
+    found = rejections(report.run_id)
+    assert ("class", "mapping.regex_no_match", "10A1", 4, "_block") in found
+    assert ("enrollment", "mapping.regex_no_match", "10A2", 4, "_block") in found
+
+
+# Identifiers and dates -------------------------------------------------------------
+
+
+def test_list_keyed_by_ministry_identifier(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã định danh", "Họ và tên", "Mã trường", "Tên trường", "Lớp"]
+    rows = [[n, ministry, name, *SCHOOL, "10A1"]
+            for n, (_, ministry, name, *_) in enumerate(PUPILS, 1)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [header, *rows]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "ministry-ids")
+
+    assert report.notices == []
+    assert sorted(stored("ministry-ids")) == ["0351159014", "8705987105", "9230138366"]
+    assert stored("ministry-ids")["0351159014"]["ministry_id"] == "0351159014"
+    assert "0351159014 204001 10A1" in stored("ministry-ids", "enrollment")
+
+
+def test_identifiers_typed_as_numbers(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Mã định danh Bộ GD&ĐT", "Họ và tên", "Số định danh cá nhân",
+              "Mã trường", "Tên trường", "Lớp"]
+    rows = [
+        [1, "2040010001", 9230138366.0, "Dương Hoàng Hoàng", 92210465243, *SCHOOL, "10A1"],
+        [2, "'2040010002", "'8705987105", "Đặng Hữu Thảo", "'094310991970", *SCHOOL, "10A1"],
+        [3, "2040010003", 351159014, "Mai Tấn Ánh", "0923 1066 5713", *SCHOOL, "10A1"],
+    ]
+    path = tmp_path / "ds.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in [header, *rows]:
+        sheet.append(row)
+    sheet["C4"].number_format = "0000000000"
+    workbook.save(path)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "number-ids")
+
+    assert rejections(report.run_id) == []
+    ids = {code: (record.get("ministry_id"), record.get("personal_id"))
+           for code, record in stored("number-ids").items()}
+    assert ids == {
+        "2040010001": ("9230138366", "092210465243"),
+        "2040010002": ("8705987105", "094310991970"),
+        "2040010003": ("0351159014", "092310665713"),
+    }
+
+
+def test_birth_date_with_midnight_time_read(store: StoreHandle, tmp_path: Path) -> None:
+    lines = ["Mã học sinh;Họ và tên;Ngày sinh;Mã trường;Tên trường;Lớp",
+             f"2040010001;Dương Hoàng Hoàng;19/08/2010 00:00:00;{';'.join(SCHOOL)};10A1",
+             f"2040010002;Đặng Hữu Thảo;23/10/2010 07:30:00;{';'.join(SCHOOL)};10A1"]
+    path = tmp_path / "ds.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "timed-dates")
+
+    assert stored("timed-dates")["2040010001"]["birth_date"] == "2010-08-19"
+    assert ("student", "mapping.date_has_time", None, 3, "Ngày sinh") in rejections(report.run_id)
+
+
+# Files that change nothing -----------------------------------------------------------
+
+
+def test_header_only_list_ends_nothing(store: StoreHandle, tmp_path: Path) -> None:
+    header = "Mã học sinh,Họ và tên,Mã trường,Tên trường,Lớp"
+    path = tmp_path / "ds.csv"
+    rows = [f"{code},{name},{','.join(SCHOOL)},10A1" for code, _, name, *_ in PUPILS]
+    path.write_text("\r\n".join([header, *rows]) + "\r\n", encoding="utf-8")
+    service.ingest(store.db, store.settings, path, ADAPTER, "emptied")
+    path.write_text(header + "\r\n", encoding="utf-8")
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "emptied")
+
+    levels = {notice["error"]: notice["level"] for notice in report.notices}
+    assert levels["table.no_rows"] == "error"
+    assert levels["ingest.absent_not_ended"] == "warning"
+    assert len(stored("emptied")) == 3
+    assert len(stored("emptied", "enrollment")) == 3
+
+
+def test_stray_byte_rejects_row_ends_nothing(store: StoreHandle, tmp_path: Path) -> None:
+    header = "Mã học sinh,Họ và tên,Mã trường,Tên trường,Lớp"
+    rows = [f"20400100{n:02d},Nguyễn Thị Hồng Nhung,{','.join(SCHOOL)},10A1" for n in range(1, 10)]
+    path = tmp_path / "ds.csv"
+    path.write_text("\r\n".join([header, *rows]) + "\r\n", encoding="utf-8")
+    service.ingest(store.db, store.settings, path, ADAPTER, "stray-byte")
+    # The last name pasted again from a Windows-1258 file: "Lê Thị Hoà", tones as combining bytes.
+    pasted = b"2040010009,L\xea Thi\xf2 Hoa\xcc," + f"{','.join(SCHOOL)},10A1".encode()
+    path.write_bytes("\r\n".join([header, *rows[:-1]]).encode() + b"\r\n" + pasted + b"\r\n")
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "stray-byte")
+
+    assert rejections(report.run_id) == [(None, "csv.invalid_encoding", None, 10, None)]
+    levels = {notice["error"]: notice["level"] for notice in report.notices}
+    assert levels["table.encoding_invalid_bytes"] == "error"
+    # The pupil of the unreadable row keeps the record of the first ingest.
+    assert len(stored("stray-byte")) == 9
+    assert stored("stray-byte")["2040010009"]["full_name"] == "Nguyễn Thị Hồng Nhung"
