@@ -204,6 +204,8 @@ class Stager:
         self._contexts: dict[int, bytes] = {}
         # (row hash, record id) of stored records whose content matched but whose row hash did not.
         self._learned: list[tuple[str, int]] = []
+        # Unreadable rows by (entity, scope) of the stream they were in: their keys are unknown.
+        self._unread_rows: Counter[tuple[str, Scope]] = Counter()
         self._stored_ids = self._stored_identifiers_sql()
 
     # -- package and streams -----------------------------------------------
@@ -218,17 +220,29 @@ class Stager:
         return self.result
 
     def _distrust_snapshots(self) -> None:
-        """End nothing by absence when a file, table or stream of the package could not be read.
+        """End nothing by absence where the input could not be read in full.
 
         A school whose file is damaged is absent from every bulk stream of a folder
-        export, and ending its records would lose good data. Rows that ask for an
-        end explicitly still end their records.
+        export, and ending its records would lose good data: an unreadable file, table
+        or mapping stops every end by absence. An unreadable row stops the ends by
+        absence of its stream's entities in their scope. Rows that ask for an end
+        explicitly still end their records.
         """
         unread = sum(1 for notice in self.result.notices if notice["level"] == "error")
-        if not unread or not self.result.snapshots:
+        if not self.result.snapshots:
             return
-        self.result.snapshots.clear()
-        self._notice("warning", InputError("ingest.absent_not_ended", unread=unread))
+        if unread:
+            self.result.snapshots.clear()
+            self._notice("warning", InputError("ingest.absent_not_ended", unread=unread))
+            return
+        # A row that could not be read may be the row of a record the store has: the
+        # snapshot of its entity and scope cannot say which records are absent.
+        for snapshot in list(self.result.snapshots):
+            rows = self._unread_rows[(snapshot.entity, snapshot.scope)]
+            if rows:
+                self.result.snapshots.remove(snapshot)
+                self._notice("warning", InputError("ingest.absent_not_ended_rows",
+                                                   entity=snapshot.entity, count=rows))
 
     def _notice(self, level: str, error: GatewayError) -> None:
         entry = {"level": level, **error.as_dict()}
@@ -280,6 +294,8 @@ class Stager:
         if row.error is not None or row.cells is None:
             error = row.error or RowError("ingest.row_unreadable")
             self._quarantine(stream, None, error, place, None, headers=stream.headers)
+            for mapping in mappings:
+                self._unread_rows[(mapping.spec.entity, stream.scope)] += 1
             return
         taken = False
         for mapping in mappings:

@@ -72,6 +72,26 @@ def test_absent_from_bulk_ends_record(store: StoreHandle, tmp_path: Path) -> Non
     assert ended.state == "ended"
 
 
+def test_unreadable_row_keeps_absent_records(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=5)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    del tables["users"][4]
+    del tables["enrollments"][4]
+    folder = pkg.write_package(tmp_path / "b", tables)
+    # The lost pupil's row, now with more cells than the header: its key cannot be read.
+    too_wide = ",".join(["u5"] + ["x"] * (len(pkg.HEADERS["users"]) + 2))
+    with (folder / "users.csv").open("a", encoding="utf-8", newline="") as handle:
+        handle.write(too_wide + "\r\n")
+    report = ingest(store, folder)
+    assert decisions(report, "student").get("end", 0) == 0
+    assert active("student") == 5
+    assert report.counts["stage"]["rejected"] == {"csv.too_many_cells": 1}
+    notices = {(n["error"], n["params"].get("entity")) for n in report.notices}
+    assert ("ingest.absent_not_ended_rows", "student") in notices
+    # The enrollments stream was read in full, so its absent enrollment still ends.
+    assert decisions(report, "enrollment")["end"] == 1
+
+
 def test_absent_from_delta_keeps_record(store: StoreHandle, tmp_path: Path) -> None:
     tables = pkg.city(students=3)
     ingest(store, pkg.write_package(tmp_path / "a", tables))
