@@ -130,13 +130,27 @@ class _KeepMissing(dict[str, object]):
         return "{" + key + "}"
 
 
+COUNTED_MESSAGES = {"table.rows_skipped": ("footers", "headers", "numbers")}
+"""Messages that list counts, with their count parameters in the order shown.
+
+Each count has its own text, ``<key>.<parameter>``, and the message's own text
+gets the counts that are not zero, joined, as its ``detail``.
+"""
+
+
 def translate(key: str, lang: str | None = None, **params: object) -> str:
     """Return the text of ``key`` in ``lang`` with ``params`` filled in.
 
     Falls back to the other language, then to the key itself, so a missing
     translation shows up as a readable key instead of an exception. The
-    ``count`` parameter picks the plural form of a plural entry.
+    ``count`` parameter picks the plural form of a plural entry. A message of
+    ``COUNTED_MESSAGES`` leaves out its counts of zero.
     """
+    counted = COUNTED_MESSAGES.get(key)
+    if counted:
+        parts = [translate(f"{key}.{name}", lang, count=params[name])
+                 for name in counted if params.get(name)]
+        params = {**params, "detail": ", ".join(parts)}
     text = lookup(key, lang, params.get("count"))
     if text is None:
         return key

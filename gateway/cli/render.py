@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.i18n import t
+from gateway.i18n import COUNTED_MESSAGES, t
 from gateway.reports import records_summary, rejections_by_reason
 
 DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "repeat", "seen", "conflict")
@@ -150,22 +150,12 @@ def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
     return [t("run.notices_header", count=len(lines)), *lines] if lines else []
 
 
-# Notices whose text lists counts: the notice's catalogue key, and its count parameters in the
-# order shown. Each count has its own text, "<key>.<parameter>", so the report leaves out a count
-# of zero, and the whole notice when every count is zero. The notice's own text, with every
-# count, remains the message stored with the run.
-COUNTED_NOTICES = {"table.rows_skipped": ("footers", "headers", "numbers")}
-
-
 def notice_message(key: str, params: Mapping[str, Any]) -> str | None:
     """Return a notice's text, or ``None`` for a notice of counts that are all zero."""
-    counted = COUNTED_NOTICES.get(key)
-    if counted is None:
-        return t(key, **params)
-    parts = [t(f"{key}.{name}", count=params[name]) for name in counted if params.get(name)]
-    if not parts:
+    counted = COUNTED_MESSAGES.get(key)
+    if counted is not None and not any(params.get(name) for name in counted):
         return None
-    return t(f"{key}.listed", **{**params, "detail": ", ".join(parts)})
+    return t(key, **params)
 
 
 def summary_lines(source: str | None) -> tuple[dict[str, Any], list[str]]:

@@ -236,7 +236,7 @@ class Stager:
             self._notice("warning", InputError("ingest.absent_not_ended", unread=unread))
             return
         # A row that could not be read may be the row of a record the store has: the
-        # snapshot of its entity and scope cannot say which records are absent.
+        # snapshot of its entity and scope does not show which records are absent.
         for snapshot in list(self.result.snapshots):
             rows = self._unread_rows[(snapshot.entity, snapshot.scope)]
             if rows:

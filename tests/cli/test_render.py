@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.cli.render import COUNTED_NOTICES, guard_lines, run_lines, time_iso, time_text
-from gateway.i18n import catalogue, set_language
+from gateway.cli.render import guard_lines, run_lines, time_iso, time_text
+from gateway.i18n import COUNTED_MESSAGES, catalogue, set_language, translate
 from tests.support.store import StoreHandle
 
 
@@ -149,6 +149,13 @@ def test_all_zero_count_listings_not_shown(store: StoreHandle, lang: str) -> Non
 
 @pytest.mark.parametrize("lang", ["en", "vi"])
 def test_counted_notice_parts_have_texts(lang: str) -> None:
-    keys = [f"{key}.{name}" for key, names in COUNTED_NOTICES.items() for name in names]
-    keys += [f"{key}.listed" for key in COUNTED_NOTICES]
+    keys = [f"{key}.{name}" for key, names in COUNTED_MESSAGES.items() for name in names]
+    keys += list(COUNTED_MESSAGES)
     assert [key for key in keys if key not in catalogue(lang)] == []
+
+
+def test_counted_message_stored_without_zeros() -> None:
+    text = translate("table.rows_skipped", lang="en", table="list.xlsx", footers=2, headers=0,
+                     numbers=0)
+    assert text == "Rows that are not data were skipped in list.xlsx: 2 at the end of a block " \
+                   "(totals, signatures, dates)."
