@@ -29,7 +29,7 @@ from gateway.clock import utcnow
 from gateway.ingest.stage import Snapshot, staged_entities
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import execute_counted, execute_many, plain_rows
+from gateway.store.bulk import execute_counted, execute_many, padded, plain_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 
@@ -134,7 +134,7 @@ class Comparer:
             query = (
                 Alias.select(Alias, Record).join(Record)
                 .where((Alias.entity == entity) & (Alias.namespace == self.namespace)
-                       & Alias.value.in_(local_ids))
+                       & Alias.value.in_(padded(local_ids)))
             )
             for alias in query:
                 found[(entity, alias.value)] = alias.record
@@ -150,7 +150,7 @@ class Comparer:
                 query = (
                     Alias.select(Alias, Record).join(Record)
                     .where((Alias.entity == entity) & (Alias.namespace == namespace)
-                           & Alias.value.in_(values))
+                           & Alias.value.in_(padded(values)))
                 )
                 for alias in query:
                     found[(entity, namespace, alias.value)] = alias.record

@@ -25,7 +25,7 @@ from gateway.entities import Entity, load_entities
 from gateway.ingest.compare import source_namespace
 from gateway.ingest.stage import KeyColumns, staged_entities
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import placeholders, raw_rows, select_rows
+from gateway.store.bulk import in_list, raw_rows, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
@@ -122,8 +122,7 @@ def _present(db: peewee.Database, run: Run, wanted: dict[str, set[str]]) -> set[
     decisions = ", ".join(f"'{d}'" for d in PRESENT)
     present: set[tuple[str, str]] = set()
     for target, values in wanted.items():
-        ids = sorted(values)
-        marks = placeholders(len(ids))
+        marks, ids = in_list(sorted(values))
         # COALESCE keeps the planner on the (run, entity, local_id) index: an index on
         # the decision matches nearly every row of a first load.
         staged = (f"SELECT local_id FROM {staged_table} WHERE run_id = ? AND entity = ? "

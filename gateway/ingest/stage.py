@@ -44,6 +44,7 @@ from gateway.store.bulk import (
     db_time,
     execute_counted,
     execute_many,
+    in_list,
     json_text,
     placeholders,
     select_rows,
@@ -410,8 +411,9 @@ class Stager:
         hashes = list({raw.row_hash for raw in self._raw if raw.row_hash})
         if not hashes:
             return {}
+        marks, hashes = in_list(hashes)
         sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, {self._stored_ids} "
-               f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({placeholders(len(hashes))}) "
+               f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({marks}) "
                f"AND r.source = ? AND r.state = 'active'")
         found: dict[str, _Known] = {}
         for digest, *fields_ in select_rows(self.db, sql, [*hashes, self.run.source]):
@@ -429,11 +431,12 @@ class Stager:
             wanted.setdefault(item.mapping.spec.entity, []).append(item.local_id)
         found: dict[tuple[str, str], tuple[int, str, str | None]] = {}
         for entity, local_ids in wanted.items():
+            marks, values = in_list(local_ids)
             sql = (f"SELECT a.value, r.id, r.content_hash, r.row_hash FROM {Alias._meta.table_name} a "
                    f"JOIN {Record._meta.table_name} r ON r.id = a.record_id "
                    f"WHERE a.entity = ? AND a.namespace = ? AND r.state = 'active' AND r.source = ? "
-                   f"AND a.value IN ({placeholders(len(local_ids))})")
-            params = [entity, f"src:{self.run.source}", self.run.source, *local_ids]
+                   f"AND a.value IN ({marks})")
+            params = [entity, f"src:{self.run.source}", self.run.source, *values]
             for value, record_id, digest, stored_row_hash in select_rows(self.db, sql, params):
                 found[(entity, value)] = (record_id, digest, stored_row_hash)
         return found

@@ -74,6 +74,24 @@ def placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
 
+def padded(values: Sequence[Any]) -> list[Any]:
+    """Return ``values`` padded with NULLs, which an ``IN`` list never matches, to a power of two.
+
+    The driver keeps each distinct statement text prepared (Python's sqlite3 keeps
+    128). With one text per list length, the statement cache and the memory of the
+    statements in it grew with the input. Padded lists, of at least 16 values, share
+    a few texts.
+    """
+    size = max(16, 1 << (len(values) - 1).bit_length())
+    return [*values, *([None] * (size - len(values)))]
+
+
+def in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """Return the placeholders and the parameters of an ``IN`` list of ``values``, ``padded``."""
+    params = padded(values)
+    return placeholders(len(params)), params
+
+
 def json_text(db: peewee.Database, column: str, key: str) -> str:
     """Return SQL for the text of top-level ``key`` in the JSON text held in ``column``."""
     if not key.isidentifier():
