@@ -77,6 +77,9 @@ class Scope:
 
     schools: frozenset[str] | None = None
     periods: frozenset[str] | None = None
+    # Only the schools that the rows of the run name: a school's export absent from a
+    # folder of per-school exports keeps its records.
+    named_schools: bool = False
 
 
 @dataclass

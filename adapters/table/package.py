@@ -18,7 +18,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Literal, Protocol
 
-from adapters.base import Limits, Notice, Package, ReadHints, SourceRow, Stream
+from adapters.base import Limits, Notice, Package, ReadHints, Scope, SourceRow, Stream
 from adapters.common.archive import Archive, Member, open_archive
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader
 from adapters.table.blocks import BLOCK_COLUMN, BlockReader
@@ -233,6 +233,9 @@ class TablePackage(Package):
             headers=[*headers, BLOCK_COLUMN],
             rows=rows,
             sheet=grid.sheet,
+            # A school's list is complete for that school only, and a folder holds the lists
+            # of the schools that sent one.
+            scope=Scope(named_schools=True),
             properties={**grid.properties, "header_row": header.lines},
         )
 

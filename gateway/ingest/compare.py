@@ -246,6 +246,8 @@ class Comparer:
             condition &= Record.scope_period.in_(sorted(snapshot.scope.periods))
         if snapshot.scope.schools is not None:
             condition &= Record.scope_school.in_(sorted(snapshot.scope.schools))
+        if snapshot.scope.named_schools:
+            condition &= Record.scope_school.in_(_named_schools(self.run.id, snapshot.entity))
         absent = Record.select(Record.id, Record.local_id).where(condition)
         rows = [
             {"run": self.run.id, "entity": snapshot.entity, "local_id": r.local_id, "action": "end",
@@ -259,6 +261,13 @@ class Comparer:
         if rows:
             log.info("absent records to end", extra=fields(run_id=self.run.id,
                                                            entity=snapshot.entity, count=len(rows)))
+
+
+def _named_schools(run_id: int, entity: str) -> Any:
+    """Return a subquery of the schools that the rows of ``entity`` in the run name."""
+    return (StagedRecord.select(StagedRecord.scope_school).distinct()
+            .where((StagedRecord.run == run_id) & (StagedRecord.entity == entity)
+                   & StagedRecord.scope_school.is_null(False)))
 
 
 def _adapter_of(source: str) -> str | None:
@@ -288,7 +297,7 @@ def check_guard(run: Run, decisions: dict[str, dict[str, int]], snapshots: list[
     result = GuardResult(max_change_ratio=max_ratio, min_existing=min_existing)
     for entity, counts in decisions.items():
         changed = counts.get("update", 0) + counts.get("end", 0)
-        existing = _existing_in_scope(run.source, entity, snapshots)
+        existing = _existing_in_scope(run, entity, snapshots)
         ratio = changed / existing if existing else 0.0
         trips = existing >= min_existing and ratio > max_ratio
         result.entities[entity] = {"existing": existing, "changed": changed,
@@ -297,10 +306,12 @@ def check_guard(run: Run, decisions: dict[str, dict[str, int]], snapshots: list[
     return result
 
 
-def _existing_in_scope(source: str, entity: str, snapshots: list[Snapshot]) -> int:
-    condition = (Record.entity == entity) & (Record.source == source) & (Record.state == "active")
+def _existing_in_scope(run: Run, entity: str, snapshots: list[Snapshot]) -> int:
+    condition = (Record.entity == entity) & (Record.source == run.source) & (Record.state == "active")
     scopes = [s.scope for s in snapshots if s.entity == entity]
     if scopes and all(s.periods is not None for s in scopes):
         periods = sorted(set().union(*(s.periods or () for s in scopes)))
         condition &= Record.scope_period.in_(periods)
+    if scopes and all(s.named_schools for s in scopes):
+        condition &= Record.scope_school.in_(_named_schools(run.id, entity))
     return Record.select().where(condition).count()

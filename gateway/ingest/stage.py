@@ -87,6 +87,7 @@ class _Known:
     content_hash: str
     ministry_id: str | None
     personal_id: str | None
+    scope_school: str | None
 
 
 @dataclass
@@ -371,13 +372,15 @@ class Stager:
             if isinstance(item, tuple):
                 raw, hit = item
                 self._stage_unchanged(hit.entity, hit.local_id, raw.place, hit.record_id,
-                                      hit.content_hash, hit.ministry_id, hit.personal_id)
+                                      hit.content_hash, hit.ministry_id, hit.personal_id,
+                                      hit.scope_school)
                 continue
             entity = item.mapping.spec.entity
             found = stored.get((entity, item.local_id))
             if found is not None and found[1] == item.digest:
                 ids = self._identifiers(entity, item.record)
-                self._stage_unchanged(entity, item.local_id, item.place, found[0], item.digest, *ids)
+                self._stage_unchanged(entity, item.local_id, item.place, found[0], item.digest, *ids,
+                                      self._scope_school(entity, item.record))
                 if item.row_hash and found[2] != item.row_hash:
                     self._learned.append((item.row_hash, found[0]))
                 continue
@@ -412,7 +415,8 @@ class Stager:
         if not hashes:
             return {}
         marks, hashes = in_list(hashes)
-        sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, {self._stored_ids} "
+        sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, {self._stored_ids}, "
+               f"r.scope_school "
                f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({marks}) "
                f"AND r.source = ? AND r.state = 'active'")
         found: dict[str, _Known] = {}
@@ -460,13 +464,19 @@ class Stager:
             self._stage(entity, local_id, "seen", error.place)
 
     def _stage_unchanged(self, entity: str, local_id: str, place: Place, record_id: int,
-                         digest: str, ministry_id: str | None, personal_id: str | None) -> None:
+                         digest: str, ministry_id: str | None, personal_id: str | None,
+                         school: str | None) -> None:
         # The content hash is kept so that a later identical repeat of this row is still
-        # recognised, and the identifiers so that a later row with the same one is a duplicate.
+        # recognised, the identifiers so that a later row with the same one is a duplicate,
+        # and the school so that a snapshot of the schools the input names includes it.
         self.result.staged[entity] += 1
         self._staged.append((self.run.id, entity, local_id, "upsert", _place_json(place), None, None,
-                             digest, None, None, None, None, ministry_id, personal_id,
+                             digest, None, None, school, None, ministry_id, personal_id,
                              "unchanged", record_id, None))
+
+    def _scope_school(self, entity: str, record: dict[str, Any]) -> str | None:
+        field_ = self.entities[entity].scope_school
+        return _text(record.get(field_)) if field_ else None
 
     def _stage(self, entity: str, local_id: str, action: str, place: Place,
                mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None,
@@ -480,7 +490,7 @@ class Stager:
         version = version or definition.current_version
         text, digest = document or (canonical_json(record), "")
         ministry_id, personal_id = self._identifiers(entity, record)
-        school = _text(record.get(definition.scope_school)) if definition.scope_school else None
+        school = self._scope_school(entity, record)
         period = _text(record.get(definition.scope_period)) if definition.scope_period else None
         self.result.staged[entity] += 1
         self._staged.append((self.run.id, entity, local_id, action, _place_json(place), review, text,

@@ -124,14 +124,14 @@ def test_zip_of_tables_read(tmp_path: Path):
     assert result.column("Họ và tên", 1) == ["Bình"]
 
 
-def test_every_stream_is_a_bulk_table(tmp_path: Path):
+def test_every_stream_is_a_bulk_table_of_named_schools(tmp_path: Path):
     path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": [STUDENT_COLUMNS, student(1)]})
 
     stream = read(path).streams[0]
 
     assert stream.name == "table"
     assert stream.mode == "bulk"
-    assert stream.scope == Scope()
+    assert stream.scope == Scope(named_schools=True)
     assert stream.key_column is None
     assert stream.headers == [*STUDENT_COLUMNS, "_block"]
 
