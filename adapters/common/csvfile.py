@@ -137,7 +137,7 @@ def read_csv(
     if unique_headers:
         _check_unique(headers, keep, file)
 
-    rows = _rows(records, file, raw_headers, keep, limits.max_cell_chars)
+    rows = _rows(records, file, raw_headers, keep, limits.max_cell_chars, delimiter)
     return CsvTable(file=file, headers=headers, rows=rows, header_line=header.line)
 
 
@@ -180,6 +180,7 @@ def _rows(
     raw_headers: list[str],
     keep: list[int],
     max_cell: int,
+    delimiter: str = ",",
 ) -> Iterator[SourceRow]:
     width = len(raw_headers)
     all_kept = keep == list(range(width))
@@ -191,7 +192,7 @@ def _rows(
         if _is_blank(cells):
             continue
         if len(cells) > width or max(map(len, cells)) > max_cell:
-            error = _row_error(cells, file, record.line, raw_headers, max_cell)
+            error = _row_error(cells, file, record.line, raw_headers, max_cell, delimiter)
             if error is not None:
                 yield SourceRow(line=record.line, error=error)
                 continue
@@ -202,12 +203,14 @@ def _rows(
 
 
 def _row_error(
-    cells: list[str], file: str, line: int, raw_headers: list[str], max_cell: int
+    cells: list[str], file: str, line: int, raw_headers: list[str], max_cell: int,
+    delimiter: str = ",",
 ) -> RowError | None:
     place = Place(file=file, row=line)
     if len(cells) > len(raw_headers):
         return RowError(
-            "csv.too_many_cells", place=place, cells=len(cells), columns=len(raw_headers)
+            "csv.too_many_cells", place=place, cells=len(cells), columns=len(raw_headers),
+            separator="Tab" if delimiter == "\t" else delimiter,
         )
     for index, cell in enumerate(cells):
         if len(cell) > max_cell:

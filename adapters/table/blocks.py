@@ -189,8 +189,10 @@ class BlockReader:
         if self._grid.strict_width:
             used = _used_width(row.cells)
             if used > self._width:
+                delimiter = self._grid.properties.get("delimiter", ",")
                 return SourceRow(line=row.line, error=RowError(
                     "csv.too_many_cells", place=place, cells=used, columns=self._width,
+                    separator="Tab" if delimiter == "\t" else delimiter,
                 ))
         cells = [self._value(row, index) for index in self._keep]
         for index, value in zip(self._keep, cells, strict=True):

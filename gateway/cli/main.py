@@ -72,7 +72,8 @@ def _global_options(argv: list[str]) -> tuple[str | None, bool, list[str]]:
         if word == "--json":
             json_output = True
         elif word == "--lang":
-            lang = next(words, None)
+            # A missing value is passed on as empty, so that click rejects it with the others.
+            lang = next(words, "")
         elif word.startswith("--lang="):
             lang = word.split("=", 1)[1]
         else:
@@ -122,11 +123,12 @@ def main() -> None:
     A usage error exits with 2: click's usage text on standard error, or with
     ``--json`` an error object on standard output.
     """
-    lang, json_output, rest = _global_options(sys.argv[1:])
-    lang = set_language(_language(lang))
+    given, json_output, rest = _global_options(sys.argv[1:])
+    lang = set_language(_language(given))
     localize(cli)
     translate_click()
-    args = ["--lang", lang, *(["--json"] if json_output else []), *rest]
+    # The value as given, so that click rejects one it does not know (messages use ``lang``).
+    args = ["--lang", lang if given is None else given, *(["--json"] if json_output else []), *rest]
     try:
         # Without standalone mode click returns the code of a command's Exit.
         code = cli.main(args=args, prog_name="gateway", standalone_mode=False)

@@ -206,8 +206,10 @@ class Stager:
         self._contexts: dict[int, bytes] = {}
         # (row hash, record id) of stored records whose content matched but whose row hash did not.
         self._learned: list[tuple[str, int]] = []
-        # Unreadable rows by (entity, scope) of the stream they were in: their keys are unknown.
-        self._unread_rows: Counter[tuple[str, Scope]] = Counter()
+        # The (entity, scope) pairs of the streams with unreadable rows, whose keys are unknown,
+        # and the number of those rows.
+        self._unread_scopes: set[tuple[str, Scope]] = set()
+        self._unread_rows = 0
         self._stored_ids = self._stored_identifiers_sql()
 
     # -- package and streams -----------------------------------------------
@@ -239,12 +241,12 @@ class Stager:
             return
         # A row that could not be read may be the row of a record the store has: the
         # snapshot of its entity and scope does not show which records are absent.
-        for snapshot in list(self.result.snapshots):
-            rows = self._unread_rows[(snapshot.entity, snapshot.scope)]
-            if rows:
-                self.result.snapshots.remove(snapshot)
-                self._notice("warning", InputError("ingest.absent_not_ended_rows",
-                                                   entity=snapshot.entity, count=rows))
+        distrusted = [s for s in self.result.snapshots if (s.entity, s.scope) in self._unread_scopes]
+        if distrusted:
+            entities = ", ".join(dict.fromkeys(s.entity for s in distrusted))
+            self.result.snapshots[:] = [s for s in self.result.snapshots if s not in distrusted]
+            self._notice("warning", InputError("ingest.absent_not_ended_rows", entities=entities,
+                                               count=self._unread_rows))
 
     def _notice(self, level: str, error: GatewayError) -> None:
         entry = {"level": level, **error.as_dict()}
@@ -296,8 +298,9 @@ class Stager:
         if row.error is not None or row.cells is None:
             error = row.error or RowError("ingest.row_unreadable")
             self._quarantine(stream, None, error, place, None, headers=stream.headers)
-            for mapping in mappings:
-                self._unread_rows[(mapping.spec.entity, stream.scope)] += 1
+            if mappings:
+                self._unread_rows += 1
+                self._unread_scopes.update((m.spec.entity, stream.scope) for m in mappings)
             return
         taken = False
         for mapping in mappings:

@@ -95,7 +95,7 @@ def test_too_many_cells_is_row_error():
     assert errors(rows) == [(3, "csv.too_many_cells")]
     error = rows[1].error
     assert error is not None
-    assert error.params == {"cells": 3, "columns": 2}
+    assert error.params == {"cells": 3, "columns": 2, "separator": ","}
     assert error.place.file == "test.csv"
     assert error.place.row == 3
     assert rows[1].cells is None

@@ -760,6 +760,18 @@ def test_csv_too_many_cells_is_error_row(tmp_path: Path):
     assert result.rows[0][0].cells is None
 
 
+def test_too_many_cells_names_semicolon(tmp_path: Path):
+    path = write_csv(tmp_path / "lop.csv", [
+        ";".join(STUDENT_COLUMNS), "1;0101;Nguyễn; Văn An;x;Nam", "2;0102;B;x;Nam",
+    ])
+
+    error = read(path).rows[0][0].error
+
+    assert error is not None
+    assert error.params["separator"] == ";"
+    assert "(;)" in error.message("en")
+
+
 def test_cell_too_long_is_error_row(tmp_path: Path):
     path = write_csv(tmp_path / "lop.csv", [",".join(STUDENT_COLUMNS), "1,0101," + "A" * 50 + ",x,Nam"])
 

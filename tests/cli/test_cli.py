@@ -290,3 +290,11 @@ def test_invalid_settings_use_their_language(tmp_path: Path) -> None:
     result = run(tmp_path, "runs", "list", expect=1, env={"GATEWAY_CONFIG": str(config)})
     assert "runs.chunk_size" in result.stderr
     assert "must be a whole number" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("--lang", "fr", "runs", "list"), ("runs", "list", "--lang"),
+                                  ("runs", "list", "--lang=xx")])
+def test_unknown_language_is_usage_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = run(tmp_path, *args, expect=2)
+    assert "--lang" in result.stderr
+    assert "'vi', 'en'" in result.stderr
