@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.i18n import COUNTED_MESSAGES, t
+from gateway.entities import load_entities
+from gateway.i18n import COUNTED_MESSAGES, get_language, t
 from gateway.reports import records_summary, rejections_by_reason
 
 DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "repeat", "seen", "conflict")
@@ -92,10 +93,16 @@ def guard_lines(guard: dict[str, Any]) -> list[str]:
                 and figures["ratio"] > guard.get("max_change_ratio", 1):
             # Above the share, but too few records in scope for the guard to apply.
             key = "run.guard_too_few"
-        lines.append("  " + t(key, entity=entity, changed=figures["changed"],
+        lines.append("  " + t(key, entity=entity_title(entity), changed=figures["changed"],
                               count=figures["existing"], percent=round(100 * figures["ratio"]),
                               limit=limit, minimum=guard.get("min_existing", 0)))
     return [t("run.guard_header"), *lines] if lines else []
+
+
+def entity_title(name: str) -> str:
+    """Return the display name of entity ``name`` in the current language ("Học sinh"), or the name."""
+    entity = load_entities().get(name)
+    return entity.title.get(get_language(), name) if entity is not None else name
 
 
 def nonzero(counts: Mapping[str, int]) -> dict[str, int]:
@@ -108,7 +115,7 @@ def _decision_lines(decisions: Mapping[str, Mapping[str, int]]) -> list[str]:
     for entity, counts in sorted(decisions.items()):
         shown = [f"{t('decision.' + d)} {counts[d]}" for d in DECISION_ORDER if counts.get(d)]
         if shown:
-            lines.append(f"  {entity}: " + ", ".join(shown))
+            lines.append(f"  {entity_title(entity)}: " + ", ".join(shown))
     return [t("run.decisions_header"), *lines] if lines else []
 
 
@@ -162,12 +169,13 @@ def summary_lines(source: str | None) -> tuple[dict[str, Any], list[str]]:
     summary = records_summary(source)
     lines = [t("summary.header", source=source) if source else t("summary.header_all")]
     for entity, count in summary["entities"].items():
-        lines.append(f"  {entity}: {count}")
+        lines.append(f"  {entity_title(entity)}: {count}")
     if summary["ended"]:
         lines.append(t("summary.ended", count=summary["ended"]))
     if summary["schools"]:
         lines.append(t("summary.schools_header", count=len(summary["schools"])))
         for school in summary["schools"]:
-            detail = ", ".join(f"{k} {v}" for k, v in school["records"].items())
+            # A semicolon, because a title may contain commas ("Cán bộ, giáo viên, nhân viên").
+            detail = "; ".join(f"{entity_title(k)} {v}" for k, v in school["records"].items())
             lines.append(f"  {school['name'] or school['school']} [{school['school']}]: {detail}")
     return summary, lines

@@ -56,7 +56,7 @@ def test_summary_in_english_anywhere(home: Path) -> None:
     run(home, "ingest", str(folder), "--adapter", "oneroster")
     text = run(home, "summary", "--lang", "en").stdout
     assert "Active records" in text
-    assert "student: 2" in text
+    assert "Student: 2" in text
     assert "Trường 1 [s1]" in text
 
 
@@ -169,7 +169,7 @@ def test_superseded_held_run_is_reported(home: Path) -> None:
     fewer = dict(tables, users=tables["users"][:1], enrollments=tables["enrollments"][:1])
     held = run(home, "--lang", "en", "ingest", str(pkg.write_package(home / "b", fewer)), "--adapter",
                "oneroster", "--source", "s", env=env, expect=3).stdout
-    assert "student: 3 of 4 existing records would be updated or ended (75%), above the 10% limit" in held
+    assert "Student: 3 of 4 existing records would be updated or ended (75%), above the 10% limit" in held
     again = run(home, "--lang", "en", "ingest", str(home / "a"), "--adapter", "oneroster",
                 "--source", "s", env=env).stdout
     assert "Run 2 of this source, held for approval, was superseded by run 3" in again

@@ -28,7 +28,7 @@ GUARD = {"max_change_ratio": 0.25, "min_existing": 50, "entities": {
 
 def test_guard_lines_small_scope() -> None:
     lines = guard_lines(GUARD)
-    assert lines[1] == ("  class: 17 of 20 existing records would be updated or ended (85%), above "
+    assert lines[1] == ("  Class: 17 of 20 existing records would be updated or ended (85%), above "
                         "the 25% limit, but not held because the scope has fewer than 50 records")
     assert lines[2].endswith("(50%), above the 25% limit")
     assert lines[3].endswith("(2%), within the 25% limit")
@@ -133,8 +133,9 @@ def test_zero_counts_left_out(store: StoreHandle, lang: str) -> None:
 
     read = next(line for line in lines if "orgs 2" in line)
     assert "courses" not in read
-    assert not any("class:" in line for line in lines)
-    assert any(line.startswith("  student: ") and line.endswith(" 3") for line in lines)
+    student = "Student" if lang == "en" else "Học sinh"
+    assert not any(line.startswith(("  Class:", "  Lớp học:")) for line in lines)
+    assert any(line.startswith(f"  {student}: ") and line.endswith(" 3") for line in lines)
     assert not any("users: parent" in line for line in lines)
 
 
