@@ -28,6 +28,7 @@ from gateway.clock import utcnow
 from gateway.entities import get_entity, load_entities
 from gateway.errors import PermanentError
 from gateway.ingest.apply import INSERT_EVENT
+from gateway.ingest.compare import source_namespace
 from gateway.ingest.stage import content_hash
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
@@ -35,7 +36,7 @@ from gateway.schema_versions import Converted, Review, convert, upgrade
 from gateway.store.bulk import db_time, execute_many, select_rows
 from gateway.store.changelog import CHANGE_LOG, reserve_sequences
 from gateway.store.database import is_sqlite, write_transaction
-from gateway.store.models import Record, SequenceState
+from gateway.store.models import Alias, Record, SequenceState, Source
 from gateway.validation import get_registry
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,40 @@ def count_for_review(entity: str | None = None) -> int:
     if entity:
         query = query.where(Record.entity == entity)
     return int(query.count())
+
+
+def find_records(value: str, entity: str | None = None, source: str | None = None,
+                 limit: int = 20) -> list[dict[str, Any]]:
+    """Return the records whose local id, Ministry id or personal number is ``value``.
+
+    The crosswalk is searched, so a record found by the local id of one source also shows
+    the ids that other sources gave it. ``source`` limits local ids to that source's. Each
+    result names how it matched; names and other personal fields are never included.
+    """
+    entities = [get_entity(entity).name] if entity else sorted(load_entities())
+    sources = [source] if source else [str(s.name) for s in Source.select(Source.name)]
+    namespaces = [source_namespace(name) for name in sources]
+    if not source:
+        namespaces += ["ministry_id", "personal_id"]
+    # Entity and namespace lists keep the lookup on the (entity, namespace, value) index.
+    query = (Alias.select(Alias.record, Alias.namespace)
+             .where(Alias.entity.in_(entities) & Alias.namespace.in_(namespaces)
+                    & (Alias.value == value))
+             .order_by(Alias.record, Alias.namespace))
+    matched: dict[int, list[str]] = {}
+    for alias in query:
+        matched.setdefault(alias.record_id, []).append(alias.namespace)
+    found = []
+    for record_id in sorted(matched)[:limit]:
+        record = Record.get_by_id(record_id)
+        links = [{"namespace": a.namespace, "value": a.value}
+                 for a in Alias.select().where(Alias.record == record_id).order_by(Alias.namespace)
+                 if a.namespace.startswith("src:")]
+        found.append({"record_id": record.id, "entity": record.entity, "source": record.source,
+                      "local_id": record.local_id, "state": record.state,
+                      "schema_version": record.schema_version, "matched": matched[record_id],
+                      "local_ids": links})
+    return found
 
 
 def read_record(record_id: int, version: int | None = None) -> dict[str, Any]:

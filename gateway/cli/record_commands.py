@@ -1,4 +1,4 @@
-"""Commands on stored records across schema versions: records migrate, review, show."""
+"""Commands on stored records across schema versions: records migrate, review, find, show."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import click
 from gateway.cli.context import AppContext
 from gateway.codelists import code_labels, record_codelists
 from gateway.i18n import get_language, t
-from gateway.records import count_for_review, migrate_records, read_record, records_for_review
+from gateway.records import (
+    count_for_review,
+    find_records,
+    migrate_records,
+    read_record,
+    records_for_review,
+)
 from gateway.schema_versions import REVIEW_REASONS, configure
 from gateway.store.models import MappingVersion, Record
 
@@ -66,6 +72,35 @@ def records_review(app: AppContext, entity: str | None, limit: int) -> None:
     lines += [f"  #{r['record_id']} {r['entity']}@{r['schema_version']} {r['source']} "
               f"{r['local_id']}: {r['message']}" for r in rows]
     app.emit({"total": total, "records": rows}, lines)
+
+
+@records_group.command("find")
+@click.argument("value")
+@click.option("--entity", help="Only records of this entity.")
+@click.option("--source", help="Only local ids of this source.")
+@click.pass_obj
+def records_find(app: AppContext, value: str, entity: str | None, source: str | None) -> None:
+    """Find records by a local id, a Ministry id or a personal number; show their ids."""
+    app.database()
+    found = find_records(value, entity, source)
+    lines = [t("records.find_header", count=len(found), value=value)]
+    for r in found:
+        matched = ", ".join(_namespace_text(n) for n in r["matched"])
+        lines.append(f"  #{r['record_id']} {r['entity']} {r['source']} {r['local_id']} "
+                     f"({r['state']}): {matched}")
+        others = [link["value"] for link in r["local_ids"]
+                  if link["namespace"] != f"src:{r['source']}"]
+        if others:
+            lines.append("      " + t("records.find_other_ids", ids=", ".join(others)))
+    if found:
+        lines.append(t("records.find_show_hint", record_id=found[0]["record_id"]))
+    app.emit({"value": value, "records": found}, lines)
+
+
+def _namespace_text(namespace: str) -> str:
+    if namespace.startswith("src:"):
+        return t("records.found_by_local_id", source=namespace[len("src:"):])
+    return t(f"records.found_by_{namespace}")
 
 
 @records_group.command("show")

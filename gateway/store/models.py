@@ -96,6 +96,7 @@ class Alias(BaseModel):
 
     id = BigAutoField()
     record = ForeignKeyField(Record, backref="aliases", on_delete="CASCADE")
+    record_id: int  # set by peewee for the foreign key above
     entity = CharField(max_length=64)
     namespace = CharField(max_length=240)
     value = TextField()

@@ -120,3 +120,35 @@ def test_show_older_version_view(store: StoreHandle) -> None:
     assert gender.split() == ["gender", "female", "(Female)", "female", "(Female)"]
     # The mapping wrote version 2, so its choice of numbering is not applied to the version-1 view.
     assert ethnicity.split() == ["ethnicity_code", "04", "(Hoa)", "04"]
+
+
+def test_find_by_ministry_id_links_sources(store: StoreHandle,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(pkg.HEADERS, "users", [*pkg.HEADERS["users"], "userMasterIdentifier"])
+    tables = pkg.city(students=2)
+    tables["users"][0]["userMasterIdentifier"] = "0123456789"
+    service.ingest(store.db, store.settings, pkg.write_package(store.home / "a", tables),
+                   "oneroster", "school-a")
+    other = pkg.city(students=1)
+    other["users"][0].update(sourcedId="x-77", userMasterIdentifier="0123456789")
+    service.ingest(store.db, store.settings, pkg.write_package(store.home / "b", other),
+                   "oneroster", "school-b")
+    record = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+
+    found = json.loads(gateway(store, "--json", "records", "find", "0123456789"))["records"]
+    by_local = json.loads(gateway(store, "--json", "records", "find", "x-77",
+                                  "--source", "school-b"))["records"]
+    text = gateway(store, "--lang", "en", "records", "find", "u1", "--source", "school-a")
+
+    assert [r["record_id"] for r in found] == [record.id]
+    assert found[0]["matched"] == ["ministry_id"]
+    assert {link["value"] for link in found[0]["local_ids"]} == {"u1", "x-77"}
+    assert [r["record_id"] for r in by_local] == [record.id]
+    assert f"#{record.id} student school-a u1 (active): local id of source school-a" in text
+    assert f"gateway records show {record.id}" in text
+
+
+def test_find_unknown_value_lists_nothing(store: StoreHandle) -> None:
+    text = gateway(store, "records", "find", "no-such-id")
+
+    assert text.splitlines() == ["0 bản ghi có mã no-such-id:"]
