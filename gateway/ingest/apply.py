@@ -20,7 +20,7 @@ from gateway.clock import utcnow
 from gateway.ingest import runs
 from gateway.ingest.compare import CHANGE_DECISIONS, source_namespace
 from gateway.logs import fields
-from gateway.store.bulk import db_time, execute_many, in_list, raw_rows, select_rows
+from gateway.store.bulk import db_time, execute_many, in_lists, raw_rows, select_rows
 from gateway.store.changelog import RECORD_IDS, reserve, reserve_sequences
 from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, ChangeEvent, Record, Run, StagedRecord
@@ -149,10 +149,12 @@ def _ended_states(db: peewee.Database, ends: list[dict[str, Any]]) -> dict[int, 
     """Read the stored state of records about to end: an end event carries the last state."""
     if not ends:
         return {}
-    marks, ids = in_list([s["record_id"] for s in ends])
-    sql = (f"SELECT id, schema_version, data, content_hash, source, mapping_version "
-           f"FROM {Record._meta.table_name} WHERE id IN ({marks})")
-    return {row[0]: row[1:] for row in select_rows(db, sql, ids)}
+    states = {}
+    for marks, ids in in_lists([s["record_id"] for s in ends]):
+        sql = (f"SELECT id, schema_version, data, content_hash, source, mapping_version "
+               f"FROM {Record._meta.table_name} WHERE id IN ({marks})")
+        states.update({row[0]: row[1:] for row in select_rows(db, sql, ids)})
+    return states
 
 
 def _write_events(db: peewee.Database, run: Run, changes: list[dict[str, Any]],

@@ -25,7 +25,7 @@ from gateway.entities import Entity, load_entities
 from gateway.ingest.compare import source_namespace
 from gateway.ingest.stage import KeyColumns, staged_entities
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import in_list, raw_rows, select_rows
+from gateway.store.bulk import in_lists, raw_rows, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
@@ -118,24 +118,32 @@ def _targets(data: str | None, entity: Entity, fields: list[str]) -> list[tuple[
 
 
 def _present(db: peewee.Database, run: Run, wanted: dict[str, set[str]]) -> set[tuple[str, str]]:
-    staged_table, alias_table = StagedRecord._meta.table_name, Alias._meta.table_name
+    """Return the (target entity, local id) pairs of ``wanted`` that this run stages or the store has."""
     decisions = ", ".join(f"'{d}'" for d in PRESENT)
     present: set[tuple[str, str]] = set()
     for target, values in wanted.items():
-        marks, ids = in_list(sorted(values))
-        # COALESCE keeps the planner on the (run, entity, local_id) index: an index on
-        # the decision matches nearly every row of a first load.
-        staged = (f"SELECT local_id FROM {staged_table} WHERE run_id = ? AND entity = ? "
-                  f"AND local_id IN ({marks}) AND action = 'upsert' "
-                  f"AND COALESCE(decision, '') IN ({decisions})")
-        present.update((target, row[0]) for row in select_rows(db, staged, [run.id, target, *ids]))
-        stored = (f"SELECT a.value FROM {alias_table} a JOIN {Record._meta.table_name} r "
-                  f"ON r.id = a.record_id WHERE a.entity = ? AND a.namespace = ? "
-                  f"AND a.value IN ({marks}) AND r.state = 'active' AND r.id NOT IN "
-                  f"(SELECT e.record_id FROM {staged_table} e WHERE e.run_id = ? AND e.entity = ? "
-                  f"AND e.decision = 'end' AND e.record_id IS NOT NULL)")
-        params = [target, source_namespace(run.source), *ids, run.id, target]
-        present.update((target, row[0]) for row in select_rows(db, stored, params))
+        for marks, ids in in_lists(sorted(values)):
+            present.update(_present_batch(db, run, target, marks, ids, decisions))
+    return present
+
+
+def _present_batch(db: peewee.Database, run: Run, target: str, marks: str, ids: list[Any],
+                   decisions: str) -> set[tuple[str, str]]:
+    staged_table, alias_table = StagedRecord._meta.table_name, Alias._meta.table_name
+    present: set[tuple[str, str]] = set()
+    # COALESCE keeps the planner on the (run, entity, local_id) index: an index on
+    # the decision matches nearly every row of a first load.
+    staged = (f"SELECT local_id FROM {staged_table} WHERE run_id = ? AND entity = ? "
+              f"AND local_id IN ({marks}) AND action = 'upsert' "
+              f"AND COALESCE(decision, '') IN ({decisions})")
+    present.update((target, row[0]) for row in select_rows(db, staged, [run.id, target, *ids]))
+    stored = (f"SELECT a.value FROM {alias_table} a JOIN {Record._meta.table_name} r "
+              f"ON r.id = a.record_id WHERE a.entity = ? AND a.namespace = ? "
+              f"AND a.value IN ({marks}) AND r.state = 'active' AND r.id NOT IN "
+              f"(SELECT e.record_id FROM {staged_table} e WHERE e.run_id = ? AND e.entity = ? "
+              f"AND e.decision = 'end' AND e.record_id IS NOT NULL)")
+    params = [target, source_namespace(run.source), *ids, run.id, target]
+    present.update((target, row[0]) for row in select_rows(db, stored, params))
     return present
 
 

@@ -44,7 +44,7 @@ from gateway.store.bulk import (
     db_time,
     execute_counted,
     execute_many,
-    in_list,
+    in_lists,
     json_text,
     placeholders,
     select_rows,
@@ -415,20 +415,18 @@ class Stager:
     def _known_rows(self) -> dict[str, _Known]:
         """Return the stored active records of this source that carry a row hash of the chunk."""
         hashes = list({raw.row_hash for raw in self._raw if raw.row_hash})
-        if not hashes:
-            return {}
-        marks, hashes = in_list(hashes)
-        sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, {self._stored_ids}, "
-               f"r.scope_school "
-               f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({marks}) "
-               f"AND r.source = ? AND r.state = 'active'")
         found: dict[str, _Known] = {}
-        for digest, *fields_ in select_rows(self.db, sql, [*hashes, self.run.source]):
-            known = _Known(*fields_)
-            aliases = self.entities[known.entity].aliases
-            known.ministry_id = _text(known.ministry_id) if "ministry_id" in aliases else None
-            known.personal_id = _text(known.personal_id) if "personal_id" in aliases else None
-            found[digest] = known
+        for marks, batch in in_lists(hashes):
+            sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, "
+                   f"{self._stored_ids}, r.scope_school "
+                   f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({marks}) "
+                   f"AND r.source = ? AND r.state = 'active'")
+            for digest, *fields_ in select_rows(self.db, sql, [*batch, self.run.source]):
+                known = _Known(*fields_)
+                aliases = self.entities[known.entity].aliases
+                known.ministry_id = _text(known.ministry_id) if "ministry_id" in aliases else None
+                known.personal_id = _text(known.personal_id) if "personal_id" in aliases else None
+                found[digest] = known
         return found
 
     def _stored_hashes(self, items: list[_Pending]) -> dict[tuple[str, str], tuple[int, str, str | None]]:
@@ -438,14 +436,15 @@ class Stager:
             wanted.setdefault(item.mapping.spec.entity, []).append(item.local_id)
         found: dict[tuple[str, str], tuple[int, str, str | None]] = {}
         for entity, local_ids in wanted.items():
-            marks, values = in_list(local_ids)
-            sql = (f"SELECT a.value, r.id, r.content_hash, r.row_hash FROM {Alias._meta.table_name} a "
-                   f"JOIN {Record._meta.table_name} r ON r.id = a.record_id "
-                   f"WHERE a.entity = ? AND a.namespace = ? AND r.state = 'active' AND r.source = ? "
-                   f"AND a.value IN ({marks})")
-            params = [entity, f"src:{self.run.source}", self.run.source, *values]
-            for value, record_id, digest, stored_row_hash in select_rows(self.db, sql, params):
-                found[(entity, value)] = (record_id, digest, stored_row_hash)
+            for marks, values in in_lists(local_ids):
+                sql = (f"SELECT a.value, r.id, r.content_hash, r.row_hash "
+                       f"FROM {Alias._meta.table_name} a "
+                       f"JOIN {Record._meta.table_name} r ON r.id = a.record_id "
+                       f"WHERE a.entity = ? AND a.namespace = ? AND r.state = 'active' "
+                       f"AND r.source = ? AND a.value IN ({marks})")
+                params = [entity, f"src:{self.run.source}", self.run.source, *values]
+                for value, record_id, digest, stored_row_hash in select_rows(self.db, sql, params):
+                    found[(entity, value)] = (record_id, digest, stored_row_hash)
         return found
 
     def _identifiers(self, entity: str, record: dict[str, Any]) -> tuple[str | None, str | None]:

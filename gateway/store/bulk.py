@@ -10,7 +10,7 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -86,10 +86,19 @@ def padded(values: Sequence[Any]) -> list[Any]:
     return [*values, *([None] * (size - len(values)))]
 
 
-def in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
-    """Return the placeholders and the parameters of an ``IN`` list of ``values``, ``padded``."""
-    params = padded(values)
-    return placeholders(len(params)), params
+IN_LIST_MAX = 4096
+"""The most values of one ``IN`` list: SQLite takes at most 32,766 parameters per statement."""
+
+
+def in_lists(values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+    """Yield the placeholders and parameters of ``IN`` lists that cover ``values``, each ``padded``.
+
+    Each list has at most ``IN_LIST_MAX`` values, so that chunk settings of any size stay
+    within the parameter limit.
+    """
+    for start in range(0, len(values), IN_LIST_MAX):
+        params = padded(values[start:start + IN_LIST_MAX])
+        yield placeholders(len(params)), params
 
 
 def json_text(db: peewee.Database, column: str, key: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.store.bulk import in_list, padded
+from gateway.store.bulk import IN_LIST_MAX, in_lists, padded
 from tests.support.store import StoreHandle
 
 
@@ -18,13 +18,19 @@ def test_padded_to_power_of_two(count: int, size: int) -> None:
     assert set(result[count:]) <= {None}
 
 
-def test_in_list_lengths_share_text() -> None:
-    texts = {in_list(list(range(count)))[0] for count in range(900, 1000)}
+def test_in_lists_lengths_share_text() -> None:
+    texts = {next(in_lists(list(range(count))))[0] for count in range(900, 1000)}
     assert len(texts) == 1
 
 
-def test_in_list_matches_only_values(store: StoreHandle) -> None:
-    marks, params = in_list(["a", "c"])
+def test_in_lists_stay_within_parameter_limit() -> None:
+    lists = list(in_lists(list(range(3 * IN_LIST_MAX + 5))))
+    assert [len(params) for _, params in lists] == [IN_LIST_MAX] * 3 + [16]
+    assert [v for _, params in lists for v in params if v is not None] == list(range(3 * IN_LIST_MAX + 5))
+
+
+def test_in_lists_match_only_values(store: StoreHandle) -> None:
+    marks, params = next(in_lists(["a", "c"]))
     cursor = store.db.cursor()
     sql = f"SELECT v FROM (SELECT 'a' AS v UNION SELECT 'b' UNION SELECT 'c') t WHERE v IN ({marks})"
     if store.engine == "postgresql":
