@@ -59,13 +59,16 @@ class Comparer:
     """Sets ``decision`` and ``record_id`` on every staged row of one run."""
 
     def __init__(self, db: peewee.Database, run: Run, precedence: Mapping[str, Sequence[str]],
-                 chunk_size: int = 1000):
+                 chunk_size: int = 1000, confirm_fields: Sequence[str] = ()):
         self.db = db
         self.run = run
         self.namespace = source_namespace(run.source)
         self.precedence = precedence
         self.chunk_size = chunk_size
+        self.confirm_fields = tuple(confirm_fields)
         self.decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        # Rows rejected while deciding, by reason (each is also a ``conflict`` decision).
+        self.rejected: Counter[str] = Counter()
 
     def compare(self, snapshots: list[Snapshot]) -> dict[str, dict[str, int]]:
         self._decide_new_keys()
@@ -199,8 +202,23 @@ class Comparer:
             if record.source == self.run.source:
                 self._quarantine_conflict(staged, namespace, value, record)
                 return None, True
+            differing = self._differing_field(staged, record)
+            if differing is not None:
+                self._quarantine_conflict(staged, namespace, value, record, differing)
+                return None, True
             return record, False
         return None, False
+
+    def _differing_field(self, staged: SimpleNamespace, record: Record) -> str | None:
+        """Return the first confirm field whose values in the row and the record differ."""
+        if not self.confirm_fields or not staged.data:
+            return None
+        ours, theirs = json.loads(staged.data), json.loads(record.data)
+        for name in self.confirm_fields:
+            mine, other = ours.get(name), theirs.get(name)
+            if mine not in (None, "") and other not in (None, "") and str(mine) != str(other):
+                return name
+        return None
 
     def _outranks(self, entity: str, owner: str) -> bool:
         """Return whether this run's source may overwrite a record owned by ``owner``.
@@ -219,16 +237,24 @@ class Comparer:
         return rank(self.run.adapter) < rank(owner_adapter)
 
     def _quarantine_conflict(self, staged: SimpleNamespace, namespace: str, value: str,
-                             record: Record) -> None:
+                             record: Record, differing: str | None = None) -> None:
+        """Reject a row whose identifier names a record it cannot be: of this source, or a differing one.
+
+        A differing record's values are never copied into the rejection: only the field's name.
+        """
         place = json.loads(staged.place)
+        params: dict[str, Any] = {"field": namespace, "value": value, "other_local_id": record.local_id}
+        reason = "ingest.identifier_taken"
+        if differing is not None:
+            reason = "ingest.identifier_mismatch"
+            params.update(differs=differing, other_source=record.source)
         Quarantine.create(
             run=self.run.id, source=self.run.source, stream=None, entity=staged.entity,
             file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
-            column=None, field=namespace, reason="ingest.identifier_taken",
-            params=canonical_json({"field": namespace, "value": value,
-                                   "other_local_id": record.local_id}),
-            cells=staged.data, created_at=utcnow(),
+            column=None, field=differing or namespace, reason=reason,
+            params=canonical_json(params), cells=staged.data, created_at=utcnow(),
         )
+        self.rejected[reason] += 1
 
     # -- absence from a bulk snapshot ------------------------------------------
 

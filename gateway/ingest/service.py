@@ -186,14 +186,13 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
                        stage_counts: dict[str, Any], columns: KeyColumns,
                        progress: Any) -> RunReport:
     runs.mark(run, "comparing")
-    precedence = settings.section("identity")["precedence"]
-    comparer = Comparer(db, run, precedence)
+    identity = settings.section("identity")
+    comparer = Comparer(db, run, identity["precedence"], confirm_fields=identity["confirm_fields"])
     phase_started = get_clock().monotonic()
-    decisions = comparer.compare(snapshots)
+    comparer.compare(snapshots)
     _log_phase(run, "run compared", phase_started)
-    conflicts = sum(c.get("conflict", 0) for c in decisions.values())
-    if conflicts:
-        stage_counts["rejected"]["ingest.identifier_taken"] = conflicts
+    for reason, count in comparer.rejected.items():
+        stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
     dangling = sum(check_references(db, run, columns=columns).values())
     _log_phase(run, "references checked", phase_started)

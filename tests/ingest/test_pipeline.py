@@ -10,7 +10,7 @@ import pytest
 from gateway.errors import RunStateError
 from gateway.ingest import service
 from gateway.store.changelog import horizon, read_changes
-from gateway.store.models import ChangeEvent, Quarantine, Record, Run
+from gateway.store.models import Alias, ChangeEvent, Quarantine, Record, Run
 from tests.support import oneroster as pkg
 from tests.support.store import StoreHandle
 
@@ -215,6 +215,40 @@ def test_ministry_id_links_two_sources(store: StoreHandle, tmp_path: Path) -> No
     ingest(store, pkg.write_package(tmp_path / "a", first), source="vendor-a")
     student = Record.get(Record.entity == "student")
     assert json.loads(student.data)["local_code"] == "HS-1"
+
+
+def _one_pupil(sourced_id: str, ministry_id: str, birth_date: str) -> dict[str, list[dict[str, str]]]:
+    tables = pkg.city(students=1)
+    tables["users"][0].update(sourcedId=sourced_id, userMasterIdentifier=ministry_id)
+    for enrollment in tables["enrollments"]:
+        enrollment["userSourcedId"] = sourced_id
+    tables["demographics"] = [{"sourcedId": sourced_id, "birthDate": birth_date, "sex": "female"}]
+    return tables
+
+
+def test_identifier_link_needs_same_birth_date(store: StoreHandle, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(pkg.HEADERS, "users", [*pkg.HEADERS["users"], "userMasterIdentifier"])
+    monkeypatch.setitem(pkg.HEADERS, "demographics", ["sourcedId", "status", "birthDate", "sex"])
+    ingest(store, pkg.write_package(tmp_path / "a", _one_pupil("u1", "0123456789", "2015-03-04")),
+           source="vendor-a")
+    first = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+
+    other = ingest(store, pkg.write_package(tmp_path / "b", _one_pupil("x9", "0123456789", "2016-01-01")),
+                   source="vendor-b")
+    same = ingest(store, pkg.write_package(tmp_path / "c", _one_pupil("z5", "0123456789", "2015-03-04")),
+                  source="vendor-c")
+
+    assert other.counts["stage"]["rejected"]["ingest.identifier_mismatch"] == 1
+    rejected = Quarantine.get((Quarantine.run == other.run_id)
+                              & (Quarantine.reason == "ingest.identifier_mismatch"))
+    assert (rejected.file, rejected.field) == ("users.csv", "birth_date")
+    assert json.loads(rejected.params)["other_source"] == "vendor-a"
+    assert "2015-03-04" not in rejected.params
+    assert decisions(same, "student") == {"alias": 1}
+    linked = {a.value for a in Alias.select().where(Alias.record == first.id)}
+    assert "z5" in linked
+    assert "x9" not in linked
 
 
 def test_unknown_class_rejects_enrollment(store: StoreHandle, tmp_path: Path) -> None:
