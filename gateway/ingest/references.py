@@ -35,13 +35,17 @@ PRESENT = ("insert", "update", "unchanged", "alias")
 # Rows whose references are checked: an unchanged record is not judged again.
 CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
+REFUSED_REASON = "ingest.reference_rejected"
 
 
 def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
                      columns: KeyColumns | None = None) -> Counter[str]:
-    """Quarantine rows whose required references are dangling; return counts by entity.
+    """Quarantine rows whose required references are dangling; return counts by reason.
 
-    ``columns`` names the header that gave each reference, for the rejection's place.
+    A reference to a record whose own row this run rejected is ``ingest.reference_rejected``,
+    with the place of that row, because fixing that row is what lets this one through. Any
+    other dangling reference is ``ingest.reference_unknown``. ``columns`` names the header
+    that gave each reference, for the rejection's place.
     """
     entities = load_entities()
     rejected: Counter[str] = Counter()
@@ -49,8 +53,8 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
     for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         required = _required_reference_fields(entities[name])
         if required:
-            rejected[name] += _check_entity(db, run, entities[name], required, chunk_size,
-                                            columns or {})
+            rejected.update(_check_entity(db, run, entities[name], required, chunk_size,
+                                          columns or {}))
     return +rejected
 
 
@@ -72,8 +76,8 @@ class _Checked:
 
 
 def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[str],
-                  chunk_size: int, columns: KeyColumns) -> int:
-    rejected = 0
+                  chunk_size: int, columns: KeyColumns) -> Counter[str]:
+    rejected: Counter[str] = Counter()
     last_id = 0
     while True:
         query = (
@@ -94,13 +98,17 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
             for _, target, value in staged.targets:
                 wanted[target].add(value)
         present = _present(db, run, wanted)
+        missing_rows = []
+        for staged in chunk:
+            missing = next(((field, target, value) for field, target, value in staged.targets
+                            if (target, value) not in present), None)
+            if missing is not None:
+                missing_rows.append((staged, missing))
+        refused = _rejected_in_run(db, run, {(t, v) for _, (_, t, v) in missing_rows})
         with write_transaction(db):
-            for staged in chunk:
-                missing = next(((field, target, value) for field, target, value in staged.targets
-                                if (target, value) not in present), None)
-                if missing:
-                    _reject(run, staged, *missing, columns)
-                    rejected += 1
+            for staged, (field, target, value) in missing_rows:
+                rejected[_reject(run, staged, field, target, value, columns,
+                                 refused.get((target, value)))] += 1
 
 
 def _targets(data: str | None, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
@@ -147,15 +155,39 @@ def _present_batch(db: peewee.Database, run: Run, target: str, marks: str, ids: 
     return present
 
 
+def _rejected_in_run(db: peewee.Database, run: Run,
+                     keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Return the place of the first rejected row of this run for each (entity, local id) of ``keys``."""
+    by_target: defaultdict[str, list[str]] = defaultdict(list)
+    for target, value in sorted(keys):
+        by_target[target].append(value)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    table = StagedRecord._meta.table_name
+    for target, values in by_target.items():
+        for marks, ids in in_lists(values):
+            sql = (f"SELECT local_id, place FROM {table} WHERE run_id = ? AND entity = ? "
+                   f"AND local_id IN ({marks}) AND (action = 'seen' "
+                   f"OR COALESCE(decision, '') IN ('seen', 'conflict')) ORDER BY id")
+            for local_id, place in select_rows(db, sql, [run.id, target, *ids]):
+                found.setdefault((target, local_id), json.loads(place))
+    return found
+
+
 def _reject(run: Run, staged: _Checked, field: str, target: str, value: str,
-            columns: KeyColumns) -> None:
+            columns: KeyColumns, refused_at: dict[str, Any] | None) -> str:
+    """Quarantine ``staged`` for its dangling reference; return the reason."""
     place: dict[str, Any] = json.loads(staged.place)
+    params: dict[str, Any] = {"field": field, "value": value, "target": target}
+    reason = REASON
+    if refused_at is not None:
+        reason = REFUSED_REASON
+        params.update(target_file=refused_at.get("file", ""), target_row=refused_at.get("row", ""))
     Quarantine.create(
         run=run.id, source=run.source, stream=None, entity=staged.entity,
         file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
         column=columns.get((place.get("file"), staged.entity, field)),
-        field=field, reason=REASON,
-        params=canonical_json({"field": field, "value": value, "target": target}),
+        field=field, reason=reason, params=canonical_json(params),
         cells=staged.data, created_at=utcnow(),
     )
     StagedRecord.update(decision="seen").where(StagedRecord.id == staged.id).execute()
+    return reason

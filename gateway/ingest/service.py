@@ -194,10 +194,9 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     for reason, count in comparer.rejected.items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
-    dangling = sum(check_references(db, run, columns=columns).values())
+    for reason, count in check_references(db, run, columns=columns).items():
+        stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     _log_phase(run, "references checked", phase_started)
-    if dangling:
-        stage_counts["rejected"]["ingest.reference_unknown"] = dangling
     decisions = counts_by_decision(run)
     guard_settings = settings.section("guard")
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],

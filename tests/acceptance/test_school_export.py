@@ -51,8 +51,8 @@ REJECTIONS = {
     VendorFault.COMMUNE_OTHER_PROVINCE: ("mapping.code_in_other_parent", "address.commune_code"),
 }
 # The rejection of the enrollment of a pupil row whose student row is rejected for its own
-# values: the enrollment names a student the source does not have.
-UNKNOWN_PERSON = ("ingest.reference_unknown", "person_ref")
+# values: the enrollment names a student whose row this run rejected.
+UNKNOWN_PERSON = ("ingest.reference_rejected", "person_ref")
 # Schema version of the records of each entity.
 SCHEMA_VERSIONS = {"student": 2, "organization": 1, "class": 1, "enrollment": 1}
 # Enrollments stored from the tiny city, by shape: 37 pupil rows less the 5 rejected for their own

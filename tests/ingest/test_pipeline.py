@@ -267,7 +267,11 @@ def test_rejected_class_rejects_its_enrollments(store: StoreHandle, tmp_path: Pa
     tables["classes"][0]["classType"] = "lecture"
     report = ingest(store, pkg.write_package(tmp_path / "a", tables))
     assert report.counts["stage"]["rejected"] == {"mapping.code_unknown": 1,
-                                                   "ingest.reference_unknown": 3}
+                                                   "ingest.reference_rejected": 3}
+    follow_on = Quarantine.get((Quarantine.run == report.run_id)
+                               & (Quarantine.reason == "ingest.reference_rejected"))
+    assert json.loads(follow_on.params)["target_file"] == "classes.csv"
+    assert json.loads(follow_on.params)["target_row"] == 2
     assert active("enrollment") == 0
 
 
