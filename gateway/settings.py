@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
@@ -145,10 +146,25 @@ def build(document: Mapping[str, Any], home: Path) -> Settings:
         _schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
     found = [problem for error in validator.iter_errors(document) for problem in _problems(error)]
+    found += _zone_problems(document)
     for _, text in sorted(found):
         problems.add(text)
     problems.raise_if_any("error.settings_invalid")
     return Settings(data=document, home=home)
+
+
+def _zone_problems(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Return the problem of a ``locale.timezone`` that names no time zone this machine has."""
+    locale = document.get("locale")
+    zone = locale.get("timezone") if isinstance(locale, Mapping) else None
+    if not isinstance(zone, str) or not zone:
+        return []
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return [("locale.timezone", t("settings.invalid.timezone", setting="locale.timezone",
+                                      value=shorten(zone)))]
+    return []
 
 
 def _setting(path: Any, name: str | None = None) -> str:

@@ -15,6 +15,7 @@ import peewee
 from tqdm import tqdm
 
 from gateway import settings as settings_module
+from gateway.cli.render import set_display_zone
 from gateway.i18n import set_language, t
 from gateway.logs import configure
 from gateway.settings import Settings
@@ -37,6 +38,7 @@ class AppContext:
         if self._settings is None:
             self._settings = settings_module.load()
             set_language(self.lang_option or self._settings.lang)
+            set_display_zone(self._settings.section("locale")["timezone"])
             logging_section = self._settings.section("logging")
             configure(logging_section["level"], logging_section["format"])
         return self._settings

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from gateway.entities import load_entities
 from gateway.i18n import COUNTED_MESSAGES, get_language, t
@@ -13,11 +14,20 @@ from gateway.reports import records_summary, rejections_by_reason
 DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "repeat", "seen", "conflict")
 
 
+_display_zone: tzinfo = UTC
+
+
+def set_display_zone(name: str) -> None:
+    """Show times for people in the IANA time zone ``name`` (setting ``locale.timezone``)."""
+    global _display_zone
+    _display_zone = ZoneInfo(name)
+
+
 def time_text(value: datetime | str | None) -> str:
-    """Return a stored time for people, to the second: ``2026-12-05 01:06:17+00:00``."""
+    """Return a stored time for people, to the second, in the display zone: ``2026-12-05 08:06:17+07:00``."""
     if value is None:
         return "-"
-    return _as_datetime(value).isoformat(sep=" ", timespec="seconds")
+    return _as_datetime(value).astimezone(_display_zone).isoformat(sep=" ", timespec="seconds")
 
 
 def time_iso(value: datetime | str | None) -> str | None:

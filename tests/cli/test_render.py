@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.cli.render import guard_lines, run_lines, time_iso, time_text
+from gateway.cli.render import guard_lines, run_lines, set_display_zone, time_iso, time_text
 from gateway.i18n import COUNTED_MESSAGES, catalogue, set_language, translate
 from tests.support.store import StoreHandle
 
@@ -49,15 +49,29 @@ TIME_CASES = [
     pytest.param(datetime(2026, 12, 5, 1, 6, 17, 256802), "2026-12-05 01:06:17+00:00",
                  "2026-12-05T01:06:17.256802+00:00", id="postgresql-naive"),
     pytest.param(datetime(2026, 12, 5, 8, 6, 17, tzinfo=timezone(timedelta(hours=7))),
-                 "2026-12-05 08:06:17+07:00", "2026-12-05T08:06:17+07:00", id="other-offset"),
+                 "2026-12-05 01:06:17+00:00", "2026-12-05T08:06:17+07:00", id="other-offset"),
     pytest.param(None, "-", None, id="none"),
 ]
 
 
+@pytest.fixture
+def utc_display() -> Iterator[None]:
+    set_display_zone("UTC")
+    yield
+    set_display_zone("UTC")
+
+
 @pytest.mark.parametrize(("stored", "human", "machine"), TIME_CASES)
-def test_time_formats(stored: datetime | str | None, human: str, machine: str | None) -> None:
+def test_time_formats(utc_display: None, stored: datetime | str | None, human: str,
+                      machine: str | None) -> None:
     assert time_text(stored) == human
     assert time_iso(stored) == machine
+
+
+def test_time_shown_in_display_zone(utc_display: None) -> None:
+    set_display_zone("Asia/Ho_Chi_Minh")
+    assert time_text("2026-12-05 20:06:17.256802+00:00") == "2026-12-06 03:06:17+07:00"
+    assert time_iso("2026-12-05 20:06:17.256802+00:00") == "2026-12-05T20:06:17.256802+00:00"
 
 
 def test_run_header_unread_files(store: StoreHandle) -> None:
