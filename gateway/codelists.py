@@ -625,7 +625,8 @@ def get_codelist(name: str, version: int | None = None) -> CodeList:
     lists = load_codelists()
     versions = sorted(v for (n, v) in lists if n == name)
     if not versions or (version is not None and version not in versions):
-        raise ConfigurationError("error.codelist_unknown", name=name, version=version or "")
+        raise ConfigurationError("error.codelist_unknown",
+                                 name=name if version is None else f"{name}@{version}")
     return lists[(name, version if version is not None else versions[-1])]
 
 

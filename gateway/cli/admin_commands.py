@@ -11,7 +11,7 @@ import click
 
 from gateway.cli.context import AppContext
 from gateway.cli.render import place_text
-from gateway.codelists import CodeList, load_codelists
+from gateway.codelists import CodeList, get_codelist, load_codelists
 from gateway.errors import ConfigurationError
 from gateway.i18n import get_language, t
 from gateway.mapping import registry
@@ -127,6 +127,22 @@ def codelists_list(app: AppContext) -> None:
         lines.append(f"  {heading} ({len(codes)}): {shown}")
         lines.append(f"      {described['provenance'].strip()}")
     app.emit(lists, lines)
+
+
+@codelists_group.command("show")
+@click.argument("name")
+@click.option("--version", type=click.IntRange(min=1), help="Version of the list (default: the newest).")
+@click.pass_obj
+def codelists_show(app: AppContext, name: str, version: int | None) -> None:
+    """Show every code of one code list with its name, and the list's provenance."""
+    _ = app.settings
+    codelist = get_codelist(name, version)
+    described = codelist.describe()
+    heading = " ".join(part for part in (codelist.label, codelist.title_in(get_language())) if part)
+    lines = [f"{heading} ({len(described['codes'])})"]
+    lines += [f"  {_named_code(codelist, code)}" for code in described["codes"]]
+    lines.append(f"  {described['provenance'].strip()}")
+    app.emit(described, lines)
 
 
 def _named_code(codelist: CodeList, code: str) -> str:

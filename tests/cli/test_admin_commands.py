@@ -52,3 +52,20 @@ def test_codelists_list_json_names(tmp_path: Path) -> None:
                                           "female": {"vi": "Nữ", "en": "Female"}}
     assert len(by_name["commune-2025"]["names"]) == 3321
     assert by_name["commune-2025"]["names"]["26740"] == {"vi": "Phường Sài Gòn"}
+
+
+def test_codelists_show_lists_every_code(tmp_path: Path) -> None:
+    text = gateway(tmp_path, "codelists", "show", "ethnic-group-1979")
+    lines = text.splitlines()
+
+    assert lines[0].startswith("ethnic-group-1979@1 ")
+    assert lines[0].endswith("(54)")
+    assert "  01 (Kinh)" in lines
+    assert len([line for line in lines if line.startswith("  ") and line[2:4].isdigit()]) == 54
+
+
+def test_codelists_show_json_has_names(tmp_path: Path) -> None:
+    document = json.loads(gateway(tmp_path, "--json", "codelists", "show", "gender"))
+
+    assert document["codes"] == ["male", "female"]
+    assert document["names"]["female"]["vi"] == "Nữ"
