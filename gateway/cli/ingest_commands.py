@@ -73,8 +73,9 @@ def runs_list(app: AppContext, source: str | None, limit: int) -> None:
         for r in runs
     ]
     lines = [t("runs.list_header", count=len(rows))]
-    lines += [f"  {r.id:>5}  {t('run.state.' + r.state):<16} {r.source}  {time_text(r.started_at)}"
-              for r in runs]
+    width = max((len(r.source) for r in runs), default=0)
+    lines += [f"  {r.id:>5}  {t('run.state.' + r.state):<16} {r.source:<{width}}  "
+              f"{time_text(r.started_at)}" for r in runs]
     app.emit(rows, lines)
 
 

@@ -83,17 +83,19 @@ def records_find(app: AppContext, value: str, entity: str | None, source: str | 
     """Find records by a local id, a Ministry id or a personal number; show their ids."""
     app.database()
     found = find_records(value, entity, source)
+    if not found:
+        app.emit({"value": value, "records": []}, [t("records.find_none", value=value)])
+        return
     lines = [t("records.find_header", count=len(found), value=value)]
     for r in found:
         matched = ", ".join(_namespace_text(n) for n in r["matched"])
         lines.append(f"  #{r['record_id']} {r['entity']} {r['source']} {r['local_id']} "
                      f"({r['state']}): {matched}")
-        others = [link["value"] for link in r["local_ids"]
+        others = [f"{link['value']} ({link['namespace'][len('src:'):]})" for link in r["local_ids"]
                   if link["namespace"] != f"src:{r['source']}"]
         if others:
             lines.append("      " + t("records.find_other_ids", ids=", ".join(others)))
-    if found:
-        lines.append(t("records.find_show_hint", record_id=found[0]["record_id"]))
+    lines.append(t("records.find_show_hint", record_id=found[0]["record_id"]))
     app.emit({"value": value, "records": found}, lines)
 
 

@@ -151,4 +151,5 @@ def test_find_by_ministry_id_links_sources(store: StoreHandle,
 def test_find_unknown_value_lists_nothing(store: StoreHandle) -> None:
     text = gateway(store, "records", "find", "no-such-id")
 
-    assert text.splitlines() == ["0 bản ghi có mã no-such-id:"]
+    assert text.splitlines() == ["Không có bản ghi nào có mã no-such-id. Hãy kiểm tra lại giá trị, "
+                                 "hoặc bỏ --source và --entity để tìm trong mọi nguồn."]
