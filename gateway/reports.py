@@ -54,6 +54,19 @@ def _school_names(local_ids: list[str], source: str | None) -> dict[str, str]:
     return {r.local_id: json.loads(r.data).get("name") for r in Record.select().where(condition)}
 
 
+def rejected_rows(run_id: int) -> int:
+    """Return how many input rows a run rejected: one row may be rejected for several entities.
+
+    A rejection without a row (a whole file, say) counts as one of its own.
+    """
+    places: set[tuple[Any, ...]] = set()
+    query = (Quarantine.select(Quarantine.id, Quarantine.file, Quarantine.sheet, Quarantine.row)
+             .where(Quarantine.run == run_id))
+    for row in query.iterator():
+        places.add((row.file, row.sheet, row.row) if row.row is not None else ("id", row.id))
+    return len(places)
+
+
 def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]:
     """Group a run's quarantined rows by reason and field, with a count and the first places.
 

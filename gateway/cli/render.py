@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.entities import load_entities
 from gateway.i18n import COUNTED_MESSAGES, get_language, t
-from gateway.reports import records_summary, rejections_by_reason
+from gateway.reports import records_summary, rejected_rows, rejections_by_reason
 
 DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "repeat", "seen", "conflict")
 
@@ -141,7 +141,12 @@ def rejection_lines(run_id: int) -> list[str]:
     groups = rejections_by_reason(run_id)
     if not groups:
         return [t("run.no_rejections")]
-    lines = [t("run.rejected_header", count=sum(g["count"] for g in groups))]
+    count, rows = sum(g["count"] for g in groups), rejected_rows(run_id)
+    if rows == count:
+        lines = [t("run.rejected_header", count=count)]
+    else:
+        # A pupil row of a list export gives a student and an enrollment, rejected together.
+        lines = [t("run.rejected_header_rows", count=count, rows=rows)]
     for group in groups:
         example = group["examples"][0]
         message = t(group["reason"], **example["params"])

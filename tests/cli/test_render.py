@@ -7,8 +7,17 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.cli.render import guard_lines, run_lines, set_display_zone, time_iso, time_text
+from gateway.cli.render import (
+    guard_lines,
+    rejection_lines,
+    run_lines,
+    set_display_zone,
+    time_iso,
+    time_text,
+)
 from gateway.i18n import COUNTED_MESSAGES, catalogue, set_language, translate
+from gateway.ingest import runs
+from gateway.store.models import Quarantine
 from tests.support.store import StoreHandle
 
 
@@ -174,3 +183,16 @@ def test_counted_message_stored_without_zeros() -> None:
                      numbers=0)
     assert text == "Rows that are not data were skipped in list.xlsx: 2 at the end of a block " \
                    "(totals, signatures, dates)."
+
+
+def test_rejection_header_counts_rows(store: StoreHandle) -> None:
+    run = runs.new_run("ingest", "lists", "school-export", None)
+    for entity, reason, line in [("student", "mapping.date_invalid", 5),
+                                 ("enrollment", "ingest.reference_rejected", 5),
+                                 ("student", "mapping.date_invalid", 9)]:
+        Quarantine.create(run=run.id, source="lists", entity=entity, file="a.csv", row=line,
+                          field="birth_date", reason=reason, params="{}", created_at=datetime.now(UTC))
+
+    lines = rejection_lines(run.id)
+
+    assert lines[0] == "Rejections: 3 (input rows rejected: 2), by reason:"
