@@ -219,6 +219,39 @@ def find_records(value: str, entity: str | None = None, source: str | None = Non
     return found
 
 
+def reference_targets(entity: str, source: str,
+                      data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Return (field, value, target) for each reference of ``data`` that names a stored record.
+
+    The target is the record's id and entity, and the name of a school, class or school year
+    (``name`` or ``title``). A person's name is not given, only the id.
+    """
+    definition = get_entity(entity)
+    found = []
+    for field_name in sorted(set(definition.references) | set(definition.references_by_role)):
+        target_entity = definition.reference_target(field_name, data.get("role"))
+        value = data.get(field_name)
+        if target_entity is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if item in (None, ""):
+                continue
+            alias = (Alias.select(Alias.record)
+                     .where((Alias.entity == target_entity)
+                            & (Alias.namespace == source_namespace(source))
+                            & (Alias.value == str(item))).first())
+            if alias is None:
+                continue
+            target = Record.get_by_id(alias.record_id)
+            name = ""
+            if target_entity not in ("student", "staff"):
+                target_data = json.loads(target.data)
+                name = str(target_data.get("name") or target_data.get("title") or "")
+            found.append((field_name, str(item), {"record_id": target.id, "entity": target.entity,
+                                                  "state": target.state, "name": name}))
+    return found
+
+
 def read_record(record_id: int, version: int | None = None) -> dict[str, Any]:
     """Return one record as stored and converted to ``version`` (default: the current one).
 

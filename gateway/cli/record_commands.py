@@ -16,6 +16,7 @@ from gateway.records import (
     migrate_records,
     read_record,
     records_for_review,
+    reference_targets,
 )
 from gateway.schema_versions import REVIEW_REASONS, configure
 from gateway.store.models import MappingVersion, Record
@@ -116,7 +117,15 @@ def records_show(app: AppContext, record_id: int, schema_version: int | None) ->
     configure(app.settings)
     document = read_record(record_id, schema_version)
     labels = _code_labels(document)
-    app.emit({**document, "labels": labels}, _show_lines(document, labels))
+    references = reference_targets(document["entity"], document["source"], document["stored"]["data"])
+    lines = _show_lines(document, labels)
+    if references:
+        lines.append(t("records.show_references"))
+        lines += [f"  {field}: {value} → #{target['record_id']} {target['name']}".rstrip()
+                  for field, value, target in references]
+    app.emit({**document, "labels": labels,
+              "references": [{"field": f, "value": v, **target} for f, v, target in references]},
+             lines)
 
 
 def _code_labels(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -153,3 +153,21 @@ def test_find_unknown_value_lists_nothing(store: StoreHandle) -> None:
 
     assert text.splitlines() == ["Không có bản ghi nào có mã no-such-id. Hãy kiểm tra lại giá trị, "
                                  "hoặc bỏ --source và --entity để tìm trong mọi nguồn."]
+
+
+def test_show_names_referenced_records(store: StoreHandle) -> None:
+    folder = pkg.write_package(store.home / "pkg", pkg.city(students=1))
+    service.ingest(store.db, store.settings, folder, "oneroster", "school-a")
+    enrollment = Record.get(Record.entity == "enrollment")
+    school = Record.get(Record.entity == "organization")
+    pupil = Record.get(Record.entity == "student")
+
+    text = gateway(store, "--lang", "en", "records", "show", str(enrollment.id))
+    document = json.loads(gateway(store, "--json", "records", "show", str(enrollment.id)))
+
+    school_name = json.loads(school.data)["name"]
+    assert f"  school_ref: {school.local_id} → #{school.id} {school_name}" in text.splitlines()
+    assert f"  person_ref: {pupil.local_id} → #{pupil.id}" in text.splitlines()
+    by_field = {r["field"]: r for r in document["references"]}
+    assert by_field["person_ref"]["name"] == ""
+    assert by_field["school_ref"]["record_id"] == school.id
