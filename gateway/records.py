@@ -268,6 +268,8 @@ def read_record(record_id: int, version: int | None = None) -> dict[str, Any]:
     return {
         "record_id": record.id, "entity": record.entity, "source": record.source,
         "local_id": record.local_id, "state": record.state,
+        "created_at": record.created_at, "updated_at": record.updated_at,
+        "first_seq": record.first_seq, "last_seq": record.last_seq,
         "stored": {"schema_version": record.schema_version, "data": data,
                    "review": _review_dict(stored_review)},
         "requested": {"schema_version": converted.version, "data": converted.record,

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gateway.cli.context import AppContext
+from gateway.cli.render import time_iso, time_text
 from gateway.codelists import code_labels, record_codelists
 from gateway.i18n import get_language, t
 from gateway.records import (
@@ -123,6 +124,8 @@ def records_show(app: AppContext, record_id: int, schema_version: int | None) ->
         lines.append(t("records.show_references"))
         lines += [f"  {field}: {value} → #{target['record_id']} {target['name']}".rstrip()
                   for field, value, target in references]
+    document = {**document, "created_at": time_iso(document["created_at"]),
+                "updated_at": time_iso(document["updated_at"])}
     app.emit({**document, "labels": labels,
               "references": [{"field": f, "value": v, **target} for f, v, target in references]},
              lines)
@@ -150,7 +153,10 @@ def _mapping_document(record_id: int) -> dict[str, Any] | None:
 def _show_lines(document: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[str]:
     stored, requested = document["stored"], document["requested"]
     lines = [t("records.show_header", record_id=document["record_id"], entity=document["entity"],
-               state=document["state"], source=document["source"], local_id=document["local_id"])]
+               state=document["state"], source=document["source"], local_id=document["local_id"]),
+             t("records.show_times", created=time_text(document["created_at"]),
+               updated=time_text(document["updated_at"]), first_seq=document["first_seq"],
+               last_seq=document["last_seq"])]
     left = _with_names(_flatten(stored["data"]), labels["stored"])
     right = _with_names(_flatten(requested["data"]), labels["requested"])
     names = list(left) + [name for name in right if name not in left]

@@ -171,3 +171,17 @@ def test_show_names_referenced_records(store: StoreHandle) -> None:
     by_field = {r["field"]: r for r in document["references"]}
     assert by_field["person_ref"]["name"] == ""
     assert by_field["school_ref"]["record_id"] == school.id
+
+
+def test_show_gives_times_and_sequence(store: StoreHandle) -> None:
+    folder = pkg.write_package(store.home / "pkg", pkg.city(students=1))
+    service.ingest(store.db, store.settings, folder, "oneroster", "school-a")
+    pupil = Record.get(Record.entity == "student")
+
+    text = gateway(store, "--lang", "en", "records", "show", str(pupil.id))
+    document = json.loads(gateway(store, "--json", "records", "show", str(pupil.id)))
+
+    assert text.splitlines()[1].startswith("Created 20")
+    assert f"sequence numbers {pupil.first_seq} to {pupil.last_seq}" in text.splitlines()[1]
+    assert document["created_at"].endswith("+00:00")
+    assert document["first_seq"] == pupil.first_seq
