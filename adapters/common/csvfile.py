@@ -202,16 +202,19 @@ def _rows(
         yield SourceRow(line=record.line, cells=clean_row(kept))
 
 
+def too_many_cells(place: Place, cells: int, columns: int, delimiter: str) -> RowError:
+    """Return the error of a row with more cells than the header, naming the file's separator."""
+    return RowError("csv.too_many_cells", place=place, cells=cells, columns=columns,
+                    separator="Tab" if delimiter == "\t" else delimiter)
+
+
 def _row_error(
     cells: list[str], file: str, line: int, raw_headers: list[str], max_cell: int,
     delimiter: str = ",",
 ) -> RowError | None:
     place = Place(file=file, row=line)
     if len(cells) > len(raw_headers):
-        return RowError(
-            "csv.too_many_cells", place=place, cells=len(cells), columns=len(raw_headers),
-            separator="Tab" if delimiter == "\t" else delimiter,
-        )
+        return too_many_cells(place, len(cells), len(raw_headers), delimiter)
     for index, cell in enumerate(cells):
         if len(cell) > max_cell:
             column = raw_headers[index] or str(index + 1)

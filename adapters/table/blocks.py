@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from adapters.base import Limits, ReadHints, SourceRow
+from adapters.common.csvfile import too_many_cells
 from adapters.table.grid import Grid, GridRow
 from adapters.table.header import Header
 from gateway.errors import Place, RowError
@@ -190,10 +191,8 @@ class BlockReader:
             used = _used_width(row.cells)
             if used > self._width:
                 delimiter = self._grid.properties.get("delimiter", ",")
-                return SourceRow(line=row.line, error=RowError(
-                    "csv.too_many_cells", place=place, cells=used, columns=self._width,
-                    separator="Tab" if delimiter == "\t" else delimiter,
-                ))
+                return SourceRow(line=row.line,
+                                 error=too_many_cells(place, used, self._width, delimiter))
         cells = [self._value(row, index) for index in self._keep]
         for index, value in zip(self._keep, cells, strict=True):
             if len(value) > self._limits.max_cell_chars:
