@@ -233,7 +233,7 @@ class TablePackage(Package):
             headers=[*headers, BLOCK_COLUMN],
             rows=rows,
             sheet=grid.sheet,
-            # A school's list is complete for that school only, and a folder holds the lists
+            # A school's list is complete for that school only, and a folder contains the lists
             # of the schools that sent one.
             scope=Scope(named_schools=True),
             properties={**grid.properties, "header_row": header.lines},

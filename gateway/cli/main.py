@@ -123,12 +123,13 @@ def main() -> None:
     A usage error exits with 2: click's usage text on standard error, or with
     ``--json`` an error object on standard output.
     """
-    given, json_output, rest = _global_options(sys.argv[1:])
-    lang = set_language(_language(given))
+    requested_lang, json_output, rest = _global_options(sys.argv[1:])
+    lang = set_language(_language(requested_lang))
     localize(cli)
     translate_click()
     # The value as given, so that click rejects one it does not know (messages use ``lang``).
-    args = ["--lang", lang if given is None else given, *(["--json"] if json_output else []), *rest]
+    lang_arg = lang if requested_lang is None else requested_lang
+    args = ["--lang", lang_arg, *(["--json"] if json_output else []), *rest]
     try:
         # Without standalone mode click returns the code of a command's Exit.
         code = cli.main(args=args, prog_name="gateway", standalone_mode=False)

@@ -35,7 +35,7 @@ PRESENT = ("insert", "update", "unchanged", "alias")
 # Rows whose references are checked: an unchanged record is not judged again.
 CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
-REFUSED_REASON = "ingest.reference_rejected"
+TARGET_REJECTED_REASON = "ingest.reference_rejected"
 
 
 def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
@@ -104,11 +104,14 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
                             if (target, value) not in present), None)
             if missing is not None:
                 missing_rows.append((staged, missing))
-        refused = _rejected_in_run(db, run, {(t, v) for _, (_, t, v) in missing_rows})
+        missing_targets: defaultdict[str, set[str]] = defaultdict(set)
+        for _, (_, target, value) in missing_rows:
+            missing_targets[target].add(value)
+        rejected_targets = _rejected_in_run(db, run, missing_targets)
         with write_transaction(db):
             for staged, (field, target, value) in missing_rows:
                 rejected[_reject(run, staged, field, target, value, columns,
-                                 refused.get((target, value)))] += 1
+                                 rejected_targets.get((target, value)))] += 1
 
 
 def _targets(data: str | None, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
@@ -156,15 +159,12 @@ def _present_batch(db: peewee.Database, run: Run, target: str, marks: str, ids: 
 
 
 def _rejected_in_run(db: peewee.Database, run: Run,
-                     keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Return the place of the first rejected row of this run for each (entity, local id) of ``keys``."""
-    by_target: defaultdict[str, list[str]] = defaultdict(list)
-    for target, value in sorted(keys):
-        by_target[target].append(value)
+                     wanted: dict[str, set[str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Return the place of the first row of this run that was rejected, for each local id of ``wanted``."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     table = StagedRecord._meta.table_name
-    for target, values in by_target.items():
-        for marks, ids in in_lists(values):
+    for target, values in wanted.items():
+        for marks, ids in in_lists(sorted(values)):
             sql = (f"SELECT local_id, place FROM {table} WHERE run_id = ? AND entity = ? "
                    f"AND local_id IN ({marks}) AND (action = 'seen' "
                    f"OR COALESCE(decision, '') IN ('seen', 'conflict')) ORDER BY id")
@@ -174,14 +174,14 @@ def _rejected_in_run(db: peewee.Database, run: Run,
 
 
 def _reject(run: Run, staged: _Checked, field: str, target: str, value: str,
-            columns: KeyColumns, refused_at: dict[str, Any] | None) -> str:
+            columns: KeyColumns, target_place: dict[str, Any] | None) -> str:
     """Quarantine ``staged`` for its dangling reference; return the reason."""
     place: dict[str, Any] = json.loads(staged.place)
     params: dict[str, Any] = {"field": field, "value": value, "target": target}
     reason = REASON
-    if refused_at is not None:
-        reason = REFUSED_REASON
-        params.update(target_file=refused_at.get("file", ""), target_row=refused_at.get("row", ""))
+    if target_place is not None:
+        reason = TARGET_REJECTED_REASON
+        params.update(target_file=target_place.get("file", ""), target_row=target_place.get("row", ""))
     Quarantine.create(
         run=run.id, source=run.source, stream=None, entity=staged.entity,
         file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),

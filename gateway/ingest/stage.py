@@ -232,9 +232,9 @@ class Stager:
         absence of its stream's entities in their scope. Rows that ask for an end
         explicitly still end their records.
         """
-        unread = sum(1 for notice in self.result.notices if notice["level"] == "error")
         if not self.result.snapshots:
             return
+        unread = sum(1 for notice in self.result.notices if notice["level"] == "error")
         if unread:
             self.result.snapshots.clear()
             self._notice("warning", InputError("ingest.absent_not_ended", unread=unread))
@@ -468,9 +468,9 @@ class Stager:
     def _stage_unchanged(self, entity: str, local_id: str, place: Place, record_id: int,
                          digest: str, ministry_id: str | None, personal_id: str | None,
                          school: str | None) -> None:
-        # The content hash is kept so that a later identical repeat of this row is still
-        # recognised, the identifiers so that a later row with the same one is a duplicate,
-        # and the school so that a snapshot of the schools the input names includes it.
+        # The content hash lets a later identical row count as a repeat, and the identifiers
+        # make a later row with the same one a duplicate. The school puts the row's school
+        # among the schools that a school export's snapshot covers.
         self.result.staged[entity] += 1
         self._staged.append((self.run.id, entity, local_id, "upsert", _place_json(place), None, None,
                              digest, None, None, school, None, ministry_id, personal_id,

@@ -87,7 +87,7 @@ def padded(values: Sequence[Any]) -> list[Any]:
 
 
 IN_LIST_MAX = 4096
-"""The most values of one ``IN`` list: SQLite takes at most 32,766 parameters per statement."""
+"""The maximum number of values in one ``IN`` list, below SQLite's limit of 32,766 parameters."""
 
 
 def in_lists(values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:

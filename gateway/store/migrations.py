@@ -66,9 +66,9 @@ def _apply_by_watermark(db: peewee.Database) -> None:
     """Record apply progress on the run, not on each staged row, and drop two staged indexes.
 
     Apply commits a run's chunks in staged-id order, so one number per run (the
-    last staged id applied) says what a resumed run has left. Marking every
-    staged row applied rewrote the whole run and its ``(run, decision, applied)``
-    index; the plain ``run_id`` index repeated the ``(run_id, id)`` one.
+    last staged id applied) is where a resumed run goes on. Marking every staged
+    row applied rewrote the whole run and its ``(run, decision, applied)`` index.
+    The plain ``run_id`` index repeated the ``(run_id, id)`` one.
     """
     runs, staged = Run._meta.table_name, StagedRecord._meta.table_name
     if "applied_through" not in {column.name for column in db.get_columns(runs)}:

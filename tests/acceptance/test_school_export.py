@@ -372,23 +372,23 @@ def test_school_missing_from_folder_keeps_records(store: StoreHandle,
     service.ingest(store.db, store.settings, summary.package, ADAPTER, source)
     before = {entity: _stored(source, entity) for entity in ("student", "class", "enrollment")}
     files = sorted(summary.package.glob("*.csv"))
-    kept, dropped = files[0], files[1]
+    kept_file, dropped_file = files[0], files[1]
     folder = tmp_path / "one-school"
     folder.mkdir()
-    lines = kept.read_bytes().split(b"\r\n")
+    lines = kept_file.read_bytes().split(b"\r\n")
     # The last pupil row of the kept school's list, found by its pupil code.
     codes = [p.code for _, school in city_pupils(SIZE, SEED) for p in school]
     last = max(i for i, line in enumerate(lines) if any(code.encode() in line for code in codes))
-    gone = next(code for code in codes if code.encode() in lines[last])
-    (folder / kept.name).write_bytes(b"\r\n".join(lines[:last] + lines[last + 1:]))
+    left_out = next(code for code in codes if code.encode() in lines[last])
+    (folder / kept_file.name).write_bytes(b"\r\n".join(lines[:last] + lines[last + 1:]))
 
     report = service.ingest(store.db, store.settings, folder, ADAPTER, source)
 
     assert report.state == "succeeded"
-    assert dropped.name.split("-")[0] not in kept.name
+    assert dropped_file.name.split("-")[0] not in kept_file.name
     ended = {r.local_id for r in Record.select().where((Record.source == source)
                                                         & (Record.entity == "student")
                                                         & (Record.state == "ended"))}
-    assert ended == {gone}
-    assert set(_stored(source, "student")) == set(before["student"]) - {gone}
+    assert ended == {left_out}
+    assert set(_stored(source, "student")) == set(before["student"]) - {left_out}
     assert _stored(source, "class") == before["class"]

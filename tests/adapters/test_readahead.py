@@ -165,7 +165,7 @@ def test_outbox_closed_pipe_raises() -> None:
     outbox = _Outbox(sender)
     receiver.close()
     with pytest.raises(BrokenPipeError):
-        # The writes fail in the sending thread; the reading thread sees it within a few puts.
+        # The writes fail in the sending thread; the reading thread gets the error within a few puts.
         for _ in range(QUEUE_BATCHES * 4):
             outbox.put(("rows", [(1, ["x" * 1000], None, None)] * 100))
         outbox.close()

@@ -124,7 +124,7 @@ def test_zip_of_tables_read(tmp_path: Path):
     assert result.column("Họ và tên", 1) == ["Bình"]
 
 
-def test_every_stream_is_a_bulk_table_of_named_schools(tmp_path: Path):
+def test_stream_bulk_of_named_schools(tmp_path: Path):
     path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": [STUDENT_COLUMNS, student(1)]})
 
     stream = read(path).streams[0]

@@ -127,7 +127,7 @@ def test_xlsx_merged_ranges_read_as_spans(tmp_path: Path):
     ]
 
 
-def test_xlsx_merge_over_absent_rows_touches_no_later_row(tmp_path: Path):
+def test_xlsx_merge_over_absent_rows(tmp_path: Path):
     # Excel leaves blank rows out of the sheet XML: a merged range over them has nothing to fill.
     path = write_merged_xlsx(tmp_path / "lop.xlsx", [
         ["Mã học sinh", "Họ và tên"], ["0101", "An"], [], [], [], ["0102", "Bình"],

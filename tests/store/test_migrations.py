@@ -41,9 +41,9 @@ def test_step_6_keeps_applied_progress(store: StoreHandle) -> None:
     db = store.db
     _back_to_version_5(db)
     interrupted = runs.new_run("ingest", "school-a", "oneroster", None)
-    held = runs.new_run("ingest", "school-b", "oneroster", None)
+    held_run = runs.new_run("ingest", "school-b", "oneroster", None)
     ids = _staged(interrupted, 5)
-    _staged(held, 2)
+    _staged(held_run, 2)
     staged = StagedRecord._meta.table_name
     # The first two chunks of the interrupted run committed before it stopped.
     db.execute_sql(f"UPDATE {staged} SET applied = TRUE WHERE id IN ({ids[0]}, {ids[1]})")
@@ -52,7 +52,7 @@ def test_step_6_keeps_applied_progress(store: StoreHandle) -> None:
 
     assert store_version(db) == 6
     assert Run.get_by_id(interrupted.id).applied_through == ids[1]
-    assert Run.get_by_id(held.id).applied_through is None
+    assert Run.get_by_id(held_run.id).applied_through is None
     assert "applied" not in _columns(db, staged)
     assert {f"{staged}_run_id", f"{staged}_run_id_decision_applied"}.isdisjoint(_indexes(db, staged))
     assert StagedRecord.select().count() == 7
