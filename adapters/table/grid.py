@@ -79,6 +79,15 @@ class Grid:
     strict_width: bool = False
     hidden_columns: set[int] = field(default_factory=set)
 
+    @property
+    def label(self) -> str:
+        return table_label(self.file, self.sheet)
+
+
+def table_label(file: str, sheet: str | None) -> str:
+    """Return how messages name a table: the file, and the sheet or table number in brackets."""
+    return f"{file} [{sheet}]" if sheet else file
+
 
 def unmark_text(cell: str) -> str:
     """Remove the marks that make a spreadsheet keep a number as text, from a cleaned cell.

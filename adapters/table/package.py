@@ -23,9 +23,10 @@ from adapters.common.archive import Archive, Member, open_archive
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader
 from adapters.table.blocks import BLOCK_COLUMN, BlockReader
 from adapters.table.csv_reader import csv_grids
-from adapters.table.grid import Grid, GridRow
+from adapters.table.grid import Grid, GridRow, table_label
 from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
 from adapters.table.html_reader import html_grids
+from adapters.table.legacy import check_legacy_text
 from adapters.table.sniff import sniff_kind
 from adapters.table.xlsx_reader import xlsx_grids
 from gateway.errors import InputError, Place
@@ -147,6 +148,7 @@ class TablePackage(Package):
         grids = self._grids(kind, member)
         try:
             for grid in grids:
+                grid = check_legacy_text(grid, self.notices.append)
                 window = list(islice(grid.rows, HEADER_SEARCH_ROWS + 1))
                 counter = _TableRows(grid.sheet)
                 stream = self._stream(grid, window, counter)
@@ -266,7 +268,7 @@ class TablePackage(Package):
                 repeated.append(name)
                 unique[index] = f"{name} ({seen[key]})"
         if repeated:
-            self._notice("table.duplicate_header", _place(grid), table=_where(grid),
+            self._notice("table.duplicate_header", _place(grid), table=grid.label,
                          headers=", ".join(repeated))
         return unique
 
@@ -285,7 +287,7 @@ class TablePackage(Package):
         )
         if counts.skipped:
             self._notice(
-                "table.rows_skipped", _place(grid), table=_where(grid),
+                "table.rows_skipped", _place(grid), table=grid.label,
                 footers=counts.footers, headers=counts.repeated_headers,
                 numbers=counts.column_numbers,
             )
@@ -308,7 +310,7 @@ class TablePackage(Package):
         else:
             for sheet in headerless:
                 self._notice("table.no_header", Place(file=file, sheet=sheet), level=level,
-                             table=_where_sheet(file, sheet), expected=self._expected())
+                             table=table_label(file, sheet), expected=self._expected())
         if not read and not headerless and missing:
             self._notice("table.no_data", Place(file=file), level="error", file=file)
 
@@ -326,7 +328,7 @@ class TablePackage(Package):
         for table in tables:
             if not table.rows:
                 self._notice("table.no_rows", Place(file=file, sheet=table.sheet), level=level,
-                             table=_where_sheet(file, table.sheet))
+                             table=table_label(file, table.sheet))
 
     def _expected(self) -> str:
         """Name the columns a header needs, as the mappings write them: required ones first.
@@ -358,11 +360,3 @@ class _TableRows:
 
 def _place(grid: Grid) -> Place:
     return Place(file=grid.file, sheet=grid.sheet)
-
-
-def _where(grid: Grid) -> str:
-    return _where_sheet(grid.file, grid.sheet)
-
-
-def _where_sheet(file: str, sheet: str | None) -> str:
-    return f"{file} [{sheet}]" if sheet else file

@@ -1,0 +1,70 @@
+"""TCVN3 text in a table: converted to Unicode, and the words whose capitals were lost, counted.
+
+An 8-bit file in TCVN3 is decoded by the ``tcvn3`` codec, chosen from its
+bytes. A workbook, HTML page or UTF-8 file typed in a .VnTime font carries
+the TCVN3 bytes as Windows-1252 characters instead, so ``check_legacy_text``
+looks at the first ``SAMPLE_ROWS`` rows of each table (the header included),
+and converts every cell of a table that reads far better as TCVN3. Either way,
+the cells whose words lost their capitals (typed in a .VnTimeH capitals font)
+are counted, and one warning names the first such row for a person to check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import chain, islice
+
+from adapters.base import Notice
+from adapters.table.grid import Grid, GridRow
+from gateway.errors import InputError, Place
+from gateway.legacy_text import CODEC_NAME, LegacyTextCheck, case_lost, from_tcvn3_text
+from gateway.text import clean
+
+Notify = Callable[[Notice], None]
+
+SAMPLE_ROWS = 200
+
+
+def check_legacy_text(grid: Grid, notify: Notify) -> Grid:
+    """Return ``grid`` with its cells converted from TCVN3 when its text is TCVN3.
+
+    Reads ahead at most ``SAMPLE_ROWS`` rows; the returned grid yields them again.
+    """
+    sample = list(islice(grid.rows, SAMPLE_ROWS))
+    rows: Iterator[GridRow] = chain(sample, grid.rows)
+    place = Place(file=grid.file, sheet=grid.sheet)
+    if grid.properties.get("encoding") != CODEC_NAME:
+        check = LegacyTextCheck()
+        for row in sample:
+            check.add(row.cells)
+        if not check.is_tcvn3():
+            grid.rows = rows
+            return grid
+        # Part of the stream's properties, so that a row read this way hashes differently.
+        grid.properties["text_encoding"] = CODEC_NAME
+        notify(Notice("warning", InputError("table.text_tcvn3", place=place, table=grid.label)))
+        rows = _converted(rows)
+    grid.rows = _case_checked(rows, grid, notify)
+    return grid
+
+
+def _converted(rows: Iterator[GridRow]) -> Iterator[GridRow]:
+    for row in rows:
+        if row.error is None:
+            row.cells = [clean(from_tcvn3_text(cell)) if not cell.isascii() else cell
+                         for cell in row.cells]
+        yield row
+
+
+def _case_checked(rows: Iterator[GridRow], grid: Grid, notify: Notify) -> Iterator[GridRow]:
+    """Yield ``rows``; once they are all read, warn about the cells whose capitals were lost."""
+    count, first = 0, None
+    for row in rows:
+        if row.error is None and any(not cell.isascii() and case_lost(cell) for cell in row.cells):
+            count += 1
+            first = first or row.line
+        yield row
+    if count:
+        place = Place(file=grid.file, sheet=grid.sheet, row=first)
+        notify(Notice("warning", InputError("table.tcvn3_case_lost", place=place,
+                                            table=grid.label, count=count, row=first)))

@@ -1,0 +1,174 @@
+"""TCVN3 text (the .VnTime fonts): the byte table, detection in files and in cells, lost capitals."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from adapters.common.encoding import detect_encoding
+from gateway.demo.vendor import windows_1258_form
+from gateway.legacy_text import LegacyTextCheck, case_lost, from_tcvn3_text, tcvn3_bytes_likely
+from tests.adapters.test_table_adapter import read, write_csv, write_xlsx
+
+NAMES = ["Nguyễn Văn An", "Trần Thị Bích Ngọc", "Lê Hoàng Việt", "Phạm Thu Hương", "Đỗ Minh Đức",
+         "Hoàng Thị Thuỷ", "Bùi Quang Huy"]
+SENTENCE = ", ".join(NAMES)
+
+
+def tcvn3_as_ansi(text: str) -> str:
+    """Return ``text`` as a cell typed in a .VnTime font shows in Unicode software."""
+    return text.encode("tcvn3").decode("cp1252")
+
+
+# The byte table ----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("iconv") is None, reason="needs GNU iconv to compare the table")
+def test_codec_matches_gnu_iconv_table():
+    for byte in range(0x80, 0x100):
+        expected = subprocess.run(["iconv", "-f", "TCVN5712-1", "-t", "UTF-8"], input=bytes([byte]),
+                                  capture_output=True, check=True).stdout.decode()
+
+        assert bytes([byte]).decode("tcvn3") == expected, hex(byte)
+
+
+def test_codec_round_trip_of_names():
+    assert SENTENCE.encode("tcvn3").decode("tcvn3") == SENTENCE
+
+
+def test_known_ansi_forms_converted():
+    assert from_tcvn3_text("CÇn Th¬") == "Cần Thơ"
+    assert from_tcvn3_text("B¶o Th¾ng") == "Bảo Thắng"
+    # 0xAD (ư) shows as the soft hyphen, which most programs do not draw.
+    assert from_tcvn3_text("M\u00adêng Kh\u00ad¬ng") == "Mường Khương"
+
+
+def test_unicode_and_ascii_kept_by_conversion():
+    assert from_tcvn3_text("Nguyễn Văn An 0123") == "Nguyễn Văn An 0123"
+    assert from_tcvn3_text("Xin chào – “Hà Nội”").startswith("Xin ch")
+
+
+# Deciding ----------------------------------------------------------------------------------
+
+
+def test_tcvn3_bytes_told_from_windows_1258():
+    assert tcvn3_bytes_likely(SENTENCE.encode("tcvn3"), "cp1258")
+    assert not tcvn3_bytes_likely(windows_1258_form(SENTENCE).encode("cp1258"), "cp1258")
+
+
+def test_few_words_decide_nothing():
+    assert not tcvn3_bytes_likely("Hà An".encode("tcvn3"), "cp1258")
+
+
+def test_cell_check_tells_tcvn3_from_unicode():
+    legacy, unicode = LegacyTextCheck(), LegacyTextCheck()
+    legacy.add([tcvn3_as_ansi(name) for name in NAMES])
+    unicode.add(NAMES)
+
+    assert legacy.is_tcvn3()
+    assert not unicode.is_tcvn3()
+
+
+def test_cell_check_keeps_latin_names():
+    check = LegacyTextCheck()
+    check.add(["José Müller", "François Gérard", "Zoë Brontë", "André Ñúñez", "Sørensen Åsa"])
+
+    assert not check.is_tcvn3()
+
+
+def test_case_lost_found_in_capitals_word():
+    assert case_lost(from_tcvn3_text("NGUYÔN V¡N AN"))
+    assert not case_lost("NGUYỄN VĂN AN")
+    assert not case_lost("Nguyễn Văn An")
+
+
+def test_detect_encoding_chooses_tcvn3(tmp_path: Path):
+    path = tmp_path / "ds.csv"
+    path.write_bytes(("Họ và tên\r\n" + "\r\n".join(NAMES)).encode("tcvn3"))
+
+    with path.open("rb") as handle:
+        detected = detect_encoding(handle)
+
+    assert (detected.encoding, detected.reason) == ("tcvn3", "tcvn3_pattern")
+
+
+def test_detect_encoding_keeps_windows_1258(tmp_path: Path):
+    path = tmp_path / "ds.csv"
+    path.write_bytes(windows_1258_form("Họ và tên\r\n" + "\r\n".join(NAMES)).encode("cp1258"))
+
+    with path.open("rb") as handle:
+        detected = detect_encoding(handle)
+
+    assert (detected.encoding, detected.reason) == ("cp1258", "fallback")
+
+
+# The table adapter ---------------------------------------------------------------------------
+
+
+def student_lines(names: list[str]) -> list[str]:
+    lines = ["STT,Mã học sinh,Họ và tên,Ngày sinh,Giới tính"]
+    for number, name in enumerate(names, 1):
+        gender = "Nữ" if number % 2 else "Nam"
+        lines.append(f"{number},HS{number:03d},{name},0{number}/09/2012,{gender}")
+    return lines
+
+
+def test_tcvn3_csv_file_read_as_unicode(tmp_path: Path):
+    path = tmp_path / "ds.csv"
+    path.write_bytes("\r\n".join(student_lines(NAMES)).encode("tcvn3"))
+
+    result = read(path)
+
+    assert [row.cells[2] for row in result.rows[0]] == NAMES
+    assert result.rows[0][0].cells[4] == "Nữ"
+    assert ("warning", "table.encoding_tcvn3") in result.notices
+    assert result.streams[0].properties["encoding"] == "tcvn3"
+
+
+def test_vntime_text_in_utf8_csv_converted(tmp_path: Path):
+    lines = [tcvn3_as_ansi(line) for line in student_lines(NAMES)]
+    path = write_csv(tmp_path / "ds.csv", lines)
+
+    result = read(path)
+
+    assert result.streams[0].headers[:5] == ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh",
+                                             "Giới tính"]
+    assert [row.cells[2] for row in result.rows[0]] == NAMES
+    assert ("warning", "table.text_tcvn3") in result.notices
+    assert result.streams[0].properties["text_encoding"] == "tcvn3"
+
+
+def test_vntime_text_in_xlsx_converted(tmp_path: Path):
+    rows = [line.split(",") for line in student_lines(NAMES)]
+    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": [[tcvn3_as_ansi(cell) for cell in row]
+                                                      for row in rows]})
+
+    result = read(path)
+
+    assert [row.cells[2] for row in result.rows[0]] == NAMES
+    assert ("warning", "table.text_tcvn3") in result.notices
+
+
+def test_unicode_xlsx_not_converted(tmp_path: Path):
+    rows = [line.split(",") for line in student_lines(NAMES)]
+    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
+
+    result = read(path)
+
+    assert [row.cells[2] for row in result.rows[0]] == NAMES
+    assert not [key for _, key in result.notices if "tcvn3" in key]
+    assert "text_encoding" not in result.streams[0].properties
+
+
+def test_capitals_font_rows_flagged_not_guessed(tmp_path: Path):
+    names = [*NAMES, "NGUYÔN V¡N AN".encode("cp1252").decode("tcvn3")]
+    path = tmp_path / "ds.csv"
+    path.write_bytes("\r\n".join(student_lines(names)).encode("tcvn3"))
+
+    result = read(path)
+
+    assert result.rows[0][-1].cells[2] == "NGUYễN VĂN AN"
+    assert ("warning", "table.tcvn3_case_lost") in result.notices
