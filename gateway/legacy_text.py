@@ -12,10 +12,10 @@ the gateway in two shapes:
   ("CÇn Th¬" is "Cần Thơ"). ``LegacyTextCheck`` decides from a sample of
   cells and ``from_tcvn3_text`` converts them.
 
-The decision compares two readings of the same sample and counts the words
-with a non-ASCII letter that cannot be one Vietnamese syllable: a foreign
-letter or sign ("CÇn", "Th¬"), or two tone marks ("Viờũt", which is "Việt"
-in Windows-1258 read as TCVN3). The reading with far fewer such words wins,
+The decision compares two readings of the same sample. It counts the words
+with a non-ASCII letter that cannot be one Vietnamese syllable. Such a word
+has a foreign letter or sign ("CÇn", "Th¬"), or two tone marks ("Viờũt",
+which is "Việt" in Windows-1258 read as TCVN3). The reading with far fewer such words wins,
 and Windows-1258 or the text as written wins a tie. Foreign names such as
 "Müller" are impossible in both readings, so they do not tip the decision.
 
@@ -59,6 +59,10 @@ _ENCODING_TABLE = codecs.charmap_build(_DECODING_TABLE)
 _ANSI_TO_TCVN3 = {byte: char for byte, char in zip(range(0xA1, 0x100), _HIGH_HALF[0x21:], strict=True)}
 
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+# The characters that Windows-1252 or Latin-1 shows for a byte: TCVN3 text read as
+# Windows-1252 has no other.
+_ANSI_CHARS = frozenset(bytes(range(256)).decode("cp1252", errors="ignore")) | frozenset(
+    map(chr, range(256)))
 # One syllable without its tone mark, in lower case.
 _SYLLABLE = re.compile("(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnpqrstvx])?"
                        "[aăâeêioôơuưy]{1,3}(?:ch|ng|nh|[cmnpt]|k)?")  # -k: Đắk Lắk
@@ -112,9 +116,13 @@ def impossible_word(word: str) -> bool:
     """Tell whether ``word`` cannot be one Vietnamese syllable.
 
     A syllable is an initial consonant (or none), one to three vowels and a
-    final consonant (or none), with at most one tone mark. Foreign letters and
-    signs (Ç, ¬, µ) and Windows-1258 marks read as TCVN3 letters break that.
+    final consonant (or none), with at most one tone mark. Its letters are
+    small, capital, or small after a capital, but a non-ASCII capital never
+    follows a small letter ("NguyÔn" is "Nguyễn" in TCVN3). Foreign letters
+    and signs (Ç, ¬, µ) and Windows-1258 marks read as TCVN3 letters break it too.
     """
+    if _capital_after_small(word):
+        return True
     decomposed = unicodedata.normalize("NFD", word.lower())
     tones = sum(1 for char in decomposed if char in _TONE_MARKS)
     toneless = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONE_MARKS))
@@ -128,6 +136,36 @@ def case_lost(text: str) -> bool:
         if capitals >= 2 and any(not char.isascii() and char.islower() for char in word):
             return True
     return False
+
+
+def _capital_after_small(word: str) -> bool:
+    """Tell whether a non-ASCII capital follows a small letter in ``word``."""
+    small = False
+    for char in word:
+        if char.islower():
+            small = True
+        elif small and char.isupper() and not char.isascii():
+            return True
+    return False
+
+
+def impossible_words(text: str) -> int:
+    """Count the words of ``text`` with a non-ASCII letter that cannot be Vietnamese syllables."""
+    return sum(1 for word in _SEPARATORS.split(text) if not word.isascii() and impossible_word(word))
+
+
+def convert_cell(text: str) -> str:
+    """Return the cell ``text`` converted from TCVN3, unless it was typed in Unicode.
+
+    A table typed in a .VnTime font may have a header or a few cells typed in
+    Unicode, such as "Họ và tên" from a template. A cell with a character that
+    Windows-1252 lacks ("ọ") is kept. So is a cell that converting would give
+    more impossible words ("và" would become "vỔ").
+    """
+    if text.isascii() or not all(char in _ANSI_CHARS for char in text):
+        return text
+    converted = from_tcvn3_text(text)
+    return converted if impossible_words(converted) <= impossible_words(text) else text
 
 
 @dataclass

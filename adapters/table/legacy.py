@@ -2,11 +2,12 @@
 
 An 8-bit file in TCVN3 is decoded by the ``tcvn3`` codec, chosen from its
 bytes. A workbook, HTML page or UTF-8 file typed in a .VnTime font carries
-the TCVN3 bytes as Windows-1252 characters instead, so ``check_legacy_text``
-looks at the first ``SAMPLE_ROWS`` rows of each table (the header included),
-and converts every cell of a table that reads far better as TCVN3. Either way,
-the cells whose words lost their capitals (typed in a .VnTimeH capitals font)
-are counted, and one warning names the first such row for a person to check.
+the TCVN3 bytes as Windows-1252 characters instead. For those,
+``check_legacy_text`` reads the first ``SAMPLE_ROWS`` rows of each table, the
+header included. When they read far better as TCVN3, it converts the table's
+cells, except those that were typed in Unicode (a header from a template).
+Either way, the rows whose words lost their capitals (typed in a .VnTimeH
+capitals font) are counted, and one warning names the first for a person to check.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from itertools import chain, islice
 from adapters.base import Notice
 from adapters.table.grid import Grid, GridRow
 from gateway.errors import InputError, Place
-from gateway.legacy_text import CODEC_NAME, LegacyTextCheck, case_lost, from_tcvn3_text
+from gateway.legacy_text import CODEC_NAME, LegacyTextCheck, case_lost, convert_cell
 from gateway.text import clean
 
 Notify = Callable[[Notice], None]
@@ -51,8 +52,7 @@ def check_legacy_text(grid: Grid, notify: Notify) -> Grid:
 def _converted(rows: Iterator[GridRow]) -> Iterator[GridRow]:
     for row in rows:
         if row.error is None:
-            row.cells = [clean(from_tcvn3_text(cell)) if not cell.isascii() else cell
-                         for cell in row.cells]
+            row.cells = [clean(convert_cell(cell)) for cell in row.cells]
         yield row
 
 

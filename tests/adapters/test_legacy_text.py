@@ -10,7 +10,13 @@ import pytest
 
 from adapters.common.encoding import detect_encoding
 from gateway.demo.vendor import windows_1258_form
-from gateway.legacy_text import LegacyTextCheck, case_lost, from_tcvn3_text, tcvn3_bytes_likely
+from gateway.legacy_text import (
+    LegacyTextCheck,
+    case_lost,
+    convert_cell,
+    from_tcvn3_text,
+    tcvn3_bytes_likely,
+)
 from tests.adapters.test_table_adapter import read, write_csv, write_xlsx
 
 NAMES = ["Nguyễn Văn An", "Trần Thị Bích Ngọc", "Lê Hoàng Việt", "Phạm Thu Hương", "Đỗ Minh Đức",
@@ -167,6 +173,36 @@ def test_capitals_font_rows_flagged_not_guessed(tmp_path: Path):
     names = [*NAMES, "NGUYÔN V¡N AN".encode("cp1252").decode("tcvn3")]
     path = tmp_path / "ds.csv"
     path.write_bytes("\r\n".join(student_lines(names)).encode("tcvn3"))
+
+    result = read(path)
+
+    assert result.rows[0][-1].cells[2] == "NGUYễN VĂN AN"
+    assert ("warning", "table.tcvn3_case_lost") in result.notices
+
+
+def test_unicode_header_kept_over_vntime_rows(tmp_path: Path):
+    lines = student_lines(NAMES)
+    rows = [lines[0].split(","), *([tcvn3_as_ansi(cell) for cell in line.split(",")]
+                                   for line in lines[1:])]
+    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
+
+    result = read(path)
+
+    assert result.streams[0].headers[2] == "Họ và tên"
+    assert [row.cells[2] for row in result.rows[0]] == NAMES
+
+
+def test_convert_cell_keeps_unicode_cell():
+    assert convert_cell("Hà Nội") == "Hà Nội"
+    assert convert_cell(tcvn3_as_ansi("Hà Nội")) == "Hà Nội"
+    assert convert_cell(tcvn3_as_ansi("Nguyễn")) == "Nguyễn"
+
+
+def test_capitals_font_cells_in_xlsx_flagged(tmp_path: Path):
+    lines = student_lines([*NAMES, "NGUYỄN VĂN AN"])
+    rows = [[tcvn3_as_ansi(cell) for cell in line.split(",")] for line in lines]
+    rows[-1][2] = "NGUYÔN V¡N AN"  # typed in .VnTimeH: the small codes drawn as capitals
+    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
 
     result = read(path)
 
