@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gateway.clock import utcnow
+from gateway.ingest.runs import discard_staged
 from gateway.settings import Settings
-from gateway.store.models import Quarantine, Run, StagedRecord
+from gateway.store.models import Quarantine, Run
 
 
 def prune(settings: Settings) -> dict[str, int]:
@@ -20,5 +21,5 @@ def prune(settings: Settings) -> dict[str, int]:
         Run.state.in_(("failed", "interrupted", "superseded", "succeeded"))
         & (Run.heartbeat_at < staging_cutoff)
     )
-    staged = StagedRecord.delete().where(StagedRecord.run.in_(old_runs)).execute()
+    staged = discard_staged(old_runs)
     return {"quarantine": quarantine, "staged": staged}

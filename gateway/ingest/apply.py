@@ -23,7 +23,7 @@ from gateway.logs import fields
 from gateway.store.bulk import db_time, execute_many, in_lists, raw_rows, select_rows
 from gateway.store.changelog import RECORD_IDS, reserve, reserve_sequences
 from gateway.store.database import tuples, write_transaction
-from gateway.store.models import Alias, ChangeEvent, Record, Run, StagedRecord
+from gateway.store.models import Alias, ChangeEvent, Record, Run, SeenRecord, StagedRecord
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,11 @@ def _required(value: Any) -> Any:
 
 
 def counts_by_decision(run: Run) -> dict[str, dict[str, int]]:
-    """Return, per entity, how many staged rows of ``run`` have each decision."""
+    """Return, per entity, how many rows of ``run`` have each decision.
+
+    The records that rows gave unchanged count as ``unchanged`` once and as
+    ``repeat`` for each further row, as staged rows would.
+    """
     query = (
         StagedRecord.select(StagedRecord.entity, StagedRecord.decision,
                             peewee.fn.COUNT(StagedRecord.id).alias("n"))
@@ -189,4 +193,15 @@ def counts_by_decision(run: Run) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = {}
     for entity, decision, count in tuples(query):
         result.setdefault(str(entity), {})[str(decision or "undecided")] = int(count)
+    seen = (
+        SeenRecord.select(SeenRecord.entity, peewee.fn.COUNT(SeenRecord.record_id),
+                          peewee.fn.SUM(SeenRecord.repeats))
+        .where(SeenRecord.run == run.id)
+        .group_by(SeenRecord.entity)
+    )
+    for entity, count, repeats in tuples(seen):
+        counts = result.setdefault(str(entity), {})
+        for decision, number in (("unchanged", int(count)), ("repeat", int(repeats or 0))):
+            if number:
+                counts[decision] = counts.get(decision, 0) + number
     return result

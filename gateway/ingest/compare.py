@@ -31,7 +31,7 @@ from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import execute_counted, execute_many, padded, plain_rows
 from gateway.store.database import write_transaction
-from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
+from gateway.store.models import Alias, Quarantine, Record, Run, SeenRecord, StagedRecord
 
 log = logging.getLogger(__name__)
 
@@ -260,13 +260,16 @@ class Comparer:
 
     def _stage_absent_ends(self, snapshot: Snapshot) -> None:
         """Stage an end for each active record of this source and entity, in scope, not seen."""
-        seen = StagedRecord.select(StagedRecord.id).where(
+        staged = StagedRecord.select(StagedRecord.id).where(
             (StagedRecord.run == self.run.id) & (StagedRecord.entity == snapshot.entity)
             & (StagedRecord.local_id == Record.local_id)
         )
+        seen = SeenRecord.select(SeenRecord.record_id).where(
+            (SeenRecord.run == self.run.id) & (SeenRecord.record_id == Record.id)
+        )
         condition = (
             (Record.entity == snapshot.entity) & (Record.source == self.run.source)
-            & (Record.state == "active") & ~peewee.fn.EXISTS(seen)
+            & (Record.state == "active") & ~peewee.fn.EXISTS(staged) & ~peewee.fn.EXISTS(seen)
         )
         if snapshot.scope.periods is not None:
             condition &= Record.scope_period.in_(sorted(snapshot.scope.periods))
@@ -290,10 +293,18 @@ class Comparer:
 
 
 def _named_schools(run_id: int, entity: str) -> Any:
-    """Return a subquery of the schools that the rows of ``entity`` in the run name."""
-    return (StagedRecord.select(StagedRecord.scope_school).distinct()
-            .where((StagedRecord.run == run_id) & (StagedRecord.entity == entity)
-                   & StagedRecord.scope_school.is_null(False)))
+    """Return a subquery of the schools that the rows of ``entity`` in the run name.
+
+    The records that rows gave unchanged name theirs in the store.
+    """
+    staged = (StagedRecord.select(StagedRecord.scope_school)
+              .where((StagedRecord.run == run_id) & (StagedRecord.entity == entity)
+                     & StagedRecord.scope_school.is_null(False)))
+    seen = (Record.select(Record.scope_school)
+            .join(SeenRecord, on=(SeenRecord.record_id == Record.id))
+            .where((SeenRecord.run == run_id) & (SeenRecord.entity == entity)
+                   & Record.scope_school.is_null(False)))
+    return staged | seen
 
 
 def _adapter_of(source: str) -> str | None:

@@ -23,7 +23,7 @@ from gateway.clock import utcnow
 from gateway.errors import RunStateError
 from gateway.logs import fields
 from gateway.store.database import write_transaction
-from gateway.store.models import Run, SourceLock, StagedRecord
+from gateway.store.models import Run, SeenRecord, SourceLock, StagedRecord
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _release_holder(holder: Run, lease_seconds: int) -> None:
                 "error.source_busy", source=holder.source, run_id=holder.id, state=holder.state
             )
         mark(holder, "interrupted")
-        StagedRecord.delete().where(StagedRecord.run == holder.id).execute()
+        discard_staged([holder.id])
         log.warning("run interrupted", extra=fields(run_id=holder.id, source=holder.source))
 
 
@@ -106,7 +106,7 @@ def _supersede_held(run: Run) -> list[int]:
     superseded = []
     for old in held:
         mark(old, "superseded")
-        StagedRecord.delete().where(StagedRecord.run == old.id).execute()
+        discard_staged([old.id])
         log.warning("held run superseded", extra=fields(run_id=old.id, by_run_id=run.id))
         superseded.append(old.id)
     return superseded
@@ -155,3 +155,14 @@ def get_run(run_id: int) -> Run:
     if run is None:
         raise RunStateError("error.run_not_found", run_id=run_id)
     return run
+
+
+def discard_staged(run_ids: Any) -> int:
+    """Delete the staged and seen rows of ``run_ids`` (ids or a query); return the count.
+
+    Staged rows carry personal data, and neither is needed once a run has ended.
+    """
+    deleted = 0
+    for model in (StagedRecord, SeenRecord):
+        deleted += model.delete().where(model.run.in_(run_ids)).execute()
+    return deleted

@@ -27,7 +27,7 @@ from gateway.mapping.registry import active_specs
 from gateway.mapping.spec import MappingSpec
 from gateway.settings import Settings
 from gateway.store.database import discard_open_transaction
-from gateway.store.models import Run, Source, StagedRecord
+from gateway.store.models import Run, Source
 from gateway.text import match_key
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def _fail(run: Run, error: GatewayError) -> None:
         discard_open_transaction(Run._meta.database.obj)
         runs.mark(run, "failed", error=json.dumps(error.as_dict(), ensure_ascii=False))
         # A failed run is neither approved nor resumed, and its staged rows carry personal data.
-        StagedRecord.delete().where(StagedRecord.run == run.id).execute()
+        runs.discard_staged([run.id])
         runs.release_source(run)
     except peewee.DatabaseError:
         log.warning("run failure not recorded", extra=fields(run_id=run.id))
@@ -227,7 +227,7 @@ def _apply(db: peewee.Database, settings: Settings, run: Run, progress: Any,
     counts["decisions"] = decisions if decisions is not None else counts_by_decision(run)
     runs.mark(run, "succeeded", counts=json.dumps(counts))
     # Staged rows carry personal data and are no longer needed once applied.
-    StagedRecord.delete().where(StagedRecord.run == run.id).execute()
+    runs.discard_staged([run.id])
     runs.release_source(run)
     return _report(run)
 

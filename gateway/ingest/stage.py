@@ -10,9 +10,15 @@ A row is hashed before it is mapped. The digest covers the cells its mapping
 reads and what else decides the result: the mapping version, the stream's
 headers and properties, the code lists, their source packages, the schema
 versions and the gateway release. A stored record of the same source that
-carries the same row hash came from the same input, so the row is staged as
+carries the same row hash came from the same input, so the row is taken as
 unchanged without mapping it again. Every row is still read and compared, and
 only the mapping of unchanged rows is saved.
+
+A row that gives a stored record unchanged gets no staged row, because
+compare, the reference check and apply have nothing to do for it. Its record
+id goes into ``SeenRecord``, which keeps a bulk snapshot from ending the
+record and counts the rows that repeat it. An earlier changed row of the same
+record is the exception, described at ``Stager._stage_unchanged``.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from gateway.store.bulk import (
     select_rows,
 )
 from gateway.store.database import write_transaction
-from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
+from gateway.store.models import Alias, Quarantine, Record, Run, SeenRecord, StagedRecord
 from gateway.validation import get_registry
 
 log = logging.getLogger(__name__)
@@ -83,6 +89,12 @@ class _Known:
 
     record_id: int
     entity: str
+
+
+@dataclass
+class _Details:
+    """The keys and the school that a staged unchanged row carries besides its record id."""
+
     local_id: str
     content_hash: str
     ministry_id: str | None
@@ -110,6 +122,42 @@ class _Pending:
 
 KeyColumns = dict[tuple[str | None, str, str], str]
 """The header that gave each field, by (file, entity, field), for rejections decided after staging."""
+
+
+class _Claims:
+    """The stored records that rows of the run gave, unchanged or changed: one bit per record id.
+
+    Two bitmaps of about one eighth of a byte per stored record, so memory does
+    not grow with the rows read.
+    """
+
+    def __init__(self) -> None:
+        self._unchanged = bytearray()
+        self._changed = bytearray()
+
+    def unchanged(self, record_id: int) -> bool:
+        return _test_bit(self._unchanged, record_id)
+
+    def changed(self, record_id: int) -> bool:
+        return _test_bit(self._changed, record_id)
+
+    def claim_unchanged(self, record_id: int) -> None:
+        _set_bit(self._unchanged, record_id)
+
+    def claim_changed(self, record_id: int) -> None:
+        _set_bit(self._changed, record_id)
+
+
+def _test_bit(bits: bytearray, number: int) -> bool:
+    index = number >> 3
+    return index < len(bits) and bool(bits[index] >> (number & 7) & 1)
+
+
+def _set_bit(bits: bytearray, number: int) -> None:
+    index = number >> 3
+    if index >= len(bits):
+        bits.extend(bytes(index + 1 - len(bits) + 4096))
+    bits[index] |= 1 << (number & 7)
 
 
 @dataclass
@@ -201,6 +249,8 @@ class Stager:
         self.schemas = get_registry()
         self.result = StageResult()
         self._staged: list[tuple[Any, ...]] = []  # in the column order of INSERT_STAGED
+        self._seen: list[tuple[int, int, str, str]] = []  # in the column order of UPSERT_SEEN
+        self._claims = _Claims()
         self._quarantined: list[dict[str, Any]] = []
         self._raw: list[_Raw] = []
         self._contexts: dict[int, bytes] = {}
@@ -374,16 +424,14 @@ class Stager:
         for item in queue:
             if isinstance(item, tuple):
                 raw, hit = item
-                self._stage_unchanged(hit.entity, hit.local_id, raw.place, hit.record_id,
-                                      hit.content_hash, hit.ministry_id, hit.personal_id,
-                                      hit.scope_school)
+                self._stage_unchanged(hit.entity, raw.place, hit.record_id)
                 continue
             entity = item.mapping.spec.entity
             found = stored.get((entity, item.local_id))
             if found is not None and found[1] == item.digest:
                 ids = self._identifiers(entity, item.record)
-                self._stage_unchanged(entity, item.local_id, item.place, found[0], item.digest, *ids,
-                                      self._scope_school(entity, item.record))
+                self._stage_unchanged(entity, item.place, found[0], _Details(
+                    item.local_id, item.digest, *ids, self._scope_school(entity, item.record)))
                 if item.row_hash and found[2] != item.row_hash:
                     self._learned.append((item.row_hash, found[0]))
                 continue
@@ -395,6 +443,11 @@ class Stager:
                 self._reject(item.stream, item.mapping, item.cells, first,
                              more=[p.place.field for p in problems[1:]], origins=item.origins)
                 continue
+            if found is not None:
+                if self._claims.unchanged(found[0]):
+                    self._reject_changed_after_unchanged(item, found[0])
+                    continue
+                self._claims.claim_changed(found[0])
             self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
                         document=(item.document, item.digest), version=item.schema_version,
                         review=item.review, row_hash=item.row_hash)
@@ -417,17 +470,18 @@ class Stager:
         hashes = list({raw.row_hash for raw in self._raw if raw.row_hash})
         found: dict[str, _Known] = {}
         for marks, batch in in_lists(hashes):
-            sql = (f"SELECT r.row_hash, r.id, r.entity, r.local_id, r.content_hash, "
-                   f"{self._stored_ids}, r.scope_school "
-                   f"FROM {Record._meta.table_name} r WHERE r.row_hash IN ({marks}) "
-                   f"AND r.source = ? AND r.state = 'active'")
-            for digest, *fields_ in select_rows(self.db, sql, [*batch, self.run.source]):
-                known = _Known(*fields_)
-                aliases = self.entities[known.entity].aliases
-                known.ministry_id = _text(known.ministry_id) if "ministry_id" in aliases else None
-                known.personal_id = _text(known.personal_id) if "personal_id" in aliases else None
-                found[digest] = known
+            sql = (f"SELECT row_hash, id, entity FROM {Record._meta.table_name} "
+                   f"WHERE row_hash IN ({marks}) AND source = ? AND state = 'active'")
+            for digest, record_id, entity in select_rows(self.db, sql, [*batch, self.run.source]):
+                found[digest] = _Known(record_id, entity)
         return found
+
+    def _stored_details(self, record_id: int) -> _Details:
+        """Read what a staged unchanged row carries from the stored record ``record_id``."""
+        sql = (f"SELECT r.local_id, r.content_hash, {self._stored_ids}, r.scope_school "
+               f"FROM {Record._meta.table_name} r WHERE r.id = ?")
+        local_id, digest, ministry_id, personal_id, school = select_rows(self.db, sql, [record_id])[0]
+        return _Details(local_id, digest, _text(ministry_id), _text(personal_id), school)
 
     def _stored_hashes(self, items: list[_Pending]) -> dict[tuple[str, str], tuple[int, str, str | None]]:
         """Return (record id, content hash, row hash) of this source's active records named in ``items``."""
@@ -465,16 +519,46 @@ class Stager:
         if local_id:
             self._stage(entity, local_id, "seen", error.place)
 
-    def _stage_unchanged(self, entity: str, local_id: str, place: Place, record_id: int,
-                         digest: str, ministry_id: str | None, personal_id: str | None,
-                         school: str | None) -> None:
-        # The content hash lets a later identical row count as a repeat, and the identifiers
-        # make a later row with the same one a duplicate. The school puts the row's school
-        # among the schools that a school export's snapshot covers.
+    def _stage_unchanged(self, entity: str, place: Place, record_id: int,
+                         details: _Details | None = None) -> None:
+        """Keep the id of a record that the row gives unchanged, as a ``SeenRecord``.
+
+        Compare, the reference check and apply have nothing to do for it, so it
+        gets no staged row, unless an earlier row of the run changes the same
+        record. Then it is staged in full, as an ``unchanged`` decision, so that
+        the duplicate check finds the two rows in input order. ``details`` are
+        read from the store when the caller does not have them.
+        """
         self.result.staged[entity] += 1
-        self._staged.append((self.run.id, entity, local_id, "upsert", _place_json(place), None, None,
-                             digest, None, None, school, None, ministry_id, personal_id,
-                             "unchanged", record_id, None))
+        if not self._claims.changed(record_id):
+            self._claims.claim_unchanged(record_id)
+            self._seen.append((self.run.id, record_id, entity, _place_json(place)))
+            return
+        found = details or self._stored_details(record_id)
+        # The identifiers make a later row with the same one a duplicate. The school puts
+        # the row's school among the schools that a school export's snapshot covers.
+        self._staged.append((self.run.id, entity, found.local_id, "upsert", _place_json(place), None,
+                             None, found.content_hash, None, None, found.scope_school, None,
+                             found.ministry_id, found.personal_id, "unchanged", record_id, None))
+
+    def _reject_changed_after_unchanged(self, item: _Pending, record_id: int) -> None:
+        """Reject a row that changes a record that an earlier row of the run gave unchanged."""
+        first = json.loads(self._seen_place(record_id))
+        entity = item.mapping.spec.entity
+        column = self.result.columns.get((item.stream.file, entity, "local_id"))
+        error = RowError("ingest.duplicate_local_id",
+                         place=item.place.with_(column=column, field="local_id"),
+                         value=item.local_id, first_row=first.get("row"),
+                         first_local_id=item.local_id)
+        self._reject(item.stream, item.mapping, item.cells, error, origins=item.origins)
+
+    def _seen_place(self, record_id: int) -> str:
+        for row in reversed(self._seen):
+            if row[1] == record_id:
+                return row[3]
+        sql = f"SELECT place FROM {SeenRecord._meta.table_name} WHERE run_id = ? AND record_id = ?"
+        rows = select_rows(self.db, sql, [self.run.id, record_id])
+        return str(rows[0][0]) if rows else "{}"
 
     def _scope_school(self, entity: str, record: dict[str, Any]) -> str | None:
         field_ = self.entities[entity].scope_school
@@ -518,16 +602,18 @@ class Stager:
 
     def _flush(self) -> None:
         self._stage_queued()
-        if not self._staged and not self._quarantined:
+        if not self._staged and not self._quarantined and not self._seen:
             return
         with write_transaction(self.db):
             execute_many(self.db, INSERT_STAGED, self._staged)
+            execute_many(self.db, UPSERT_SEEN, self._seen)
             _insert_dicts(self.db, Quarantine, self._quarantined)
             # Not a change of content: the record maps from this row too, so the next
             # run with the same row need not map it.
             execute_many(self.db, LEARN_ROW_HASH, self._learned)
             runs.heartbeat(self.run, {"stage": self.result.as_dict()})
         self._staged.clear()
+        self._seen.clear()
         self._quarantined.clear()
         self._learned.clear()
 
@@ -537,6 +623,12 @@ INSERT_STAGED = (
     "data, content_hash, mapping_version, schema_version, scope_school, scope_period, ministry_id, "
     "personal_id, decision, record_id, row_hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SEEN = SeenRecord._meta.table_name
+# A second row that gives the same record again is counted as a repeat.
+UPSERT_SEEN = (
+    f"INSERT INTO {_SEEN} (run_id, record_id, entity, place, repeats) VALUES (?, ?, ?, ?, 0) "
+    f"ON CONFLICT (run_id, record_id) DO UPDATE SET repeats = {_SEEN}.repeats + 1"
 )
 LEARN_ROW_HASH = f"UPDATE {Record._meta.table_name} SET row_hash = ? WHERE id = ?"
 
@@ -598,6 +690,47 @@ def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = 
                         ("ministry_id", "ingest.duplicate_ministry_id"),
                         ("personal_id", "ingest.duplicate_personal_id")):
         rejected.update(_reject_duplicates_by(db, run, column, key, columns or {}))
+        if column != "local_id":
+            rejected.update(_reject_identifiers_of_seen(db, run, column, key, columns or {}))
+    return rejected
+
+
+def _reject_identifiers_of_seen(db: peewee.Database, run: Run, column: str, key: str,
+                                columns: KeyColumns) -> Counter[str]:
+    """Reject staged rows whose identifier belongs to a record that another row gave unchanged.
+
+    Such a record has no staged row (``SeenRecord``), so ``_reject_duplicates_by``
+    does not see it. The staged row is the one rejected, whichever came first:
+    the unchanged row matches the store, and the message names both rows.
+    """
+    staged, seen = StagedRecord._meta.table_name, SeenRecord._meta.table_name
+    sql = (
+        f"SELECT s.id, s.entity, s.{column}, s.place, s.data, v.place, r.local_id "
+        f"FROM {staged} s JOIN {Alias._meta.table_name} a ON a.entity = s.entity "
+        f"AND a.namespace = '{column}' AND a.value = s.{column} "
+        f"JOIN {seen} v ON v.run_id = s.run_id AND v.record_id = a.record_id "
+        f"JOIN {Record._meta.table_name} r ON r.id = a.record_id "
+        f"WHERE s.run_id = ? AND s.action = 'upsert' AND s.{column} IS NOT NULL "
+        f"AND r.local_id <> s.local_id"
+    )
+    rejected: Counter[str] = Counter()
+    rows = select_rows(db, sql, [run.id])
+    with write_transaction(db):
+        for staged_id, entity, value, place_text, data, first_place_text, first_local_id in rows:
+            place, first_place = json.loads(place_text), json.loads(first_place_text)
+            Quarantine.create(
+                run=run.id, source=run.source, stream=None, entity=entity,
+                file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
+                column=columns.get((place.get("file"), entity, column)), field=column, reason=key,
+                params=canonical_json({"value": value, "first_row": first_place.get("row"),
+                                       "first_local_id": first_local_id}),
+                cells=data, created_at=utcnow(),
+            )
+            # The row's own key was read, so a bulk snapshot must still see it.
+            StagedRecord.update(action="seen", data=None, content_hash=None, decision=None,
+                                ministry_id=None, personal_id=None).where(
+                StagedRecord.id == staged_id).execute()
+            rejected[key] += 1
     return rejected
 
 

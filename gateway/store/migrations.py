@@ -10,7 +10,15 @@ from peewee import fn
 from playhouse.migrate import SchemaMigrator
 
 from gateway.errors import ConfigurationError
-from gateway.store.models import ALL_MODELS, Record, Run, SequenceState, StagedRecord, StoreMeta
+from gateway.store.models import (
+    ALL_MODELS,
+    Record,
+    Run,
+    SeenRecord,
+    SequenceState,
+    StagedRecord,
+    StoreMeta,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +91,19 @@ def _apply_by_watermark(db: peewee.Database) -> None:
     db.execute_sql(f"DROP INDEX IF EXISTS {staged}_run_id")
 
 
+def _add_seen_records(db: peewee.Database) -> None:
+    """Keep the records a run gave unchanged apart from its staged rows (``SeenRecord``).
+
+    The stager then needs only the id and entity of a record by row hash, which an
+    index on (row_hash, source, state, entity) gives without reading the record row.
+    """
+    db.create_tables([SeenRecord], safe=True)
+    table = Record._meta.table_name
+    db.execute_sql(f"DROP INDEX IF EXISTS {table}_row_hash")
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS {table}_row_hash_source_state_entity "
+                   f"ON {table} (row_hash, source, state, entity)")
+
+
 # Step N brings a store from version N-1 to N. Steps are never edited once released.
 STEPS: list[Callable[[peewee.Database], None]] = [
     _create_version_1,
@@ -91,6 +112,7 @@ STEPS: list[Callable[[peewee.Database], None]] = [
     _add_row_hashes,
     _lighten_staged_indexes,
     _apply_by_watermark,
+    _add_seen_records,
 ]
 CURRENT_VERSION = len(STEPS)
 

@@ -12,6 +12,7 @@ from peewee import (
     BigAutoField,
     BigIntegerField,
     CharField,
+    CompositeKey,
     DatabaseProxy,
     DateTimeField,
     ForeignKeyField,
@@ -83,7 +84,8 @@ class Record(BaseModel):
         indexes = (
             (("entity", "source", "state"), False),
             (("entity", "source", "local_id"), True),
-            (("row_hash",), False),
+            # Covers the stager's lookup of unchanged rows: no record row is read (store step 7).
+            (("row_hash", "source", "state", "entity"), False),
         )
 
 
@@ -229,6 +231,26 @@ for _name in ("ministry_id", "personal_id"):
                                               where=_column.is_null(False)))
 
 
+class SeenRecord(BaseModel):
+    """A stored record that rows of a run gave again with the same content (store step 7).
+
+    A re-read export repeats most records unchanged. They need no staged row:
+    compare, the reference check and apply have nothing to do for them. Only
+    their ids are kept, so that a bulk snapshot does not end them, with the
+    place of the first such row for a duplicate's message and the number of
+    further rows that repeated it.
+    """
+
+    run = ForeignKeyField(Run, on_delete="CASCADE", index=False)
+    record_id = BigIntegerField()
+    entity = CharField(max_length=64)
+    place = TextField()
+    repeats = IntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("run", "record_id")
+
+
 class Quarantine(BaseModel):
     """A rejected row: where it came from, why, and its kept cells (readable by admins only)."""
 
@@ -262,5 +284,6 @@ ALL_MODELS = [
     Run,
     SourceLock,
     StagedRecord,
+    SeenRecord,
     Quarantine,
 ]

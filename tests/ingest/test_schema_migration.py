@@ -28,7 +28,7 @@ from gateway.mapping.spec import MAPPING_DIR, canonical_json
 from gateway.records import migrate_records, read_record, records_for_review
 from gateway.store.changelog import horizon
 from gateway.store.migrations import CURRENT_VERSION, SCHEMA_VERSION_KEY, migrate, store_version
-from gateway.store.models import ChangeEvent, Record, StagedRecord, StoreMeta
+from gateway.store.models import ChangeEvent, Record, SeenRecord, StagedRecord, StoreMeta
 from tests.support import oneroster as pkg
 from tests.support.store import StoreHandle
 
@@ -282,7 +282,7 @@ def test_store_step_3_adds_staged_review(store: StoreHandle) -> None:
 def test_store_step_4_adds_row_hashes(store: StoreHandle) -> None:
     with store.db.atomic():
         migrator = SchemaMigrator.from_database(store.db)
-        store.db.execute_sql(f"DROP INDEX {Record._meta.table_name}_row_hash")
+        store.db.execute_sql(f"DROP INDEX {Record._meta.table_name}_row_hash_source_state_entity")
         for model in (Record, StagedRecord):
             migrator.drop_column(model._meta.table_name, "row_hash").run()
         StoreMeta.update(value="3").where(StoreMeta.key == SCHEMA_VERSION_KEY).execute()
@@ -291,8 +291,25 @@ def test_store_step_4_adds_row_hashes(store: StoreHandle) -> None:
     for model in (Record, StagedRecord):
         assert "row_hash" in {column.name for column in store.db.get_columns(model._meta.table_name)}
     indexes = {index.name for index in store.db.get_indexes(Record._meta.table_name)}
-    assert f"{Record._meta.table_name}_row_hash" in indexes
+    # Step 7 replaces step 4's index with one that covers the stager's lookup.
+    assert f"{Record._meta.table_name}_row_hash_source_state_entity" in indexes
+    assert f"{Record._meta.table_name}_row_hash" not in indexes
     assert migrate(store.db) == (CURRENT_VERSION, CURRENT_VERSION)
+
+
+def test_store_step_7_adds_seen_records(store: StoreHandle) -> None:
+    table = Record._meta.table_name
+    with store.db.atomic():
+        store.db.drop_tables([SeenRecord])
+        store.db.execute_sql(f"DROP INDEX {table}_row_hash_source_state_entity")
+        store.db.execute_sql(f"CREATE INDEX {table}_row_hash ON {table} (row_hash)")
+        StoreMeta.update(value="6").where(StoreMeta.key == SCHEMA_VERSION_KEY).execute()
+
+    assert migrate(store.db) == (6, CURRENT_VERSION)
+    assert store.db.table_exists(SeenRecord._meta.table_name)
+    indexes = {index.name for index in store.db.get_indexes(table)}
+    assert f"{table}_row_hash_source_state_entity" in indexes
+    assert f"{table}_row_hash" not in indexes
 
 
 def test_store_step_5_partial_indexes(store: StoreHandle) -> None:

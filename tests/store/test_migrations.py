@@ -5,7 +5,7 @@ from __future__ import annotations
 import peewee
 
 from gateway.ingest import runs
-from gateway.store.migrations import SCHEMA_VERSION_KEY, migrate, store_version
+from gateway.store.migrations import CURRENT_VERSION, SCHEMA_VERSION_KEY, migrate, store_version
 from gateway.store.models import Run, StagedRecord, StoreMeta
 from tests.support.store import StoreHandle
 
@@ -48,9 +48,9 @@ def test_step_6_keeps_applied_progress(store: StoreHandle) -> None:
     # The first two chunks of the interrupted run committed before it stopped.
     db.execute_sql(f"UPDATE {staged} SET applied = TRUE WHERE id IN ({ids[0]}, {ids[1]})")
 
-    assert migrate(db) == (5, 6)
+    assert migrate(db) == (5, CURRENT_VERSION)
 
-    assert store_version(db) == 6
+    assert store_version(db) == CURRENT_VERSION
     assert Run.get_by_id(interrupted.id).applied_through == ids[1]
     assert Run.get_by_id(held_run.id).applied_through is None
     assert "applied" not in _columns(db, staged)
