@@ -82,7 +82,7 @@ class Scope:
     named_schools: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class SourceRow:
     """One row as read: its 1-based line (or sheet row) and its cells, or the error.
 

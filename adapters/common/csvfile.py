@@ -189,9 +189,11 @@ def _rows(
             yield SourceRow(line=record.line, error=record.error)
             continue
         cells = record.cells or []
-        if _is_blank(cells):
+        # One joined text answers both "blank?" and "could a cell be too long?".
+        joined = "".join(cells)
+        if not joined or joined.isspace():
             continue
-        if len(cells) > width or max(map(len, cells)) > max_cell:
+        if len(cells) > width or (len(joined) > max_cell and max(map(len, cells)) > max_cell):
             error = _row_error(cells, file, record.line, raw_headers, max_cell, delimiter)
             if error is not None:
                 yield SourceRow(line=record.line, error=error)
@@ -226,13 +228,14 @@ def _row_error(
 
 
 def _is_blank(cells: list[str]) -> bool:
-    return all(not cell or cell.isspace() for cell in cells)
+    joined = "".join(cells)
+    return not joined or joined.isspace()
 
 
 # Physical lines -------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     number: int
     text: str
@@ -253,21 +256,32 @@ def _physical_lines(handle: BinaryReader, encoding: str, max_chars: int) -> Iter
         chunk = handle.read(_CHUNK_BYTES)
         final = not chunk
         text = pending + decoder.decode(chunk, final)
-        start = 0
-        for match in _LINE_END.finditer(text):
-            # A CR at the end of a chunk may be the first half of a CRLF.
-            if match.group() == "\r" and match.end() == len(text) and not final:
-                break
-            line = text[start:match.end()]
-            if skipping or len(line) > max_chars:
-                skipping = False
-                yield _Line(number, "\n", "too_long")
-            else:
-                yield _line(number, line)
-            number += 1
-            start = match.end()
+        if not skipping and _splits_at_newlines(text):
+            # Most chunks: LF or CRLF line ends only and every byte decoded.
+            parts = text.split("\n")
+            pending = parts.pop()
+            for part in parts:
+                if len(part) >= max_chars:
+                    yield _Line(number, "\n", "too_long")
+                else:
+                    yield _Line(number, part + "\n")
+                number += 1
+        else:
+            start = 0
+            for match in _LINE_END.finditer(text):
+                # A CR at the end of a chunk may be the first half of a CRLF.
+                if match.group() == "\r" and match.end() == len(text) and not final:
+                    break
+                line = text[start:match.end()]
+                if skipping or len(line) > max_chars:
+                    skipping = False
+                    yield _Line(number, "\n", "too_long")
+                else:
+                    yield _line(number, line)
+                number += 1
+                start = match.end()
+            pending = "" if skipping else text[start:]
 
-        pending = "" if skipping else text[start:]
         if len(pending) > max_chars:
             pending, skipping = "", True
         if final:
@@ -278,6 +292,11 @@ def _physical_lines(handle: BinaryReader, encoding: str, max_chars: int) -> Iter
             return
 
 
+def _splits_at_newlines(text: str) -> bool:
+    """Tell whether ``text`` has no undecodable byte and no CR outside a CRLF."""
+    return _INVALID_MARK not in text and ("\r" not in text or text.count("\r") == text.count("\r\n"))
+
+
 def _line(number: int, text: str) -> _Line:
     return _Line(number, text, "invalid" if _INVALID_MARK in text else None)
 
@@ -285,7 +304,7 @@ def _line(number: int, text: str) -> _Line:
 # Records --------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Record:
     line: int
     cells: list[str] | None = None
@@ -365,6 +384,8 @@ def _reader(feed: _Feed, delimiter: str) -> Iterator[list[str]]:
 
 
 def _line_error(lines: list[_Line], file: str, encoding: str, max_chars: int) -> RowError | None:
+    if len(lines) == 1 and lines[0].problem is None:
+        return None
     for line in lines:
         if line.problem is None:
             continue

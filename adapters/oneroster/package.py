@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
@@ -34,6 +34,7 @@ from adapters.oneroster.manifest import PackageFile, plan_files, read_manifest
 from adapters.oneroster.schoolyears import read_class_years, read_session_years, year_of_terms
 from gateway.errors import GatewayError, InputError, Place
 from gateway.logs import fields
+from gateway.text import match_key
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ KEY_COLUMN = "sourcedId"
 # default limit of bound parameters in SQLite before version 3.32.
 USER_CHUNK = 500
 _NO_FACTS = UserFacts()
+# The columns the users join reads from each joined file; it keeps no other.
+JOIN_COLUMNS = {
+    "roles": ("userSourcedId", "role", "roleType", "orgSourcedId", "status"),
+    "demographics": ("sourcedId", "birthDate", "sex", "status"),
+}
 
 
 class OneRosterPackage(Package):
@@ -120,15 +126,28 @@ class OneRosterPackage(Package):
             key_column=table.headers[key_index],
         )
 
-    def _open_table(self, package_file: PackageFile, stack: ExitStack) -> CsvTable | None:
-        """Open a file as a ``CsvTable``; a file that cannot be read becomes one error notice."""
+    def _open_table(self, package_file: PackageFile, stack: ExitStack,
+                    only: Sequence[str] = ()) -> CsvTable | None:
+        """Open a file as a ``CsvTable``; a file that cannot be read becomes one error notice.
+
+        ``only`` names the columns to keep, when the caller reads no others.
+        """
         if package_file.name in self._failed:
             return None
+        kept_columns = self._kept_columns
+        if only:
+            wanted = {match_key(name) for name in only}
+
+            def kept_columns(headers: Sequence[str]) -> list[int]:
+                kept = self._kept_columns(headers)
+                # With none of them, every column is kept, so the reader names the missing one.
+                return [i for i in kept if match_key(headers[i]) in wanted] or kept
+
         try:
             handle = stack.enter_context(self._archive.open(package_file.member))
             return read_csv(
                 handle, file=package_file.member.path, limits=self._limits,
-                kept_columns=self._kept_columns,
+                kept_columns=kept_columns,
             )
         except InputError as error:
             self._fail(package_file.name, error)
@@ -259,7 +278,7 @@ class OneRosterPackage(Package):
         self._index = UserIndex(self._workdir)
         for package_file in joined:
             with ExitStack() as stack:
-                table = self._open_table(package_file, stack)
+                table = self._open_table(package_file, stack, JOIN_COLUMNS[package_file.name])
                 if table is None:
                     continue
                 try:
