@@ -71,16 +71,21 @@ class Snapshot:
     scope: Scope
 
 
-@dataclass
+@dataclass(slots=True)
 class _Raw:
     """A row accepted by a mapping, waiting for its chunk's lookup of stored row hashes."""
 
     stream: Stream
     mapping: CompiledMapping
     cells: list[str]
-    place: Place
+    line: int
     row_hash: str | None  # None when the row cannot be hashed unambiguously
     origins: dict[str, Place] | None = None  # cells joined from other files, by header
+
+    @property
+    def place(self) -> Place:
+        # Built only for a row that is mapped: most rows of a re-read export are not.
+        return Place(file=self.stream.file, sheet=self.stream.sheet, row=self.line)
 
 
 @dataclass
@@ -188,6 +193,7 @@ def content_hash(schema_version: int, document: str) -> str:
 
 
 _UNIT = "\x1f"
+_ROW_MARK = 987654321987
 
 
 def row_context(mapping: CompiledMapping, stream: Stream, entities: dict[str, Entity]) -> bytes:
@@ -250,6 +256,7 @@ class Stager:
         self.result = StageResult()
         self._staged: list[tuple[Any, ...]] = []  # in the column order of INSERT_STAGED
         self._seen: list[tuple[int, int, str, str]] = []  # in the column order of UPSERT_SEEN
+        self._place_parts: dict[int, tuple[str, str]] = {}  # by id(stream), for _place_text
         self._claims = _Claims()
         self._quarantined: list[dict[str, Any]] = []
         self._raw: list[_Raw] = []
@@ -344,9 +351,9 @@ class Stager:
     # -- rows --------------------------------------------------------------
 
     def _stage_row(self, stream: Stream, mappings: list[CompiledMapping], row: SourceRow) -> None:
-        place = Place(file=stream.file, sheet=stream.sheet, row=row.line)
         if row.error is not None or row.cells is None:
             error = row.error or RowError("ingest.row_unreadable")
+            place = Place(file=stream.file, sheet=stream.sheet, row=row.line)
             self._quarantine(stream, None, error, place, None, headers=stream.headers)
             if mappings:
                 self._unread_rows += 1
@@ -357,36 +364,37 @@ class Stager:
             if not mapping.applies(row.cells):
                 continue
             taken = True
-            self._map_row(stream, mapping, row.cells, place, row.origins)
+            self._map_row(stream, mapping, row.cells, row.line, row.origins)
         if not taken and any(m.asks_end(row.cells) for m in mappings):
             # A deletion row may leave out the column the row filters read (a OneRoster
             # delta's user row may carry only its id and status), so it ends the record
             # in whichever of the stream's entities has it.
             for mapping in mappings:
-                self._map_row(stream, mapping, row.cells, place, row.origins)
+                self._map_row(stream, mapping, row.cells, row.line, row.origins)
             return
         if not taken:
             reason = mappings[0].when_value(row.cells) if mappings else ""
             label = f"{stream.name}: {reason}" if reason else stream.name
             self.result.skipped[label] += 1
 
-    def _map_row(self, stream: Stream, mapping: CompiledMapping, cells: list[str], place: Place,
+    def _map_row(self, stream: Stream, mapping: CompiledMapping, cells: list[str], line: int,
                  origins: dict[str, Place] | None = None) -> None:
         """Queue the row for its chunk: it is mapped at the flush unless its row hash is known."""
-        self._raw.append(_Raw(stream, mapping, cells, place,
+        self._raw.append(_Raw(stream, mapping, cells, line,
                               row_hash(self._contexts[id(mapping)], cells, mapping.read_columns),
                               origins))
 
     def _map(self, raw: _Raw) -> _Pending | None:
         """Map one queued row; stage an end or a rejection at once, return a record to check."""
         mapping, entity = raw.mapping, raw.mapping.spec.entity
+        place = raw.place
         try:
-            mapped = mapping.map(raw.cells, raw.place)
+            mapped = mapping.map(raw.cells, place)
         except RowError as exc:
             self._reject(raw.stream, mapping, raw.cells, exc, origins=raw.origins)
             return None
         if mapped.action == "end":
-            self._stage(entity, mapped.local_id, "end", raw.place)
+            self._stage(entity, mapped.local_id, "end", place)
             self.result.ends_requested[entity] += 1
             return None
         version, record, review = mapping.spec.schema_version, mapped.record, None
@@ -397,7 +405,7 @@ class Stager:
             review = converted.review.to_json() if converted.review else None
         document = canonical_json(record)
         digest = content_hash(version, document)
-        return _Pending(raw.stream, mapping, raw.cells, raw.place, mapped.local_id, record,
+        return _Pending(raw.stream, mapping, raw.cells, place, mapped.local_id, record,
                         document, digest, version, review, raw.row_hash, raw.origins)
 
     def _stage_queued(self) -> None:
@@ -424,13 +432,14 @@ class Stager:
         for item in queue:
             if isinstance(item, tuple):
                 raw, hit = item
-                self._stage_unchanged(hit.entity, raw.place, hit.record_id)
+                self._stage_unchanged(hit.entity, self._place_text(raw.stream, raw.line),
+                                      hit.record_id)
                 continue
             entity = item.mapping.spec.entity
             found = stored.get((entity, item.local_id))
             if found is not None and found[1] == item.digest:
                 ids = self._identifiers(entity, item.record)
-                self._stage_unchanged(entity, item.place, found[0], _Details(
+                self._stage_unchanged(entity, _place_json(item.place), found[0], _Details(
                     item.local_id, item.digest, *ids, self._scope_school(entity, item.record)))
                 if item.row_hash and found[2] != item.row_hash:
                     self._learned.append((item.row_hash, found[0]))
@@ -519,7 +528,7 @@ class Stager:
         if local_id:
             self._stage(entity, local_id, "seen", error.place)
 
-    def _stage_unchanged(self, entity: str, place: Place, record_id: int,
+    def _stage_unchanged(self, entity: str, place: str, record_id: int,
                          details: _Details | None = None) -> None:
         """Keep the id of a record that the row gives unchanged, as a ``SeenRecord``.
 
@@ -527,19 +536,30 @@ class Stager:
         gets no staged row, unless an earlier row of the run changes the same
         record. Then it is staged in full, as an ``unchanged`` decision, so that
         the duplicate check finds the two rows in input order. ``details`` are
-        read from the store when the caller does not have them.
+        read from the store when the caller does not have them. ``place`` is
+        the row's place as JSON text.
         """
         self.result.staged[entity] += 1
         if not self._claims.changed(record_id):
             self._claims.claim_unchanged(record_id)
-            self._seen.append((self.run.id, record_id, entity, _place_json(place)))
+            self._seen.append((self.run.id, record_id, entity, place))
             return
         found = details or self._stored_details(record_id)
         # The identifiers make a later row with the same one a duplicate. The school puts
         # the row's school among the schools that a school export's snapshot covers.
-        self._staged.append((self.run.id, entity, found.local_id, "upsert", _place_json(place), None,
+        self._staged.append((self.run.id, entity, found.local_id, "upsert", place, None,
                              None, found.content_hash, None, None, found.scope_school, None,
                              found.ministry_id, found.personal_id, "unchanged", record_id, None))
+
+    def _place_text(self, stream: Stream, line: int) -> str:
+        """Return ``_place_json`` of the place of ``line`` in ``stream``, from cached parts."""
+        parts = self._place_parts.get(id(stream))
+        if parts is None:
+            # A row number that no file or sheet name contains marks where the number goes.
+            text = _place_json(Place(file=stream.file, sheet=stream.sheet, row=_ROW_MARK))
+            prefix, _, suffix = text.partition(f'"row":{_ROW_MARK}')
+            parts = self._place_parts[id(stream)] = (prefix + '"row":', suffix)
+        return f"{parts[0]}{line}{parts[1]}"
 
     def _reject_changed_after_unchanged(self, item: _Pending, record_id: int) -> None:
         """Reject a row that changes a record that an earlier row of the run gave unchanged."""
