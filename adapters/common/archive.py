@@ -109,6 +109,14 @@ class Archive(ABC):
         place = Place(file=member or self.source.name)
         return InputError(key, place=place, path=str(self.source), member=member or "", **params)
 
+    def reopened(self) -> Archive:
+        """Return this archive with file handles of its own, for a forked process to read.
+
+        A forked process shares the open file's offset with its parent, so the
+        two must not read members of one zip file through the same handle.
+        """
+        return self
+
     @abstractmethod
     def _open_raw(self, member: Member) -> IO[bytes]: ...
 
@@ -185,6 +193,9 @@ class _ZipArchive(Archive):
 
     def _open_raw(self, member: Member) -> IO[bytes]:
         return self._zip.open(member.path)
+
+    def reopened(self) -> Archive:
+        return _ZipArchive(self.source, self.members, zipfile.ZipFile(self.source))
 
     def close(self) -> None:
         self._zip.close()

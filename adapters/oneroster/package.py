@@ -27,9 +27,16 @@ from pathlib import Path
 from adapters.base import Limits, Notice, Package, Scope, SourceRow, Stream
 from adapters.common.archive import Archive
 from adapters.common.csvfile import CsvTable, KeptColumns, read_csv
+from adapters.common.forked import Forked, fork_available
 from adapters.oneroster import files
 from adapters.oneroster.columns import VirtualColumns, cell, column_index, split_list
-from adapters.oneroster.joins import LoadReport, UserFacts, UserIndex
+from adapters.oneroster.joins import (
+    DEMOGRAPHICS_FILE,
+    LoadReport,
+    UserFacts,
+    UserIndex,
+    spool_demographics,
+)
 from adapters.oneroster.manifest import PackageFile, plan_files, read_manifest
 from adapters.oneroster.schoolyears import read_class_years, read_session_years, year_of_terms
 from gateway.errors import GatewayError, InputError, Place
@@ -134,15 +141,7 @@ class OneRosterPackage(Package):
         """
         if package_file.name in self._failed:
             return None
-        kept_columns = self._kept_columns
-        if only:
-            wanted = {match_key(name) for name in only}
-
-            def kept_columns(headers: Sequence[str]) -> list[int]:
-                kept = self._kept_columns(headers)
-                # With none of them, every column is kept, so the reader names the missing one.
-                return [i for i in kept if match_key(headers[i]) in wanted] or kept
-
+        kept_columns = self._join_kept_columns(only) if only else self._kept_columns
         try:
             handle = stack.enter_context(self._archive.open(package_file.member))
             return read_csv(
@@ -152,6 +151,17 @@ class OneRosterPackage(Package):
         except InputError as error:
             self._fail(package_file.name, error)
             return None
+
+    def _join_kept_columns(self, names: Sequence[str]) -> KeptColumns:
+        """Return the ``kept_columns`` of a join file: the adapter's, limited to ``names``."""
+        wanted = {match_key(name) for name in names}
+
+        def kept_columns(headers: Sequence[str]) -> list[int]:
+            kept = self._kept_columns(headers)
+            # With none of them, every column is kept, so the reader names the missing one.
+            return [i for i in kept if match_key(headers[i]) in wanted] or kept
+
+        return kept_columns
 
     def _fail(self, name: str, error: GatewayError) -> None:
         self._failed.add(name)
@@ -276,7 +286,10 @@ class OneRosterPackage(Package):
             return self._index
         self._workdir = Path(tempfile.mkdtemp(prefix="oneroster-join-"))
         self._index = UserIndex(self._workdir)
+        side = self._start_side_spool(joined)
         for package_file in joined:
+            if side is not None and package_file.name == "demographics":
+                continue
             with ExitStack() as stack:
                 table = self._open_table(package_file, stack, JOIN_COLUMNS[package_file.name])
                 if table is None:
@@ -290,7 +303,44 @@ class OneRosterPackage(Package):
                     self._fail(package_file.name, error)
                     continue
             self._report_load(report)
+        if side is not None:
+            self._finish_side_spool(side)
         return self._index
+
+    def _start_side_spool(self, joined: list[PackageFile]) -> Forked | None:
+        """Spool demographics in a forked process while this one spools roles.
+
+        Nothing else is read meanwhile, so the staging process waits: the two
+        files take about half the time side by side.
+        """
+        demographics = next((f for f in joined if f.name == "demographics"), None)
+        if (len(joined) < 2 or demographics is None or demographics.name in self._failed
+                or not fork_available()):
+            return None
+        return Forked(lambda: self._spool_demographics_alone(demographics))
+
+    def _spool_demographics_alone(self, package_file: PackageFile) -> LoadReport:
+        """Spool ``demographics.csv``, in the forked process, through handles of its own."""
+        archive = self._archive.reopened()
+        with archive.open(package_file.member) as handle:
+            table = read_csv(handle, file=package_file.member.path, limits=self._limits,
+                             kept_columns=self._join_kept_columns(JOIN_COLUMNS["demographics"]))
+            return spool_demographics(self._index_directory() / DEMOGRAPHICS_FILE, table)
+
+    def _finish_side_spool(self, side: Forked) -> None:
+        try:
+            report: LoadReport = side.result()
+        except InputError as error:
+            self._fail("demographics", error)
+            return
+        if self._index is not None:
+            self._index.attach_demographics(report.file)
+        self._report_load(report)
+
+    def _index_directory(self) -> Path:
+        if self._workdir is None:
+            raise RuntimeError("the join index has no folder yet")
+        return self._workdir
 
     def _report_load(self, report: LoadReport) -> None:
         if report.rejected:

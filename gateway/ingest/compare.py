@@ -267,9 +267,10 @@ class Comparer:
         seen = SeenRecord.select(SeenRecord.record_id).where(
             (SeenRecord.run == self.run.id) & (SeenRecord.record_id == Record.id)
         )
+        # Seen first: in a re-read export most records are, and its key is two integers.
         condition = (
             (Record.entity == snapshot.entity) & (Record.source == self.run.source)
-            & (Record.state == "active") & ~peewee.fn.EXISTS(staged) & ~peewee.fn.EXISTS(seen)
+            & (Record.state == "active") & ~peewee.fn.EXISTS(seen) & ~peewee.fn.EXISTS(staged)
         )
         if snapshot.scope.periods is not None:
             condition &= Record.scope_period.in_(sorted(snapshot.scope.periods))

@@ -409,6 +409,42 @@ def test_demographics_joined_into_users(tmp_path: Path):
     assert package.notices[0].error.params["count"] == 1
 
 
+def test_demographics_joined_from_zip(tmp_path: Path):
+    # Roles and demographics are spooled side by side, the demographics in a forked
+    # process that must open the zip file through a handle of its own.
+    folder = package_12(
+        tmp_path / "p", {"demographics": "bulk", "roles": "bulk"},
+        **{"demographics.csv": DEMOGRAPHICS, "roles.csv": ROLES},
+    )
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(folder.iterdir()):
+            archive.write(file, file.name)
+
+    streams, rows, package = read_all(path)
+    users = by_id(rows["users"])
+
+    assert users["usr-2"]["birthDate"] == "2012-03-04"
+    assert users["usr-2"]["sex"] == "female"
+    assert users["usr-1"]["role"] == "teacher,administrator"
+    assert notice_keys(package) == [("warning", "oneroster.roles_user_unknown"),
+                                    ("warning", "oneroster.demographics_user_unknown")]
+
+
+def test_demographics_without_sourcedid_reported(tmp_path: Path):
+    folder = package_12(
+        tmp_path / "p", {"demographics": "bulk", "roles": "bulk"},
+        **{"demographics.csv": "userId,birthDate\nusr-2,2012-03-04\n", "roles.csv": ROLES},
+    )
+
+    streams, rows, package = read_all(folder)
+
+    errors = [n for n in package.notices if n.level == "error"]
+    assert [n.error.key for n in errors] == ["oneroster.column_missing"]
+    assert errors[0].error.params["file"] == "demographics.csv"
+    assert by_id(rows["users"])["usr-2"]["birthDate"] == ""
+
+
 def test_no_demographics_columns_without_file(tmp_path: Path):
     streams, _, _ = read_all(package_12(tmp_path / "p"))
 
