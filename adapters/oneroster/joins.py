@@ -27,7 +27,7 @@ PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 CREATE TABLE roles (user_id TEXT NOT NULL, seq INTEGER NOT NULL, is_primary INTEGER NOT NULL,
                     role TEXT NOT NULL, org TEXT NOT NULL);
-CREATE TABLE seen (user_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE seen (user_id TEXT NOT NULL);
 """
 _DEMOGRAPHICS_SCHEMA = """
 PRAGMA journal_mode = OFF;
@@ -38,7 +38,7 @@ CREATE TABLE demographics (user_id TEXT PRIMARY KEY, birth_date TEXT NOT NULL, s
 DEMOGRAPHICS_FILE = "demographics-join.sqlite"
 
 
-@dataclass
+@dataclass(slots=True)
 class UserFacts:
     """The joined facts of one user."""
 
@@ -90,7 +90,7 @@ class UserIndex:
                 yield user, seq, primary, cells[role_index], cell(cells, org_index)
 
         self._db.executemany("INSERT INTO roles VALUES (?, ?, ?, ?, ?)", values())
-        self._db.execute("CREATE INDEX roles_by_user ON roles (user_id, is_primary DESC, seq)")
+        self._db.execute("CREATE INDEX roles_by_user ON roles (user_id, is_primary DESC, seq, role, org)")
         self._db.commit()
         self.roles_file = table.file
         return report
@@ -114,7 +114,7 @@ class UserIndex:
         unique = list(dict.fromkeys(user_ids))
         if not unique:
             return {}
-        self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", [(user,) for user in unique])
+        self._db.executemany("INSERT INTO seen VALUES (?)", [(user,) for user in unique])
         marks = ", ".join("?" * len(unique))
         facts: dict[str, UserFacts] = {}
 
@@ -123,7 +123,9 @@ class UserIndex:
             " ORDER BY user_id, is_primary DESC, seq"
         )
         for user, primary, role, org in self._db.execute(query, unique):
-            found = facts.setdefault(user, UserFacts())
+            found = facts.get(user)
+            if found is None:
+                found = facts[user] = UserFacts()
             if role and role not in found.roles:
                 found.roles.append(role)
             if primary and not found.primary_org:
@@ -133,7 +135,9 @@ class UserIndex:
             return facts
         query = f"SELECT user_id, birth_date, sex, line FROM demographics WHERE user_id IN ({marks})"
         for user, birth_date, sex, line in self._db.execute(query, unique):
-            found = facts.setdefault(user, UserFacts())
+            found = facts.get(user)
+            if found is None:
+                found = facts[user] = UserFacts()
             found.birth_date, found.sex, found.demographics_line = birth_date, sex, line
         return facts
 

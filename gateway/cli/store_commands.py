@@ -8,7 +8,6 @@ import click
 
 from gateway.cli.context import AppContext
 from gateway.cli.render import summary_lines
-from gateway.crypto import ensure_dev_keys
 from gateway.i18n import t
 from gateway.mapping.registry import import_shipped
 from gateway.store.changelog import read_changes
@@ -23,6 +22,9 @@ def init_command(app: AppContext, no_dev_keys: bool) -> None:
     db = app.database(migrated=False)
     before, after = migrate(db)
     mappings = import_shipped()
+    # Imported here: cryptography adds about 25 ms to every other command's start.
+    from gateway.crypto import ensure_dev_keys
+
     keys = None if no_dev_keys else ensure_dev_keys()
     document = {"store_version": {"before": before, "after": after}, "mappings": mappings,
                 "dev_keys": keys, "store": _safe_url(app.settings.store_url)}

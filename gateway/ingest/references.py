@@ -25,7 +25,7 @@ from gateway.entities import Entity, load_entities
 from gateway.ingest.compare import source_namespace
 from gateway.ingest.stage import KeyColumns, staged_entities
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import in_lists, raw_rows, select_rows
+from gateway.store.bulk import execute_counted, in_lists, raw_rows, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
@@ -35,6 +35,8 @@ PRESENT = ("insert", "update", "unchanged", "alias")
 # Rows whose references are checked: an unchanged record is not judged again.
 CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
+# Quarantine rows per INSERT: 14 columns each, below SQLite's 999 bound parameters before 3.32.
+_INSERT_BATCH = 60
 TARGET_REJECTED_REASON = "ingest.reference_rejected"
 
 
@@ -108,10 +110,17 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
         for _, (_, target, value) in missing_rows:
             missing_targets[target].add(value)
         rejected_targets = _rejected_in_run(db, run, missing_targets)
+        quarantined = [_rejection(run, staged, field, target, value, columns,
+                                  rejected_targets.get((target, value)))
+                       for staged, (field, target, value) in missing_rows]
         with write_transaction(db):
-            for staged, (field, target, value) in missing_rows:
-                rejected[_reject(run, staged, field, target, value, columns,
-                                 rejected_targets.get((target, value)))] += 1
+            for start in range(0, len(quarantined), _INSERT_BATCH):
+                Quarantine.insert_many(quarantined[start:start + _INSERT_BATCH]).execute()
+            seen = [staged.id for staged, _ in missing_rows]
+            for marks, ids in in_lists(seen):
+                execute_counted(db, f"UPDATE {StagedRecord._meta.table_name} SET decision = 'seen' "
+                                    f"WHERE id IN ({marks})", ids)
+        rejected.update(row["reason"] for row in quarantined)
 
 
 def _targets(data: str | None, entity: Entity, fields: list[str]) -> list[tuple[str, str, str]]:
@@ -173,21 +182,19 @@ def _rejected_in_run(db: peewee.Database, run: Run,
     return found
 
 
-def _reject(run: Run, staged: _Checked, field: str, target: str, value: str,
-            columns: KeyColumns, target_place: dict[str, Any] | None) -> str:
-    """Quarantine ``staged`` for its dangling reference; return the reason."""
+def _rejection(run: Run, staged: _Checked, field: str, target: str, value: str,
+               columns: KeyColumns, target_place: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the quarantine row of ``staged`` for its dangling reference."""
     place: dict[str, Any] = json.loads(staged.place)
     params: dict[str, Any] = {"field": field, "value": value, "target": target}
     reason = REASON
     if target_place is not None:
         reason = TARGET_REJECTED_REASON
         params.update(target_file=target_place.get("file", ""), target_row=target_place.get("row", ""))
-    Quarantine.create(
-        run=run.id, source=run.source, stream=None, entity=staged.entity,
-        file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
-        column=columns.get((place.get("file"), staged.entity, field)),
-        field=field, reason=reason, params=canonical_json(params),
-        cells=staged.data, created_at=utcnow(),
-    )
-    StagedRecord.update(decision="seen").where(StagedRecord.id == staged.id).execute()
-    return reason
+    return {
+        "run": run.id, "source": run.source, "stream": None, "entity": staged.entity,
+        "file": place.get("file"), "sheet": place.get("sheet"), "row": place.get("row"),
+        "column": columns.get((place.get("file"), staged.entity, field)),
+        "field": field, "reason": reason, "params": canonical_json(params),
+        "cells": staged.data, "created_at": utcnow(),
+    }
