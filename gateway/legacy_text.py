@@ -54,9 +54,12 @@ _DECODING_TABLE = "".join(map(chr, range(0x80))) + _HIGH_HALF
 _ENCODING_TABLE = codecs.charmap_build(_DECODING_TABLE)
 
 # TCVN3 text taken as Windows-1252 (or Latin-1) shows each byte 0xA1-0xFF as the Latin-1
-# character of that byte. Only those are converted: below 0xA1 Windows-1252 has dashes and
-# quotation marks, which typed text uses far more often than the VN1 capitals at those codes.
+# character of that byte. Below 0xA1, only the bytes that Windows-1252 shows as letters or
+# accents ("ƒ" for the VN1 capital "Á") are converted. The others are dashes, quotation marks
+# and signs, which typed text uses far more often than the VN1 capitals at those codes.
 _ANSI_TO_TCVN3 = {byte: char for byte, char in zip(range(0xA1, 0x100), _HIGH_HALF[0x21:], strict=True)}
+for _byte in (0x83, 0x88, 0x8A, 0x8C, 0x8E, 0x98, 0x9A, 0x9C, 0x9E, 0x9F):
+    _ANSI_TO_TCVN3[ord(bytes([_byte]).decode("cp1252"))] = _HIGH_HALF[_byte - 0x80]
 
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 # The characters that Windows-1252 or Latin-1 shows for a byte: TCVN3 text read as
@@ -68,7 +71,7 @@ _SYLLABLE = re.compile("(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnpqrstvx
                        "[aăâeêioôơuưy]{1,3}(?:ch|ng|nh|[cmnpt]|k)?")  # -k: Đắk Lắk
 # Word separators in school data: white space and the punctuation of names, dates and addresses.
 _SEPARATORS = re.compile(r"[\s,;:.()\[\]/\\\"'|+*=_&#!?<>-]+")
-# The minimum number of words with non-ASCII letters a sample needs to decide anything.
+# The number of words with non-ASCII letters from which a sample decides by shares.
 MIN_WORDS = 5
 # The reading that wins must have at most this share of the other one's impossible words.
 _WIN_SHARE = 1 / 3
@@ -154,18 +157,26 @@ def impossible_words(text: str) -> int:
     return sum(1 for word in _SEPARATORS.split(text) if not word.isascii() and impossible_word(word))
 
 
-def convert_cell(text: str) -> str:
-    """Return the cell ``text`` converted from TCVN3, unless it was typed in Unicode.
+def convert_row(cells: list[str]) -> list[str]:
+    """Return the cells of one row converted from TCVN3, unless the row was typed in Unicode.
 
-    A table typed in a .VnTime font may have a header or a few cells typed in
-    Unicode, such as "Họ và tên" from a template. A cell with a character that
-    Windows-1252 lacks ("ọ") is kept. So is a cell that converting would give
-    more impossible words ("và" would become "vỔ").
+    A table typed in a .VnTime font may have a title, a header or a few rows
+    typed in Unicode, such as "Tên" or "Mã HS" from a template, which converting
+    would spoil ("Tờn", "Mó HS"). A row in which no word is impossible as
+    written is kept. In any other row, a cell with a character that
+    Windows-1252 lacks ("ọ") is kept, and so is a cell that converting would
+    give more impossible words.
     """
-    if text.isascii() or not all(char in _ANSI_CHARS for char in text):
-        return text
-    converted = from_tcvn3_text(text)
-    return converted if impossible_words(converted) <= impossible_words(text) else text
+    convertible = [i for i, cell in enumerate(cells)
+                   if not cell.isascii() and all(char in _ANSI_CHARS for char in cell)]
+    if not any(impossible_words(cells[i]) for i in convertible):
+        return cells
+    converted = list(cells)
+    for i in convertible:
+        candidate = from_tcvn3_text(cells[i])
+        if impossible_words(candidate) <= impossible_words(cells[i]):
+            converted[i] = candidate
+    return converted
 
 
 @dataclass
@@ -183,8 +194,15 @@ class WordCounts:
 
 
 def reading_wins(legacy: WordCounts, as_written: WordCounts) -> bool:
-    """Tell whether the legacy reading of a sample is clearly better than the reading as written."""
-    if as_written.words < MIN_WORDS or as_written.impossible < _MIN_BAD_SHARE * as_written.words:
+    """Tell whether the legacy reading of a sample is clearly better than the reading as written.
+
+    A sample of fewer than ``MIN_WORDS`` words decides only when at least two
+    words are impossible, every one as written and none in the legacy reading.
+    """
+    if as_written.words < MIN_WORDS:
+        return (as_written.impossible >= 2 and as_written.impossible == as_written.words
+                and legacy.impossible == 0)
+    if as_written.impossible < _MIN_BAD_SHARE * as_written.words:
         return False
     return legacy.impossible <= _WIN_SHARE * as_written.impossible
 

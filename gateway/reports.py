@@ -71,17 +71,28 @@ def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]
     """Group a run's quarantined rows by reason and field, with a count and the first places.
 
     The field is part of the group because one reason (an unknown reference, say)
-    can fail on different fields, and a group shows its first row's message.
+    can fail on different fields, and a group shows its first row's message. The
+    examples are the group's first rows by file, sheet and row, whichever check
+    rejected them first.
     """
     groups: dict[tuple[str, str | None], dict[str, Any]] = {}
     query = Quarantine.select().where(Quarantine.run == run_id).order_by(Quarantine.id)
     for row in query.iterator():
         group = groups.setdefault((row.reason, row.field), {
-            "reason": row.reason, "field": row.field, "count": 0, "examples": []})
+            "reason": row.reason, "field": row.field, "count": 0, "examples": [], "_keys": []})
         group["count"] += 1
-        if len(group["examples"]) < examples:
-            group["examples"].append({
-                "file": row.file, "sheet": row.sheet, "row": row.row, "column": row.column,
-                "field": row.field, "params": json.loads(row.params or "{}"),
-            })
+        if examples <= 0:
+            continue
+        key = (row.file or "", row.sheet or "", row.row if row.row is not None else -1, row.id)
+        if len(group["examples"]) == examples and key >= max(group["_keys"]):
+            continue
+        example = {"file": row.file, "sheet": row.sheet, "row": row.row, "column": row.column,
+                   "field": row.field, "params": json.loads(row.params or "{}")}
+        group["_keys"].append(key)
+        group["examples"].append(example)
+        ordered = sorted(zip(group["_keys"], group["examples"], strict=True), key=lambda pair: pair[0])
+        group["_keys"] = [pair[0] for pair in ordered[:examples]]
+        group["examples"] = [pair[1] for pair in ordered[:examples]]
+    for group in groups.values():
+        del group["_keys"]
     return sorted(groups.values(), key=lambda g: (-g["count"], g["reason"], g["field"] or ""))

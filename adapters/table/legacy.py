@@ -5,7 +5,7 @@ bytes. A workbook, HTML page or UTF-8 file typed in a .VnTime font carries
 the TCVN3 bytes as Windows-1252 characters instead. For those,
 ``check_legacy_text`` reads the first ``SAMPLE_ROWS`` rows of each table, the
 header included. When they read far better as TCVN3, it converts the table's
-cells, except those that were typed in Unicode (a header from a template).
+rows, except rows and cells that were typed in Unicode (a header from a template).
 Either way, the rows whose words lost their capitals (typed in a .VnTimeH
 capitals font) are counted, and one warning names the first for a person to check.
 """
@@ -18,12 +18,13 @@ from itertools import chain, islice
 from adapters.base import Notice
 from adapters.table.grid import Grid, GridRow
 from gateway.errors import InputError, Place
-from gateway.legacy_text import CODEC_NAME, LegacyTextCheck, case_lost, convert_cell
+from gateway.legacy_text import CODEC_NAME, LegacyTextCheck, case_lost, convert_row
 from gateway.text import clean
 
 Notify = Callable[[Notice], None]
 
 SAMPLE_ROWS = 200
+_DATA_CELLS = 3
 
 
 def check_legacy_text(grid: Grid, notify: Notify) -> Grid:
@@ -52,15 +53,20 @@ def check_legacy_text(grid: Grid, notify: Notify) -> Grid:
 def _converted(rows: Iterator[GridRow]) -> Iterator[GridRow]:
     for row in rows:
         if row.error is None:
-            row.cells = [clean(convert_cell(cell)) for cell in row.cells]
+            row.cells = [clean(cell) for cell in convert_row(row.cells)]
         yield row
 
 
 def _case_checked(rows: Iterator[GridRow], grid: Grid, notify: Notify) -> Iterator[GridRow]:
-    """Yield ``rows``; once they are all read, warn about the cells whose capitals were lost."""
+    """Yield ``rows``; once they are all read, warn about the rows whose capitals were lost.
+
+    Only rows with at least ``_DATA_CELLS`` filled cells count: a title in capitals
+    ("DANH SÁCH HỌC SINH") is one cell, and no pupil's name needs correcting there.
+    """
     count, first = 0, None
     for row in rows:
-        if row.error is None and any(not cell.isascii() and case_lost(cell) for cell in row.cells):
+        if (row.error is None and row.filled >= _DATA_CELLS
+                and any(not cell.isascii() and case_lost(cell) for cell in row.cells)):
             count += 1
             first = first or row.line
         yield row

@@ -715,6 +715,27 @@ def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = 
     return rejected
 
 
+def _holder_row(run: Run, entity: str, column: str, value: str) -> StagedRecord | None:
+    """Return the staged row of the stored record of this source that holds the identifier.
+
+    The Ministry id and the personal id are permanent: when the pupil who
+    already holds one is among the rows that repeat it, that row is kept, and
+    the others are rejected, whichever came first.
+    """
+    holder = (Record.select(Record.local_id)
+              .join(Alias, on=(Alias.record == Record.id))
+              .where((Alias.entity == entity) & (Alias.namespace == column) & (Alias.value == value)
+                     & (Record.source == run.source) & (Record.state == "active"))
+              .scalar())
+    if holder is None:
+        return None
+    return (StagedRecord.select()
+            .where((StagedRecord.run == run.id) & (StagedRecord.entity == entity)
+                   & (StagedRecord.local_id == holder) & (StagedRecord.action == "upsert")
+                   & (getattr(StagedRecord, column) == value))
+            .order_by(StagedRecord.id).first())
+
+
 def _reject_identifiers_of_seen(db: peewee.Database, run: Run, column: str, key: str,
                                 columns: KeyColumns) -> Counter[str]:
     """Reject staged rows whose identifier belongs to a record that another row gave unchanged.
@@ -794,8 +815,10 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str,
         .having(peewee.fn.COUNT(StagedRecord.id) > 1)
     )
     rejected: Counter[str] = Counter()
-    for group in groups.dicts().iterator():
+    for group in list(groups.dicts().iterator()):
         first = StagedRecord.get_by_id(group["first_id"])
+        if column != "local_id":
+            first = _holder_row(run, group["entity"], column, group["value"]) or first
         first_place = json.loads(first.place)
         later = StagedRecord.select().where(
             (StagedRecord.run == run.id) & (StagedRecord.entity == group["entity"])

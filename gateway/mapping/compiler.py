@@ -362,8 +362,10 @@ class CompiledMapping:
                     exc.key, place=place.with_(column=plan.column, field=plan.name), **exc.params
                 ) from None
             if value is None and plan.required:
+                # A field built from other fields (a name joined from two columns) has no one column.
+                key = "mapping.required_missing" if plan.column else "mapping.required_missing_joined"
                 raise MappingError(
-                    "mapping.required_missing",
+                    key,
                     place=place.with_(column=plan.column, field=plan.name),
                     field=plan.name,
                     column=plan.column or "",

@@ -8,15 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import ReadHints
 from adapters.common.encoding import detect_encoding
 from gateway.demo.vendor import windows_1258_form
 from gateway.legacy_text import (
     LegacyTextCheck,
     case_lost,
-    convert_cell,
+    convert_row,
     from_tcvn3_text,
     tcvn3_bytes_likely,
 )
+from gateway.text import match_key
 from tests.adapters.test_table_adapter import read, write_csv, write_xlsx
 
 NAMES = ["Nguyễn Văn An", "Trần Thị Bích Ngọc", "Lê Hoàng Việt", "Phạm Thu Hương", "Đỗ Minh Đức",
@@ -192,10 +194,68 @@ def test_unicode_header_kept_over_vntime_rows(tmp_path: Path):
     assert [row.cells[2] for row in result.rows[0]] == NAMES
 
 
-def test_convert_cell_keeps_unicode_cell():
-    assert convert_cell("Hà Nội") == "Hà Nội"
-    assert convert_cell(tcvn3_as_ansi("Hà Nội")) == "Hà Nội"
-    assert convert_cell(tcvn3_as_ansi("Nguyễn")) == "Nguyễn"
+def test_convert_row_keeps_unicode_header():
+    header = ["STT", "Mã HS", "Họ đệm", "Tên", "Ghi chú"]
+
+    assert convert_row(header) == header
+
+
+def test_convert_row_converts_vntime_row():
+    row = ["1", "HS001", tcvn3_as_ansi("Nguyễn Văn"), tcvn3_as_ansi("Tâm"), tcvn3_as_ansi("Hà Nội")]
+
+    assert convert_row(row) == ["1", "HS001", "Nguyễn Văn", "Tâm", "Hà Nội"]
+
+
+def test_convert_row_keeps_unicode_rows_and_cells():
+    unicode_row = ["6", "HS006", "Lê Chí", "Tâm", "Xã Tân Long", "Tày"]
+    mixed_row = [tcvn3_as_ansi("Lê Văn"), "Hoàng Mai Bảo Duyên"]
+
+    assert convert_row(unicode_row) == unicode_row
+    assert convert_row(mixed_row) == ["Lê Văn", "Hoàng Mai Bảo Duyên"]
+
+
+def test_windows_1252_letters_below_a1_converted():
+    # 0x83 is the VN1 capital "Á", which Windows-1252 shows as "ƒ".
+    assert from_tcvn3_text("ƒnh") == "Ánh"
+    assert from_tcvn3_text("Hà – “Nội”")[1:] == from_tcvn3_text("à") + " – “Nội”"
+
+
+def test_short_sample_decides_when_every_word_impossible(tmp_path: Path):
+    one = "Dương Hoàng Lan".encode("tcvn3")
+
+    assert tcvn3_bytes_likely(one, "cp1258")
+    assert not tcvn3_bytes_likely(windows_1258_form("Dương Hoàng Lan").encode("cp1258"), "cp1258")
+    assert not tcvn3_bytes_likely("José Müller".encode("cp1258"), "cp1258")
+
+
+def test_split_name_unicode_header_over_vntime_rows(tmp_path: Path):
+    header = ["STT", "Mã HS", "Họ đệm", "Tên", "Ngày sinh", "Ghi chú"]
+    rows = [header]
+    for number, name in enumerate(NAMES, 1):
+        family, given = name.rsplit(" ", 1)
+        rows.append([str(number), f"HS{number:03d}", tcvn3_as_ansi(family), tcvn3_as_ansi(given),
+                     f"0{number}/09/2012", tcvn3_as_ansi("Chuyển đến")])
+    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
+    hints = ReadHints(columns=frozenset(match_key(c) for c in header),
+                      required=frozenset({match_key("Mã HS")}))
+
+    result = read(path, hints)
+
+    assert result.streams[0].headers[:6] == header
+    assert [f"{row.cells[2]} {row.cells[3]}" for row in result.rows[0]] == NAMES
+    assert result.rows[0][0].cells[5] == "Chuyển đến"
+
+
+def test_capitals_title_not_flagged(tmp_path: Path):
+    # Typed in .VnTimeH: the small codes of "á" and "ọ" inside a word in capitals.
+    title = tcvn3_as_ansi("DANH SáCH HọC SINH")
+    lines = [title, *[tcvn3_as_ansi(line) for line in student_lines(NAMES)]]
+    path = write_csv(tmp_path / "ds.csv", lines)
+
+    result = read(path)
+
+    assert ("warning", "table.text_tcvn3") in result.notices
+    assert ("warning", "table.tcvn3_case_lost") not in result.notices
 
 
 def test_capitals_font_cells_in_xlsx_flagged(tmp_path: Path):

@@ -128,6 +128,19 @@ def test_deeper_paths_nest_further() -> None:
 # -- required, steps, joins, private fields and order --------------------------------------------
 
 
+def test_required_joined_field_names_no_column() -> None:
+    document = with_fields(_family={"column": "Họ và tên", "steps": [{"split_name": "family"}]},
+                           _given={"column": "Họ và tên", "steps": [{"split_name": "given"}]},
+                           full_name={"join": ["_family", "_given"], "required": True},
+                           given_name={"column": "Họ và tên", "steps": [{"split_name": "given"}]})
+
+    error = rejection(row_with(**{"Họ và tên": ""}), document)
+
+    assert error.key == "mapping.required_missing_joined"
+    assert error.params["field"] == "full_name"
+    assert "(column" not in translate(error.key, "en", **error.params)
+
+
 def test_required_dotted_field_rejected() -> None:
     document = with_fields(address__province_code={**PROVINCE, "required": True})
 

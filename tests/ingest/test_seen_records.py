@@ -104,3 +104,48 @@ def test_seen_record_not_ended_by_snapshot(store: StoreHandle, tmp_path: Path) -
     states = {r.local_id: r.state for r in Record.select().where(Record.entity == "student")}
     assert report.counts["decisions"]["student"] == {"unchanged": 2, "end": 1}
     assert states == {"u1": "active", "u2": "active", "u3": "ended"}
+
+
+@pytest.fixture
+def ministry_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(pkg.HEADERS, "users", [*pkg.HEADERS["users"], "userMasterIdentifier"])
+
+
+@pytest.mark.parametrize("holder_changed", [False, True])
+def test_identifier_holder_kept_before_newcomer(store: StoreHandle, tmp_path: Path,
+                                                 ministry_ids: None, holder_changed: bool) -> None:
+    tables = pkg.city(students=3)
+    tables["users"][1]["userMasterIdentifier"] = "0123456789"
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    if holder_changed:
+        tables["users"][1]["givenName"] = "Bình"
+    newcomer = dict(tables["users"][0], sourcedId="u9", userMasterIdentifier="0123456789")
+    tables["users"].insert(0, newcomer)
+
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+
+    rejected = Quarantine.get(Quarantine.reason == "ingest.duplicate_ministry_id")
+    assert report.counts["stage"]["rejected"] == {"ingest.duplicate_ministry_id": 1}
+    assert rejected.row == 2  # the newcomer, although it comes first
+    assert '"first_local_id":"u2"' in rejected.params
+    assert ('"Bình"' in student_record("u2").data) is holder_changed
+    assert not Record.select().where(Record.local_id == "u9").exists()
+
+
+def test_rejection_examples_first_in_file_order(store: StoreHandle, tmp_path: Path) -> None:
+    from gateway.reports import rejections_by_reason
+
+    tables = pkg.city(students=3)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    # Row 2 changes u1 and row 5 repeats it unchanged. Row 3 gives u2 unchanged and row 6
+    # changes it. Staging rejects row 6 before the duplicate check rejects row 5.
+    original_u1 = dict(tables["users"][0])
+    tables["users"][0]["givenName"] = "Bình"
+    tables["users"].append(original_u1)
+    tables["users"].append(dict(tables["users"][1], givenName="Cúc"))
+
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+
+    groups = rejections_by_reason(report.run_id)
+    assert [(g["reason"], g["count"]) for g in groups] == [("ingest.duplicate_local_id", 2)]
+    assert groups[0]["examples"][0]["row"] == 5
