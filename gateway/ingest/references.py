@@ -157,11 +157,14 @@ def _present_batch(db: peewee.Database, run: Run, target: str, marks: str, ids: 
               f"AND local_id IN ({marks}) AND action = 'upsert' "
               f"AND COALESCE(decision, '') IN ({decisions})")
     present.update((target, row[0]) for row in select_rows(db, staged, [run.id, target, *ids]))
+    # An end of this run carries the local id of its record in this source, so the check
+    # stays on the (run, entity, local_id) index. A NOT IN list of the run's ends was read
+    # again for every batch, which made the check quadratic in the size of the run.
     stored = (f"SELECT a.value FROM {alias_table} a JOIN {Record._meta.table_name} r "
               f"ON r.id = a.record_id WHERE a.entity = ? AND a.namespace = ? "
-              f"AND a.value IN ({marks}) AND r.state = 'active' AND r.id NOT IN "
-              f"(SELECT e.record_id FROM {staged_table} e WHERE e.run_id = ? AND e.entity = ? "
-              f"AND e.decision = 'end' AND e.record_id IS NOT NULL)")
+              f"AND a.value IN ({marks}) AND r.state = 'active' AND NOT EXISTS "
+              f"(SELECT 1 FROM {staged_table} e WHERE e.run_id = ? AND e.entity = ? "
+              f"AND e.local_id = a.value AND e.decision = 'end')")
     params = [target, source_namespace(run.source), *ids, run.id, target]
     present.update((target, row[0]) for row in select_rows(db, stored, params))
     return present
@@ -170,16 +173,20 @@ def _present_batch(db: peewee.Database, run: Run, target: str, marks: str, ids: 
 def _rejected_in_run(db: peewee.Database, run: Run,
                      wanted: dict[str, set[str]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Return the place of the first row of this run that was rejected, for each local id of ``wanted``."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    first: dict[tuple[str, str], tuple[int, str]] = {}
     table = StagedRecord._meta.table_name
     for target, values in wanted.items():
         for marks, ids in in_lists(sorted(values)):
-            sql = (f"SELECT local_id, place FROM {table} WHERE run_id = ? AND entity = ? "
+            # No ORDER BY: sorting by id let the planner walk the whole run in id order
+            # for every batch, so the first row is picked here instead.
+            sql = (f"SELECT id, local_id, place FROM {table} WHERE run_id = ? AND entity = ? "
                    f"AND local_id IN ({marks}) AND (action = 'seen' "
-                   f"OR COALESCE(decision, '') IN ('seen', 'conflict')) ORDER BY id")
-            for local_id, place in select_rows(db, sql, [run.id, target, *ids]):
-                found.setdefault((target, local_id), json.loads(place))
-    return found
+                   f"OR COALESCE(decision, '') IN ('seen', 'conflict'))")
+            for row_id, local_id, place in select_rows(db, sql, [run.id, target, *ids]):
+                key = (target, local_id)
+                if key not in first or row_id < first[key][0]:
+                    first[key] = (row_id, place)
+    return {key: json.loads(place) for key, (_, place) in first.items()}
 
 
 def _rejection(run: Run, staged: _Checked, field: str, target: str, value: str,
