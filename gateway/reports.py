@@ -76,18 +76,20 @@ def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]
     rejected them first.
     """
     groups: dict[tuple[str, str | None], dict[str, Any]] = {}
-    query = Quarantine.select().where(Quarantine.run == run_id).order_by(Quarantine.id)
-    for row in query.iterator():
-        group = groups.setdefault((row.reason, row.field), {
-            "reason": row.reason, "field": row.field, "count": 0, "examples": [], "_keys": []})
+    query = (Quarantine.select(Quarantine.id, Quarantine.reason, Quarantine.field, Quarantine.file,
+                               Quarantine.sheet, Quarantine.row, Quarantine.column, Quarantine.params)
+             .where(Quarantine.run == run_id).order_by(Quarantine.id).tuples())
+    for row_id, reason, field, file, sheet, line, column, params in query.iterator():
+        group = groups.setdefault((reason, field), {
+            "reason": reason, "field": field, "count": 0, "examples": [], "_keys": []})
         group["count"] += 1
         if examples <= 0:
             continue
-        key = (row.file or "", row.sheet or "", row.row if row.row is not None else -1, row.id)
+        key = (file or "", sheet or "", line if line is not None else -1, row_id)
         if len(group["examples"]) == examples and key >= max(group["_keys"]):
             continue
-        example = {"file": row.file, "sheet": row.sheet, "row": row.row, "column": row.column,
-                   "field": row.field, "params": json.loads(row.params or "{}")}
+        example = {"file": file, "sheet": sheet, "row": line, "column": column,
+                   "field": field, "params": json.loads(params or "{}")}
         group["_keys"].append(key)
         group["examples"].append(example)
         ordered = sorted(zip(group["_keys"], group["examples"], strict=True), key=lambda pair: pair[0])

@@ -25,7 +25,8 @@ EXIT_FILE_ERRORS = 4
 def _emit_report(app: AppContext, report: service.RunReport) -> None:
     document = report.as_dict()
     document["rejected_by_reason"] = rejections_by_reason(report.run_id, examples=3)
-    app.emit(document, run_lines(document))
+    # The human lines read the rejections again, so they are built only when shown.
+    app.emit(document, [] if app.json_output else run_lines(document))
     if report.state == "held":
         raise click.exceptions.Exit(EXIT_HELD)
     if report.file_errors:

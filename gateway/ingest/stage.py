@@ -88,12 +88,8 @@ class _Raw:
         return Place(file=self.stream.file, sheet=self.stream.sheet, row=self.line)
 
 
-@dataclass
-class _Known:
-    """The stored record that a row hash names."""
-
-    record_id: int
-    entity: str
+_Known = tuple[int, str]
+"""The record id and entity of the stored record that a row hash names."""
 
 
 @dataclass
@@ -423,7 +419,7 @@ class Stager:
         queue: list[tuple[_Raw, _Known] | _Pending] = []
         for raw in self._raw:
             hit = known.get(raw.row_hash) if raw.row_hash else None
-            if hit is not None and hit.entity == raw.mapping.spec.entity:
+            if hit is not None and hit[1] == raw.mapping.spec.entity:
                 queue.append((raw, hit))
             elif (mapped := self._map(raw)) is not None:
                 queue.append(mapped)
@@ -431,9 +427,8 @@ class Stager:
         stored = self._stored_hashes([item for item in queue if isinstance(item, _Pending)])
         for item in queue:
             if isinstance(item, tuple):
-                raw, hit = item
-                self._stage_unchanged(hit.entity, self._place_text(raw.stream, raw.line),
-                                      hit.record_id)
+                raw, (record_id, entity) = item
+                self._stage_unchanged(entity, self._place_text(raw.stream, raw.line), record_id)
                 continue
             entity = item.mapping.spec.entity
             found = stored.get((entity, item.local_id))
@@ -481,8 +476,8 @@ class Stager:
         for marks, batch in in_lists(hashes):
             sql = (f"SELECT row_hash, id, entity FROM {Record._meta.table_name} "
                    f"WHERE row_hash IN ({marks}) AND source = ? AND state = 'active'")
-            for digest, record_id, entity in select_rows(self.db, sql, [*batch, self.run.source]):
-                found[digest] = _Known(record_id, entity)
+            rows = select_rows(self.db, sql, [*batch, self.run.source])
+            found.update((digest, (record_id, entity)) for digest, record_id, entity in rows)
         return found
 
     def _stored_details(self, record_id: int) -> _Details:

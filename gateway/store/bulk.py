@@ -44,7 +44,7 @@ def select_rows(db: peewee.Database, sql: str, params: Sequence[Any]) -> list[tu
     """Return the rows of one query with ``?`` placeholders."""
     cursor = db.cursor()
     cursor.execute(sql if is_sqlite(db) else sql.replace("?", "%s"), params)
-    return list(cursor.fetchall())
+    return cursor.fetchall()
 
 
 def raw_rows(query: Any) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -98,6 +98,15 @@ def _add_seen_records(db: peewee.Database) -> None:
     index on (row_hash, source, state, entity) gives without reading the record row.
     """
     db.create_tables([SeenRecord], safe=True)
+    if isinstance(db, peewee.SqliteDatabase):
+        # Rows keyed by their primary key alone: one B-tree to write instead of two. The
+        # table holds rows only while a run is live, so it is created again empty.
+        seen, runs = SeenRecord._meta.table_name, Run._meta.table_name
+        db.execute_sql(f"DROP TABLE {seen}")
+        db.execute_sql(
+            f"CREATE TABLE {seen} (run_id INTEGER NOT NULL REFERENCES {runs} (id) ON DELETE CASCADE, "
+            f"record_id INTEGER NOT NULL, entity VARCHAR(64) NOT NULL, place TEXT NOT NULL, "
+            f"repeats INTEGER NOT NULL, PRIMARY KEY (run_id, record_id)) WITHOUT ROWID")
     table = Record._meta.table_name
     db.execute_sql(f"DROP INDEX IF EXISTS {table}_row_hash")
     db.execute_sql(f"CREATE INDEX IF NOT EXISTS {table}_row_hash_source_state_entity "
