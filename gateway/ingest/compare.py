@@ -174,6 +174,10 @@ class Comparer:
             if match is None:
                 return "insert"
             staged.record_id = match.id
+            if match.source == self.run.source:
+                # The identifier belongs to an ended record of this source: the row is the
+                # same pupil under a new local id, and brings the record back.
+                return "update"
             # Another source described this person or school first: learn the local id,
             # and take the data over only with higher precedence.
             return "update" if self._outranks(staged.entity, match.source) else "alias"
@@ -193,13 +197,19 @@ class Comparer:
 
     def _match_by_identifier(self, staged: SimpleNamespace,
                              by_identifier: dict[tuple[str, str, str], Record]) -> tuple[Record | None, bool]:
-        """Return the other source's record this row's identifiers name, and whether they conflict."""
+        """Return the record this row's identifiers name, and whether they conflict.
+
+        An active record of this source is a conflict: two local ids claim one pupil.
+        An ended one is returned like another source's record, because the Ministry id
+        and the personal number are permanent: without this, a pupil re-keyed by the
+        product, or whose identifier a wrong row once took, could never be stored again.
+        """
         for namespace in ("ministry_id", "personal_id"):
             value = getattr(staged, namespace)
             record = by_identifier.get((staged.entity, namespace, value)) if value else None
             if record is None:
                 continue
-            if record.source == self.run.source:
+            if record.source == self.run.source and record.state == "active":
                 self._quarantine_conflict(staged, namespace, value, record)
                 return None, True
             differing = self._differing_field(staged, record)

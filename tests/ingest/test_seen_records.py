@@ -149,3 +149,28 @@ def test_rejection_examples_first_in_file_order(store: StoreHandle, tmp_path: Pa
     groups = rejections_by_reason(report.run_id)
     assert [(g["reason"], g["count"]) for g in groups] == [("ingest.duplicate_local_id", 2)]
     assert groups[0]["examples"][0]["row"] == 5
+
+
+def test_identifier_of_ended_record_taken_over(store: StoreHandle, tmp_path: Path,
+                                               ministry_ids: None) -> None:
+    tables = pkg.city(students=3)
+    tables["users"][1]["userMasterIdentifier"] = "0123456789"
+    wrong = dict(tables["users"][0], sourcedId="u9", userMasterIdentifier="0123456789")
+    ingest(store, pkg.write_package(tmp_path / "a", {**tables, "users": [wrong, *tables["users"]]}))
+    assert not Record.select().where(Record.local_id == "u2").exists()
+
+    # The school removes the wrong row: the run ends it, and still rejects the pupil, because
+    # the wrong record is active while the run decides.
+    second = ingest(store, pkg.write_package(tmp_path / "b", tables))
+    third = ingest(store, pkg.write_package(tmp_path / "c", tables))
+
+    assert second.counts["stage"]["rejected"] == {"ingest.identifier_taken": 1,
+                                                  "ingest.reference_rejected": 1}
+    assert third.counts["stage"]["rejected"] == {}
+    assert third.counts["decisions"]["student"] == {"unchanged": 2, "update": 1}
+    taken_over = student_record("u2")
+    assert taken_over.state == "active"
+    assert '"An2"' in taken_over.data
+    assert Record.get_by_id(taken_over.id).first_seq < taken_over.last_seq
+    enrollment = Record.get((Record.entity == "enrollment") & (Record.local_id == "e2"))
+    assert enrollment.state == "active"
