@@ -362,16 +362,32 @@ class CompiledMapping:
                     exc.key, place=place.with_(column=plan.column, field=plan.name), **exc.params
                 ) from None
             if value is None and plan.required:
-                # A field built from other fields (a name joined from two columns) has no one column.
-                key = "mapping.required_missing" if plan.column else "mapping.required_missing_joined"
-                raise MappingError(
-                    key,
-                    place=place.with_(column=plan.column, field=plan.name),
-                    field=plan.name,
-                    column=plan.column or "",
-                )
+                if plan.column:
+                    raise MappingError("mapping.required_missing",
+                                       place=place.with_(column=plan.column, field=plan.name),
+                                       field=plan.name, column=plan.column)
+                # A field built from other fields (a name joined from two columns) has no one
+                # column: the message names the columns of the fields it is built from.
+                raise MappingError("mapping.required_missing_joined",
+                                   place=place.with_(field=plan.name), field=plan.name,
+                                   columns=", ".join(self._source_columns(plan)))
             out[plan.name] = value
         return MappedRow(action=action, local_id=str(out["local_id"]), record=self._record(out))
+
+    def _source_columns(self, plan: FieldPlan) -> list[str]:
+        """Return the headers of the file that ``plan`` is built from, through the fields it reads."""
+        by_name = {field.name: field for field in self.fields}
+        headers: list[str] = []
+        pending, visited = [plan], set()
+        while pending:
+            current = pending.pop(0)
+            if current.name in visited:
+                continue
+            visited.add(current.name)
+            if current.column and current.column not in headers:
+                headers.append(current.column)
+            pending.extend(by_name[name] for name in sorted(current.reads) if name in by_name)
+        return headers
 
     def _record(self, out: Mapping[str, Any]) -> dict[str, Any]:
         """Build the record from the stored fields that have a value.

@@ -138,6 +138,7 @@ def test_required_joined_field_names_no_column() -> None:
 
     assert error.key == "mapping.required_missing_joined"
     assert error.params["field"] == "full_name"
+    assert error.params["columns"] == "Họ và tên"
     assert "(column" not in translate(error.key, "en", **error.params)
 
 
