@@ -252,7 +252,8 @@ class Stager:
         self.result = StageResult()
         self._staged: list[tuple[Any, ...]] = []  # in the column order of INSERT_STAGED
         self._seen: list[tuple[int, int, str, str]] = []  # in the column order of UPSERT_SEEN
-        self._place_parts: dict[int, tuple[str, str]] = {}  # by id(stream), for _place_text
+        # By (file, sheet), for _place_text: a stream object's id may be reused by the next one.
+        self._place_parts: dict[tuple[str | None, str | None], tuple[str, str]] = {}
         self._claims = _Claims()
         self._quarantined: list[dict[str, Any]] = []
         self._raw: list[_Raw] = []
@@ -548,12 +549,13 @@ class Stager:
 
     def _place_text(self, stream: Stream, line: int) -> str:
         """Return ``_place_json`` of the place of ``line`` in ``stream``, from cached parts."""
-        parts = self._place_parts.get(id(stream))
+        key = (stream.file, stream.sheet)
+        parts = self._place_parts.get(key)
         if parts is None:
             # A row number that no file or sheet name contains marks where the number goes.
             text = _place_json(Place(file=stream.file, sheet=stream.sheet, row=_ROW_MARK))
             prefix, _, suffix = text.partition(f'"row":{_ROW_MARK}')
-            parts = self._place_parts[id(stream)] = (prefix + '"row":', suffix)
+            parts = self._place_parts[key] = (prefix + '"row":', suffix)
         return f"{parts[0]}{line}{parts[1]}"
 
     def _reject_changed_after_unchanged(self, item: _Pending, record_id: int) -> None:
