@@ -25,7 +25,7 @@ from gateway.entities import Entity, load_entities
 from gateway.ingest.compare import source_namespace
 from gateway.ingest.stage import KeyColumns, staged_entities
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import execute_counted, in_lists, raw_rows, select_rows
+from gateway.store.bulk import execute_counted, in_lists, insert_dicts, raw_rows, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
@@ -35,8 +35,6 @@ PRESENT = ("insert", "update", "unchanged", "alias")
 # Rows whose references are checked: an unchanged record is not judged again.
 CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
-# Quarantine rows per INSERT: 14 columns each, below SQLite's 999 bound parameters before 3.32.
-_INSERT_BATCH = 60
 TARGET_REJECTED_REASON = "ingest.reference_rejected"
 
 
@@ -114,8 +112,7 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
                                   rejected_targets.get((target, value)))
                        for staged, (field, target, value) in missing_rows]
         with write_transaction(db):
-            for start in range(0, len(quarantined), _INSERT_BATCH):
-                Quarantine.insert_many(quarantined[start:start + _INSERT_BATCH]).execute()
+            insert_dicts(db, Quarantine, quarantined)
             seen = [staged.id for staged, _ in missing_rows]
             for marks, ids in in_lists(seen):
                 execute_counted(db, f"UPDATE {StagedRecord._meta.table_name} SET decision = 'seen' "

@@ -30,7 +30,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
-from operator import itemgetter
 from typing import Any
 
 import peewee
@@ -47,12 +46,11 @@ from gateway.mapping.compiler import CompiledMapping, MissingColumns
 from gateway.mapping.spec import MappingSpec, canonical_json
 from gateway.schema_versions import upgrade
 from gateway.store.bulk import (
-    db_time,
     execute_counted,
     execute_many,
     in_lists,
+    insert_dicts,
     json_text,
-    placeholders,
     select_rows,
 )
 from gateway.store.database import write_transaction
@@ -624,7 +622,7 @@ class Stager:
         with write_transaction(self.db):
             execute_many(self.db, INSERT_STAGED, self._staged)
             execute_many(self.db, UPSERT_SEEN, self._seen)
-            _insert_dicts(self.db, Quarantine, self._quarantined)
+            insert_dicts(self.db, Quarantine, self._quarantined)
             # Not a change of content: the record maps from this row too, so the next
             # run with the same row need not map it.
             execute_many(self.db, LEARN_ROW_HASH, self._learned)
@@ -677,19 +675,6 @@ def _place_json(place: Place) -> str:
     return text + "}"
 
 
-def _insert_dicts(db: peewee.Database, model: type[peewee.Model], rows: list[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys, which are column names of ``model``."""
-    if not rows:
-        return
-    names = list(rows[0])
-    # Quoted, because quarantine has a column named "column", a reserved word in PostgreSQL.
-    columns = [f'"{model._meta.fields[n].column_name}"' for n in names]
-    sql = (f"INSERT INTO {model._meta.table_name} ({', '.join(columns)}) "
-           f"VALUES ({placeholders(len(columns))})")
-    if "created_at" in names:
-        for row in rows:
-            row["created_at"] = db_time(db, row["created_at"])
-    execute_many(db, sql, list(map(itemgetter(*names), rows)))
 
 
 def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = None) -> Counter[str]:
@@ -713,11 +698,11 @@ def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = 
 
 
 def _holder_row(run: Run, entity: str, column: str, value: str) -> StagedRecord | None:
-    """Return the staged row of the stored record of this source that holds the identifier.
+    """Return the staged row of this source's stored record that has the identifier ``value``.
 
-    The Ministry id and the personal id are permanent: when the pupil who
-    already holds one is among the rows that repeat it, that row is kept, and
-    the others are rejected, whichever came first.
+    The Ministry id and the personal id are permanent. When the pupil whose record
+    already has one is among the rows that repeat it, that row is kept and the
+    others are rejected, whichever came first.
     """
     holder = (Record.select(Record.local_id)
               .join(Alias, on=(Alias.record == Record.id))
@@ -755,21 +740,28 @@ def _reject_identifiers_of_seen(db: peewee.Database, run: Run, column: str, key:
     rows = select_rows(db, sql, [run.id])
     with write_transaction(db):
         for staged_id, entity, value, place_text, data, first_place_text, first_local_id in rows:
-            place, first_place = json.loads(place_text), json.loads(first_place_text)
-            Quarantine.create(
-                run=run.id, source=run.source, stream=None, entity=entity,
-                file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
-                column=columns.get((place.get("file"), entity, column)), field=column, reason=key,
-                params=canonical_json({"value": value, "first_row": first_place.get("row"),
-                                       "first_local_id": first_local_id}),
-                cells=data, created_at=utcnow(),
-            )
-            # The row's own key was read, so a bulk snapshot must still see it.
-            StagedRecord.update(action="seen", data=None, content_hash=None, decision=None,
-                                ministry_id=None, personal_id=None).where(
-                StagedRecord.id == staged_id).execute()
+            first_place = json.loads(first_place_text)
+            _reject_duplicate(run, staged_id, entity, place_text, data, column, key, columns,
+                              {"value": value, "first_row": first_place.get("row"),
+                               "first_local_id": first_local_id})
             rejected[key] += 1
     return rejected
+
+
+def _reject_duplicate(run: Run, staged_id: int, entity: str, place_text: str, data: str | None,
+                      column: str, key: str, columns: KeyColumns, params: dict[str, Any]) -> None:
+    """Quarantine the staged row ``staged_id`` as a duplicate of ``column`` and keep it as seen."""
+    place = json.loads(place_text)
+    Quarantine.create(
+        run=run.id, source=run.source, stream=None, entity=entity,
+        file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
+        column=columns.get((place.get("file"), entity, column)), field=column, reason=key,
+        params=canonical_json(params), cells=data, created_at=utcnow(),
+    )
+    # The row's own key was read, so a bulk snapshot must still see it.
+    StagedRecord.update(action="seen", data=None, content_hash=None, decision=None,
+                        ministry_id=None, personal_id=None).where(
+        StagedRecord.id == staged_id).execute()
 
 
 def staged_entities(db: peewee.Database, run_id: int) -> list[str]:
@@ -831,18 +823,8 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str,
                     row.ministry_id = row.personal_id = None
                     row.save()
                     continue
-                place = json.loads(row.place)
-                Quarantine.create(
-                    run=run.id, source=run.source, stream=None, entity=row.entity,
-                    file=place.get("file"), sheet=place.get("sheet"), row=place.get("row"),
-                    column=columns.get((place.get("file"), row.entity, column)), field=column, reason=key,
-                    params=canonical_json({"value": group["value"], "first_row": first_place.get("row"),
-                                           "first_local_id": first.local_id}),
-                    cells=row.data, created_at=utcnow(),
-                )
-                # The row's own key was read, so a bulk snapshot must still see it.
-                row.action, row.data, row.content_hash, row.decision = "seen", None, None, None
-                row.ministry_id = row.personal_id = None
-                row.save()
+                _reject_duplicate(run, row.id, row.entity, row.place, row.data, column, key, columns,
+                                  {"value": group["value"], "first_row": first_place.get("row"),
+                                   "first_local_id": first.local_id})
                 rejected[key] += 1
     return rejected

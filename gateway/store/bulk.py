@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -108,3 +109,18 @@ def json_text(db: peewee.Database, column: str, key: str) -> str:
     if is_sqlite(db):
         return f"json_extract({column}, '$.{key}')"
     return f"(CAST({column} AS json) ->> '{key}')"
+
+
+def insert_dicts(db: peewee.Database, model: type[peewee.Model], rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys, which are column names of ``model``."""
+    if not rows:
+        return
+    names = list(rows[0])
+    # Quoted, because quarantine has a column named "column", a reserved word in PostgreSQL.
+    columns = [f'"{model._meta.fields[n].column_name}"' for n in names]
+    sql = (f"INSERT INTO {model._meta.table_name} ({', '.join(columns)}) "
+           f"VALUES ({placeholders(len(columns))})")
+    if "created_at" in names:
+        for row in rows:
+            row["created_at"] = db_time(db, row["created_at"])
+    execute_many(db, sql, list(map(itemgetter(*names), rows)))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.ingest import runs, service
+from gateway.reports import rejections_by_reason
 from gateway.store.models import Quarantine, Record, SeenRecord, StagedRecord
 from tests.support import oneroster as pkg
 from tests.support.store import StoreHandle
@@ -133,8 +134,6 @@ def test_identifier_holder_kept_before_newcomer(store: StoreHandle, tmp_path: Pa
 
 
 def test_rejection_examples_first_in_file_order(store: StoreHandle, tmp_path: Path) -> None:
-    from gateway.reports import rejections_by_reason
-
     tables = pkg.city(students=3)
     ingest(store, pkg.write_package(tmp_path / "a", tables))
     # Row 2 changes u1 and row 5 repeats it unchanged. Row 3 gives u2 unchanged and row 6
