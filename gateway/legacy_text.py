@@ -68,7 +68,7 @@ _ANSI_CHARS = frozenset(bytes(range(256)).decode("cp1252", errors="ignore")) | f
     map(chr, range(256)))
 # One syllable without its tone mark, in lower case.
 _SYLLABLE = re.compile("(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnpqrstvx])?"
-                       "[aăâeêioôơuưy]{1,3}(?:ch|ng|nh|[cmnpt]|k)?")  # -k: Đắk Lắk
+                       "[aăâeêioôơuưy]{1,3}(?:ch|ng|nh|[cmnptk])?")  # -k: Đắk Lắk
 # Word separators in school data: white space and the punctuation of names, dates and addresses.
 _SEPARATORS = re.compile(r"[\s,;:.()\[\]/\\\"'|+*=_&#!?<>-]+")
 # The number of words with non-ASCII letters from which a sample decides by shares.
@@ -79,27 +79,34 @@ _WIN_SHARE = 1 / 3
 _MIN_BAD_SHARE = 0.2
 
 
+def _encode(text: str, errors: str = "strict", /) -> tuple[bytes, int]:
+    return codecs.charmap_encode(text, errors, _ENCODING_TABLE)
+
+
+def _decode(data: Any, errors: str = "strict", /) -> tuple[str, int]:
+    return codecs.charmap_decode(data, errors, _DECODING_TABLE)
+
+
+class _IncrementalDecoder(codecs.IncrementalDecoder):
+    def decode(self, data: Any, final: bool = False) -> str:
+        return codecs.charmap_decode(data, self.errors, _DECODING_TABLE)[0]
+
+
+class _IncrementalEncoder(codecs.IncrementalEncoder):
+    def encode(self, text: str, final: bool = False) -> bytes:
+        return codecs.charmap_encode(text, self.errors, _ENCODING_TABLE)[0]
+
+
+_CODEC = codecs.CodecInfo(_encode, _decode, name=CODEC_NAME,
+                          incrementaldecoder=_IncrementalDecoder,
+                          incrementalencoder=_IncrementalEncoder)
+
+
 def _search(name: str) -> codecs.CodecInfo | None:
     # Python folds the name to lower case with "_" for spaces; glibc calls the table TCVN5712-1.
-    if name.replace("-", "").replace("_", "") not in ("tcvn3", "tcvn", "tcvn5712", "tcvn57121"):
-        return None
-
-    def encode(text: str, errors: str = "strict", /) -> tuple[bytes, int]:
-        return codecs.charmap_encode(text, errors, _ENCODING_TABLE)
-
-    def decode(data: Any, errors: str = "strict", /) -> tuple[str, int]:
-        return codecs.charmap_decode(data, errors, _DECODING_TABLE)
-
-    class IncrementalDecoder(codecs.IncrementalDecoder):
-        def decode(self, data: Any, final: bool = False) -> str:
-            return codecs.charmap_decode(data, self.errors, _DECODING_TABLE)[0]
-
-    class IncrementalEncoder(codecs.IncrementalEncoder):
-        def encode(self, text: str, final: bool = False) -> bytes:
-            return codecs.charmap_encode(text, self.errors, _ENCODING_TABLE)[0]
-
-    return codecs.CodecInfo(encode, decode, name=CODEC_NAME, incrementaldecoder=IncrementalDecoder,
-                            incrementalencoder=IncrementalEncoder)
+    if name.replace("-", "").replace("_", "") in ("tcvn3", "tcvn", "tcvn5712", "tcvn57121"):
+        return _CODEC
+    return None
 
 
 codecs.register(_search)
@@ -152,9 +159,13 @@ def _capital_after_small(word: str) -> bool:
     return False
 
 
+def _non_ascii_words(text: str) -> list[str]:
+    return [word for word in _SEPARATORS.split(text) if not word.isascii()]
+
+
 def impossible_words(text: str) -> int:
     """Count the words of ``text`` with a non-ASCII letter that cannot be Vietnamese syllables."""
-    return sum(1 for word in _SEPARATORS.split(text) if not word.isascii() and impossible_word(word))
+    return sum(map(impossible_word, _non_ascii_words(text)))
 
 
 def convert_row(cells: list[str]) -> list[str]:
@@ -187,10 +198,9 @@ class WordCounts:
     impossible: int = 0
 
     def add(self, text: str) -> None:
-        for word in _SEPARATORS.split(text):
-            if word and not word.isascii():
-                self.words += 1
-                self.impossible += impossible_word(word)
+        words = _non_ascii_words(text)
+        self.words += len(words)
+        self.impossible += sum(map(impossible_word, words))
 
 
 def reading_wins(legacy: WordCounts, as_written: WordCounts) -> bool:
@@ -227,10 +237,6 @@ class LegacyTextCheck:
             if cell and not cell.isascii():
                 self.as_written.add(cell)
                 self.legacy.add(from_tcvn3_text(cell))
-
-    @property
-    def words(self) -> int:
-        return self.as_written.words
 
     def is_tcvn3(self) -> bool:
         return reading_wins(self.legacy, self.as_written)

@@ -189,7 +189,8 @@ def _rows(
             yield SourceRow(line=record.line, error=record.error)
             continue
         cells = record.cells or []
-        # One joined text answers both "blank?" and "could a cell be too long?".
+        # One joined text serves both checks: whether the row is blank, and whether a cell
+        # can be too long.
         joined = "".join(cells)
         if not joined or joined.isspace():
             continue

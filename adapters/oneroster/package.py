@@ -141,25 +141,28 @@ class OneRosterPackage(Package):
         """
         if package_file.name in self._failed:
             return None
-        kept_columns = self._join_kept_columns(only) if only else self._kept_columns
         try:
-            handle = stack.enter_context(self._archive.open(package_file.member))
-            return read_csv(
-                handle, file=package_file.member.path, limits=self._limits,
-                kept_columns=kept_columns,
-            )
+            return self._read_table(self._archive, package_file, stack, only)
         except InputError as error:
             self._fail(package_file.name, error)
             return None
 
+    def _read_table(self, archive: Archive, package_file: PackageFile, stack: ExitStack,
+                    only: Sequence[str] = ()) -> CsvTable:
+        """Open a file of ``archive`` as a ``CsvTable``; raises ``InputError`` when it cannot be read."""
+        handle = stack.enter_context(archive.open(package_file.member))
+        kept_columns = self._join_kept_columns(only) if only else self._kept_columns
+        return read_csv(handle, file=package_file.member.path, limits=self._limits,
+                        kept_columns=kept_columns)
+
     def _join_kept_columns(self, names: Sequence[str]) -> KeptColumns:
         """Return the ``kept_columns`` of a join file: the adapter's, limited to ``names``."""
-        wanted = {match_key(name) for name in names}
+        keys = {match_key(name) for name in names}
 
         def kept_columns(headers: Sequence[str]) -> list[int]:
             kept = self._kept_columns(headers)
             # With none of them, every column is kept, so the reader names the missing one.
-            return [i for i in kept if match_key(headers[i]) in wanted] or kept
+            return [i for i in kept if match_key(headers[i]) in keys] or kept
 
         return kept_columns
 
@@ -321,10 +324,9 @@ class OneRosterPackage(Package):
 
     def _spool_demographics_alone(self, package_file: PackageFile) -> LoadReport:
         """Spool ``demographics.csv``, in the forked process, through handles of its own."""
-        archive = self._archive.reopened()
-        with archive.open(package_file.member) as handle:
-            table = read_csv(handle, file=package_file.member.path, limits=self._limits,
-                             kept_columns=self._join_kept_columns(JOIN_COLUMNS["demographics"]))
+        with ExitStack() as stack:
+            table = self._read_table(self._archive.reopened(), package_file, stack,
+                                     JOIN_COLUMNS[package_file.name])
             return spool_demographics(self._index_directory() / DEMOGRAPHICS_FILE, table)
 
     def _finish_side_spool(self, side: Forked) -> None:

@@ -100,7 +100,7 @@ def _add_seen_records(db: peewee.Database) -> None:
     db.create_tables([SeenRecord], safe=True)
     if isinstance(db, peewee.SqliteDatabase):
         # Rows keyed by their primary key alone: one B-tree to write instead of two. The
-        # table holds rows only while a run is live, so it is created again empty.
+        # table has rows only while a run is live, so it is created again empty.
         seen, runs = SeenRecord._meta.table_name, Run._meta.table_name
         db.execute_sql(f"DROP TABLE {seen}")
         db.execute_sql(

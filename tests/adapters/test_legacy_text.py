@@ -221,9 +221,9 @@ def test_windows_1252_letters_below_a1_converted():
 
 
 def test_short_sample_decides_when_every_word_impossible(tmp_path: Path):
-    one = "Dương Hoàng Lan".encode("tcvn3")
+    one_name = "Dương Hoàng Lan".encode("tcvn3")
 
-    assert tcvn3_bytes_likely(one, "cp1258")
+    assert tcvn3_bytes_likely(one_name, "cp1258")
     assert not tcvn3_bytes_likely(windows_1258_form("Dương Hoàng Lan").encode("cp1258"), "cp1258")
     assert not tcvn3_bytes_likely("José Müller".encode("cp1258"), "cp1258")
 
@@ -232,8 +232,8 @@ def test_split_name_unicode_header_over_vntime_rows(tmp_path: Path):
     header = ["STT", "Mã HS", "Họ đệm", "Tên", "Ngày sinh", "Ghi chú"]
     rows = [header]
     for number, name in enumerate(NAMES, 1):
-        family, given = name.rsplit(" ", 1)
-        rows.append([str(number), f"HS{number:03d}", tcvn3_as_ansi(family), tcvn3_as_ansi(given),
+        family, given_name = name.rsplit(" ", 1)
+        rows.append([str(number), f"HS{number:03d}", tcvn3_as_ansi(family), tcvn3_as_ansi(given_name),
                      f"0{number}/09/2012", tcvn3_as_ansi("Chuyển đến")])
     path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
     hints = ReadHints(columns=frozenset(match_key(c) for c in header),
