@@ -1,23 +1,31 @@
-"""Vietnamese text written in TCVN3 (the "ABC" code of the .VnTime fonts), detected and converted.
+"""Vietnamese text in the legacy font codes TCVN3 and VNI-Windows, detected and converted.
 
-Before Unicode, Vietnamese offices typed in TCVN3: the text is one byte per
-letter, and the font draws bytes 0x80-0xFF as toned letters. Such text reaches
-the gateway in two shapes:
+Before Unicode, Vietnamese offices typed in one of two 8-bit font codes:
+
+- **TCVN3** (the "ABC" code of the .VnTime fonts): one byte per letter, the
+  font drawing bytes 0x80-0xFF as toned letters ("CÇn Th¬" is "Cần Thơ");
+- **VNI-Windows** (the VNI-Times fonts): a vowel is its ASCII letter followed
+  by one byte that the font draws as its marks ("Caàn Thô" is "Cần Thơ"),
+  and a few letters (ơ, ư, đ, the toned i) are one byte.
+
+Such text reaches the gateway in two shapes:
 
 - **bytes** in an 8-bit file (a CSV or HTML page saved by an old program).
-  ``detect_encoding`` calls ``tcvn3_bytes_likely`` to choose the ``tcvn3``
-  codec, which this module registers, over Windows-1258;
+  ``detect_encoding`` calls ``legacy_bytes_encoding`` to choose the ``tcvn3``
+  or ``vni`` codec, which this module registers, over Windows-1258;
 - **Unicode text** from a workbook or a UTF-8 file whose cells were typed in
-  a .VnTime font. Each byte shows as the Windows-1252 character of that byte
-  ("CÇn Th¬" is "Cần Thơ"). ``LegacyTextCheck`` decides from a sample of
-  cells and ``from_tcvn3_text`` converts them.
+  a legacy font. Each byte shows as the Windows-1252 character of that byte.
+  ``LegacyTextCheck`` decides from a sample of cells, and ``convert_row``
+  converts them.
 
-The decision compares two readings of the same sample. It counts the words
+The decision compares the readings of the same sample. It counts the words
 with a non-ASCII letter that cannot be one Vietnamese syllable. Such a word
-has a foreign letter or sign ("CÇn", "Th¬"), or two tone marks ("Viờũt",
-which is "Việt" in Windows-1258 read as TCVN3). The reading with far fewer such words wins,
-and Windows-1258 or the text as written wins a tie. Foreign names such as
-"Müller" are impossible in both readings, so they do not tip the decision.
+has a foreign letter or sign ("CÇn", "Th¬"), two tone marks ("Viờũt", which
+is "Việt" in Windows-1258 read as TCVN3), or vowels that no syllable has
+("Nguyeãn", which is "Nguyễn" in VNI). The legacy reading with far fewer such
+words than the text as written wins, and the text as written wins a tie.
+Foreign names such as "Müller" are impossible in every reading, so they do
+not tip the decision.
 
 The byte table is TCVN 5712:1993 (VN1), from 0x80 to 0xFF. The .VnTime fonts
 use a subset of it. They had no code for a toned capital letter, because
@@ -62,13 +70,138 @@ for _byte in (0x83, 0x88, 0x8A, 0x8C, 0x8E, 0x98, 0x9A, 0x9C, 0x9E, 0x9F):
     _ANSI_TO_TCVN3[ord(bytes([_byte]).decode("cp1252"))] = _HIGH_HALF[_byte - 0x80]
 
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
-# The characters that Windows-1252 or Latin-1 shows for a byte: TCVN3 text read as
+# The characters that Windows-1252 or Latin-1 shows for a byte: TCVN3 and VNI text read as
 # Windows-1252 has no other.
 _ANSI_CHARS = frozenset(bytes(range(256)).decode("cp1252", errors="ignore")) | frozenset(
     map(chr, range(256)))
-# One syllable without its tone mark, in lower case.
+
+# VNI-Windows ---------------------------------------------------------------------------------
+
+VNI_CODEC_NAME = "vni"
+
+_ACUTE, _GRAVE, _HOOK, _TILDE, _DOT = "\u0301", "\u0300", "\u0309", "\u0303", "\u0323"
+_CIRCUMFLEX, _BREVE = "\u0302", "\u0306"
+# The byte after a vowel, as Windows-1252 shows it in lower case, and the marks the VNI
+# fonts draw for it. The upper-case character of the same letter draws the same marks over
+# a capital ("AÙ" is "Á").
+_VNI_TONES = {"ù": _ACUTE, "ø": _GRAVE, "û": _HOOK, "õ": _TILDE, "ï": _DOT}
+_VNI_CIRCUMFLEX = {"â": "", "á": _ACUTE, "à": _GRAVE, "å": _HOOK, "ã": _TILDE, "ä": _DOT}
+_VNI_BREVE = {"ê": "", "é": _ACUTE, "è": _GRAVE, "ú": _HOOK, "ü": _TILDE, "ë": _DOT}
+# Letters of one byte: ơ and ư (which also take a tone byte after them), đ, and i and y
+# with the tones that have no room above them.
+_VNI_LETTERS = {"ô": "ơ", "ö": "ư", "ñ": "đ", "í": "í", "ì": "ì", "æ": "ỉ", "ó": "ĩ", "ò": "ị",
+                "î": "ỵ"}
+
+
+def _vni_pairs() -> dict[str, str]:
+    """Return every two-character VNI form ("aù", "AÙ", "Aù") with its Unicode letter."""
+    small: dict[str, str] = {}
+    for base in "aeouy":
+        small |= {base + byte: base + mark for byte, mark in _VNI_TONES.items()}
+    for base in "ôö":
+        small |= {base + byte: _VNI_LETTERS[base] + mark for byte, mark in _VNI_TONES.items()}
+    for base in "aeo":
+        small |= {base + byte: base + _CIRCUMFLEX + mark for byte, mark in _VNI_CIRCUMFLEX.items()}
+    small |= {"a" + byte: "a" + _BREVE + mark for byte, mark in _VNI_BREVE.items()}
+    pairs = {}
+    for form, letter in small.items():
+        letter = unicodedata.normalize("NFC", letter)
+        pairs[form] = letter
+        pairs[form.upper()] = letter.upper()
+        pairs[form[0].upper() + form[1]] = letter.upper()
+    return pairs
+
+
+_VNI_PAIRS = _vni_pairs()
+_VNI_SINGLES = _VNI_LETTERS | {key.upper(): value.upper() for key, value in _VNI_LETTERS.items()}
+_VNI_MARK_BYTES = "".join(_VNI_TONES) + "".join(_VNI_CIRCUMFLEX) + "".join(_VNI_BREVE)
+_VNI_FORM = re.compile(
+    f"[aeouyôöAEOUYÔÖ][{_VNI_MARK_BYTES}{_VNI_MARK_BYTES.upper()}]"
+    f"|[{''.join(_VNI_SINGLES)}]")
+_UNICODE_TO_VNI = {letter: form for form, letter in _VNI_PAIRS.items()
+                   if form[0].islower() == form[1].islower()}
+_UNICODE_TO_VNI |= {letter: form for form, letter in _VNI_SINGLES.items()
+                    if letter not in "íìÍÌ"}
+
+
+def _vni_form(match: re.Match[str]) -> str:
+    form = match.group()
+    letter = _VNI_PAIRS.get(form) or _VNI_SINGLES.get(form)
+    if letter is not None:
+        return letter
+    # A mark byte that the letter before it does not take ("eê"): the byte is kept.
+    return _VNI_SINGLES.get(form[0], form[0]) + form[1]
+
+
+def from_vni_text(text: str) -> str:
+    """Return ``text``, typed in VNI-Windows and read as Windows-1252, as Unicode NFC.
+
+    Characters that the VNI reading does not produce (ASCII, or letters typed
+    in a Unicode font) are kept as they are.
+    """
+    return unicodedata.normalize("NFC", _VNI_FORM.sub(_vni_form, text))
+
+
+def to_vni_text(text: str) -> str:
+    """Return ``text`` as a cell typed in a VNI font shows in Unicode software (Windows-1252)."""
+    return "".join(_UNICODE_TO_VNI.get(char, char)
+                   for char in unicodedata.normalize("NFC", text))
+
+
+# Windows-1252 with the five bytes it leaves undefined read as Latin-1, so that any byte decodes.
+_CP1252_TABLE = "".join(bytes([byte]).decode("cp1252", errors="ignore") or chr(byte)
+                        for byte in range(256))
+_CP1252_ENCODING = codecs.charmap_build(_CP1252_TABLE)
+# The last character of a chunk may take a mark byte from the next chunk.
+_VNI_BASES = frozenset("aeouyôöAEOUYÔÖ")
+
+
+def _vni_encode(text: str, errors: str = "strict", /) -> tuple[bytes, int]:
+    return codecs.charmap_encode(to_vni_text(text), errors, _CP1252_ENCODING)[0], len(text)
+
+
+def _vni_decode(data: Any, errors: str = "strict", /) -> tuple[str, int]:
+    text, consumed = codecs.charmap_decode(data, errors, _CP1252_TABLE)
+    return from_vni_text(text), consumed
+
+
+class _VniIncrementalDecoder(codecs.IncrementalDecoder):
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__(errors)
+        self.pending = ""
+
+    def decode(self, data: Any, final: bool = False) -> str:
+        text = self.pending + codecs.charmap_decode(data, self.errors, _CP1252_TABLE)[0]
+        self.pending = ""
+        if not final and text and text[-1] in _VNI_BASES:
+            text, self.pending = text[:-1], text[-1]
+        return from_vni_text(text)
+
+    def reset(self) -> None:
+        self.pending = ""
+
+
+class _VniIncrementalEncoder(codecs.IncrementalEncoder):
+    def encode(self, text: str, final: bool = False) -> bytes:
+        return _vni_encode(text, self.errors)[0]
+
+
+_VNI_CODEC = codecs.CodecInfo(_vni_encode, _vni_decode, name=VNI_CODEC_NAME,
+                              incrementaldecoder=_VniIncrementalDecoder,
+                              incrementalencoder=_VniIncrementalEncoder)
+
+# Syllables -----------------------------------------------------------------------------------
+
+# One syllable without its tone mark, in lower case: an initial consonant, the vowels of
+# Vietnamese spelling, and a final consonant. "gi" and "qu" may take the vowel of the initial.
+_VOWELS = (
+    "uyê", "uyu", "uya", "ươu", "ươi", "uôi", "uây", "oeo", "oay", "oao", "oai", "yêu", "iêu",
+    "ưu", "ươ", "ưi", "ưa", "uô", "uơ", "uê", "uâ", "uy", "ui", "ua", "ôi", "ơi", "oo", "oi", "oe",
+    "oă", "oa", "êu", "eo", "iu", "iê", "ia", "yê", "ây", "âu", "ay", "au", "ao", "ai",
+    "a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y",
+)
 _SYLLABLE = re.compile("(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnpqrstvx])?"
-                       "[aăâeêioôơuưy]{1,3}(?:ch|ng|nh|[cmnptk])?")  # -k: Đắk Lắk
+                       f"(?:{'|'.join(_VOWELS)})(?:ch|ng|nh|[cmnptk])?")  # -k: Đắk Lắk
 # Word separators in school data: white space and the punctuation of names, dates and addresses.
 _SEPARATORS = re.compile(r"[\s,;:.()\[\]/\\\"'|+*=_&#!?<>-]+")
 # The number of words with non-ASCII letters from which a sample decides by shares.
@@ -104,8 +237,11 @@ _CODEC = codecs.CodecInfo(_encode, _decode, name=CODEC_NAME,
 
 def _search(name: str) -> codecs.CodecInfo | None:
     # Python folds the name to lower case with "_" for spaces; glibc calls the table TCVN5712-1.
-    if name.replace("-", "").replace("_", "") in ("tcvn3", "tcvn", "tcvn5712", "tcvn57121"):
+    folded = name.replace("-", "").replace("_", "")
+    if folded in ("tcvn3", "tcvn", "tcvn5712", "tcvn57121"):
         return _CODEC
+    if folded in ("vni", "vniwindows"):
+        return _VNI_CODEC
     return None
 
 
@@ -168,23 +304,28 @@ def impossible_words(text: str) -> int:
     return sum(map(impossible_word, _non_ascii_words(text)))
 
 
-def convert_row(cells: list[str]) -> list[str]:
-    """Return the cells of one row converted from TCVN3, unless the row was typed in Unicode.
+_CONVERTERS = {CODEC_NAME: from_tcvn3_text, VNI_CODEC_NAME: from_vni_text}
+LEGACY_ENCODINGS = tuple(_CONVERTERS)
 
-    A table typed in a .VnTime font may have a title, a header or a few rows
+
+def convert_row(cells: list[str], encoding: str = CODEC_NAME) -> list[str]:
+    """Return the cells of one row converted from ``encoding``, unless the row was typed in Unicode.
+
+    A table typed in a legacy font may have a title, a header or a few rows
     typed in Unicode, such as "Tên" or "Mã HS" from a template, which converting
-    would spoil ("Tờn", "Mó HS"). A row in which no word is impossible as
-    written is kept. In any other row, a cell with a character that
-    Windows-1252 lacks ("ọ") is kept, and so is a cell that converting would
-    give more impossible words.
+    would spoil ("Tờn", "Mó HS" from TCVN3; "Hoá" is "Hố" in VNI). A row in which
+    no word is impossible as written is kept. In any other row, a cell with a
+    character that Windows-1252 lacks ("ọ") is kept, and so is a cell that
+    converting would give more impossible words.
     """
     convertible = [i for i, cell in enumerate(cells)
                    if not cell.isascii() and all(char in _ANSI_CHARS for char in cell)]
     if not any(impossible_words(cells[i]) for i in convertible):
         return cells
+    convert = _CONVERTERS[encoding]
     converted = list(cells)
     for i in convertible:
-        candidate = from_tcvn3_text(cells[i])
+        candidate = convert(cells[i])
         if impossible_words(candidate) <= impossible_words(cells[i]):
             converted[i] = candidate
     return converted
@@ -217,26 +358,41 @@ def reading_wins(legacy: WordCounts, as_written: WordCounts) -> bool:
     return legacy.impossible <= _WIN_SHARE * as_written.impossible
 
 
-def tcvn3_bytes_likely(sample: bytes, other: str) -> bool:
-    """Tell whether the 8-bit ``sample`` reads as TCVN3 clearly better than as the codec ``other``."""
-    legacy, as_written = WordCounts(), WordCounts()
-    legacy.add(sample.decode(CODEC_NAME, errors="replace"))
+def _best_reading(readings: dict[str, WordCounts], as_written: WordCounts) -> str | None:
+    """Return the legacy encoding whose reading wins over the text as written, or ``None``.
+
+    When both win, the one with fewer impossible words is taken, TCVN3 on a tie.
+    """
+    winners = [name for name in LEGACY_ENCODINGS if reading_wins(readings[name], as_written)]
+    return min(winners, key=lambda name: readings[name].impossible, default=None)
+
+
+def legacy_bytes_encoding(sample: bytes, other: str) -> str | None:
+    """Return ``tcvn3`` or ``vni`` when the 8-bit ``sample`` reads as that code clearly better
+    than as the codec ``other``, or ``None``."""
+    as_written = WordCounts()
     as_written.add(unicodedata.normalize("NFC", sample.decode(other, errors="replace")))
-    return reading_wins(legacy, as_written)
+    readings = {}
+    for name in LEGACY_ENCODINGS:
+        readings[name] = WordCounts()
+        readings[name].add(sample.decode(name, errors="replace"))
+    return _best_reading(readings, as_written)
 
 
 class LegacyTextCheck:
-    """A sample of a table's text cells, to decide whether they are TCVN3 read as Windows-1252."""
+    """A sample of a table's text cells, to decide whether they are TCVN3 or VNI read as Windows-1252."""
 
     def __init__(self) -> None:
-        self.legacy = WordCounts()
+        self.readings = {name: WordCounts() for name in LEGACY_ENCODINGS}
         self.as_written = WordCounts()
 
     def add(self, cells: Iterable[str]) -> None:
         for cell in cells:
             if cell and not cell.isascii():
                 self.as_written.add(cell)
-                self.legacy.add(from_tcvn3_text(cell))
+                for name, convert in _CONVERTERS.items():
+                    self.readings[name].add(convert(cell))
 
-    def is_tcvn3(self) -> bool:
-        return reading_wins(self.legacy, self.as_written)
+    def encoding(self) -> str | None:
+        """Return ``tcvn3`` or ``vni`` when the sample reads far better in that code, or ``None``."""
+        return _best_reading(self.readings, self.as_written)

@@ -15,9 +15,9 @@
    read as UTF-8 and only the rows with invalid bytes are rejected (reason
    ``mostly_utf8``). Windows-1258 text almost never forms valid UTF-8
    sequences, so its invalid bytes outnumber its valid sequences;
-5. TCVN3 (the ``tcvn3`` codec of ``gateway.legacy_text``), when the first
-   chunk read as TCVN3 gives far fewer impossible Vietnamese words than read
-   as the codec of rule 6 or 7;
+5. TCVN3 or VNI-Windows (the ``tcvn3`` and ``vni`` codecs of
+   ``gateway.legacy_text``), when the first chunk read in that code gives far
+   fewer impossible Vietnamese words than read as the codec of rule 6 or 7;
 6. an encoding the file declares (an HTML ``<meta charset>``), when Python
    has a codec of that name and it is not a Unicode encoding, which the bytes
    have already contradicted;
@@ -26,9 +26,6 @@
 Windows-1258 writes most toned letters as a base letter plus a combining
 mark, so its text must be normalised to NFC after decoding.
 ``gateway.text.clean``, which every cell goes through, does that.
-
-NOTE: VNI-Windows text is not detected. Its bytes are not valid UTF-8, so it
-is decoded as Windows-1258 and comes out garbled.
 """
 
 from __future__ import annotations
@@ -39,8 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.legacy_text import CODEC_NAME as TCVN3
-from gateway.legacy_text import tcvn3_bytes_likely
+from gateway.legacy_text import LEGACY_ENCODINGS, legacy_bytes_encoding
 
 CHUNK_BYTES = 1 << 16
 FALLBACK_ENCODING = "cp1258"
@@ -80,8 +76,9 @@ class DetectedEncoding:
     """The encoding chosen for a stream: a Python codec name, whether a mark was seen, and why.
 
     ``reason`` is one of ``bom``, ``utf16_pattern``, ``valid_utf8``,
-    ``mostly_utf8``, ``tcvn3_pattern``, ``declared`` and ``fallback``. ``invalid_bytes`` counts
-    the bytes that do not decode when the reason is ``mostly_utf8``.
+    ``mostly_utf8``, ``tcvn3_pattern``, ``vni_pattern``, ``declared`` and
+    ``fallback``. ``invalid_bytes`` counts the bytes that do not decode when
+    the reason is ``mostly_utf8``.
     """
 
     encoding: str
@@ -140,8 +137,10 @@ def detect_encoding(
     known = known_codec(declared)
     if known is not None and known.startswith("utf"):
         known = None  # the bytes have already contradicted a Unicode declaration
-    if known != TCVN3 and tcvn3_bytes_likely(head, known or FALLBACK_ENCODING):
-        return DetectedEncoding(TCVN3, bom=False, reason="tcvn3_pattern")
+    legacy = None if known in LEGACY_ENCODINGS else legacy_bytes_encoding(
+        head, known or FALLBACK_ENCODING)
+    if legacy is not None:
+        return DetectedEncoding(legacy, bom=False, reason=f"{legacy}_pattern")
     if known is not None:
         return DetectedEncoding(known, bom=False, reason="declared")
     return DetectedEncoding(FALLBACK_ENCODING, bom=False, reason="fallback")

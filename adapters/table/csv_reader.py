@@ -72,15 +72,15 @@ def encoding_properties(detected: DetectedEncoding) -> dict[str, str]:
 
 
 def notify_encoding(detected: DetectedEncoding, file: str, notify: Notify) -> None:
-    """Add a notice for a TCVN3 file, an assumed Windows-1258 one, or UTF-8 with bytes that do not decode.
+    """Add a notice for a TCVN3 or VNI file, an assumed Windows-1258 one, or UTF-8 with bad bytes.
 
     The rows with such bytes become error rows, which carry no cells, so the
     run cannot tell whose records they are. The notice is an error, so that the
     run ends no record for being absent, and those pupils keep their records.
     """
-    if detected.reason == "tcvn3_pattern":
+    if detected.reason in ("tcvn3_pattern", "vni_pattern"):
         notify(Notice("warning", InputError(
-            "table.encoding_tcvn3", place=Place(file=file), file=file,
+            f"table.encoding_{detected.encoding}", place=Place(file=file), file=file,
         )))
     elif detected.reason == "fallback":
         notify(Notice("warning", InputError(

@@ -1,7 +1,8 @@
-"""TCVN3 text (the .VnTime fonts): the byte table, detection in files and in cells, lost capitals."""
+"""TCVN3 (.VnTime fonts) and VNI text: the byte tables, detection in files and in cells, lost capitals."""
 
 from __future__ import annotations
 
+import codecs
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,9 @@ from gateway.legacy_text import (
     case_lost,
     convert_row,
     from_tcvn3_text,
-    tcvn3_bytes_likely,
+    from_vni_text,
+    legacy_bytes_encoding,
+    to_vni_text,
 )
 from gateway.text import match_key
 from tests.adapters.test_table_adapter import read, write_csv, write_xlsx
@@ -63,12 +66,12 @@ def test_unicode_and_ascii_kept_by_conversion():
 
 
 def test_tcvn3_bytes_told_from_windows_1258():
-    assert tcvn3_bytes_likely(SENTENCE.encode("tcvn3"), "cp1258")
-    assert not tcvn3_bytes_likely(windows_1258_form(SENTENCE).encode("cp1258"), "cp1258")
+    assert legacy_bytes_encoding(SENTENCE.encode("tcvn3"), "cp1258") == "tcvn3"
+    assert legacy_bytes_encoding(windows_1258_form(SENTENCE).encode("cp1258"), "cp1258") is None
 
 
 def test_few_words_decide_nothing():
-    assert not tcvn3_bytes_likely("Hà An".encode("tcvn3"), "cp1258")
+    assert legacy_bytes_encoding("Hà An".encode("tcvn3"), "cp1258") is None
 
 
 def test_cell_check_tells_tcvn3_from_unicode():
@@ -76,15 +79,15 @@ def test_cell_check_tells_tcvn3_from_unicode():
     legacy.add([tcvn3_as_ansi(name) for name in NAMES])
     unicode.add(NAMES)
 
-    assert legacy.is_tcvn3()
-    assert not unicode.is_tcvn3()
+    assert legacy.encoding() == "tcvn3"
+    assert unicode.encoding() is None
 
 
 def test_cell_check_keeps_latin_names():
     check = LegacyTextCheck()
     check.add(["José Müller", "François Gérard", "Zoë Brontë", "André Ñúñez", "Sørensen Åsa"])
 
-    assert not check.is_tcvn3()
+    assert check.encoding() is None
 
 
 def test_case_lost_found_in_capitals_word():
@@ -223,9 +226,9 @@ def test_windows_1252_letters_below_a1_converted():
 def test_short_sample_decides_when_every_word_impossible(tmp_path: Path):
     one_name = "Dương Hoàng Lan".encode("tcvn3")
 
-    assert tcvn3_bytes_likely(one_name, "cp1258")
-    assert not tcvn3_bytes_likely(windows_1258_form("Dương Hoàng Lan").encode("cp1258"), "cp1258")
-    assert not tcvn3_bytes_likely("José Müller".encode("cp1258"), "cp1258")
+    assert legacy_bytes_encoding(one_name, "cp1258") == "tcvn3"
+    assert legacy_bytes_encoding(windows_1258_form("Dương Hoàng Lan").encode("cp1258"), "cp1258") is None
+    assert legacy_bytes_encoding("José Müller".encode("cp1258"), "cp1258") is None
 
 
 def test_split_name_unicode_header_over_vntime_rows(tmp_path: Path):
@@ -268,3 +271,126 @@ def test_capitals_font_cells_in_xlsx_flagged(tmp_path: Path):
 
     assert result.rows[0][-1].cells[2] == "NGUYễN VĂN AN"
     assert ("warning", "table.tcvn3_case_lost") in result.notices
+
+
+# VNI-Windows -------------------------------------------------------------------------------
+
+# Text typed in a VNI font, as Windows-1252 shows it, beside the Unicode it stands for.
+VNI_FORMS = {
+    "Tröôøng Tieåu hoïc Vieät Nam": "Trường Tiểu học Việt Nam",
+    "Nguyeãn Thò Thu Höông": "Nguyễn Thị Thu Hương",
+    "Ñaø Naüng, Caàn Thô": "Đà Nẵng, Cần Thơ",
+    "Thaønh phoá Hoà Chí Minh": "Thành phố Hồ Chí Minh",
+    "NGUYEÃN VAÊN ÑÖÙC": "NGUYỄN VĂN ĐỨC",
+    "Ñaék Laék, Kyø Ñaøi, Mó Ly": "Đắk Lắk, Kỳ Đài, Mĩ Ly",
+    "khuyûu tay, Nöõ, yù kieán, ngöôøi": "khuỷu tay, Nữ, ý kiến, người",
+}
+VIETNAMESE_LETTERS = ("aáàảãạăắằẳẵặâấầẩẫậeéèẻẽẹêếềểễệiíìỉĩịoóòỏõọôốồổỗộơớờởỡợ"
+                      "uúùủũụưứừửữựyýỳỷỹỵđ")
+
+
+def test_known_vni_forms_converted():
+    for typed, unicode in VNI_FORMS.items():
+        assert from_vni_text(typed) == unicode
+        assert to_vni_text(unicode) == typed
+
+
+def test_every_vietnamese_letter_round_trips_through_vni():
+    for letter in VIETNAMESE_LETTERS + VIETNAMESE_LETTERS.upper():
+        assert from_vni_text(to_vni_text(letter)) == letter, letter
+        assert letter.encode("vni").decode("vni") == letter, letter
+
+
+def test_vni_decoder_joins_a_mark_from_the_next_chunk():
+    data = "Nguyễn Văn Hữu".encode("vni")
+    decoder = codecs.getincrementaldecoder("vni")()
+
+    text = "".join(decoder.decode(data[i:i + 1]) for i in range(len(data))) + decoder.decode(b"", True)
+
+    assert text == "Nguyễn Văn Hữu"
+
+
+def test_vni_bytes_told_from_tcvn3_and_windows_1258():
+    assert legacy_bytes_encoding(SENTENCE.encode("vni"), "cp1258") == "vni"
+    assert legacy_bytes_encoding(SENTENCE.encode("tcvn3"), "cp1258") == "tcvn3"
+    assert legacy_bytes_encoding(windows_1258_form(SENTENCE).encode("cp1258"), "cp1258") is None
+
+
+def test_cell_check_tells_vni():
+    check = LegacyTextCheck()
+    check.add([to_vni_text(name) for name in NAMES])
+
+    assert check.encoding() == "vni"
+
+
+def test_convert_row_keeps_unicode_row_in_vni_table():
+    # "Hoà" and "Toán" are VNI forms too ("Hồ", "Tốn"): a row typed in Unicode keeps them.
+    unicode_row = ["7", "HS007", "Hoà", "Toán", "Tô Hiến Thành"]
+    vni_row = ["8", "HS008", to_vni_text("Lê Văn Hồ"), to_vni_text("Nữ")]
+
+    assert convert_row(unicode_row, "vni") == unicode_row
+    assert convert_row(vni_row, "vni") == ["8", "HS008", "Lê Văn Hồ", "Nữ"]
+
+
+def test_detect_encoding_chooses_vni(tmp_path: Path):
+    path = tmp_path / "ds.csv"
+    path.write_bytes(("Họ và tên\r\n" + "\r\n".join(NAMES)).encode("vni"))
+
+    with path.open("rb") as handle:
+        detected = detect_encoding(handle)
+
+    assert (detected.encoding, detected.reason) == ("vni", "vni_pattern")
+
+
+def test_vni_csv_file_read_as_unicode(tmp_path: Path):
+    path = tmp_path / "ds.csv"
+    path.write_bytes("\r\n".join(student_lines(NAMES)).encode("vni"))
+
+    result = read(path)
+
+    assert result.streams[0].headers[:5] == ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh",
+                                             "Giới tính"]
+    assert [row.cells[2] for row in result.rows[0]] == NAMES
+    assert result.rows[0][0].cells[4] == "Nữ"
+    assert ("warning", "table.encoding_vni") in result.notices
+    assert result.streams[0].properties["encoding"] == "vni"
+
+
+def test_vni_html_xls_read_as_unicode(tmp_path: Path):
+    cells = "".join(f"<tr><td>{n}</td><td>HS{n:03d}</td><td>{name}</td></tr>"
+                    for n, name in enumerate(NAMES, 1))
+    page = f"<html><body><table><tr><td>STT</td><td>Mã HS</td><td>Họ và tên</td></tr>{cells}</table>"
+    path = tmp_path / "ds.xls"
+    path.write_bytes(page.encode("vni"))
+
+    result = read(path)
+
+    assert [row.cells[2] for row in result.rows[0]] == NAMES
+    assert ("warning", "table.encoding_vni") in result.notices
+
+
+def test_vni_text_in_xlsx_converted_under_unicode_header(tmp_path: Path):
+    lines = student_lines(NAMES)
+    rows = [lines[0].split(","), *([to_vni_text(cell) for cell in line.split(",")]
+                                   for line in lines[1:])]
+    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
+
+    result = read(path)
+
+    assert result.streams[0].headers[2] == "Họ và tên"
+    assert [row.cells[2] for row in result.rows[0]] == NAMES
+    assert result.rows[0][0].cells[4] == "Nữ"
+    assert ("warning", "table.text_vni") in result.notices
+    assert ("warning", "table.tcvn3_case_lost") not in result.notices
+    assert result.streams[0].properties["text_encoding"] == "vni"
+
+
+def test_unicode_xlsx_not_read_as_vni(tmp_path: Path):
+    names = [*NAMES, "Tô Thị Hoà", "Lò Văn Toán", "Hà Thị Ngà"]
+    rows = [line.split(",") for line in student_lines(names)]
+    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
+
+    result = read(path)
+
+    assert [row.cells[2] for row in result.rows[0]] == names
+    assert not [key for _, key in result.notices if "vni" in key]
