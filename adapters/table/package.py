@@ -28,6 +28,7 @@ from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
 from adapters.table.html_reader import html_grids
 from adapters.table.legacy import check_legacy_text
 from adapters.table.sniff import sniff_kind
+from adapters.table.xls_reader import xls_grids
 from adapters.table.xlsx_reader import xlsx_grids
 from gateway.errors import InputError, Place
 from gateway.logs import fields
@@ -135,9 +136,6 @@ class TablePackage(Package):
         with self._source.open(member) as handle:
             kind = sniff_kind(handle.read(CHUNK_BYTES))
         log.debug("table file opened", extra=fields(file=member.path, kind=kind))
-        if kind == "xls_binary":
-            self._notice("table.xls_binary", Place(file=member.path), level="error", file=member.path)
-            return
         if kind == "spreadsheetml":
             self._notice("table.spreadsheetml", Place(file=member.path), level="error",
                          file=member.path)
@@ -170,6 +168,8 @@ class TablePackage(Package):
             yield from csv_grids(open_member, member.path, self._limits, self.notices.append)
         elif kind == "html":
             yield from html_grids(open_member, member.path, self.notices.append)
+        elif kind == "xls_binary":
+            yield from self._xls_grids(member)
         else:
             yield from self._workbook_grids(member)
 
@@ -191,6 +191,20 @@ class TablePackage(Package):
                     self.notices.append(Notice("error", error))
                 return
             yield from xlsx_grids(path, member.path, self.notices.append)
+        finally:
+            if path.parent == self._workdir:
+                path.unlink(missing_ok=True)
+
+    def _xls_grids(self, member: Member) -> Iterator[Grid]:
+        """Yield the sheets of a binary Excel 97-2003 workbook, if its size is within the limits."""
+        path = self._local_path(member)
+        try:
+            size = path.stat().st_size
+            if size > self._limits.max_archive_bytes:
+                self._notice("archive.file_too_large", Place(file=member.path), level="error",
+                             path=member.path, size=size, limit=self._limits.max_archive_bytes)
+                return
+            yield from xls_grids(path, member.path, self.notices.append)
         finally:
             if path.parent == self._workdir:
                 path.unlink(missing_ok=True)

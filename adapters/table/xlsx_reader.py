@@ -87,7 +87,7 @@ MAX_MERGED_RANGES = 100_000
 # Excel's column limit, which bounds a hidden column range.
 _MAX_COLUMNS = 16384
 # The first section of a number format made only of zeros: "0000000000".
-_ZERO_PADDED = re.compile(r"(0{2,})(?:;.*)?")
+ZERO_PADDED = re.compile(r"(0{2,})(?:;.*)?")
 
 
 def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
@@ -137,7 +137,7 @@ def _zero_padded_styles(workbook: Any) -> dict[int, int]:
             code = BUILTIN_FORMATS.get(number_format, "")
         else:
             code = workbook._number_formats[number_format - BUILTIN_FORMATS_MAX_SIZE]
-        match = _ZERO_PADDED.fullmatch(code or "")
+        match = ZERO_PADDED.fullmatch(code or "")
         if match:
             padding[style_id] = len(match.group(1))
     return padding
@@ -147,7 +147,7 @@ def _rows(workbook: Any, sheet: Any, file: str, padding: dict[int, int],
           hidden: set[int]) -> Iterator[GridRow]:
     line = 0
     try:
-        merged = _MergedCells(_merged_ranges(sheet, file))
+        merged = MergedCells(_merged_ranges(sheet, file))
         for line, cells in _sheet_rows(workbook, sheet, padding, hidden):
             yield GridRow(line=line, cells=cells, continued=merged.apply(line, cells))
     except _READ_ERRORS as error:
@@ -185,7 +185,7 @@ def _merged_ranges(sheet: Any, file: str) -> list[tuple[int, int, int, int]]:
     return ranges
 
 
-class _MergedCells:
+class MergedCells:
     """Copies the first cell of each merged range into the other cells of the range, row by row."""
 
     def __init__(self, ranges: list[tuple[int, int, int, int]]):
@@ -294,7 +294,7 @@ def cell_text(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _float_text(value)
+        return float_text(value)
     if isinstance(value, datetime):
         if value.time() == time(0) and value.tzinfo is None:
             return value.date().isoformat()
@@ -306,7 +306,7 @@ def cell_text(value: object) -> str:
     return clean(str(value))
 
 
-def _float_text(value: float) -> str:
+def float_text(value: float) -> str:
     if value.is_integer() and abs(value) < _EXACT_FLOAT_LIMIT:
         return str(int(value))
     return repr(value)

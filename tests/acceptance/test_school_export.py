@@ -1,8 +1,9 @@
 """The demo city's vendor-style exports, ingested with the shipped school-export mappings.
 
-Both shapes of a ``tiny`` city (one vnEdu-style workbook and one Windows-1258
-CSV list per school) go through ``service.ingest`` with the adapter key
-``school-export``, on SQLite and PostgreSQL. The expected records are computed
+The shapes of a ``tiny`` city (one vnEdu-style workbook and one Windows-1258
+CSV list per school, and the workbooks saved in the Excel 97-2003 format) go
+through ``service.ingest`` with the adapter key ``school-export``, on SQLite
+and PostgreSQL. The expected records are computed
 from the city model by the rules that docs/table-adapter.md states for these
 exports: names split at the first word, the grade taken from the class name,
 ethnic groups in the 1979 numbering, the address as a nested object in the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from gateway.ingest import service
 from gateway.store.changelog import horizon
 from gateway.store.models import Quarantine, Record
 from tests.support.store import StoreHandle
+from tests.support.xls import save_as_xls
 
 SIZE = "tiny"
 SEED = 2025
@@ -59,23 +62,39 @@ SCHEMA_VERSIONS = {"student": 2, "organization": 1, "class": 1, "enrollment": 1}
 # values. In the workbook the row with a duplicated pupil code opens a class block, so it gives
 # the pupil before it a second enrollment, in that class. In the CSV list it repeats an
 # enrollment of the same class, which the stage step drops.
-ENROLLMENTS = {"xlsx": 32, "csv1258": 31}
+ENROLLMENTS = {"xlsx": 32, "xls": 32, "csv1258": 31}
 # Notices each file must give, by shape.
-NOTICES = {"xlsx": "table.rows_skipped", "csv1258": "table.encoding_fallback"}
+NOTICES = {"xlsx": "table.rows_skipped", "xls": "table.rows_skipped",
+           "csv1258": "table.encoding_fallback"}
+SHAPES = ["xlsx", "xls", "csv1258"]
 
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, VendorSummary]:
     root = tmp_path_factory.mktemp("exports")
+    xlsx = write_vendor_xlsx(root / "xlsx", SIZE, SEED)
     return {
-        "xlsx": write_vendor_xlsx(root / "xlsx", SIZE, SEED),
+        "xlsx": xlsx,
+        "xls": _saved_as_xls(xlsx, root / "xls"),
         "csv1258": write_vendor_csv1258(root / "csv1258", SIZE, SEED),
     }
 
 
+def _saved_as_xls(summary: VendorSummary, folder: Path) -> VendorSummary:
+    """Return the summary of the workbooks of ``summary`` saved as .xls files in ``folder``."""
+    folder.mkdir()
+    for workbook in summary.package.glob("*.xlsx"):
+        save_as_xls(workbook, folder / f"{workbook.stem}.xls")
+    return replace(
+        summary, package=folder, shape="xls",
+        files={name.replace(".xlsx", ".xls"): rows for name, rows in summary.files.items()},
+        planted=[replace(p, file=p.file.replace(".xlsx", ".xls")) for p in summary.planted],
+    )
+
+
 def _expected_record(shape: str, pupil: Pupil) -> dict[str, Any]:
     person = pupil.person
-    if shape == "xlsx":
+    if shape in ("xlsx", "xls"):
         # "Họ đệm" + "Tên": the family name is the first word of "Họ đệm", the rest the middle name.
         words = pupil.family_middle.split()
         family, middle, given = words[0], " ".join(words[1:]), person.given
@@ -194,7 +213,7 @@ def _rejections(run_id: int) -> list[tuple[Any, ...]]:
     return sorted(found, key=_rejection_order)
 
 
-@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_export_ingests_exact_records(store: StoreHandle, exports: dict[str, VendorSummary],
                                       shape: str) -> None:
     summary = exports[shape]
@@ -213,7 +232,7 @@ def test_export_ingests_exact_records(store: StoreHandle, exports: dict[str, Ven
     assert report.counts["stage"]["rows_read"] == {"table": summary.students}
 
 
-@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_export_gives_schools_classes_enrollments(store: StoreHandle,
                                                   exports: dict[str, VendorSummary],
                                                   shape: str) -> None:
@@ -231,7 +250,7 @@ def test_export_gives_schools_classes_enrollments(store: StoreHandle,
     assert len(_stored(source, "enrollment")) == ENROLLMENTS[shape]
 
 
-@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_rejected_pupil_keeps_class(store: StoreHandle, exports: dict[str, VendorSummary],
                                     shape: str) -> None:
     """A row rejected for its birth date still gives its class, which its classmates reference."""
@@ -250,7 +269,7 @@ def test_rejected_pupil_keeps_class(store: StoreHandle, exports: dict[str, Vendo
     assert classmates
 
 
-@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_each_fault_rejected_at_its_place(store: StoreHandle, exports: dict[str, VendorSummary],
                                           shape: str) -> None:
     summary = exports[shape]
@@ -265,7 +284,7 @@ def test_each_fault_rejected_at_its_place(store: StoreHandle, exports: dict[str,
     assert len(enrollments) == sum(summary.faults.values()) - 1
 
 
-@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_normalised_faults_stored_clean(store: StoreHandle, exports: dict[str, VendorSummary],
                                         shape: str) -> None:
     summary = exports[shape]
@@ -282,7 +301,7 @@ def test_normalised_faults_stored_clean(store: StoreHandle, exports: dict[str, V
         assert stored[planted.local_id]["full_name"] == _expected_record(shape, pupil)["full_name"]
 
 
-@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_export_notices_per_file(store: StoreHandle, exports: dict[str, VendorSummary],
                                  shape: str) -> None:
     summary = exports[shape]
@@ -293,7 +312,7 @@ def test_export_notices_per_file(store: StoreHandle, exports: dict[str, VendorSu
     assert notices == sorted(("warning", NOTICES[shape], name) for name in summary.files)
 
 
-@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_second_ingest_changes_nothing(store: StoreHandle, exports: dict[str, VendorSummary],
                                        shape: str) -> None:
     summary = exports[shape]
@@ -309,7 +328,7 @@ def test_second_ingest_changes_nothing(store: StoreHandle, exports: dict[str, Ve
     assert horizon() == before
 
 
-@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_second_ingest_same_rejections(store: StoreHandle, exports: dict[str, VendorSummary],
                                        shape: str) -> None:
     summary = exports[shape]

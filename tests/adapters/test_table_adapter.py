@@ -362,14 +362,14 @@ def test_html_without_table_gets_error_notice(tmp_path: Path):
     assert result.notices == [("error", "table.html_no_table")]
 
 
-def test_binary_xls_gets_error_notice(tmp_path: Path):
+def test_damaged_binary_xls_gets_error_notice(tmp_path: Path):
     path = tmp_path / "cu.xls"
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
 
     result = read(path)
 
     assert result.streams == []
-    assert result.notices == [("error", "table.xls_binary")]
+    assert result.notices == [("error", "table.xls_unreadable")]
 
 
 def test_spreadsheetml_gets_error_notice(tmp_path: Path):

@@ -1,0 +1,168 @@
+"""Binary Excel 97-2003 workbooks (``.xls``, BIFF) as grids, one per worksheet, read with xlrd.
+
+Cells become text by the rules of ``adapters.table.xlsx_reader``, so that the
+same list saved as ``.xls`` or ``.xlsx`` gives the same rows:
+
+- text as written (cleaned); empty and blank cells as "";
+- numbers without ``.0`` when integral; a whole number in a cell whose number
+  format is only zeros ("000000000000") padded to that width;
+- cells with a date format as ISO ``YYYY-MM-DD`` when the time is midnight,
+  else as an ISO date and time. A time of day alone is ``HH:MM:SS``;
+- booleans as ``TRUE`` and ``FALSE``, and error cells as Excel shows them
+  (``#DIV/0!``).
+
+Merged ranges are copied into every cell of the range, as in XLSX, and the
+hidden columns are recorded. ``Stream.properties["date_system"]`` is ``1904``
+when the workbook counts dates from 1904.
+
+A workbook protected by a password cannot be read. It is an OLE2 compound file
+too: xlrd reports an encrypted BIFF workbook, and an encrypted XLSX package
+has an ``EncryptionInfo`` stream instead of a workbook. Either gets an error
+notice that asks to remove the password.
+
+NOTE: xlrd reads the whole file, and each worksheet whole when it is reached,
+so memory grows with the size of the largest sheet. A BIFF sheet has at most
+65,536 rows and 256 columns, which bounds it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import xlrd
+from xlrd.compdoc import CompDoc, CompDocError
+from xlrd.xldate import XLDateError
+
+from adapters.base import Notice
+from adapters.table.grid import Grid, GridRow
+from adapters.table.xlsx_reader import ZERO_PADDED, MergedCells, cell_text, float_text
+from gateway.errors import InputError, Place
+from gateway.logs import fields
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[Notice], None]
+
+# Exceptions that xlrd raises on a damaged file: it parses the records with struct and trusts
+# their lengths and indexes.
+_READ_ERRORS = (
+    xlrd.XLRDError, CompDocError, OSError, struct.error, ValueError, TypeError, IndexError,
+    KeyError, AssertionError, UnicodeDecodeError, AttributeError, ZeroDivisionError,
+)
+# The streams of an OLE2 file that contains an XLSX package protected by a password.
+_ENCRYPTED_STREAMS = frozenset({"EncryptionInfo", "EncryptedPackage"})
+_VISIBLE = 0
+_SECONDS_A_DAY = 86_400
+
+
+def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
+    """Yield one grid per worksheet of the ``.xls`` workbook at ``path``; ``file`` names it.
+
+    A workbook that cannot be opened becomes an error notice. A hidden sheet is
+    read, with a warning notice. A sheet that cannot be read raises
+    ``InputError``, because a bulk snapshot read in part would end the records
+    of the rows it missed.
+    """
+    try:
+        # xlrd writes its warnings to a log file, which is standard output by default.
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True,
+                                  logfile=io.StringIO())
+    except _READ_ERRORS as error:
+        key = "table.workbook_encrypted" if _encrypted(path, error) else "table.xls_unreadable"
+        log.warning("workbook not read", extra=fields(file=file, error=type(error).__name__))
+        notify(Notice("error", InputError(key, place=Place(file=file), file=file)))
+        return
+
+    try:
+        date_system = "1904" if book.datemode == 1 else "1900"
+        padding = _zero_padded_formats(book)
+        for index, name in enumerate(book.sheet_names()):
+            hidden: set[int] = set()
+            rows = _rows(book, index, name, file, padding, hidden, notify)
+            yield Grid(file=file, sheet=name, rows=rows,
+                       properties={"format": "xls", "date_system": date_system},
+                       hidden_columns=hidden)
+    finally:
+        book.release_resources()
+
+
+def _encrypted(path: Path, error: BaseException) -> bool:
+    """Tell whether the workbook that xlrd could not open is protected by a password."""
+    if isinstance(error, xlrd.XLRDError) and "encrypted" in str(error).lower():
+        return True
+    try:
+        document = CompDoc(path.read_bytes(), logfile=io.StringIO())
+    except _READ_ERRORS:
+        return False
+    return any(entry.name in _ENCRYPTED_STREAMS for entry in document.dirlist)
+
+
+def _zero_padded_formats(book: Any) -> dict[int, int]:
+    """Return the width of each cell format (XF) whose number format is only zeros, by XF index."""
+    padding = {}
+    for index, xf in enumerate(book.xf_list):
+        number_format = book.format_map.get(xf.format_key)
+        match = ZERO_PADDED.fullmatch(number_format.format_str if number_format else "")
+        if match:
+            padding[index] = len(match.group(1))
+    return padding
+
+
+def _rows(book: Any, index: int, name: str, file: str, padding: dict[int, int],
+          hidden: set[int], notify: Notify) -> Iterator[GridRow]:
+    """Yield the rows of sheet ``index``, loaded when the first row is requested and then unloaded."""
+    try:
+        sheet = book.sheet_by_index(index)
+    except _READ_ERRORS as error:
+        raise InputError("table.xls_sheet_unreadable", place=Place(file=file, sheet=name),
+                         file=file, sheet=name) from error
+    try:
+        if sheet.visibility != _VISIBLE:
+            notify(Notice("warning", InputError(
+                "table.sheet_hidden", place=Place(file=file, sheet=name), file=file, sheet=name,
+            )))
+        hidden.update(column for column, info in sheet.colinfo_map.items() if info.hidden)
+        merged = MergedCells(sorted((first_row + 1, last_row, first_column + 1, last_column)
+                                    for first_row, last_row, first_column, last_column
+                                    in sheet.merged_cells))
+        for row in range(sheet.nrows):
+            cells = [_cell_text(book, cell, padding) for cell in sheet.row(row)]
+            while cells and not cells[-1]:
+                cells.pop()
+            yield GridRow(line=row + 1, cells=cells, continued=merged.apply(row + 1, cells))
+    finally:
+        book.unload_sheet(index)
+
+
+def _cell_text(book: Any, cell: Any, padding: dict[int, int]) -> str:
+    kind = cell.ctype
+    if kind == xlrd.XL_CELL_TEXT:
+        return cell_text(cell.value)
+    if kind == xlrd.XL_CELL_NUMBER:
+        text = float_text(cell.value)
+        width = padding.get(cell.xf_index)
+        return text.rjust(width, "0") if width and text.isdigit() else text
+    if kind == xlrd.XL_CELL_DATE:
+        return _date_text(cell.value, book.datemode)
+    if kind == xlrd.XL_CELL_BOOLEAN:
+        return "TRUE" if cell.value else "FALSE"
+    if kind == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(cell.value, "#VALUE!")
+    return ""
+
+
+def _date_text(value: float, datemode: int) -> str:
+    """Return a date serial as ISO text: a date, a date and time, or a time of day below 1."""
+    if 0 <= value < 1:
+        seconds = min(round(value * _SECONDS_A_DAY), _SECONDS_A_DAY - 1)
+        return cell_text((datetime.min + timedelta(seconds=seconds)).time())
+    try:
+        return cell_text(xlrd.xldate_as_datetime(value, datemode))
+    except (XLDateError, ValueError, OverflowError):
+        return float_text(value)
