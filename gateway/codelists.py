@@ -710,8 +710,9 @@ def mapping_codelists(document: Mapping[str, Any]) -> dict[str, CodeListRef]:
     """Return the record fields that a mapping document looks up in a code list, by dotted path.
 
     A field's list is the one named by its last ``code`` step, inside ``each`` too. A field made
-    by ``join`` takes the list of the fields it joins when they name exactly one list between
-    them, so a gender joined from a tick column and a looked-up column is still a gender code.
+    by ``join`` or ``first_of`` takes the list of the fields it reads when they name exactly one
+    list between them, so a gender joined from a tick column and a looked-up column is still a
+    gender code.
     Fields that stay out of the record (a part of the path starts with ``_``) are left out.
     """
     fields: Mapping[str, Any] = document.get("fields") or {}
@@ -742,9 +743,12 @@ def _joined_list(name: str, fields: Mapping[str, Any], own: Mapping[str, CodeLis
     if name in own:
         return own[name]
     spec = fields.get(name)
-    if not isinstance(spec, Mapping) or not isinstance(spec.get("join"), list) or name in seen:
+    if not isinstance(spec, Mapping) or name in seen:
         return None
-    lists = {ref for part in spec["join"] if (ref := _joined_list(str(part), fields, own, seen | {name}))}
+    parts = spec.get("join", spec.get("first_of"))
+    if not isinstance(parts, list):
+        return None
+    lists = {ref for part in parts if (ref := _joined_list(str(part), fields, own, seen | {name}))}
     return lists.pop() if len(lists) == 1 else None
 
 

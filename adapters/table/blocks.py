@@ -12,7 +12,9 @@ ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
   A header repeated right after data rows (a new printed page) keeps the
   label. When other rows sit between the data and the repeated header but
   none is a label, ``_block`` becomes empty, so that no row is given the
-  class of the block before;
+  class of the block before. The virtual column ``_sheet`` holds the
+  worksheet title of a workbook (empty in CSV and HTML), for exports that
+  name the class only in the sheet tab;
 - a footer row has at most two non-empty cells, fewer than half the named
   columns, unless each of its cells is a "label: value" text ("Tổng số: 45",
   "Nữ: 20", "Dân tộc: 3"). No required hint column of it holds a value: a
@@ -47,6 +49,10 @@ from gateway.errors import Place, RowError
 from gateway.text import match_key
 
 BLOCK_COLUMN = "_block"
+# The virtual column with the worksheet title, for exports that name the class only in the
+# sheet tab. CSV files and HTML tables have no title, so it is empty there.
+SHEET_COLUMN = "_sheet"
+_TITLED_FORMATS = ("xlsx", "xls")
 # Rows that might end a block are held until the next data row, label or
 # header decides. Past this many in a row, the oldest goes out as a data row,
 # so memory stays bounded whatever the input.
@@ -99,6 +105,8 @@ class BlockReader:
         ]
         self.block = header.label
         self.counts = SkipCounts(labels=1 if header.label else 0)
+        titled = grid.properties.get("format") in _TITLED_FORMATS
+        self._sheet_title = (grid.sheet or "") if titled else ""
 
     def rows(self, rows: Iterator[GridRow]) -> Iterator[SourceRow]:
         """Yield the data rows and error rows of ``rows``, skipping the others."""
@@ -202,6 +210,7 @@ class BlockReader:
                     column=column, chars=len(value), limit=self._limits.max_cell_chars,
                 ))
         cells.append(self.block)
+        cells.append(self._sheet_title)
         return SourceRow(line=row.line, cells=cells)
 
 

@@ -21,7 +21,7 @@ from typing import IO, Literal, Protocol
 from adapters.base import Limits, Notice, Package, ReadHints, Scope, SourceRow, Stream
 from adapters.common.archive import Archive, Member, open_archive
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader
-from adapters.table.blocks import BLOCK_COLUMN, BlockReader
+from adapters.table.blocks import BLOCK_COLUMN, SHEET_COLUMN, BlockReader
 from adapters.table.csv_reader import csv_grids
 from adapters.table.grid import Grid, GridRow, table_label
 from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
@@ -246,7 +246,7 @@ class TablePackage(Package):
         return Stream(
             name=STREAM_NAME,
             file=grid.file,
-            headers=[*headers, BLOCK_COLUMN],
+            headers=[*headers, BLOCK_COLUMN, SHEET_COLUMN],
             rows=rows,
             sheet=grid.sheet,
             # A school's list is complete for that school only, and a folder contains the lists
@@ -347,7 +347,7 @@ class TablePackage(Package):
     def _expected(self) -> str:
         """Name the columns a header needs, as the mappings write them: required ones first.
 
-        The adapter's own columns (``_block``) are left out, because no file has them.
+        The adapter's own columns (``_block``, ``_sheet``) are left out, because no file has them.
         """
         labels = dict(self._hints.labels)
         keys = sorted(self._hints.required) + sorted(self._hints.columns - self._hints.required)

@@ -65,7 +65,7 @@ def column_groups(field: Mapping[str, Any]) -> list[list[str]]:
     """Return the columns a field reads, each as its list of synonyms.
 
     A ``column`` field reads one group and a ``join_columns`` field one group per part;
-    ``const`` and ``join`` fields read none.
+    ``const``, ``join`` and ``first_of`` fields read none.
     """
     if "column" in field:
         return [_names(field["column"])]
@@ -235,6 +235,8 @@ class CompiledMapping:
         if "join" in spec:
             typed.kind(TEXT)
             return self._join_plan(name, list(spec["join"]), required, stored)
+        if "first_of" in spec:
+            return self._first_plan(name, list(spec["first_of"]), required, stored)
         if "default" in spec:
             typed.value("default", default)
         typed.kind(steps.kind)
@@ -260,6 +262,13 @@ class CompiledMapping:
             return text or None
 
         return FieldPlan(name, None, join, required, stored, frozenset(parts))
+
+    @staticmethod
+    def _first_plan(name: str, parts: list[str], required: bool, stored: bool) -> FieldPlan:
+        def first(cells: Sequence[str], out: dict[str, Any]) -> Any:
+            return next((out[p] for p in parts if out.get(p) not in (None, "")), None)
+
+        return FieldPlan(name, None, first, required, stored, frozenset(parts))
 
     def _joined_getter(self, groups: list[Any], required: bool) -> tuple[Getter, str | None]:
         """Return a getter that joins several columns with one space, skipping empty cells.
@@ -368,11 +377,24 @@ class CompiledMapping:
                                        field=plan.name, column=plan.column)
                 # A field built from other fields (a name joined from two columns) has no one
                 # column: the message names the columns of the fields it is built from.
-                raise MappingError("mapping.required_missing_joined",
+                raise MappingError(self._missing_key(plan),
                                    place=place.with_(field=plan.name), field=plan.name,
                                    columns=", ".join(self._source_columns(plan)))
             out[plan.name] = value
         return MappedRow(action=action, local_id=str(out["local_id"]), record=self._record(out))
+
+    def _missing_key(self, plan: FieldPlan) -> str:
+        """Return the message key for a required field built from other fields that has no value.
+
+        A ``first_of`` field's sources may hold text that names nothing (a title with no class).
+        Its message covers that case, and explains the adapter's own columns (``_block``) when
+        the field reads them.
+        """
+        if "first_of" not in self.spec.document["fields"].get(plan.name, {}):
+            return "mapping.required_missing_joined"
+        if any(column.startswith("_") for column in self._source_columns(plan)):
+            return "mapping.required_missing_first_virtual"
+        return "mapping.required_missing_first"
 
     def _source_columns(self, plan: FieldPlan) -> list[str]:
         """Return the headers of the file that ``plan`` is built from, through the fields it reads."""
@@ -386,7 +408,10 @@ class CompiledMapping:
             visited.add(current.name)
             if current.column and current.column not in headers:
                 headers.append(current.column)
-            pending.extend(by_name[name] for name in sorted(current.reads) if name in by_name)
+            spec = self.spec.document["fields"].get(current.name, {})
+            # The fields a join or first_of field reads, in the order it lists them.
+            listed = spec.get("first_of") or spec.get("join") or sorted(current.reads)
+            pending.extend(by_name[name] for name in listed if name in by_name)
         return headers
 
     def _record(self, out: Mapping[str, Any]) -> dict[str, Any]:

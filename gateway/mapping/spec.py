@@ -106,12 +106,19 @@ def read_spec(path: Path) -> MappingSpec:
 
 
 def _check_joins(document: dict[str, Any], origin: str, problems: Problems) -> None:
-    """A join may name only fields of the same mapping that are not joins themselves."""
+    """A join may name only fields of the same mapping that are not joins themselves.
+
+    A ``first_of`` field may name only fields of the same mapping that are not ``first_of`` fields.
+    """
     fields = document["fields"]
     for name, spec in fields.items():
         for part in spec.get("join", []):
             if part not in fields or "join" in fields[part]:
                 problems.add(f"{origin}: fields/{name}/join: '{part}' must be a non-join field")
+        for part in spec.get("first_of", []):
+            if part not in fields or "first_of" in fields[part]:
+                problems.add(f"{origin}: fields/{name}/first_of: '{part}' must be a field that is "
+                             f"not a first_of field")
 
 
 def _relative(path: Path) -> str:

@@ -178,23 +178,44 @@ def test_class_sheets_titled_by_class(store: StoreHandle, tmp_path: Path) -> Non
         "2040010001": "10", "2040010002": "10", "2040010003": "11"}
 
 
-def test_title_without_class_rejected_not_merged(store: StoreHandle, tmp_path: Path) -> None:
-    # Two class sheets whose nearest title row is the school year: with no class named, the
-    # classes and enrollments are rejected instead of both sheets making one class.
+def year_title_workbook(path: Path, titles: tuple[str, str]) -> Path:
+    """Write two class sheets whose nearest title row is the school year, which names no class."""
     header = ["STT", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
     sheets = {}
-    for title, pupils in (("10A1", PUPILS[:2]), ("10A2", PUPILS[2:])):
+    for title, pupils in zip(titles, (PUPILS[:2], PUPILS[2:]), strict=True):
         rows = [[n, code, name, *SCHOOL] for n, (code, _, name, *_) in enumerate(pupils, 1)]
         sheets[title] = [["DANH SÁCH HỌC SINH"], ["Năm học 2025-2026"], header, *rows]
-    path = write_workbook(tmp_path / "ds.xlsx", sheets)
+    return write_workbook(path, sheets)
+
+
+def test_class_from_sheet_title_under_year_title(store: StoreHandle, tmp_path: Path) -> None:
+    path = year_title_workbook(tmp_path / "ds.xlsx", ("10A1", "11A2"))
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "year-titles")
+
+    assert rejections(report.run_id) == []
+    classes = stored("year-titles", "class")
+    assert sorted(classes) == ["204001 10A1", "204001 11A2"]
+    assert classes["204001 10A1"]["school_year"] == "2025-2026"
+    assert {code: record["grade"] for code, record in stored("year-titles").items()} == {
+        "2040010001": "10", "2040010002": "10", "2040010003": "11"}
+    enrollments = stored("year-titles", "enrollment")
+    assert sorted(e["class_ref"] for e in enrollments.values()) == [
+        "204001 10A1", "204001 10A1", "204001 11A2"]
+
+
+def test_title_without_class_rejected_not_merged(store: StoreHandle, tmp_path: Path) -> None:
+    # Default sheet titles name no class either: the classes and enrollments are rejected
+    # instead of both sheets making one class.
+    path = year_title_workbook(tmp_path / "ds.xlsx", ("Sheet1", "Sheet2"))
 
     report = service.ingest(store.db, store.settings, path, ADAPTER, "year-titles")
 
     assert stored("year-titles", "class") == {}
     assert len(stored("year-titles")) == 3
     found = rejections(report.run_id)
-    assert ("class", "mapping.regex_no_match", "10A1", 4, "_block") in found
-    assert ("enrollment", "mapping.regex_no_match", "10A2", 4, "_block") in found
+    assert ("class", "mapping.required_missing_first_virtual", "Sheet1", 4, None) in found
+    assert ("enrollment", "mapping.required_missing_first_virtual", "Sheet2", 4, None) in found
 
 
 # Identifiers and dates -------------------------------------------------------------

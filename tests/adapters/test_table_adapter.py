@@ -133,7 +133,7 @@ def test_stream_bulk_of_named_schools(tmp_path: Path):
     assert stream.mode == "bulk"
     assert stream.scope == Scope(named_schools=True)
     assert stream.key_column is None
-    assert stream.headers == [*STUDENT_COLUMNS, "_block"]
+    assert stream.headers == [*STUDENT_COLUMNS, "_block", "_sheet"]
 
 
 def test_registry_key_school_export_is_table_adapter():
@@ -169,7 +169,7 @@ def test_xlsx_cells_become_text(tmp_path: Path):
 
     result = read(path, hints=None)
 
-    assert result.cells()[0][:-1] == [
+    assert result.cells()[0][:-2] == [
         "12345", "12.5", "3", "-0.25", "TRUE", "FALSE", "2014-03-09",
         "2014-03-09", "2025-09-05T07:30:00", "13:45:00", "", "0123", "1e+20",
     ]
@@ -276,10 +276,11 @@ def test_html_saved_as_xls_detected_by_content(tmp_path: Path):
     result = read(path)
 
     assert len(result.streams) == 1
-    assert result.streams[0].headers == ["STT", "Mã HS", "Họ tên", "Ngày sinh", "Giới tính", "_block"]
+    assert result.streams[0].headers == ["STT", "Mã HS", "Họ tên", "Ngày sinh", "Giới tính",
+                                         "_block", "_sheet"]
     assert result.streams[0].properties["format"] == "html"
     assert result.streams[0].sheet == "2"
-    assert result.cells() == [["1", "0101", "Nguyễn Văn An", "01/02/2014", "Nam", ""]]
+    assert result.cells() == [["1", "0101", "Nguyễn Văn An", "01/02/2014", "Nam", "", ""]]
     assert result.notices == [("warning", "table.html_tables_skipped")]
 
 
@@ -295,8 +296,8 @@ def test_html_colspan_repeats_and_rowspan_copies_down(tmp_path: Path):
     result = read(path)
 
     assert result.cells() == [
-        ["0101", "An", "6A1", "Chuyển đến", "Chuyển đến", ""],
-        ["0102", "Bình", "6A1", "x", "y", ""],
+        ["0101", "An", "6A1", "Chuyển đến", "Chuyển đến", "", ""],
+        ["0102", "Bình", "6A1", "x", "y", "", ""],
     ]
 
 
@@ -398,7 +399,7 @@ def test_csv_separator_detected(tmp_path: Path, separator: str):
     result = read(path)
 
     assert result.streams[0].properties["delimiter"] == separator
-    assert result.cells() == [["1", "0101", "An", "8,5", "Nam", ""]]
+    assert result.cells() == [["1", "0101", "An", "8,5", "Nam", "", ""]]
 
 
 # Header detection -----------------------------------------------------------
@@ -416,7 +417,7 @@ def test_header_found_under_titles_and_school_name(tmp_path: Path):
 
     result = read(path)
 
-    assert result.streams[0].headers[:-1] == STUDENT_COLUMNS
+    assert result.streams[0].headers[:-2] == STUDENT_COLUMNS
     assert result.streams[0].properties["header_row"] == "5"
     assert result.lines() == [6]
 
@@ -438,7 +439,7 @@ def test_header_found_by_one_required_match(tmp_path: Path):
     hints = ReadHints(frozenset({"ma hoc sinh", "ma hs", "ho va ten"}), frozenset({"ma hs"}))
     path = write_csv(tmp_path / "lop.csv", ["DANH SÁCH", "STT,Mã HS,Tên", "1,0101,An"])
 
-    assert read(path, hints).streams[0].headers == ["STT", "Mã HS", "Tên", "_block"]
+    assert read(path, hints).streams[0].headers == ["STT", "Mã HS", "Tên", "_block", "_sheet"]
 
 
 def test_header_without_hints_two_cells(tmp_path: Path):
@@ -446,9 +447,9 @@ def test_header_without_hints_two_cells(tmp_path: Path):
 
     result = read(path, hints=None)
 
-    assert result.streams[0].headers == ["Mã", "Tên", "Lớp", "_block"]
+    assert result.streams[0].headers == ["Mã", "Tên", "Lớp", "_block", "_sheet"]
     # A one-cell row right above the header is its block label, even a title.
-    assert result.cells() == [["1", "An", "6A1", "DANH SÁCH HỌC SINH"]]
+    assert result.cells() == [["1", "An", "6A1", "DANH SÁCH HỌC SINH", ""]]
 
 
 def test_no_header_gives_error_notice_and_skips_sheet(tmp_path: Path):
@@ -466,7 +467,7 @@ def test_no_header_gives_error_notice_and_skips_sheet(tmp_path: Path):
 
 def test_no_header_mapping_column_names(tmp_path: Path):
     path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": [["Cột A", "Cột B"], ["1", "2"]]})
-    names = ["Mã học sinh", "Họ và tên", "_block"]
+    names = ["Mã học sinh", "Họ và tên", "_block", "_sheet"]
     hints = ReadHints(frozenset(match_key(n) for n in names), frozenset({match_key("Mã học sinh")}),
                       labels=tuple((match_key(n), n) for n in names))
 
@@ -502,10 +503,10 @@ def test_two_row_header_joined_under_merged_parent(tmp_path: Path):
 
     assert result.streams[0].headers == [
         "STT", "Mã HS", "Họ tên", "Mức đạt được Toán", "Mức đạt được Tiếng Việt",
-        "Mức đạt được TNXH", "Ghi chú", "_block",
+        "Mức đạt được TNXH", "Ghi chú", "_block", "_sheet",
     ]
     assert result.streams[0].properties["header_row"] == "1-2"
-    assert result.cells() == [["1", "0101", "An", "T", "H", "T", "", ""]]
+    assert result.cells() == [["1", "0101", "An", "T", "H", "T", "", "", "Kết quả"]]
 
 
 def test_two_row_header_from_html_spans(tmp_path: Path):
@@ -520,9 +521,9 @@ def test_two_row_header_from_html_spans(tmp_path: Path):
     result = read(path)
 
     assert result.streams[0].headers == [
-        "Mã HS", "Họ tên", "Mức đạt được Toán", "Mức đạt được Tiếng Việt", "_block",
+        "Mã HS", "Họ tên", "Mức đạt được Toán", "Mức đạt được Tiếng Việt", "_block", "_sheet",
     ]
-    assert result.cells() == [["0101", "An", "T", "H", ""]]
+    assert result.cells() == [["0101", "An", "T", "H", "", ""]]
 
 
 def test_lower_row_matching_hints_joined(tmp_path: Path):
@@ -535,8 +536,8 @@ def test_lower_row_matching_hints_joined(tmp_path: Path):
 
     result = read(path, hints)
 
-    assert result.streams[0].headers == ["Mã HS", "Họ tên", "Họ tên cha", "Họ tên mẹ", "_block"]
-    assert result.cells() == [["0101", "An", "Ba", "Má", ""]]
+    assert result.streams[0].headers == ["Mã HS", "Họ tên", "Họ tên cha", "Họ tên mẹ", "_block", "_sheet"]
+    assert result.cells() == [["0101", "An", "Ba", "Má", "", ""]]
 
 
 def test_title_row_over_header_not_joined(tmp_path: Path):
@@ -550,7 +551,7 @@ def test_title_row_over_header_not_joined(tmp_path: Path):
 
     result = read(path)
 
-    assert result.streams[0].headers == [*STUDENT_COLUMNS, "_block"]
+    assert result.streams[0].headers == [*STUDENT_COLUMNS, "_block", "_sheet"]
     assert result.streams[0].properties["header_row"] == "2"
 
 
@@ -563,7 +564,7 @@ def test_data_row_below_header_not_joined(tmp_path: Path):
 
     result = read(path)
 
-    assert result.streams[0].headers == ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "_block"]
+    assert result.streams[0].headers == ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "_block", "_sheet"]
     assert result.streams[0].properties["header_row"] == "1"
     assert result.lines() == [2]
 
@@ -666,7 +667,7 @@ def test_row_with_required_cell_is_never_footer(tmp_path: Path):
     result = read(path)
 
     assert result.lines() == [2, 3]
-    assert result.cells()[1] == ["", "0102", "", "", "", ""]
+    assert result.cells()[1] == ["", "0102", "", "", "", "", ""]
 
 
 def test_column_number_row_skipped(tmp_path: Path):
@@ -728,7 +729,7 @@ def test_password_columns_dropped(tmp_path: Path, header: str):
 
     result = read(path)
 
-    assert result.streams[0].headers == [*STUDENT_COLUMNS, "_block"]
+    assert result.streams[0].headers == [*STUDENT_COLUMNS, "_block", "_sheet"]
     assert "Secret-123" not in result.cells()[0]
 
 
@@ -742,9 +743,9 @@ def test_password_under_parent_header_dropped(tmp_path: Path):
     result = read(path)
 
     assert result.streams[0].headers == [
-        "STT", "Mã học sinh", "Họ và tên", "Tài khoản Tên đăng nhập", "_block",
+        "STT", "Mã học sinh", "Họ và tên", "Tài khoản Tên đăng nhập", "_block", "_sheet",
     ]
-    assert result.cells() == [["1", "0101", "An", "an0101", ""]]
+    assert result.cells() == [["1", "0101", "An", "an0101", "", "6A1"]]
 
 
 def test_csv_too_many_cells_is_error_row(tmp_path: Path):
@@ -790,7 +791,7 @@ def test_duplicate_headers_numbered_with_warning(tmp_path: Path):
 
     result = read(path)
 
-    assert result.streams[0].headers[-3:] == ["Ghi chú", "Ghi chú (2)", "_block"]
+    assert result.streams[0].headers[-4:] == ["Ghi chú", "Ghi chú (2)", "_block", "_sheet"]
     assert result.notices == [("warning", "table.duplicate_header")]
 
 
@@ -803,7 +804,7 @@ def test_real_provinces_csv_keeps_codes_as_text(realdata_dir: Path):
 
     result = read(path, hints)
 
-    assert result.streams[0].headers == ["Stt", "Mã số", "Tên 34 tỉnh sau sáp nhập", "_block"]
+    assert result.streams[0].headers == ["Stt", "Mã số", "Tên 34 tỉnh sau sáp nhập", "_block", "_sheet"]
     assert len(result.rows[0]) == 34
     assert result.column("Mã số")[0] == "01"
     assert result.notices == []

@@ -56,7 +56,7 @@ def test_header_line_breaks_become_spaces(tmp_path: Path):
 
     result = read(path)
 
-    assert result.streams[0].headers == [*STUDENT_COLUMNS, "_block"]
+    assert result.streams[0].headers == [*STUDENT_COLUMNS, "_block", "_sheet"]
 
 
 def test_tick_columns_under_parent_keep_own_names(tmp_path: Path):
@@ -71,8 +71,8 @@ def test_tick_columns_under_parent_keep_own_names(tmp_path: Path):
     result = read(path, SPLIT_NAME_HINTS)
 
     assert result.streams[0].headers == ["Mã học sinh", "Họ và tên", "Giới tính Nam", "Nữ",
-                                         "_block"]
-    assert result.cells() == [["0101", "Nguyễn Văn An", "x", "", ""]]
+                                         "_block", "_sheet"]
+    assert result.cells() == [["0101", "Nguyễn Văn An", "x", "", "", "DSHS"]]
 
 
 # Merged ranges and spanning header cells --------------------------------------------
@@ -87,7 +87,7 @@ def test_xlsx_header_merged_over_two_columns_joins_them(tmp_path: Path):
 
     result = read(path)
 
-    assert result.streams[0].headers == ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "_block"]
+    assert result.streams[0].headers == ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "_block", "_sheet"]
     assert result.column("Họ và tên") == ["Nguyễn Văn An", "Trần Thị Bình"]
     assert result.notices == []
 
@@ -101,7 +101,7 @@ def test_html_header_colspan_joins_name_columns(tmp_path: Path):
 
     result = read(path)
 
-    assert result.streams[0].headers == ["Mã HS", "Họ tên", "_block"]
+    assert result.streams[0].headers == ["Mã HS", "Họ tên", "_block", "_sheet"]
     assert result.column("Họ tên") == ["Nguyễn Văn An", "Trần Thị Bình"]
 
 
@@ -119,11 +119,11 @@ def test_xlsx_merged_ranges_read_as_spans(tmp_path: Path):
     result = read(path, SPLIT_NAME_HINTS)
 
     assert result.streams[0].headers == ["STT", "Mã học sinh", "Họ đệm", "Tên", "Mã trường",
-                                         "_block"]
+                                         "_block", "_sheet"]
     assert result.streams[0].properties["header_row"] == "2-3"
     assert result.cells() == [
-        ["1", "0101", "Nguyễn Văn", "An", "T01", "Lớp: 6A1"],
-        ["2", "0102", "Trần Thị", "Bình", "T01", "Lớp: 6A1"],
+        ["1", "0101", "Nguyễn Văn", "An", "T01", "Lớp: 6A1", "DSHS"],
+        ["2", "0102", "Trần Thị", "Bình", "T01", "Lớp: 6A1", "DSHS"],
     ]
 
 
@@ -142,7 +142,7 @@ def test_xlsx_merge_over_absent_rows(tmp_path: Path):
 
     result = read(path)
 
-    assert result.cells() == [["0101", "An", ""], ["0102", "Bình", ""]]
+    assert result.cells() == [["0101", "An", "", "DSHS"], ["0102", "Bình", "", "DSHS"]]
 
 
 # Identifiers ------------------------------------------------------------------
@@ -159,8 +159,8 @@ def test_xlsx_zero_padded_number_format_keeps_zeros(tmp_path: Path):
     result = read(path, hints=None)
 
     assert result.cells() == [
-        ["0101", "An", "092214000123", "0351159014", ""],
-        ["0102", "Bình", "92214000124", "351159015", ""],
+        ["0101", "An", "092214000123", "0351159014", "", "DSHS"],
+        ["0102", "Bình", "92214000124", "351159015", "", "DSHS"],
     ]
 
 
@@ -267,7 +267,7 @@ def test_hidden_duplicate_column_yields_name_to_visible(tmp_path: Path):
 
     result = read(path)
 
-    assert result.streams[0].headers == ["Mã học sinh (2)", "Mã học sinh", "Họ và tên", "_block"]
+    assert result.streams[0].headers == ["Mã học sinh (2)", "Mã học sinh", "Họ và tên", "_block", "_sheet"]
     assert result.column("Mã học sinh") == ["0101"]
     assert result.notices == [("warning", "table.duplicate_header")]
 

@@ -210,6 +210,50 @@ def test_optional_join_columns_missing_column_gives_no_part() -> None:
     assert "full_name" not in map_row(ROW, document)
 
 
+# -- the first of several fields ------------------------------------------------------------------
+
+PHONE_FIRST = {
+    "_phone_own": {"column": "SĐT", "steps": [{"regex": {"pattern": "^(?:(?P<n>0\\d{9}))?", "group": "n"}}]},
+    "_phone_home": {"column": "Điện thoại nhà"},
+    "phone": {"first_of": ["_phone_own", "_phone_home"], "required": True},
+}
+PHONE_HEADERS = ["Mã HS", "Họ đệm", "Tên", "SĐT", "Điện thoại nhà"]
+
+
+def test_first_takes_the_first_field_with_a_value() -> None:
+    mapping = compile_document(with_fields(**PHONE_FIRST), PHONE_HEADERS)
+
+    own = mapping.map(["1", "Lê", "An", "0901234567", "0292123456"], PLACE).record
+    home = mapping.map(["1", "Lê", "An", "không có", "0292123456"], PLACE).record
+
+    assert own["phone"] == "0901234567"
+    assert home["phone"] == "0292123456"
+
+
+def test_first_without_any_value_names_its_columns() -> None:
+    mapping = compile_document(with_fields(**PHONE_FIRST), PHONE_HEADERS)
+
+    with pytest.raises(MappingError) as caught:
+        mapping.map(["1", "Lê", "An", "không có", ""], PLACE)
+
+    assert caught.value.key == "mapping.required_missing_first"
+    assert caught.value.params["columns"] == "SĐT, Điện thoại nhà"
+    assert caught.value.place.field == "phone"
+
+
+def test_first_of_first_fields_rejected(tmp_path: Any) -> None:
+    document = with_fields(**PHONE_FIRST, _contact={"first_of": ["phone", "_phone_home"]})
+    path = tmp_path / "vnedu" / "student" / "v1.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+
+    with pytest.raises(ConfigurationError) as caught:
+        read_spec(path)
+
+    assert "fields/_contact/first_of: 'phone' must be a field that is not a first_of field" in "\n".join(
+        caught.value.problems)
+
+
 def test_column_groups() -> None:
     assert column_groups(VNEDU["fields"]["full_name"]) == [["Họ đệm", "Họ và tên đệm"], ["Tên"]]
     assert column_groups(VNEDU["fields"]["local_id"]) == [["Mã học sinh", "Mã HS"]]
