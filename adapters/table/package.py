@@ -136,6 +136,10 @@ class TablePackage(Package):
         with self._source.open(member) as handle:
             kind = sniff_kind(handle.read(CHUNK_BYTES))
         log.debug("table file opened", extra=fields(file=member.path, kind=kind))
+        if kind == "binary":
+            self._notice("table.file_binary", Place(file=member.path), level="error",
+                         file=member.path)
+            return
         if kind == "spreadsheetml":
             self._notice("table.spreadsheetml", Place(file=member.path), level="error",
                          file=member.path)

@@ -18,7 +18,7 @@ when the workbook counts dates from 1904.
 A workbook protected by a password cannot be read. It is an OLE2 compound file
 too: xlrd reports an encrypted BIFF workbook, and an encrypted XLSX package
 has an ``EncryptionInfo`` stream instead of a workbook. Either gets an error
-notice that asks to remove the password.
+notice whose message tells how to remove the password.
 
 NOTE: xlrd reads the whole file, and each worksheet whole when it is reached,
 so memory grows with the size of the largest sheet. A BIFF sheet has at most
@@ -65,9 +65,10 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
     """Yield one grid per worksheet of the ``.xls`` workbook at ``path``; ``file`` names it.
 
     A workbook that cannot be opened becomes an error notice. A hidden sheet is
-    read, with a warning notice. A sheet that cannot be read raises
-    ``InputError``, because a bulk snapshot read in part would end the records
-    of the rows it missed.
+    read, with a warning notice. A sheet that cannot be read becomes an error
+    notice too, and the other sheets and files are read. xlrd parses a sheet
+    whole before its first row is handed on, so no row of a damaged sheet is
+    read, and the error notice stops every end by absence in the run.
     """
     try:
         # xlrd writes its warnings to a log file, which is standard output by default.
@@ -83,8 +84,17 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
         date_system = "1904" if book.datemode == 1 else "1900"
         padding = _zero_padded_formats(book)
         for index, name in enumerate(book.sheet_names()):
+            try:
+                sheet = book.sheet_by_index(index)
+            except _READ_ERRORS as error:
+                log.warning("sheet not read", extra=fields(file=file, sheet_index=index,
+                                                           error=type(error).__name__))
+                notify(Notice("error", InputError("table.xls_sheet_unreadable",
+                                                  place=Place(file=file, sheet=name),
+                                                  file=file, sheet=name)))
+                continue
             hidden: set[int] = set()
-            rows = _rows(book, index, name, file, padding, hidden, notify)
+            rows = _rows(book, index, sheet, file, padding, hidden, notify)
             yield Grid(file=file, sheet=name, rows=rows,
                        properties={"format": "xls", "date_system": date_system},
                        hidden_columns=hidden)
@@ -114,14 +124,10 @@ def _zero_padded_formats(book: Any) -> dict[int, int]:
     return padding
 
 
-def _rows(book: Any, index: int, name: str, file: str, padding: dict[int, int],
+def _rows(book: Any, index: int, sheet: Any, file: str, padding: dict[int, int],
           hidden: set[int], notify: Notify) -> Iterator[GridRow]:
-    """Yield the rows of sheet ``index``, loaded when the first row is requested and then unloaded."""
-    try:
-        sheet = book.sheet_by_index(index)
-    except _READ_ERRORS as error:
-        raise InputError("table.xls_sheet_unreadable", place=Place(file=file, sheet=name),
-                         file=file, sheet=name) from error
+    """Yield the rows of the loaded sheet ``index``, and unload it once they are read."""
+    name = sheet.name
     try:
         if sheet.visibility != _VISIBLE:
             notify(Notice("warning", InputError(

@@ -11,7 +11,8 @@ from gateway.entities import load_entities
 from gateway.i18n import COUNTED_MESSAGES, get_language, t
 from gateway.reports import records_summary, rejected_rows, rejections_by_reason
 
-DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "repeat", "seen", "conflict")
+DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "outranked", "repeat", "seen",
+                  "conflict")
 
 
 _display_zone: tzinfo = UTC

@@ -18,7 +18,7 @@ import peewee
 
 from gateway.clock import utcnow
 from gateway.ingest import runs
-from gateway.ingest.compare import CHANGE_DECISIONS, source_namespace
+from gateway.ingest.compare import CHANGE_DECISIONS, SET_ALIAS_HASH, source_namespace
 from gateway.logs import fields
 from gateway.store.bulk import db_time, execute_many, in_lists, raw_rows, select_rows
 from gateway.store.changelog import RECORD_IDS, reserve, reserve_sequences
@@ -27,7 +27,7 @@ from gateway.store.models import Alias, ChangeEvent, Record, Run, SeenRecord, St
 
 log = logging.getLogger(__name__)
 
-APPLIED_DECISIONS = (*CHANGE_DECISIONS, "alias")
+APPLIED_DECISIONS = (*CHANGE_DECISIONS, "alias", "outranked")
 
 
 STAGED_COLUMNS = ("id", "entity", "local_id", "decision", "record_id", "data", "content_hash",
@@ -80,7 +80,8 @@ def _apply_chunk(db: peewee.Database, run: Run, chunk: list[dict[str, Any]],
         seq += 1
     ended = _ended_states(db, [s for s in changes if s["decision"] == "end"])
     _write_records(db, run, changes, now)
-    _write_aliases(db, run, [s for s in chunk if s["decision"] != "end"])
+    _write_aliases(db, run, [s for s in chunk if s["decision"] not in ("end", "outranked")])
+    _write_alias_hashes(db, run, [s for s in chunk if s["decision"] == "outranked"])
     _write_events(db, run, changes, ended, now)
     applied.update(f"{s['entity']}.{s['decision']}" for s in chunk)
 
@@ -101,9 +102,12 @@ UPDATE_RECORD = (
 END_RECORD = (
     f"UPDATE {Record._meta.table_name} SET state = 'ended', last_seq = ?, updated_at = ? WHERE id = ?"
 )
+# A local id that is already there keeps its record and takes the new content hash. An
+# identifier (no content hash) that is already there stays as it is.
 INSERT_ALIAS = (
-    f"INSERT INTO {Alias._meta.table_name} (record_id, entity, namespace, value) "
-    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    f"INSERT INTO {Alias._meta.table_name} (record_id, entity, namespace, value, content_hash) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity, namespace, value) "
+    "DO UPDATE SET content_hash = excluded.content_hash WHERE excluded.content_hash IS NOT NULL"
 )
 INSERT_EVENT = (
     f"INSERT INTO {ChangeEvent._meta.table_name} (seq, record_id, entity, op, schema_version, data, "
@@ -133,16 +137,23 @@ def _write_records(db: peewee.Database, run: Run, changes: list[dict[str, Any]],
 
 
 def _write_aliases(db: peewee.Database, run: Run, rows: list[dict[str, Any]]) -> None:
-    """Add each row's local id, and its Ministry and personal ids, to the crosswalk."""
+    """Add each row's local id with its content hash, and its Ministry and personal ids, to the crosswalk."""
     namespace = source_namespace(run.source)
     aliases = []
     for s in rows:
         record_id = _required(s["record_id"])
-        aliases.append((record_id, s["entity"], namespace, s["local_id"]))
+        aliases.append((record_id, s["entity"], namespace, s["local_id"], s["content_hash"]))
         for kind in ("ministry_id", "personal_id"):
             if s[kind]:
-                aliases.append((record_id, s["entity"], kind, s[kind]))
+                aliases.append((record_id, s["entity"], kind, s[kind], None))
     execute_many(db, INSERT_ALIAS, aliases)
+
+
+def _write_alias_hashes(db: peewee.Database, run: Run, rows: list[dict[str, Any]]) -> None:
+    """Keep the content an outranked row gave on its local id, so the same change counts once."""
+    namespace = source_namespace(run.source)
+    execute_many(db, SET_ALIAS_HASH,
+                 [(s["content_hash"], s["entity"], namespace, s["local_id"]) for s in rows])
 
 
 def _ended_states(db: peewee.Database, ends: list[dict[str, Any]]) -> dict[int, tuple[Any, ...]]:

@@ -8,6 +8,9 @@ The decisions are:
 - ``end``: requested by the row, or the record is absent from a bulk snapshot in its scope;
 - ``alias``: the record belongs to a source of higher precedence, so only the
   crosswalk learns the new local id;
+- ``outranked``: a local id linked to a record of a source of higher precedence
+  gives other content than it gave last time. The change is not applied, and
+  the crosswalk keeps the new content hash, so the change is counted once;
 - ``conflict``: an identifier already names another record of this source, so
   the row is quarantined;
 - ``seen`` and ``repeat``: a rejected row's key, or a row that repeats an earlier one.
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 
 CHANGE_DECISIONS = ("insert", "update", "end")
 SET_DECISION = f"UPDATE {StagedRecord._meta.table_name} SET decision = ?, record_id = ? WHERE id = ?"
+SET_ALIAS_HASH = (f"UPDATE {Alias._meta.table_name} SET content_hash = ? "
+                  "WHERE entity = ? AND namespace = ? AND value = ?")
 
 
 def source_namespace(source: str) -> str:
@@ -69,6 +74,9 @@ class Comparer:
         self.decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # Rows rejected while deciding, by reason (each is also a ``conflict`` decision).
         self.rejected: Counter[str] = Counter()
+        # Per chunk: the content hash each local id's alias holds, and the aliases that hold none.
+        self._alias_hashes: dict[tuple[str, str], str | None] = {}
+        self._unknown_hashes: list[tuple[str, str, str, str]] = []
 
     def compare(self, snapshots: list[Snapshot]) -> dict[str, dict[str, int]]:
         self._decide_new_keys()
@@ -120,6 +128,8 @@ class Comparer:
     # -- one chunk ----------------------------------------------------------
 
     def _decide_chunk(self, chunk: list[SimpleNamespace]) -> None:
+        self._alias_hashes = {}
+        self._unknown_hashes = []
         by_local = self._records_by_local_id(chunk)
         by_identifier = self._records_by_identifier(chunk, by_local)
         with write_transaction(self.db):
@@ -130,6 +140,8 @@ class Comparer:
                 self.decisions[staged.entity][decision] += 1
                 updates.append((decision, staged.record_id, staged.id))
             execute_many(self.db, SET_DECISION, updates)
+            # A link stored before aliases kept content hashes learns its source's content now.
+            execute_many(self.db, SET_ALIAS_HASH, self._unknown_hashes)
 
     def _records_by_local_id(self, chunk: list[SimpleNamespace]) -> dict[tuple[str, str], Record]:
         found: dict[tuple[str, str], Record] = {}
@@ -141,6 +153,7 @@ class Comparer:
             )
             for alias in query:
                 found[(entity, alias.value)] = alias.record
+                self._alias_hashes[(entity, alias.value)] = alias.content_hash
         return found
 
     def _records_by_identifier(self, chunk: list[SimpleNamespace],
@@ -183,11 +196,24 @@ class Comparer:
             return "update" if self._outranks(staged.entity, match.source) else "alias"
         staged.record_id = record.id
         if record.source != self.run.source and not self._outranks(staged.entity, record.source):
-            return "unchanged"
+            return self._decide_outranked(staged)
         if (record.content_hash == staged.content_hash and record.state == "active"
                 and record.source == self.run.source):
             return "unchanged"
         return "update"
+
+    def _decide_outranked(self, staged: SimpleNamespace) -> str:
+        """Decide a row for a record that a source of higher precedence owns: nothing is applied.
+
+        The row counts as ``outranked`` when its content differs from what this source gave
+        last time, so that the report shows changes that the owner's data overrides.
+        """
+        known = self._alias_hashes.get((staged.entity, staged.local_id))
+        if known is None:
+            self._unknown_hashes.append((staged.content_hash, staged.entity, self.namespace,
+                                         staged.local_id))
+            return "unchanged"
+        return "unchanged" if known == staged.content_hash else "outranked"
 
     def _decide_end(self, staged: SimpleNamespace, record: Record | None) -> str:
         if record is None or record.state != "active" or record.source != self.run.source:

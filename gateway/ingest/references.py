@@ -31,7 +31,7 @@ from gateway.store.models import Alias, Quarantine, Record, Run, StagedRecord
 from gateway.validation import get_registry
 
 ORDER = ("organization", "academic_session", "class", "student", "staff", "enrollment", "result")
-PRESENT = ("insert", "update", "unchanged", "alias")
+PRESENT = ("insert", "update", "unchanged", "alias", "outranked")
 # Rows whose references are checked: an unchanged record is not judged again.
 CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"

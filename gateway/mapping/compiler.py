@@ -377,9 +377,10 @@ class CompiledMapping:
                                        field=plan.name, column=plan.column)
                 # A field built from other fields (a name joined from two columns) has no one
                 # column: the message names the columns of the fields it is built from.
-                raise MappingError(self._missing_key(plan),
-                                   place=place.with_(field=plan.name), field=plan.name,
-                                   columns=", ".join(self._source_columns(plan)))
+                key = self._missing_key(plan)
+                columns = self._source_columns(plan, with_absent=key != "mapping.required_missing_joined")
+                raise MappingError(key, place=place.with_(field=plan.name), field=plan.name,
+                                   columns=", ".join(columns))
             out[plan.name] = value
         return MappedRow(action=action, local_id=str(out["local_id"]), record=self._record(out))
 
@@ -396,8 +397,12 @@ class CompiledMapping:
             return "mapping.required_missing_first_virtual"
         return "mapping.required_missing_first"
 
-    def _source_columns(self, plan: FieldPlan) -> list[str]:
-        """Return the headers of the file that ``plan`` is built from, through the fields it reads."""
+    def _source_columns(self, plan: FieldPlan, with_absent: bool = False) -> list[str]:
+        """Return the headers of the file that ``plan`` is built from, through the fields it reads.
+
+        ``with_absent`` adds the columns the file lacks, by the first name the mapping gives
+        them, so that a message names the column that would give the value.
+        """
         by_name = {field.name: field for field in self.fields}
         headers: list[str] = []
         pending, visited = [plan], set()
@@ -406,8 +411,12 @@ class CompiledMapping:
             if current.name in visited:
                 continue
             visited.add(current.name)
-            if current.column and current.column not in headers:
-                headers.append(current.column)
+            column = current.column
+            if column is None and with_absent:
+                groups = column_groups(self.spec.document["fields"].get(current.name, {}))
+                column = " + ".join(group[0] for group in groups) or None
+            if column and column not in headers:
+                headers.append(column)
             spec = self.spec.document["fields"].get(current.name, {})
             # The fields a join or first_of field reads, in the order it lists them.
             listed = spec.get("first_of") or spec.get("join") or sorted(current.reads)

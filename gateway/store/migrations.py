@@ -12,6 +12,7 @@ from playhouse.migrate import SchemaMigrator
 from gateway.errors import ConfigurationError
 from gateway.store.models import (
     ALL_MODELS,
+    Alias,
     Record,
     Run,
     SeenRecord,
@@ -113,6 +114,18 @@ def _add_seen_records(db: peewee.Database) -> None:
                    f"ON {table} (row_hash, source, state, entity)")
 
 
+def _add_alias_content_hashes(db: peewee.Database) -> None:
+    """Keep on each local id the hash of the content its source gave last (``Alias.content_hash``).
+
+    Existing aliases get none: the first run after the upgrade records it.
+    """
+    table = Alias._meta.table_name
+    if "content_hash" not in {column.name for column in db.get_columns(table)}:
+        migrator = SchemaMigrator.from_database(db)
+        migrator.add_column(table, "content_hash",
+                            peewee.CharField(max_length=64, null=True)).run()
+
+
 # Step N brings a store from version N-1 to N. Steps are never edited once released.
 STEPS: list[Callable[[peewee.Database], None]] = [
     _create_version_1,
@@ -122,6 +135,7 @@ STEPS: list[Callable[[peewee.Database], None]] = [
     _lighten_staged_indexes,
     _apply_by_watermark,
     _add_seen_records,
+    _add_alias_content_hashes,
 ]
 CURRENT_VERSION = len(STEPS)
 

@@ -94,6 +94,9 @@ class Alias(BaseModel):
 
     Namespaces are ``src:<source name>`` for local ids, and ``ministry_id`` and
     ``personal_id`` for the identifiers that are the same in every source.
+    ``content_hash`` is the hash of the record content that the source of a local
+    id gave last. A source that does not own the record keeps its content there
+    only, so that a later change of it is seen although it is not applied.
     """
 
     id = BigAutoField()
@@ -102,6 +105,7 @@ class Alias(BaseModel):
     entity = CharField(max_length=64)
     namespace = CharField(max_length=240)
     value = TextField()
+    content_hash = CharField(max_length=64, null=True)
 
     class Meta:
         indexes = ((("entity", "namespace", "value"), True),)

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import Workbook
 
 from gateway.ingest import service
@@ -178,13 +179,14 @@ def test_class_sheets_titled_by_class(store: StoreHandle, tmp_path: Path) -> Non
         "2040010001": "10", "2040010002": "10", "2040010003": "11"}
 
 
-def year_title_workbook(path: Path, titles: tuple[str, str]) -> Path:
-    """Write two class sheets whose nearest title row is the school year, which names no class."""
+def year_title_workbook(path: Path, titles: tuple[str, str],
+                        title: str = "Năm học 2025-2026") -> Path:
+    """Write two class sheets whose nearest title row names no class: the school year by default."""
     header = ["STT", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
     sheets = {}
-    for title, pupils in zip(titles, (PUPILS[:2], PUPILS[2:]), strict=True):
+    for sheet, pupils in zip(titles, (PUPILS[:2], PUPILS[2:]), strict=True):
         rows = [[n, code, name, *SCHOOL] for n, (code, _, name, *_) in enumerate(pupils, 1)]
-        sheets[title] = [["DANH SÁCH HỌC SINH"], ["Năm học 2025-2026"], header, *rows]
+        sheets[sheet] = [["DANH SÁCH HỌC SINH"], [title], header, *rows]
     return write_workbook(path, sheets)
 
 
@@ -202,6 +204,22 @@ def test_class_from_sheet_title_under_year_title(store: StoreHandle, tmp_path: P
     enrollments = stored("year-titles", "enrollment")
     assert sorted(e["class_ref"] for e in enrollments.values()) == [
         "204001 10A1", "204001 10A1", "204001 11A2"]
+
+
+@pytest.mark.parametrize(("title", "tabs"), [
+    ("HỌC KỲ I - NĂM HỌC 2025-2026", ("10A1", "11A2")),
+    ("THCS Thử Nghiệm", ("10A1", "11A2")),
+    ("Năm học 2025-2026", ("Lop 10A1", "11A2 (2025-2026)")),
+])
+def test_class_from_tab_under_other_titles(store: StoreHandle, tmp_path: Path, title: str,
+                                           tabs: tuple[str, str]) -> None:
+    # A title that is not "Lớp ..." and does not read as a class names none.
+    path = year_title_workbook(tmp_path / "ds.xlsx", tabs, title)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "titles")
+
+    assert rejections(report.run_id) == []
+    assert sorted(stored("titles", "class")) == ["204001 10A1", "204001 11A2"]
 
 
 def test_title_without_class_rejected_not_merged(store: StoreHandle, tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import date, datetime
 from pathlib import Path
 
+import xlwt
 from openpyxl import Workbook
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
@@ -150,3 +152,42 @@ def test_password_protected_workbook_named(tmp_path: Path):
 
     assert result.streams == []
     assert result.notices == [("error", "table.workbook_encrypted")]
+
+
+def test_damaged_sheet_skipped_with_error_notice(tmp_path: Path):
+    marker = 123456.789
+    book = xlwt.Workbook(encoding="utf-8")
+    for title in ("6A1", "6A2"):
+        sheet = book.add_sheet(title)
+        for column, name in enumerate(["STT", "Mã học sinh", "Họ và tên"]):
+            sheet.write(0, column, name)
+        sheet.write(1, 0, 1)
+        sheet.write(1, 1, f"HS-{title}")
+        sheet.write(1, 2, "Nguyễn Văn An")
+        if title == "6A1":
+            sheet.write(3, 0, marker)
+    path = tmp_path / "ds.xls"
+    book.save(str(path))
+    # Give the marker's NUMBER record of the first sheet a length past the end of the data.
+    data = bytearray(path.read_bytes())
+    value = data.index(struct.pack("<d", marker))
+    data[value - 8:value - 6] = b"\xff\xff"
+    path.write_bytes(bytes(data))
+
+    result = read(path)
+
+    assert result.notices == [("error", "table.xls_sheet_unreadable")]
+    assert [stream.sheet for stream in result.streams] == ["6A2"]
+    assert result.column("Mã học sinh") == ["HS-6A2"]
+
+
+def test_xls_damaged_start_not_read_as_csv(tmp_path: Path):
+    xls = save_as_xls(class_workbook(tmp_path / "a.xlsx"), tmp_path / "a.xls")
+    data = bytearray(xls.read_bytes())
+    data[:512] = b"\x00" * 512
+    xls.write_bytes(bytes(data))
+
+    result = read(xls)
+
+    assert result.streams == []
+    assert result.notices == [("error", "table.file_binary")]

@@ -226,13 +226,19 @@ def _one_pupil(sourced_id: str, ministry_id: str, birth_date: str) -> dict[str, 
     return tables
 
 
-def test_identifier_link_needs_same_birth_date(store: StoreHandle, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def owned(store: StoreHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Record:
+    """Return the record of one pupil with a Ministry id, stored by the source vendor-a."""
     monkeypatch.setitem(pkg.HEADERS, "users", [*pkg.HEADERS["users"], "userMasterIdentifier"])
     monkeypatch.setitem(pkg.HEADERS, "demographics", ["sourcedId", "status", "birthDate", "sex"])
     ingest(store, pkg.write_package(tmp_path / "a", _one_pupil("u1", "0123456789", "2015-03-04")),
            source="vendor-a")
-    first = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+    return Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+
+
+def test_identifier_link_needs_same_birth_date(store: StoreHandle, tmp_path: Path,
+                                               owned: Record) -> None:
+    first = owned
 
     other = ingest(store, pkg.write_package(tmp_path / "b", _one_pupil("x9", "0123456789", "2016-01-01")),
                    source="vendor-b")
@@ -249,6 +255,39 @@ def test_identifier_link_needs_same_birth_date(store: StoreHandle, tmp_path: Pat
     linked = {a.value for a in Alias.select().where(Alias.record == first.id)}
     assert "z5" in linked
     assert "x9" not in linked
+
+
+def test_outranked_change_counted_once(store: StoreHandle, tmp_path: Path, owned: Record) -> None:
+    linked = _one_pupil("z5", "0123456789", "2015-03-04")
+    ingest(store, pkg.write_package(tmp_path / "b", linked), source="vendor-c")
+    again = ingest(store, pkg.write_package(tmp_path / "c", linked), source="vendor-c")
+    before = horizon()
+    linked["users"][0]["givenName"] = "Bình"
+
+    changed = ingest(store, pkg.write_package(tmp_path / "d", linked), source="vendor-c")
+    repeated = ingest(store, pkg.write_package(tmp_path / "e", linked), source="vendor-c")
+
+    assert decisions(again, "student") == {"unchanged": 1}
+    assert decisions(changed, "student") == {"outranked": 1}
+    assert decisions(repeated, "student") == {"unchanged": 1}
+    assert horizon() == before
+    assert Record.get_by_id(owned.id).data == owned.data
+
+
+def test_link_without_content_hash_learns_it(store: StoreHandle, tmp_path: Path,
+                                             owned: Record) -> None:
+    # A link stored before aliases kept content hashes has none: the next run records it.
+    linked = _one_pupil("z5", "0123456789", "2015-03-04")
+    ingest(store, pkg.write_package(tmp_path / "b", linked), source="vendor-c")
+    Alias.update(content_hash=None).execute()
+    linked["users"][0]["givenName"] = "Bình"
+
+    learned = ingest(store, pkg.write_package(tmp_path / "c", linked), source="vendor-c")
+    linked["users"][0]["givenName"] = "Châu"
+    changed = ingest(store, pkg.write_package(tmp_path / "d", linked), source="vendor-c")
+
+    assert decisions(learned, "student") == {"unchanged": 1}
+    assert decisions(changed, "student") == {"outranked": 1}
 
 
 def test_unknown_class_rejects_enrollment(store: StoreHandle, tmp_path: Path) -> None:
