@@ -276,10 +276,16 @@ def impossible_word(word: str) -> bool:
 
 
 def case_lost(text: str) -> bool:
-    """Tell whether ``text`` has a capitalised word with a lower-case toned letter ("NGUYễN")."""
+    """Tell whether ``text`` has a word in capitals with a lower-case toned letter.
+
+    Such a word has two capitals ("NGUYễN") or a capital after its first letter
+    ("đứC", "HOà"): a Vietnamese word is never written with a capital inside it.
+    """
     for word in _SEPARATORS.split(text):
-        capitals = sum(1 for char in word if char.isascii() and char.isupper())
-        if capitals >= 2 and any(not char.isascii() and char.islower() for char in word):
+        if not any(not char.isascii() and char.islower() for char in word):
+            continue
+        capitals = [index for index, char in enumerate(word) if char.isascii() and char.isupper()]
+        if len(capitals) >= 2 or any(index > 0 for index in capitals):
             return True
     return False
 

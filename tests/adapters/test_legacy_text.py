@@ -92,6 +92,8 @@ def test_cell_check_keeps_latin_names():
 
 def test_case_lost_found_in_capitals_word():
     assert case_lost(from_tcvn3_text("NGUYÔN V¡N AN"))
+    assert case_lost("Võ MINH đứC")
+    assert not case_lost("Đức Hòa, xã Tân Long")
     assert not case_lost("NGUYỄN VĂN AN")
     assert not case_lost("Nguyễn Văn An")
 

@@ -51,6 +51,12 @@ def test_ingest_json_then_no_changes(home: Path) -> None:
     assert second["source"] == "oneroster:pkg"
 
 
+def test_summary_of_empty_store_explained(home: Path) -> None:
+    assert "Chưa có bản ghi nào" in run(home, "summary").stdout
+    assert "Source nope has no active records" in run(home, "--lang", "en", "summary",
+                                                      "--source", "nope").stdout
+
+
 def test_summary_in_english_anywhere(home: Path) -> None:
     folder = pkg.write_package(home / "pkg", pkg.city(students=2))
     run(home, "ingest", str(folder), "--adapter", "oneroster")
