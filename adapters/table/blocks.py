@@ -12,7 +12,7 @@ ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
   A header repeated right after data rows (a new printed page) keeps the
   label. When other rows sit between the data and the repeated header but
   none is a label, ``_block`` becomes empty, so that no row is given the
-  class of the block before. The virtual column ``_sheet`` holds the
+  class of the block before. The virtual column ``_sheet`` contains the
   worksheet title of a workbook (empty in CSV and HTML), for exports that
   name the class only in the sheet tab;
 - a footer row has at most two non-empty cells, fewer than half the named
@@ -25,6 +25,11 @@ ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
   or the end of the table. Footer-like rows followed by more data are data
   rows, so a pupil row with most cells empty reaches the mappings, which
   reject it with a reason;
+- a row with one non-empty cell between data rows labels the rows after it
+  when its text starts with the word "Lớp" and a class ("Lớp 6A2" in a list with one
+  header that groups its pupils by class) and the cell spans several columns
+  or sits in the first column, where a pupil row has its number. The rows
+  held before it end the block before;
 - a row whose one cell numbers a printed page ("Trang 1/2", "Page 2 of 3")
   is skipped wherever it is, with the footers. A header repeated right after
   it keeps the block's label;
@@ -62,6 +67,9 @@ _MIN_COLUMNS_FOR_LABELS = 3
 _COLUMN_NUMBER = re.compile(r"\(?(\d{1,3})\)?")
 # A page number by match_key: "Trang 1/2", "Trang 2", "Page 1 of 3".
 _PAGE_NUMBER = re.compile(r"(?:trang|page) \d{1,4}(?: (?:of |tren )?\d{1,4})?")
+# A group label by match_key: the word "lớp", then a class that starts with its grade number or
+# a preschool group ("Lớp 6A2", "LỚP: 10A1", "Lớp Mầm 1"), not "Lớp học thêm".
+_GROUP_LABEL = re.compile(r"lop (?:\d|mam\b|choi\b|la\b|nha tre\b|nhom tre\b)")
 # A "label: value" cell of a totals row: a word, then a colon.
 _LABELLED = re.compile(r"[^\W\d_][^:]*:")
 # Data cells are names and identifiers that never repeat, so they would only
@@ -137,6 +145,8 @@ class BlockReader:
                 if len(pending) > MAX_PENDING_ROWS:
                     yield self._data(pending.popleft())
                 continue
+            if pending and self._is_group_label(pending[-1]):
+                yield from self._start_group(pending)
             yield from self._release(pending)
             yield self._data(row)
         yield from self._end_block(pending)
@@ -166,6 +176,29 @@ class BlockReader:
             row.cell(index) and not row.is_spanning(index) and not _is_prose(row.cell(index))
             for index in self._required
         )
+
+    def _is_group_label(self, row: GridRow) -> bool:
+        """Tell whether a one-cell row between data rows labels the rows after it ("Lớp 6A2").
+
+        Lists with one header often group their pupils under such rows. The cell
+        must start with the word "Lớp" and a class, and span several columns or sit in the
+        first column, where a pupil row has its number. A note in the middle of
+        the list ("Ghi chú ...") stays a data row, so the rows after it keep
+        their class.
+        """
+        if row.filled != 1 or self._named < _MIN_COLUMNS_FOR_LABELS:
+            return False
+        index = next(index for index, cell in enumerate(row.cells) if cell)
+        if not (index == 0 or row.is_spanning(index)):
+            return False
+        return _GROUP_LABEL.match(_uncached_match_key(row.cells[index])) is not None
+
+    def _start_group(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
+        """End the block before a group label, and label the rows after it."""
+        label = pending.pop()
+        yield from self._end_block(pending)
+        self.block = label.first_text()
+        self.counts.labels += 1
 
     def _release(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
         """Yield the held rows as data rows: more data follows, so they did not end a block."""

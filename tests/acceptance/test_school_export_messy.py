@@ -222,6 +222,22 @@ def test_class_from_tab_under_other_titles(store: StoreHandle, tmp_path: Path, t
     assert sorted(stored("titles", "class")) == ["204001 10A1", "204001 11A2"]
 
 
+def test_pupils_grouped_under_class_rows(store: StoreHandle, tmp_path: Path) -> None:
+    # One header over the whole school, each class under a merged "Lớp ..." row.
+    header = ["STT", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
+    rows: list[list[object]] = [["DANH SÁCH HỌC SINH"], header]
+    for title, pupils in (("Lớp 10A1", PUPILS[:2]), ("Lớp 11A2", PUPILS[2:])):
+        rows.append([title])
+        rows += [[n, code, name, *SCHOOL] for n, (code, _, name, *_) in enumerate(pupils, 1)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": rows}, {"DS": ["A3:E3", "A6:E6"]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "grouped")
+
+    assert rejections(report.run_id) == []
+    assert sorted(e["class_ref"] for e in stored("grouped", "enrollment").values()) == [
+        "204001 10A1", "204001 10A1", "204001 11A2"]
+
+
 def test_title_without_class_rejected_not_merged(store: StoreHandle, tmp_path: Path) -> None:
     # Default sheet titles name no class either: the classes and enrollments are rejected
     # instead of both sheets making one class.

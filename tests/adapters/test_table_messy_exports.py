@@ -229,6 +229,42 @@ def test_page_number_before_repeated_header_keeps_block(tmp_path: Path):
     assert result.lines() == [3, 6]
 
 
+def test_merged_group_labels_between_data_rows(tmp_path: Path):
+    # One header, the pupils grouped under merged "Lớp ..." rows, a totals row between groups.
+    path = write_merged_xlsx(tmp_path / "ds.xlsx", [
+        STUDENT_COLUMNS, ["Lớp 6A1"], student(1), student(2), ["Tổng số: 2"],
+        ["Lớp 6A2"], student(3),
+    ], ["A2:E2", "A5:E5", "A6:E6"])
+
+    result = read(path)
+
+    assert result.column("_block") == ["Lớp 6A1", "Lớp 6A1", "Lớp 6A2"]
+    assert result.lines() == [3, 4, 7]
+
+
+def test_csv_group_label_in_first_column(tmp_path: Path):
+    path = write_csv(tmp_path / "ds.csv", [
+        ",".join(STUDENT_COLUMNS), "LỚP: 10A1,,,,", "1,0101,An,x,Nam", "Lớp 10A2,,,,",
+        "2,0102,Bình,x,Nam",
+    ])
+
+    result = read(path)
+
+    assert result.column("_block") == ["LỚP: 10A1", "Lớp 10A2"]
+
+
+def test_note_between_data_rows_is_no_group_label(tmp_path: Path):
+    path = write_csv(tmp_path / "ds.csv", [
+        "Lớp: 6A1", ",".join(STUDENT_COLUMNS), "1,0101,An,x,Nam", "Lớp học thêm buổi chiều,,,,",
+        "2,0102,Bình,x,Nam",
+    ])
+
+    result = read(path)
+
+    assert result.column("_block") == ["Lớp: 6A1", "Lớp: 6A1", "Lớp: 6A1"]
+    assert result.lines() == [3, 4, 5]
+
+
 # Tables without rows --------------------------------------------------------------
 
 
