@@ -15,13 +15,18 @@
    read as UTF-8 and only the rows with invalid bytes are rejected (reason
    ``mostly_utf8``). Windows-1258 text almost never forms valid UTF-8
    sequences, so its invalid bytes outnumber its valid sequences;
-5. TCVN3 or VNI-Windows (the ``tcvn3`` and ``vni`` codecs of
+5. lines in two encodings: some lines of the first chunk decode as UTF-8
+   with at least ``MIXED_MIN_CHARS`` non-ASCII characters, and others do not
+   decode (a UTF-8 header over rows pasted from an 8-bit file). The stream is
+   then decoded line by line (``mixed_codec``): as UTF-8 where a line decodes,
+   else in the encoding that rules 6 to 8 choose for the other lines;
+6. TCVN3 or VNI-Windows (the ``tcvn3`` and ``vni`` codecs of
    ``gateway.legacy_text``), when the first chunk read in that code gives far
-   fewer impossible Vietnamese words than read as the codec of rule 6 or 7;
-6. an encoding the file declares (an HTML ``<meta charset>``), when Python
+   fewer impossible Vietnamese words than read as the codec of rule 7 or 8;
+7. an encoding the file declares (an HTML ``<meta charset>``), when Python
    has a codec of that name and it is not a Unicode encoding, which the bytes
    have already contradicted;
-7. otherwise Windows-1258 (``cp1258``), the Vietnamese Windows code page.
+8. otherwise Windows-1258 (``cp1258``), the Vietnamese Windows code page.
 
 Windows-1258 writes most toned letters as a base letter plus a combining
 mark, so its text must be normalised to NFC after decoding.
@@ -34,7 +39,7 @@ import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.legacy_text import LEGACY_ENCODINGS, legacy_bytes_encoding
 
@@ -60,6 +65,10 @@ MOSTLY_UTF8_RATIO = 10
 # Invalid bytes seen before the scan stops early when they already outnumber
 # the valid sequences: Windows-1258 text reaches this within a few lines.
 _EARLY_STOP_INVALID_BYTES = 64
+# A line with at least this many non-ASCII characters that decodes as UTF-8 is UTF-8 text.
+MIXED_MIN_CHARS = 3
+# Codec names of the line-by-line decoding: this prefix and the other encoding.
+_MIXED_PREFIX = "utf8_lines_"
 # surrogateescape turns each byte that does not decode into one of these.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
@@ -76,8 +85,8 @@ class DetectedEncoding:
     """The encoding chosen for a stream: a Python codec name, whether a mark was seen, and why.
 
     ``reason`` is one of ``bom``, ``utf16_pattern``, ``valid_utf8``,
-    ``mostly_utf8``, ``tcvn3_pattern``, ``vni_pattern``, ``declared`` and
-    ``fallback``. ``invalid_bytes`` counts the bytes that do not decode when
+    ``mostly_utf8``, ``mixed_lines``, ``tcvn3_pattern``, ``vni_pattern``,
+    ``declared`` and ``fallback``. ``invalid_bytes`` counts the bytes that do not decode when
     the reason is ``mostly_utf8``.
     """
 
@@ -137,13 +146,99 @@ def detect_encoding(
     known = known_codec(declared)
     if known is not None and known.startswith("utf"):
         known = None  # the bytes have already contradicted a Unicode declaration
+    other_lines = _other_lines(head)
+    if other_lines is not None:
+        other = _eight_bit(other_lines, known)
+        return DetectedEncoding(mixed_codec(other.encoding), bom=False, reason="mixed_lines")
+    return _eight_bit(head, known)
+
+
+def _eight_bit(sample: bytes, known: str | None) -> DetectedEncoding:
+    """Choose the 8-bit encoding of ``sample`` by rules 6 to 8 of the module docstring."""
     legacy = None if known in LEGACY_ENCODINGS else legacy_bytes_encoding(
-        head, known or FALLBACK_ENCODING)
+        sample, known or FALLBACK_ENCODING)
     if legacy is not None:
         return DetectedEncoding(legacy, bom=False, reason=f"{legacy}_pattern")
     if known is not None:
         return DetectedEncoding(known, bom=False, reason="declared")
     return DetectedEncoding(FALLBACK_ENCODING, bom=False, reason="fallback")
+
+
+def _other_lines(head: bytes) -> bytes | None:
+    """Return the lines of ``head`` that are not UTF-8 when others are UTF-8 text, else ``None``.
+
+    A line counts as UTF-8 text when it decodes and has at least ``MIXED_MIN_CHARS``
+    non-ASCII characters, which 8-bit text almost never forms by chance.
+    """
+    lines = head.split(b"\n")
+    if len(head) >= CHUNK_BYTES:
+        lines = lines[:-1]  # cut at the end of the chunk
+    utf8_text, other = False, []
+    for line in lines:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            other.append(line)
+            continue
+        utf8_text = utf8_text or len(_NON_ASCII.findall(text)) >= MIXED_MIN_CHARS
+    return b"\n".join(other) if utf8_text and other else None
+
+
+def mixed_codec(other: str) -> str:
+    """Return the name of the codec that decodes each line as UTF-8, or else as ``other``."""
+    return f"{_MIXED_PREFIX}{other}"
+
+
+def mixed_other(name: str) -> str:
+    """Return the encoding of the lines that are not UTF-8, from a ``mixed_codec`` name."""
+    return name.removeprefix(_MIXED_PREFIX)
+
+
+class _LinesDecoder(codecs.IncrementalDecoder):
+    """Decodes whole lines, each as UTF-8 when it decodes, else in another encoding."""
+
+    def __init__(self, other: str, errors: str = "strict") -> None:
+        super().__init__(errors)
+        self.other = other
+        self.pending = b""
+
+    def decode(self, data: Any, final: bool = False) -> str:
+        data = self.pending + bytes(data)
+        end = len(data) if final else data.rfind(b"\n") + 1
+        self.pending = data[end:]
+        return "".join(self._line(line) for line in data[:end].splitlines(keepends=True))
+
+    def _line(self, line: bytes) -> str:
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError:
+            return line.decode(self.other, self.errors)
+
+    def reset(self) -> None:
+        self.pending = b""
+
+
+def _search_mixed(name: str) -> codecs.CodecInfo | None:
+    if not name.startswith(_MIXED_PREFIX.replace("-", "_")):
+        return None
+    other = known_codec(name[len(_MIXED_PREFIX):])
+    if other is None:
+        return None
+
+    def decode(data: Any, errors: str = "strict", /) -> tuple[str, int]:
+        return _LinesDecoder(other, errors).decode(data, final=True), len(data)
+
+    def encode(text: str, errors: str = "strict", /) -> tuple[bytes, int]:
+        return text.encode("utf-8", errors), len(text)
+
+    def incremental(errors: str = "strict") -> codecs.IncrementalDecoder:
+        return _LinesDecoder(other, errors)
+
+    return codecs.CodecInfo(encode, decode, name=mixed_codec(other),
+                            incrementaldecoder=incremental)
+
+
+codecs.register(_search_mixed)
 
 
 def known_codec(name: str | None) -> str | None:

@@ -27,7 +27,13 @@ from adapters.common.csvfile import (
     _records,
     max_line_chars,
 )
-from adapters.common.encoding import CHUNK_BYTES, BinaryReader, DetectedEncoding, detect_encoding
+from adapters.common.encoding import (
+    CHUNK_BYTES,
+    BinaryReader,
+    DetectedEncoding,
+    detect_encoding,
+    mixed_other,
+)
 from adapters.table.grid import Grid, GridRow, unmark_text
 from gateway.errors import InputError, Place
 from gateway.text import clean_row
@@ -72,7 +78,7 @@ def encoding_properties(detected: DetectedEncoding) -> dict[str, str]:
 
 
 def notify_encoding(detected: DetectedEncoding, file: str, notify: Notify) -> None:
-    """Add a notice for a TCVN3 or VNI file, an assumed Windows-1258 one, or UTF-8 with bad bytes.
+    """Add a notice for a TCVN3, VNI or mixed file, an assumed Windows-1258 one, or bad UTF-8 bytes.
 
     The rows with such bytes become error rows, which carry no cells, so the
     run cannot tell whose records they are. The notice is an error, so that the
@@ -81,6 +87,11 @@ def notify_encoding(detected: DetectedEncoding, file: str, notify: Notify) -> No
     if detected.reason in ("tcvn3_pattern", "vni_pattern"):
         notify(Notice("warning", InputError(
             f"table.encoding_{detected.encoding}", place=Place(file=file), file=file,
+        )))
+    elif detected.reason == "mixed_lines":
+        notify(Notice("warning", InputError(
+            "table.encoding_mixed", place=Place(file=file), file=file,
+            encoding=mixed_other(detected.encoding),
         )))
     elif detected.reason == "fallback":
         notify(Notice("warning", InputError(

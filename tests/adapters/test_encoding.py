@@ -112,8 +112,30 @@ def test_utf8_with_few_invalid_bytes_is_mostly_utf8():
     assert (found.encoding, found.reason, found.invalid_bytes) == ("utf-8", "mostly_utf8", 4)
 
 
-def test_windows_1258_with_some_utf8_stays_fallback():
+def test_utf8_header_over_cp1258_rows():
     data = HEADER.encode() + (b"01," + NAME_CP1258 + b",x\r\n") * 20
+
+    found = detect(data)
+
+    assert (found.encoding, found.reason) == ("utf8_lines_cp1258", "mixed_lines")
+    lines = unicodedata.normalize("NFC", data.decode(found.encoding)).splitlines()
+    assert lines[:2] == [HEADER.strip(), "01,Nguyễn Thị Hoà,x"]
+
+
+def test_utf8_header_over_tcvn3_rows(tmp_path: Path):
+    names = ["Nguyễn Văn An", "Trần Thị Bích Ngọc", "Lê Hoàng Việt", "Phạm Thu Hương"]
+    rows = "".join(f"0{n},{name},x\r\n" for n, name in enumerate(names, 1))
+
+    stream, rows_read, notices = read_csv_file(tmp_path, HEADER.encode() + rows.encode("tcvn3"))
+
+    assert stream.headers[:2] == ["Mã học sinh", "Họ và tên"]
+    assert [row.cells[1] for row in rows_read] == names
+    assert "table.encoding_mixed" in notices
+
+
+def test_chance_utf8_line_stays_fallback():
+    # Two non-ASCII characters that decode as UTF-8 by chance are not a UTF-8 line.
+    data = (b"01," + NAME_CP1258 + b",x\r\n") * 20 + "02,Ví,x\r\n".encode()
 
     assert detect(data).reason == "fallback"
 
