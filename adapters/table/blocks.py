@@ -30,6 +30,9 @@ ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
   header that groups its pupils by class) and the cell spans several columns
   or sits in the first column, where a pupil row has its number. The rows
   held before it end the block before;
+- a row whose one cell spans several columns and that is no label is a note
+  ("Ghi chú: ..." merged across the table). Between data rows it is skipped
+  with the footers, because read as data its text would fill every column;
 - a row whose one cell numbers a printed page ("Trang 1/2", "Page 2 of 3")
   is skipped wherever it is, with the footers. A header repeated right after
   it keeps the block's label;
@@ -201,9 +204,18 @@ class BlockReader:
         self.counts.labels += 1
 
     def _release(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
-        """Yield the held rows as data rows: more data follows, so they did not end a block."""
+        """Yield the held rows as data rows: more data follows, so they did not end a block.
+
+        A row whose one cell spans several columns is a note across the table ("Ghi chú:
+        ..."), never a pupil: read as data, its text would fill every column it spans, the
+        school code among them. It is skipped with the footers.
+        """
         while pending:
-            yield self._data(pending.popleft())
+            row = pending.popleft()
+            if _is_note(row):
+                self.counts.footers += 1
+                continue
+            yield self._data(row)
 
     def _start_block(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
         self.counts.repeated_headers += 1
@@ -255,6 +267,14 @@ class BlockReader:
         parts = [row.cell(index)]
         parts += [row.cell(column) for column in covered if not row.is_continued(column)]
         return " ".join(part for part in parts if part)
+
+
+def _is_note(row: GridRow) -> bool:
+    """Tell whether ``row`` is one cell spanning several columns, with nothing else in it."""
+    if row.filled != 1:
+        return False
+    index = next(index for index, cell in enumerate(row.cells) if cell)
+    return row.is_spanning(index)
 
 
 def _signature(row: GridRow) -> tuple[tuple[int, ...], list[str]]:

@@ -236,7 +236,9 @@ class CompiledMapping:
             typed.kind(TEXT)
             return self._join_plan(name, list(spec["join"]), required, stored)
         if "first_of" in spec:
-            return self._first_plan(name, list(spec["first_of"]), required, stored)
+            if spec.get("steps"):
+                typed.kind(steps.kind)
+            return self._first_plan(name, list(spec["first_of"]), required, stored, steps)
         if "default" in spec:
             typed.value("default", default)
         typed.kind(steps.kind)
@@ -264,11 +266,13 @@ class CompiledMapping:
         return FieldPlan(name, None, join, required, stored, frozenset(parts))
 
     @staticmethod
-    def _first_plan(name: str, parts: list[str], required: bool, stored: bool) -> FieldPlan:
+    def _first_plan(name: str, parts: list[str], required: bool, stored: bool,
+                    steps: Any) -> FieldPlan:
         def first(cells: Sequence[str], out: dict[str, Any]) -> Any:
-            return next((out[p] for p in parts if out.get(p) not in (None, "")), None)
+            value = next((out[p] for p in parts if out.get(p) not in (None, "")), None)
+            return value if value is None else steps(value, out)
 
-        return FieldPlan(name, None, first, required, stored, frozenset(parts))
+        return FieldPlan(name, None, first, required, stored, frozenset(parts) | steps.reads)
 
     def _joined_getter(self, groups: list[Any], required: bool) -> tuple[Getter, str | None]:
         """Return a getter that joins several columns with one space, skipping empty cells.

@@ -210,6 +210,7 @@ def test_class_from_sheet_title_under_year_title(store: StoreHandle, tmp_path: P
     ("HỌC KỲ I - NĂM HỌC 2025-2026", ("10A1", "11A2")),
     ("THCS Thử Nghiệm", ("10A1", "11A2")),
     ("Năm học 2025-2026", ("Lop 10A1", "11A2 (2025-2026)")),
+    ("1. DANH SÁCH HỌC SINH NĂM HỌC 2025-2026", ("Lớp10A1", "11A2 - 2025-2026")),
 ])
 def test_class_from_tab_under_other_titles(store: StoreHandle, tmp_path: Path, title: str,
                                            tabs: tuple[str, str]) -> None:
@@ -220,6 +221,39 @@ def test_class_from_tab_under_other_titles(store: StoreHandle, tmp_path: Path, t
 
     assert rejections(report.run_id) == []
     assert sorted(stored("titles", "class")) == ["204001 10A1", "204001 11A2"]
+    assert {code: record["grade"] for code, record in stored("titles").items()} == {
+        "2040010001": "10", "2040010002": "10", "2040010003": "11"}
+
+
+def test_label_tail_left_out_of_class(store: StoreHandle, tmp_path: Path) -> None:
+    # A label that names the form teacher or the class size after the class.
+    header = ["STT", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
+    sheets = {}
+    for sheet, label, pupils in (("DS1", "Lớp: 10A1 - GVCN: Lê Văn Tám", PUPILS[:2]),
+                                 ("DS2", "Lớp 11A2 (Sĩ số: 1)", PUPILS[2:])):
+        rows = [[n, code, name, *SCHOOL] for n, (code, _, name, *_) in enumerate(pupils, 1)]
+        sheets[sheet] = [[label], header, *rows]
+    path = write_workbook(tmp_path / "ds.xlsx", sheets)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "tails")
+
+    assert rejections(report.run_id) == []
+    assert sorted(stored("tails", "class")) == ["204001 10A1", "204001 11A2"]
+
+
+def test_note_merged_between_pupils_is_no_school(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
+    pupils = [[n, code, name, *SCHOOL] for n, (code, _, name, *_) in enumerate(PUPILS, 1)]
+    note = ["Ghi chú: 1 học sinh chuyển đến từ học kỳ II"]
+    path = write_workbook(tmp_path / "ds.xlsx", {"10A1": [header, pupils[0], note, *pupils[1:]]},
+                          {"10A1": ["A3:E3"]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "note")
+
+    assert rejections(report.run_id) == []
+    assert list(stored("note", "organization")) == ["204001"]
+    assert list(stored("note", "class")) == ["204001 10A1"]
+    assert len(stored("note")) == 3
 
 
 def test_pupils_grouped_under_class_rows(store: StoreHandle, tmp_path: Path) -> None:

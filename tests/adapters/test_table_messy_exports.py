@@ -253,6 +253,17 @@ def test_csv_group_label_in_first_column(tmp_path: Path):
     assert result.column("_block") == ["LỚP: 10A1", "Lớp 10A2"]
 
 
+def test_merged_note_between_data_rows_skipped(tmp_path: Path):
+    path = write_merged_xlsx(tmp_path / "ds.xlsx", [
+        STUDENT_COLUMNS, student(1), ["Ghi chú: chuyển đến từ học kỳ II"], student(2),
+    ], ["A3:E3"])
+
+    result = read(path)
+
+    assert result.lines() == [2, 4]
+    assert ("warning", "table.rows_skipped") in result.notices
+
+
 def test_note_between_data_rows_is_no_group_label(tmp_path: Path):
     path = write_csv(tmp_path / "ds.csv", [
         "Lớp: 6A1", ",".join(STUDENT_COLUMNS), "1,0101,An,x,Nam", "Lớp học thêm buổi chiều,,,,",
