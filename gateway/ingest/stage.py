@@ -563,8 +563,8 @@ class Stager:
         column = self.result.columns.get((item.stream.file, entity, "local_id"))
         error = RowError("ingest.duplicate_local_id",
                          place=item.place.with_(column=column, field="local_id"),
-                         value=item.local_id, first_row=first.get("row"),
-                         first_local_id=item.local_id)
+                         value=item.local_id, first_local_id=item.local_id,
+                         **_first_params(first))
         self._reject(item.stream, item.mapping, item.cells, error, origins=item.origins)
 
     def _seen_place(self, record_id: int) -> str:
@@ -677,6 +677,16 @@ def _place_json(place: Place) -> str:
 
 
 
+def _first_params(first_place: dict[str, Any]) -> dict[str, Any]:
+    """Return the message parameters that name the first row of a repeated key: its row and table.
+
+    The table is the file, with the sheet in brackets, so that a key repeated in another
+    file or sheet of the package can be found.
+    """
+    file, sheet = first_place.get("file") or "", first_place.get("sheet")
+    return {"first_row": first_place.get("row"), "first_table": f"{file} [{sheet}]" if sheet else file}
+
+
 def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = None) -> Counter[str]:
     """Reject later rows that repeat a local id or an identifier of an earlier row of the run.
 
@@ -742,7 +752,7 @@ def _reject_identifiers_of_seen(db: peewee.Database, run: Run, column: str, key:
         for staged_id, entity, value, place_text, data, first_place_text, first_local_id in rows:
             first_place = json.loads(first_place_text)
             _reject_duplicate(run, staged_id, entity, place_text, data, column, key, columns,
-                              {"value": value, "first_row": first_place.get("row"),
+                              {"value": value, **_first_params(first_place),
                                "first_local_id": first_local_id})
             rejected[key] += 1
     return rejected
@@ -824,7 +834,7 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str,
                     row.save()
                     continue
                 _reject_duplicate(run, row.id, row.entity, row.place, row.data, column, key, columns,
-                                  {"value": group["value"], "first_row": first_place.get("row"),
+                                  {"value": group["value"], **_first_params(first_place),
                                    "first_local_id": first.local_id})
                 rejected[key] += 1
     return rejected

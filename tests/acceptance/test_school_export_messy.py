@@ -272,6 +272,22 @@ def test_pupils_grouped_under_class_rows(store: StoreHandle, tmp_path: Path) -> 
         "204001 10A1", "204001 10A1", "204001 11A2"]
 
 
+def test_code_repeated_in_other_file_names_it(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Lớp", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    code = PUPILS[0][0]
+    # One code, two pupils: two rows that give different records.
+    for file, title, name in (("a.xlsx", "10A1", PUPILS[0][2]), ("b.xlsx", "10A2", PUPILS[1][2])):
+        write_workbook(folder / file, {title: [header, [1, title, code, name, *SCHOOL]]})
+
+    report = service.ingest(store.db, store.settings, folder, ADAPTER, "two-files")
+
+    rejected = Quarantine.get((Quarantine.run == report.run_id)
+                              & (Quarantine.reason == "ingest.duplicate_local_id"))
+    assert (rejected.file, json.loads(rejected.params)["first_table"]) == ("b.xlsx", "a.xlsx [10A1]")
+
+
 def test_title_without_class_rejected_not_merged(store: StoreHandle, tmp_path: Path) -> None:
     # Default sheet titles name no class either: the classes and enrollments are rejected
     # instead of both sheets making one class.
