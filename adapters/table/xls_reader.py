@@ -18,7 +18,7 @@ when the workbook counts dates from 1904.
 A workbook protected by a password cannot be read. It is an OLE2 compound file
 too: xlrd reports an encrypted BIFF workbook, and an encrypted XLSX package
 has an ``EncryptionInfo`` stream instead of a workbook. Either gets an error
-notice whose message tells how to remove the password.
+notice whose message explains how to remove the password.
 
 NOTE: xlrd reads the whole file, and each worksheet whole when it is reached,
 so memory grows with the size of the largest sheet. A BIFF sheet has at most
@@ -41,7 +41,13 @@ from xlrd.xldate import XLDateError
 
 from adapters.base import Notice
 from adapters.table.grid import Grid, GridRow
-from adapters.table.xlsx_reader import ZERO_PADDED, MergedCells, cell_text, float_text
+from adapters.table.xlsx_reader import (
+    ZERO_PADDED,
+    HiddenRows,
+    MergedCells,
+    cell_text,
+    float_text,
+)
 from gateway.errors import InputError, Place
 from gateway.logs import fields
 
@@ -137,11 +143,16 @@ def _rows(book: Any, index: int, sheet: Any, file: str, padding: dict[int, int],
         merged = MergedCells(sorted((first_row + 1, last_row, first_column + 1, last_column)
                                     for first_row, last_row, first_column, last_column
                                     in sheet.merged_cells))
+        hidden_rows = HiddenRows(file, name)
         for row in range(sheet.nrows):
             cells = [_cell_text(book, cell, padding) for cell in sheet.row(row)]
             while cells and not cells[-1]:
                 cells.pop()
+            info = sheet.rowinfo_map.get(row)
+            if info is not None and info.hidden:
+                hidden_rows.add(row + 1, cells)
             yield GridRow(line=row + 1, cells=cells, continued=merged.apply(row + 1, cells))
+        hidden_rows.report(notify)
     finally:
         book.unload_sheet(index)
 

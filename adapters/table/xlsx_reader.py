@@ -119,7 +119,7 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
                 )))
             properties = {"format": "xlsx", "date_system": date_system}
             hidden: set[int] = set()
-            rows = _rows(workbook, sheet, file, padding, hidden)
+            rows = _rows(workbook, sheet, file, padding, hidden, notify)
             yield Grid(file=file, sheet=sheet.title, rows=rows, properties=properties,
                        hidden_columns=hidden)
     finally:
@@ -144,17 +144,46 @@ def _zero_padded_styles(workbook: Any) -> dict[int, int]:
 
 
 def _rows(workbook: Any, sheet: Any, file: str, padding: dict[int, int],
-          hidden: set[int]) -> Iterator[GridRow]:
+          hidden: set[int], notify: Notify) -> Iterator[GridRow]:
     line = 0
+    hidden_rows = HiddenRows(file, sheet.title)
     try:
         merged = MergedCells(_merged_ranges(sheet, file))
-        for line, cells in _sheet_rows(workbook, sheet, padding, hidden):
+        for line, cells, row_hidden in _sheet_rows(workbook, sheet, padding, hidden):
+            if row_hidden:
+                hidden_rows.add(line, cells)
             yield GridRow(line=line, cells=cells, continued=merged.apply(line, cells))
     except _READ_ERRORS as error:
         raise InputError(
             "table.xlsx_sheet_unreadable", place=Place(file=file, sheet=sheet.title, row=line + 1),
             file=file, sheet=sheet.title, line=line + 1,
         ) from error
+    hidden_rows.report(notify)
+
+
+class HiddenRows:
+    """Counts the hidden rows of a sheet that have text, for one warning once the sheet is read.
+
+    A product or a person may hide rows of pupils who left. The rows are read and the warning
+    requests a check, because leaving them out would end those pupils' records unseen.
+    """
+
+    def __init__(self, file: str, sheet: str):
+        self.file, self.sheet = file, sheet
+        self.count = 0
+        self.first = 0
+
+    def add(self, line: int, cells: list[str]) -> None:
+        if any(cells):
+            self.count += 1
+            self.first = self.first or line
+
+    def report(self, notify: Notify) -> None:
+        if self.count:
+            notify(Notice("warning", InputError(
+                "table.rows_hidden", place=Place(file=self.file, sheet=self.sheet, row=self.first),
+                file=self.file, sheet=self.sheet, count=self.count, row=self.first,
+            )))
 
 
 def _merged_ranges(sheet: Any, file: str) -> list[tuple[int, int, int, int]]:
@@ -220,8 +249,8 @@ class MergedCells:
 
 
 def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int],
-                hidden: set[int]) -> Iterator[tuple[int, list[str]]]:
-    """Yield (sheet row number, cell texts by column) for every row the sheet's XML holds.
+                hidden: set[int]) -> Iterator[tuple[int, list[str], bool]]:
+    """Yield (sheet row number, cell texts by column, hidden) for every row the sheet's XML holds.
 
     openpyxl's own row iterator clears each parsed ``<row>`` but leaves it in
     the tree, and keeps a dictionary entry per row with a custom height, so
@@ -256,7 +285,7 @@ def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int],
             parser.row_dimensions.clear()
             if container is not None:
                 container.remove(element)
-            yield number, _by_column(cells, padding)
+            yield number, _by_column(cells, padding), element.get("hidden") in ("1", "true")
 
 
 def _add_hidden(column: Any, hidden: set[int]) -> None:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import xlwt
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from adapters.base import ReadHints
@@ -191,3 +191,17 @@ def test_xls_damaged_start_not_read_as_csv(tmp_path: Path):
 
     assert result.streams == []
     assert result.notices == [("error", "table.file_binary")]
+
+
+def test_hidden_rows_read_with_warning(tmp_path: Path):
+    xlsx = class_workbook(tmp_path / "a.xlsx")
+    workbook = load_workbook(xlsx)
+    workbook.active.row_dimensions[4].hidden = True
+    workbook.save(xlsx)
+    xls = save_as_xls(xlsx, tmp_path / "a.xls")
+
+    for path in (xlsx, xls):
+        result = read(path)
+
+        assert len(result.rows[0]) == 3
+        assert ("warning", "table.rows_hidden") in result.notices

@@ -1,7 +1,7 @@
 """Binary Excel 97-2003 (``.xls``) workbooks for tests, written with xlwt.
 
 ``save_as_xls`` copies an XLSX workbook into the old format as Excel's "Save
-As" would: values, number formats, merged ranges, hidden columns and sheets,
+As" would: values, number formats, merged ranges, hidden rows, columns and sheets,
 and the 1904 date system.
 """
 
@@ -30,6 +30,9 @@ def save_as_xls(source: Path, target: Path) -> Path:
                 for column in range(dimension.min or column_index_from_string(letter),
                                     (dimension.max or column_index_from_string(letter)) + 1):
                     copy.col(column - 1).hidden = True
+        for number, dimension in sheet.row_dimensions.items():
+            if dimension.hidden:
+                copy.row(number - 1).hidden = True
         for row in sheet.iter_rows():
             for cell in row:
                 if cell.value is None:
