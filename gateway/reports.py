@@ -68,20 +68,24 @@ def rejected_rows(run_id: int) -> int:
 
 
 def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]:
-    """Group a run's quarantined rows by reason and field, with a count and the first places.
+    """Group a run's quarantined rows by entity, reason and field, with a count and the first places.
 
-    The field is part of the group because one reason (an unknown reference, say)
-    can fail on different fields, and a group shows its first row's message. The
+    The entity is part of the group because one pupil row gives records of several
+    entities (a student, a class, an enrollment), and the admin must see which of them
+    was rejected. The field is part of it because one reason (an unknown reference,
+    say) can fail on different fields, and a group shows its first row's message. The
     examples are the group's first rows by file, sheet and row, whichever check
     rejected them first.
     """
-    groups: dict[tuple[str, str | None], dict[str, Any]] = {}
-    query = (Quarantine.select(Quarantine.id, Quarantine.reason, Quarantine.field, Quarantine.file,
-                               Quarantine.sheet, Quarantine.row, Quarantine.column, Quarantine.params)
+    groups: dict[tuple[str | None, str, str | None], dict[str, Any]] = {}
+    query = (Quarantine.select(Quarantine.id, Quarantine.entity, Quarantine.reason, Quarantine.field,
+                               Quarantine.file, Quarantine.sheet, Quarantine.row, Quarantine.column,
+                               Quarantine.params)
              .where(Quarantine.run == run_id).order_by(Quarantine.id).tuples())
-    for row_id, reason, field, file, sheet, line, column, params in query.iterator():
-        group = groups.setdefault((reason, field), {
-            "reason": reason, "field": field, "count": 0, "examples": [], "_keys": []})
+    for row_id, entity, reason, field, file, sheet, line, column, params in query.iterator():
+        group = groups.setdefault((entity, reason, field), {
+            "entity": entity, "reason": reason, "field": field, "count": 0, "examples": [],
+            "_keys": []})
         group["count"] += 1
         if examples <= 0:
             continue
@@ -97,4 +101,5 @@ def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]
         group["examples"] = [pair[1] for pair in ordered[:examples]]
     for group in groups.values():
         del group["_keys"]
-    return sorted(groups.values(), key=lambda g: (-g["count"], g["reason"], g["field"] or ""))
+    return sorted(groups.values(),
+                  key=lambda g: (-g["count"], g["reason"], g["field"] or "", g["entity"] or ""))

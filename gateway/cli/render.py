@@ -151,7 +151,8 @@ def rejection_lines(run_id: int) -> list[str]:
     for group in groups:
         example = group["examples"][0]
         message = t(group["reason"], **example["params"])
-        lines.append(f"  {group['count']} × {message}")
+        entity = f"{entity_title(group['entity'])}: " if group.get("entity") else ""
+        lines.append(f"  {group['count']} × {entity}{message}")
         lines.append("      " + t("run.first_at", place=place_text(example)))
     return lines
 
