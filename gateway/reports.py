@@ -72,8 +72,8 @@ def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]
 
     The entity is part of the group because one pupil row gives records of several
     entities (a student, a class, an enrollment), and the admin must see which of them
-    was rejected. The field is part of it because one reason (an unknown reference,
-    say) can fail on different fields, and a group shows its first row's message. The
+    was rejected. The field is part of it because one reason, such as an unknown
+    reference, can fail on different fields, and a group shows its first row's message. The
     examples are the group's first rows by file, sheet and row, whichever check
     rejected them first.
     """
