@@ -67,6 +67,8 @@ MOSTLY_UTF8_RATIO = 10
 _EARLY_STOP_INVALID_BYTES = 64
 # A line with at least this many non-ASCII characters that decodes as UTF-8 is UTF-8 text.
 MIXED_MIN_CHARS = 3
+# Bytes of one line that the line-by-line decoder holds before it decodes them unended.
+_MAX_PENDING_BYTES = 4 * CHUNK_BYTES
 # Codec names of the line-by-line decoding: this prefix and the other encoding.
 _MIXED_PREFIX = "utf8_lines_"
 # surrogateescape turns each byte that does not decode into one of these.
@@ -205,6 +207,10 @@ class _LinesDecoder(codecs.IncrementalDecoder):
     def decode(self, data: Any, final: bool = False) -> str:
         data = self.pending + bytes(data)
         end = len(data) if final else data.rfind(b"\n") + 1
+        if len(data) - end > _MAX_PENDING_BYTES:
+            # A line this long is rejected as too long anyway: decode what there is, so that
+            # memory stays bounded.
+            end = len(data)
         self.pending = data[end:]
         return "".join(self._line(line) for line in data[:end].splitlines(keepends=True))
 

@@ -133,6 +133,15 @@ def test_utf8_header_over_tcvn3_rows(tmp_path: Path):
     assert "table.encoding_mixed" in notices
 
 
+def test_line_decoder_holds_bounded_bytes():
+    decoder = codecs.getincrementaldecoder("utf8_lines_cp1258")()
+
+    texts = [decoder.decode(b"a" * CHUNK_BYTES) for _ in range(8)]
+
+    assert len(decoder.pending) <= 5 * CHUNK_BYTES
+    assert sum(map(len, texts)) + len(decoder.pending) == 8 * CHUNK_BYTES
+
+
 def test_chance_utf8_line_stays_fallback():
     # Two non-ASCII characters that decode as UTF-8 by chance are not a UTF-8 line.
     data = (b"01," + NAME_CP1258 + b",x\r\n") * 20 + "02,Ví,x\r\n".encode()
