@@ -67,7 +67,7 @@ MOSTLY_UTF8_RATIO = 10
 _EARLY_STOP_INVALID_BYTES = 64
 # A line with at least this many non-ASCII characters that decodes as UTF-8 is UTF-8 text.
 MIXED_MIN_CHARS = 3
-# Bytes of one line that the line-by-line decoder holds before it decodes them unended.
+# Bytes of one unended line that the line-by-line decoder keeps before it decodes them.
 _MAX_PENDING_BYTES = 4 * CHUNK_BYTES
 # Codec names of the line-by-line decoding: this prefix and the other encoding.
 _MIXED_PREFIX = "utf8_lines_"
