@@ -42,6 +42,11 @@ class Place:
         return Place(**values)
 
 
+def table_label(file: str, sheet: str | None) -> str:
+    """Return how messages name a table: the file, and the sheet or table number in brackets."""
+    return f"{file} [{sheet}]" if sheet else file
+
+
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose.
 

@@ -115,8 +115,10 @@ def _vni_pairs() -> dict[str, str]:
 _VNI_PAIRS = _vni_pairs()
 _VNI_SINGLES = _VNI_LETTERS | {key.upper(): value.upper() for key, value in _VNI_LETTERS.items()}
 _VNI_MARK_BYTES = "".join(_VNI_TONES) + "".join(_VNI_CIRCUMFLEX) + "".join(_VNI_BREVE)
+# The letters that a mark byte may follow, in both cases.
+_VNI_BASES = frozenset(form[0] for form in _VNI_PAIRS)
 _VNI_FORM = re.compile(
-    f"[aeouyôöAEOUYÔÖ][{_VNI_MARK_BYTES}{_VNI_MARK_BYTES.upper()}]"
+    f"[{''.join(sorted(_VNI_BASES))}][{_VNI_MARK_BYTES}{_VNI_MARK_BYTES.upper()}]"
     f"|[{''.join(_VNI_SINGLES)}]")
 _UNICODE_TO_VNI = {letter: form for form, letter in _VNI_PAIRS.items()
                    if form[0].islower() == form[1].islower()}
@@ -152,8 +154,6 @@ def to_vni_text(text: str) -> str:
 _CP1252_TABLE = "".join(bytes([byte]).decode("cp1252", errors="ignore") or chr(byte)
                         for byte in range(256))
 _CP1252_ENCODING = codecs.charmap_build(_CP1252_TABLE)
-# The last character of a chunk may take a mark byte from the next chunk.
-_VNI_BASES = frozenset("aeouyôöAEOUYÔÖ")
 
 
 def _vni_encode(text: str, errors: str = "strict", /) -> tuple[bytes, int]:
@@ -173,6 +173,7 @@ class _VniIncrementalDecoder(codecs.IncrementalDecoder):
     def decode(self, data: Any, final: bool = False) -> str:
         text = self.pending + codecs.charmap_decode(data, self.errors, _CP1252_TABLE)[0]
         self.pending = ""
+        # The last character of a chunk may take a mark byte from the next chunk.
         if not final and text and text[-1] in _VNI_BASES:
             text, self.pending = text[:-1], text[-1]
         return from_vni_text(text)
@@ -279,7 +280,10 @@ def case_lost(text: str) -> bool:
     """Tell whether ``text`` has a word in capitals with a lower-case toned letter.
 
     Such a word has two capitals ("NGUYễN") or a capital after its first letter
-    ("đứC", "HOà"): a Vietnamese word is never written with a capital inside it.
+    ("đứC", "HOà"), which Vietnamese spelling does not put inside a word.
+
+    NOTE: some Central Highlands names do have a capital inside ("KDăm", "HLốp"), so a
+    row with one is counted too, and the warning may name rows that are right.
     """
     for word in _SEPARATORS.split(text):
         if not any(not char.isascii() and char.islower() for char in word):

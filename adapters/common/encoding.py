@@ -170,7 +170,7 @@ def _other_lines(head: bytes) -> bytes | None:
     """Return the lines of ``head`` that are not UTF-8 when others are UTF-8 text, else ``None``.
 
     A line counts as UTF-8 text when it decodes and has at least ``MIXED_MIN_CHARS``
-    non-ASCII characters, which 8-bit text almost never forms by chance.
+    non-ASCII characters, which 8-bit text rarely forms by chance.
     """
     lines = head.split(b"\n")
     if len(head) >= CHUNK_BYTES:
@@ -197,7 +197,7 @@ def mixed_other(name: str) -> str:
 
 
 class _LinesDecoder(codecs.IncrementalDecoder):
-    """Decodes whole lines, each as UTF-8 when it decodes, else in another encoding."""
+    """A decoder of whole lines, each as UTF-8 when it decodes, else in another encoding."""
 
     def __init__(self, other: str, errors: str = "strict") -> None:
         super().__init__(errors)
@@ -225,7 +225,7 @@ class _LinesDecoder(codecs.IncrementalDecoder):
 
 
 def _search_mixed(name: str) -> codecs.CodecInfo | None:
-    if not name.startswith(_MIXED_PREFIX.replace("-", "_")):
+    if not name.startswith(_MIXED_PREFIX):
         return None
     other = known_codec(name[len(_MIXED_PREFIX):])
     if other is None:

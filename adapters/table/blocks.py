@@ -184,14 +184,13 @@ class BlockReader:
         """Tell whether a one-cell row between data rows labels the rows after it ("Lớp 6A2").
 
         Lists with one header often group their pupils under such rows. The cell
-        must start with the word "Lớp" and a class, and span several columns or sit in the
-        first column, where a pupil row has its number. A note in the middle of
-        the list ("Ghi chú ...") stays a data row, so the rows after it keep
-        their class.
+        must start with the word "Lớp" and a class, and span several columns or sit
+        in the first column, where a pupil row has its number. A note between the
+        pupils ("Ghi chú ...") is no label, so the rows after it keep their class.
         """
-        if row.filled != 1 or self._named < _MIN_COLUMNS_FOR_LABELS:
+        index = _single_cell(row)
+        if index is None or self._named < _MIN_COLUMNS_FOR_LABELS:
             return False
-        index = next(index for index, cell in enumerate(row.cells) if cell)
         if not (index == 0 or row.is_spanning(index)):
             return False
         return _GROUP_LABEL.match(_uncached_match_key(row.cells[index])) is not None
@@ -269,12 +268,17 @@ class BlockReader:
         return " ".join(part for part in parts if part)
 
 
+def _single_cell(row: GridRow) -> int | None:
+    """Return the column of the one non-empty cell of ``row`` (a spanning cell counts once), or ``None``."""
+    if row.filled != 1:
+        return None
+    return next(index for index, cell in enumerate(row.cells) if cell)
+
+
 def _is_note(row: GridRow) -> bool:
     """Tell whether ``row`` is one cell spanning several columns, with nothing else in it."""
-    if row.filled != 1:
-        return False
-    index = next(index for index, cell in enumerate(row.cells) if cell)
-    return row.is_spanning(index)
+    index = _single_cell(row)
+    return index is not None and row.is_spanning(index)
 
 
 def _signature(row: GridRow) -> tuple[tuple[int, ...], list[str]]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from gateway.errors import RowError
+from gateway.errors import RowError, table_label
 
 # ="0123": the formula that products write into CSV so that Excel keeps the zeros.
 _FORMULA_TEXT = re.compile(r'="((?:[^"]|"")*)"')
@@ -82,11 +82,6 @@ class Grid:
     @property
     def label(self) -> str:
         return table_label(self.file, self.sheet)
-
-
-def table_label(file: str, sheet: str | None) -> str:
-    """Return how messages name a table: the file, and the sheet or table number in brackets."""
-    return f"{file} [{sheet}]" if sheet else file
 
 
 def unmark_text(cell: str) -> str:

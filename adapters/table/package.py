@@ -23,14 +23,14 @@ from adapters.common.archive import Archive, Member, open_archive
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader
 from adapters.table.blocks import BLOCK_COLUMN, SHEET_COLUMN, BlockReader
 from adapters.table.csv_reader import csv_grids
-from adapters.table.grid import Grid, GridRow, table_label
+from adapters.table.grid import Grid, GridRow
 from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
 from adapters.table.html_reader import html_grids
 from adapters.table.legacy import check_legacy_text
 from adapters.table.sniff import sniff_kind
 from adapters.table.xls_reader import xls_grids
 from adapters.table.xlsx_reader import xlsx_grids
-from gateway.errors import InputError, Place
+from gateway.errors import InputError, Place, table_label
 from gateway.logs import fields
 from gateway.text import match_key
 

@@ -162,7 +162,7 @@ def _rows(workbook: Any, sheet: Any, file: str, padding: dict[int, int],
 
 
 class HiddenRows:
-    """Counts the hidden rows of a sheet that have text, for one warning once the sheet is read.
+    """The count of a sheet's hidden rows that have text, for one warning once the sheet is read.
 
     A product or a person may hide rows of pupils who left. The rows are read and the warning
     requests a check, because leaving them out would end those pupils' records unseen.

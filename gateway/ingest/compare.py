@@ -74,7 +74,7 @@ class Comparer:
         self.decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # Rows rejected while deciding, by reason (each is also a ``conflict`` decision).
         self.rejected: Counter[str] = Counter()
-        # Per chunk: the content hash each local id's alias holds, and the aliases that hold none.
+        # Per chunk: the content hash on each local id's alias, and the aliases that have none.
         self._alias_hashes: dict[tuple[str, str], str | None] = {}
         self._unknown_hashes: list[tuple[str, str, str, str]] = []
 

@@ -39,7 +39,7 @@ from gateway import __version__
 from gateway.clock import utcnow
 from gateway.codelists import load_codelists
 from gateway.entities import Entity, load_entities
-from gateway.errors import GatewayError, InputError, Place, RowError
+from gateway.errors import GatewayError, InputError, Place, RowError, table_label
 from gateway.ingest import runs
 from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns
@@ -683,8 +683,8 @@ def _first_params(first_place: dict[str, Any]) -> dict[str, Any]:
     The table is the file, with the sheet in brackets, so that a key repeated in another
     file or sheet of the package can be found.
     """
-    file, sheet = first_place.get("file") or "", first_place.get("sheet")
-    return {"first_row": first_place.get("row"), "first_table": f"{file} [{sheet}]" if sheet else file}
+    return {"first_row": first_place.get("row"),
+            "first_table": table_label(first_place.get("file") or "", first_place.get("sheet"))}
 
 
 def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = None) -> Counter[str]:

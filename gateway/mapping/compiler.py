@@ -391,7 +391,7 @@ class CompiledMapping:
     def _missing_key(self, plan: FieldPlan) -> str:
         """Return the message key for a required field built from other fields that has no value.
 
-        A ``first_of`` field's sources may hold text that names nothing (a title with no class).
+        A ``first_of`` field's sources may contain text that names nothing (a title with no class).
         Its message covers that case, and explains the adapter's own columns (``_block``) when
         the field reads them.
         """

@@ -190,7 +190,7 @@ def year_title_workbook(path: Path, titles: tuple[str, str],
     return write_workbook(path, sheets)
 
 
-def test_class_from_sheet_title_under_year_title(store: StoreHandle, tmp_path: Path) -> None:
+def test_class_from_tab_under_year_title(store: StoreHandle, tmp_path: Path) -> None:
     path = year_title_workbook(tmp_path / "ds.xlsx", ("10A1", "11A2"))
 
     report = service.ingest(store.db, store.settings, path, ADAPTER, "year-titles")
@@ -241,7 +241,7 @@ def test_label_tail_left_out_of_class(store: StoreHandle, tmp_path: Path) -> Non
     assert sorted(stored("tails", "class")) == ["204001 10A1", "204001 11A2"]
 
 
-def test_note_merged_between_pupils_is_no_school(store: StoreHandle, tmp_path: Path) -> None:
+def test_merged_note_makes_no_school(store: StoreHandle, tmp_path: Path) -> None:
     header = ["STT", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
     pupils = [[n, code, name, *SCHOOL] for n, (code, _, name, *_) in enumerate(PUPILS, 1)]
     note = ["Ghi chú: 1 học sinh chuyển đến từ học kỳ II"]
@@ -272,7 +272,7 @@ def test_pupils_grouped_under_class_rows(store: StoreHandle, tmp_path: Path) -> 
         "204001 10A1", "204001 10A1", "204001 11A2"]
 
 
-def test_code_repeated_in_other_file_names_it(store: StoreHandle, tmp_path: Path) -> None:
+def test_repeated_code_names_other_file(store: StoreHandle, tmp_path: Path) -> None:
     header = ["STT", "Lớp", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
     folder = tmp_path / "lists"
     folder.mkdir()

@@ -133,7 +133,7 @@ def test_utf8_header_over_tcvn3_rows(tmp_path: Path):
     assert "table.encoding_mixed" in notices
 
 
-def test_line_decoder_holds_bounded_bytes():
+def test_line_decoder_bounded_buffer():
     decoder = codecs.getincrementaldecoder("utf8_lines_cp1258")()
 
     texts = [decoder.decode(b"a" * CHUNK_BYTES) for _ in range(8)]

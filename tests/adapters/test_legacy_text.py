@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -187,11 +188,16 @@ def test_capitals_font_rows_flagged_not_guessed(tmp_path: Path):
     assert ("warning", "table.tcvn3_case_lost") in result.notices
 
 
-def test_unicode_header_kept_over_vntime_rows(tmp_path: Path):
+def unicode_header_workbook(path: Path, typed: Callable[[str], str]) -> Path:
+    """Write a workbook with a Unicode header over pupil rows typed in a legacy font."""
     lines = student_lines(NAMES)
-    rows = [lines[0].split(","), *([tcvn3_as_ansi(cell) for cell in line.split(",")]
+    rows = [lines[0].split(","), *([typed(cell) for cell in line.split(",")]
                                    for line in lines[1:])]
-    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
+    return write_xlsx(path, {"6A1": rows})
+
+
+def test_unicode_header_kept_over_vntime_rows(tmp_path: Path):
+    path = unicode_header_workbook(tmp_path / "ds.xlsx", tcvn3_as_ansi)
 
     result = read(path)
 
@@ -297,13 +303,13 @@ def test_known_vni_forms_converted():
         assert to_vni_text(unicode) == typed
 
 
-def test_every_vietnamese_letter_round_trips_through_vni():
+def test_vni_round_trips_every_letter():
     for letter in VIETNAMESE_LETTERS + VIETNAMESE_LETTERS.upper():
         assert from_vni_text(to_vni_text(letter)) == letter, letter
         assert letter.encode("vni").decode("vni") == letter, letter
 
 
-def test_vni_decoder_joins_a_mark_from_the_next_chunk():
+def test_vni_decoder_mark_across_chunks():
     data = "Nguyễn Văn Hữu".encode("vni")
     decoder = codecs.getincrementaldecoder("vni")()
 
@@ -325,7 +331,7 @@ def test_cell_check_tells_vni():
     assert check.encoding() == "vni"
 
 
-def test_convert_row_keeps_unicode_row_in_vni_table():
+def test_vni_convert_keeps_unicode_row():
     # "Hoà" and "Toán" are VNI forms too ("Hồ", "Tốn"): a row typed in Unicode keeps them.
     unicode_row = ["7", "HS007", "Hoà", "Toán", "Tô Hiến Thành"]
     vni_row = ["8", "HS008", to_vni_text("Lê Văn Hồ"), to_vni_text("Nữ")]
@@ -371,11 +377,8 @@ def test_vni_html_xls_read_as_unicode(tmp_path: Path):
     assert ("warning", "table.encoding_vni") in result.notices
 
 
-def test_vni_text_in_xlsx_converted_under_unicode_header(tmp_path: Path):
-    lines = student_lines(NAMES)
-    rows = [lines[0].split(","), *([to_vni_text(cell) for cell in line.split(",")]
-                                   for line in lines[1:])]
-    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": rows})
+def test_vni_xlsx_under_unicode_header(tmp_path: Path):
+    path = unicode_header_workbook(tmp_path / "ds.xlsx", to_vni_text)
 
     result = read(path)
 

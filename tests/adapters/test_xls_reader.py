@@ -94,7 +94,7 @@ def test_xls_hidden_sheet_warned(tmp_path: Path):
     assert len(result.streams) == 1
 
 
-def test_vendor_workbooks_read_the_same_as_xls(tmp_path: Path):
+def test_vendor_workbooks_same_as_xls(tmp_path: Path):
     summary = write_vendor_xlsx(tmp_path / "xlsx", "tiny", 2025)
     (tmp_path / "xls").mkdir()
     for workbook in sorted((tmp_path / "xlsx").glob("*.xlsx")):

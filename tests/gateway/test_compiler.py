@@ -220,7 +220,7 @@ PHONE_FIRST = {
 PHONE_HEADERS = ["Mã HS", "Họ đệm", "Tên", "SĐT", "Điện thoại nhà"]
 
 
-def test_first_takes_the_first_field_with_a_value() -> None:
+def test_first_of_takes_first_value() -> None:
     mapping = compile_document(with_fields(**PHONE_FIRST), PHONE_HEADERS)
 
     own = mapping.map(["1", "Lê", "An", "0901234567", "0292123456"], PLACE).record
@@ -230,7 +230,7 @@ def test_first_takes_the_first_field_with_a_value() -> None:
     assert home["phone"] == "0292123456"
 
 
-def test_first_without_any_value_names_its_columns() -> None:
+def test_first_of_missing_names_columns() -> None:
     mapping = compile_document(with_fields(**PHONE_FIRST), PHONE_HEADERS)
 
     with pytest.raises(MappingError) as caught:
