@@ -59,6 +59,12 @@ class Entity:
     natural_key: str = "local_id"
     references_by_role: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    @property
+    def identifier_fields(self) -> frozenset[str]:
+        """Return the identifier fields: the natural key, the aliases and the references."""
+        return frozenset({self.natural_key, *self.aliases, *self.references,
+                          *self.references_by_role})
+
     def reference_target(self, field_name: str, role: str | None = None) -> str | None:
         """Return the entity that ``field_name`` refers to, or ``None`` if it is no reference.
 

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gateway.entities import load_entities
 from gateway.errors import ConfigurationError, MappingError, Place
 from gateway.mapping.spec import MappingSpec
-from gateway.mapping.steps import TEXT, StepContext, StepError, compile_steps
+from gateway.mapping.steps import TEXT, StepContext, StepError, compile_steps, identifier_text
 from gateway.text import match_key
 from gateway.validation import SCHEMA_BASE_URI, SchemaRegistry, get_registry
 
@@ -92,6 +93,8 @@ class CompiledMapping:
         self._positions = {match_key(h): (i, h) for i, h in enumerate(headers)}
         self._read: set[int] = set()  # every column index a lookup below resolved
         self._context = StepContext(properties=self.properties, mapping=spec.label)
+        entity = load_entities().get(spec.entity)
+        self._identifiers = entity.identifier_fields if entity else frozenset({"local_id"})
         document = spec.document
         self._when = self._compile_when(document.get("when"))
         self._status = self._compile_status(document.get("row_status"))
@@ -247,6 +250,11 @@ class CompiledMapping:
         else:
             get, header = self._getter(spec["column"], required=required)
         found = header is not None
+        if name in self._identifiers:
+            read = get
+
+            def get(cells: Sequence[str]) -> str | None:
+                return identifier_text(read(cells))
 
         def compute(cells: Sequence[str], out: dict[str, Any]) -> Any:
             if not found:

@@ -253,6 +253,29 @@ def _regex(argument: Mapping[str, Any], context: StepContext) -> Step:
     return Step("regex", _plain(extract))
 
 
+# Excel shows a number of 12 digits or more in a General cell as "7.93197E+11", and a CSV
+# saved from that sheet keeps only the digits shown. The sign is part of Excel's form, so a
+# class named "10E1" is not taken for one.
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]\d+")
+# A whole number written as a decimal ("1625191602.0"), as a float column of a data frame
+# saves it. Five digits at least, so that a class named "10.0" stays as it is.
+_WHOLE_DECIMAL = re.compile(r"(\d{5,})[.,]0+")
+
+
+def identifier_text(value: str | None) -> str | None:
+    """Check a cell that contains an identifier, before the field's steps run.
+
+    A number in scientific notation has lost its last digits, so it is rejected. A whole
+    number written with ``.0`` gives its digits, as an XLSX number cell does.
+    """
+    if value is None:
+        return None
+    if _SCIENTIFIC.fullmatch(value):
+        raise StepError("mapping.identifier_scientific", value=value)
+    whole = _WHOLE_DECIMAL.fullmatch(value)
+    return whole.group(1) if whole else value
+
+
 def _pad_left(argument: Mapping[str, Any], context: StepContext) -> Step:
     """Pad on the left to ``width`` with ``char``; a longer value passes unchanged."""
     width = int(argument["width"])

@@ -19,6 +19,7 @@ from gateway.mapping.steps import (
     StepError,
     compile_steps,
     excel_serial_date,
+    identifier_text,
 )
 
 
@@ -526,3 +527,26 @@ def test_empty_value_skips_steps_until_flag() -> None:
 @pytest.mark.parametrize(("value", "expected"), [("TRUE", True), ("có", True), ("0", False)])
 def test_boolean_words(value: str, expected: bool) -> None:
     assert run(["boolean"], value) is expected
+
+
+# Identifiers that Excel or a data frame wrote as numbers ------------------------------------
+
+
+@pytest.mark.parametrize("value", ["7.93197E+11", "6.2001E+09", "7,93197E+10", "1e+05", "2E+10"])
+def test_identifier_in_scientific_notation_rejected(value: str) -> None:
+    with pytest.raises(StepError) as caught:
+        identifier_text(value)
+    assert (caught.value.key, caught.value.params) == ("mapping.identifier_scientific", {"value": value})
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("1625191602.0", "1625191602"),
+    ("94319851896,00", "94319851896"),
+    ("0620010001", "0620010001"),
+    ("10.0", "10.0"),  # a class, not a number written as a decimal
+    ("10E1", "10E1"),  # a class: Excel always writes the sign of the exponent
+    ("1625191602.5", "1625191602.5"),
+    (None, None),
+])
+def test_identifier_text_kept_or_given_digits(value: str | None, expected: str | None) -> None:
+    assert identifier_text(value) == expected

@@ -1,0 +1,84 @@
+"""Identifiers that Excel or a data frame turned into numbers, through every adapter.
+
+A CSV saved from Excel keeps a long number as the cell showed it ("7.93197E+11"), so the
+last digits are gone. A float column of a data frame saves "1625191602.0". The first is
+rejected with the place and what to do. The second gives its digits. Both rules cover every
+identifier field: local ids, the Ministry and personal identifiers, and references.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gateway.i18n import translate
+from gateway.ingest import service
+from gateway.store.models import Quarantine, Record
+from tests.support import oneroster as pkg
+from tests.support.store import StoreHandle
+
+HEADER = ("STT;Mã trường;Tên trường;Lớp;Mã học sinh;Mã định danh Bộ GD&ĐT;Họ và tên;Ngày sinh;"
+          "Giới tính;Dân tộc;Trạng thái;Số định danh cá nhân")
+SCHOOL = "062001;Trường Tiểu học Thử"
+
+
+def stored(source: str, entity: str = "student") -> dict[str, dict[str, Any]]:
+    records = Record.select().where((Record.source == source) & (Record.entity == entity))
+    return {record.local_id: json.loads(record.data) for record in records}
+
+
+def rejections(run_id: int) -> list[tuple[Any, ...]]:
+    rows = Quarantine.select().where(Quarantine.run == run_id)
+    return sorted((q.entity, q.reason, q.row, q.column, q.field) for q in rows)
+
+
+def test_school_list_with_excel_numbers(store: StoreHandle, tmp_path: Path) -> None:
+    lines = [
+        HEADER,
+        f"1;{SCHOOL};1A1;0620010001;1625191602;Hoàng Thị Thảo;29/08/2019;Nữ;Kinh;Đang học;7.93197E+10",
+        f"2;{SCHOOL};1A1;6.20010E+09;6091112182;Đặng Hải Dũng;05/11/2019;Nam;Kinh;Đang học;",
+        f"3;{SCHOOL};1A1;0620010003;2,29464E+09;Lê Văn An;05/01/2019;Nam;Kinh;Đang học;",
+        f"4;{SCHOOL};1A1;0620010004;2294640919.0;Mai Thị Ánh;06/01/2019;Nữ;Kinh;Đang học;"
+        "94319851896.0",
+    ]
+    folder = tmp_path / "list"
+    folder.mkdir()
+    (folder / "ds.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    report = service.ingest(store.db, store.settings, folder, "school-export", "excel-numbers")
+
+    scientific = "mapping.identifier_scientific"
+    assert rejections(report.run_id) == sorted([
+        ("student", scientific, 2, "Số định danh cá nhân", "personal_id"),
+        ("student", scientific, 3, "Mã học sinh", "local_id"),
+        ("enrollment", scientific, 3, "Mã học sinh", "person_ref"),
+        ("student", scientific, 4, "Mã định danh Bộ GD&ĐT", "ministry_id"),
+        ("enrollment", "ingest.reference_rejected", 2, "Mã học sinh", "person_ref"),
+        ("enrollment", "ingest.reference_rejected", 4, "Mã học sinh", "person_ref"),
+    ])
+    students = stored("excel-numbers")
+    assert list(students) == ["0620010004"]
+    assert (students["0620010004"]["ministry_id"], students["0620010004"]["personal_id"]) == (
+        "2294640919", "094319851896")
+    rejected = Quarantine.get((Quarantine.run == report.run_id) & (Quarantine.row == 3)
+                              & (Quarantine.entity == "student"))
+    message = translate(rejected.reason, "vi", **json.loads(rejected.params))
+    assert "6.20010E+09" in message
+    assert "Văn bản (Text)" in message
+
+
+def test_oneroster_ids_in_scientific_notation(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    tables["users"][0]["sourcedId"] = "1.23457E+11"
+    tables["enrollments"][0]["userSourcedId"] = "1.23457E+11"
+
+    report = service.ingest(store.db, store.settings, pkg.write_package(tmp_path / "p", tables),
+                            "oneroster", "roster")
+
+    scientific = "mapping.identifier_scientific"
+    assert [(entity, reason, column) for entity, reason, _, column, _ in rejections(report.run_id)] == [
+        ("enrollment", scientific, "userSourcedId"),
+        ("student", scientific, "sourcedId"),
+    ]
+    assert sorted(stored("roster")) == ["u2", "u3"]
