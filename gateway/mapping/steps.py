@@ -301,6 +301,12 @@ _FORMAT_WORDS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%H": "hh", "
 _ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_FORMAT = "%Y-%m-%d"
+# A date with the year first and slashes or dots ("2019/08/29"), as some Excel locales write
+# it. Nothing reads it day first, so it is read as ISO is.
+_YEAR_FIRST = re.compile(r"\d{4}([/.])\d{1,2}\1\d{1,2}")
+# A date written out in words ("ngày 29 tháng 8 năm 2019", "29 tháng 8, 2019"), read from its
+# match_key. The words name the day, the month and the year, so it is never ambiguous.
+_WORDS_DATE = re.compile(r"(?:ngay )?(\d{1,2}) thang (\d{1,2}),? (?:nam )?(\d{4})")
 _YEAR_ALONE = re.compile(r"\d{4}")
 
 
@@ -320,7 +326,10 @@ class _DateReader:
                 raise ConfigurationError("error.mapping_date_two_digit_format",
                                          mapping=context.mapping, field=context.field,
                                          format=pattern)
-        self.formats = formats
+        # A listed date and time also reads without seconds ("29/08/2019 00:00"), as Excel's
+        # format "dd/mm/yyyy hh:mm" writes it.
+        self.formats = [*formats, *(f[:-3] for f in formats
+                                    if f.endswith("%H:%M:%S") and f[:-3] not in formats)]
         # With ISO as the only format no reading can be ambiguous, so the fast parser serves.
         self.iso_only = formats == [_ISO_FORMAT]
         self.shown = " | ".join(human_format(f) for f in formats)
@@ -341,7 +350,17 @@ class _DateReader:
             if self.year_only:
                 return text
             raise StepError("mapping.date_year_only", value=value, formats=self.shown)
+        words = _WORDS_DATE.fullmatch(match_key(text)) if " " in text else None
+        if words:
+            return self._words(words, value)
         return self._parse(text, value)
+
+    def _words(self, words: re.Match[str], value: Any) -> str:
+        day, month, year = (int(part) for part in words.groups())
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError:
+            raise StepError("mapping.date_invalid", value=value, formats=self.shown) from None
 
     def _midnight(self, moment: datetime, value: Any) -> str:
         if moment.time() != time(0):
@@ -369,6 +388,10 @@ class _DateReader:
         formats = self.formats
         if _ISO_FORMAT not in formats and _ISO_DATE.fullmatch(text):
             formats = [*formats, _ISO_FORMAT]
+        year_first = _YEAR_FIRST.fullmatch(text)
+        if year_first:
+            separator = year_first.group(1)
+            formats = [*formats, separator.join(("%Y", "%m", "%d"))]
         for pattern in formats:
             try:
                 readings.setdefault(datetime.strptime(text, pattern), []).append(pattern)
@@ -396,9 +419,11 @@ def _date(argument: Mapping[str, Any], context: StepContext) -> Step:
 
     A value that two formats read as different dates is ambiguous, and a two-digit year is never
     expanded: both are rejected. A year alone is rejected unless the formats list ``%Y`` and
-    ``allow_year_only`` is true, when it passes as ``YYYY``. An ISO date (``YYYY-MM-DD``) is
-    read even when ``%Y-%m-%d`` is not listed. An ISO date and time at midnight gives its date,
-    and any other time of day is rejected.
+    ``allow_year_only`` is true, when it passes as ``YYYY``. An ISO date (``YYYY-MM-DD``), or
+    one with slashes or dots in its place (``2019/08/29``), is read even when no format lists
+    it, and so is a date in words (``ngày 29 tháng 8 năm 2019``). A listed format with a time
+    also reads the time without seconds. An ISO date and time at midnight gives its date, and
+    any other time of day is rejected.
     """
     reader = _DateReader(list(argument["formats"]), bool(argument.get("allow_year_only")), context)
     return Step("date", _plain(reader))

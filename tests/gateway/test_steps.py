@@ -71,6 +71,12 @@ MDY = "%m/%d/%Y"
     pytest.param(date_step(DMY), "2010-05-01", "2010-05-01", id="iso-date-unlisted"),
     pytest.param(date_step("%d/%m/%Y %H:%M"), "01/05/2010 00:00", "2010-05-01", id="format-with-midnight"),
     pytest.param(date_step(DMY, "%Y", allow_year_only=True), "2010", "2010", id="year-alone-allowed"),
+    pytest.param(date_step(DMY), "2010/05/01", "2010-05-01", id="year-first-slashes-unlisted"),
+    pytest.param(date_step(DMY), "2010.5.1", "2010-05-01", id="year-first-dots-unlisted"),
+    pytest.param(date_step(DMY, "%d/%m/%Y %H:%M:%S"), "01/05/2010 00:00", "2010-05-01",
+                 id="listed-time-without-seconds"),
+    pytest.param(date_step(DMY), "Ngày 01 tháng 5 năm 2010", "2010-05-01", id="words"),
+    pytest.param(date_step(DMY), "1 tháng 5, 2010", "2010-05-01", id="words-comma"),
 ])
 def test_date_read(step: dict[str, Any], value: Any, expected: str) -> None:
     result = run([step], value)
@@ -95,6 +101,14 @@ def test_date_read(step: dict[str, Any], value: Any, expected: str) -> None:
     pytest.param(date_step(DMY), "hôm qua", "mapping.date_invalid", id="text"),
     pytest.param(date_step(DMY), "40123", "mapping.date_invalid", id="serial-without-excel-step"),
     pytest.param(date_step("%Y-%m-%d"), "14/04/2021", "mapping.date_invalid", id="other-format"),
+    pytest.param(date_step(DMY), "2010/13/01", "mapping.date_invalid", id="year-first-no-such-month"),
+    pytest.param(date_step(DMY), "2010/05-01", "mapping.date_invalid", id="year-first-mixed-marks"),
+    pytest.param(date_step(DMY), "ngày 31 tháng 2 năm 2010", "mapping.date_invalid", id="words-no-such-day"),
+    pytest.param(date_step(DMY), "tháng 5 năm 2010", "mapping.date_invalid", id="words-no-day"),
+    pytest.param(date_step("%Y/%d/%m"), "2010/05/01", "mapping.date_ambiguous",
+                 id="year-first-read-otherwise"),
+    pytest.param(date_step(DMY, "%d/%m/%Y %H:%M:%S"), "01/05/2010 07:30", "mapping.date_has_time",
+                 id="time-without-seconds"),
 ])
 def test_date_rejected(step: dict[str, Any], value: Any, key: str) -> None:
     error = rejection([step], value)
