@@ -297,8 +297,11 @@ def _pad_left(argument: Mapping[str, Any], context: StepContext) -> Step:
 # -- dates -----------------------------------------------------------------------------------------
 
 _FORMAT_WORDS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%H": "hh", "%M": "mm", "%S": "ss"}
-# An ISO date and time, as some spreadsheet readers write a date cell; no time zone.
-_ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?")
+# An ISO date and time, as some spreadsheet readers write a date cell. A time zone may follow
+# ("2010-05-01T00:00:00.000Z", as some OneRoster exports write a birth date); the date is the
+# one written, and only midnight passes, so a date moved to another zone is rejected.
+_ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
+                           r"(?:Z|[+-]\d{2}:?\d{2})?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_FORMAT = "%Y-%m-%d"
 # A date with the year first and slashes or dots ("2019/08/29"), as some Excel locales write

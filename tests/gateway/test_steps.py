@@ -76,6 +76,8 @@ MDY = "%m/%d/%Y"
     pytest.param(date_step(DMY, "%d/%m/%Y %H:%M:%S"), "01/05/2010 00:00", "2010-05-01",
                  id="listed-time-without-seconds"),
     pytest.param(date_step(DMY), "Ngày 01 tháng 5 năm 2010", "2010-05-01", id="words"),
+    pytest.param(date_step(DMY), "2010-05-01T00:00:00.000Z", "2010-05-01", id="midnight-utc"),
+    pytest.param(date_step(DMY), "2010-05-01T00:00:00+07:00", "2010-05-01", id="midnight-offset"),
     pytest.param(date_step(DMY), "1 tháng 5, 2010", "2010-05-01", id="words-comma"),
 ])
 def test_date_read(step: dict[str, Any], value: Any, expected: str) -> None:
@@ -91,6 +93,7 @@ def test_date_read(step: dict[str, Any], value: Any, expected: str) -> None:
     pytest.param(date_step(DMY), "2010", "mapping.date_year_only", id="year-alone-no-year-format"),
     pytest.param(date_step(DMY, "%Y"), "2010", "mapping.date_year_only", id="year-alone-not-allowed"),
     pytest.param(date_step(DMY), "2010-05-01T08:30:00", "mapping.date_has_time", id="iso-time"),
+    pytest.param(date_step(DMY), "2010-04-30T17:00:00Z", "mapping.date_has_time", id="iso-shifted-utc"),
     pytest.param(date_step(DMY), "2010-05-01 00:00:01", "mapping.date_has_time", id="iso-one-second"),
     pytest.param(date_step(DMY), datetime(2010, 5, 1, 7), "mapping.date_has_time", id="datetime-time"),
     pytest.param(date_step("%d/%m/%Y %H:%M"), "01/05/2010 08:00", "mapping.date_has_time",
