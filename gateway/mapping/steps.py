@@ -504,9 +504,16 @@ def _excel_serial(argument: Mapping[str, Any], context: StepContext) -> Step:
 # -- code lists ------------------------------------------------------------------------------------
 
 
+_WITH_OTHER_NAME = re.compile(r"(.+?)\s*\((.+)\)")
+
+
 def _code(argument: Mapping[str, Any], context: StepContext) -> Step:
     """Look the value up in a code list: by its spellings, by the code itself (``by: code``),
-    and within the parent named by another output field (``parent_field``)."""
+    and within the parent named by another output field (``parent_field``).
+
+    A name followed by another name in brackets ("Kinh (Việt)") is found when both name the
+    same entry.
+    """
     codelist = get_codelist(argument["list"], argument.get("version"))
     by_code = argument.get("by", "name") == "code"
     parent_field = argument.get("parent_field")
@@ -522,12 +529,25 @@ def _code(argument: Mapping[str, Any], context: StepContext) -> Step:
             if parent is None:
                 raise StepError("mapping.code_parent_missing", value=value, codelist=codelist.label,
                                 parent_field=parent_field)
-        try:
+        def find(name: str) -> Any:
             if by_code:
-                return _lookup_code(codelist, text, parent)
+                return _lookup_code(codelist, name, parent)
             if parent is not None:
-                return codelist.lookup_in(text, str(parent))
-            return codelist.lookup(text)
+                return codelist.lookup_in(name, str(parent))
+            return codelist.lookup(name)
+
+        try:
+            try:
+                return find(text)
+            except KeyError:
+                both = _WITH_OTHER_NAME.fullmatch(text)
+                if by_code or both is None:
+                    raise
+                # "Kinh (Việt)": a name with another name of the same entry in brackets.
+                code = find(both.group(1))
+                if code is None or find(both.group(2)) != code:
+                    raise KeyError(text) from None
+                return code
         except KeyError:
             raise _unknown(codelist, value, by_code, parent) from None
         except CodeAmbiguous as exc:

@@ -249,6 +249,8 @@ def test_unknown_date_system_rejected_at_compile(system: str) -> None:
     pytest.param({"code": {"list": "ethnic-group-gso", "by": "code"}}, "04", "04", id="code-gso"),
     pytest.param({"code": {"list": "ethnic-group-1979", "by": "name"}}, "Khơ-me", "05", id="name-1979"),
     pytest.param({"code": {"list": "ethnic-group-gso"}}, "Khmer", "05", id="name-gso"),
+    pytest.param({"code": {"list": "ethnic-group-1979"}}, "Kinh (Việt)", "01", id="other-name-bracketed"),
+    pytest.param({"code": {"list": "ethnic-group-1979"}}, "Khơ me(Khmer)", "05", id="bracket-no-space"),
 ])
 def test_code_found(step: dict[str, Any], value: str, expected: str | None) -> None:
     assert run([step], value) == expected
@@ -262,6 +264,12 @@ def test_code_found(step: dict[str, Any], value: str, expected: str | None) -> N
                  id="name-by-code"),
     pytest.param({"code": {"list": "ethnic-group-1979", "by": "code"}}, "55", "mapping.code_not_in_list",
                  id="number-not-in-list"),
+    pytest.param({"code": {"list": "ethnic-group-1979"}}, "Kinh (Tày)", "mapping.code_unknown",
+                 id="brackets-name-two-entries"),
+    pytest.param({"code": {"list": "ethnic-group-1979"}}, "Kinh (mới)", "mapping.code_unknown",
+                 id="brackets-not-a-name"),
+    pytest.param({"code": {"list": "gender"}}, "Nữ (không xác định)", "mapping.code_unknown",
+                 id="brackets-null-alias"),
 ])
 def test_code_rejected(step: dict[str, Any], value: str, key: str) -> None:
     error = rejection([step], value)
