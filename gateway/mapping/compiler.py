@@ -20,7 +20,7 @@ from gateway.entities import load_entities
 from gateway.errors import ConfigurationError, MappingError, Place
 from gateway.mapping.spec import MappingSpec
 from gateway.mapping.steps import TEXT, StepContext, StepError, compile_steps, identifier_text
-from gateway.text import match_key
+from gateway.text import collapse_spaces, match_key
 from gateway.validation import SCHEMA_BASE_URI, SchemaRegistry, get_registry
 
 Getter = Callable[[Sequence[str]], str | None]
@@ -201,11 +201,13 @@ class CompiledMapping:
     def _compile_fields(self, fields: Mapping[str, Any],
                         errors: list[ConfigurationError]) -> list[FieldPlan]:
         types = _target_types(self.spec, fields)
+        one_line = _one_line_fields(self.spec, fields)
         plans = []
         for name, spec in fields.items():
             try:
                 self._check_containers(name, types)
-                plans.append(self._compile_field(name, spec, types.get(name)))
+                plan = self._compile_field(name, spec, types.get(name))
+                plans.append(_on_one_line(plan) if name in one_line else plan)
             except ConfigurationError as exc:
                 errors.append(exc)
         return plans
@@ -572,6 +574,39 @@ def _target_types(spec: MappingSpec, names: Iterable[str]) -> dict[str, frozense
     return found
 
 
+ONE_LINE_NAME = "/common/v1.json#/$defs/name"
+
+
+def _one_line_fields(spec: MappingSpec, names: Iterable[str]) -> set[str]:
+    """Return the stored fields that the entity's schema declares as one-line names (``$defs/name``)."""
+    try:
+        registry = get_registry()
+        schema = registry.schema(spec.entity, spec.schema_version)
+    except ConfigurationError:
+        return set()
+    reader = _SchemaTypes(registry, schema)
+    found = set()
+    for name in names:
+        located = reader.locate(name.split(".")) if is_stored(name) else None
+        if located is not None and reader.refers_to(located[0], located[1], ONE_LINE_NAME):
+            found.add(name)
+    return found
+
+
+def _on_one_line(plan: FieldPlan) -> FieldPlan:
+    """Put a name's words on one line with single spaces: a line break typed in the cell, a tab
+    or a no-break space becomes one space."""
+    compute = plan.compute
+
+    def one_line(cells: Sequence[str], out: dict[str, Any]) -> Any:
+        value = compute(cells, out)
+        if isinstance(value, str) and not (value.isprintable() and "  " not in value):
+            return collapse_spaces(value) or None
+        return value
+
+    return replace(plan, compute=one_line)
+
+
 class _SchemaTypes:
     """Follow ``$ref`` through the schema files to the ``type``, ``enum`` or ``const`` of a property."""
 
@@ -598,6 +633,16 @@ class _SchemaTypes:
             return None
         target = self._resolve(reference, document or self.root)
         return self.types(target[0], target[1], depth + 1) if target else None
+
+    def refers_to(self, schema: Any, document: dict[str, Any], suffix: str, depth: int = 0) -> bool:
+        """Tell whether ``schema`` reaches a ``$ref`` ending with ``suffix``, at once or through others."""
+        reference = schema.get("$ref") if isinstance(schema, Mapping) else None
+        if not isinstance(reference, str) or depth >= self._MAX_REFERENCES:
+            return False
+        if reference.endswith(suffix):
+            return True
+        target = self._resolve(reference, document)
+        return target is not None and self.refers_to(target[0], target[1], suffix, depth + 1)
 
     def locate(self, parts: Sequence[str]) -> tuple[Any, dict[str, Any]] | None:
         """Return the schema of the property at ``parts`` and the document it sits in, if declared."""

@@ -436,3 +436,25 @@ def test_yaml_and_stored_document_map_alike() -> None:
         for mark, gender in (("x", "female"), ("", "male")):
             assert map_row(row_with(Nữ=mark), document)["gender"] == gender
     assert MappingSpec(from_yaml, "a").version_id == MappingSpec(stored, "b").version_id
+
+
+# Names on one line ----------------------------------------------------------------------------
+
+
+def test_name_white_space_made_single() -> None:
+    row = list(ROW)
+    row[2] = "Nguyễn\u00a0Thị\n Minh"  # a no-break space, and a line break typed in the cell
+    row[3] = "Khai\t"
+    record = map_row(row)
+    assert record["full_name"] == "Nguyễn Thị Minh Khai"
+    assert record["middle_name"] == "Thị Minh"
+    assert record["given_name"] == "Khai"
+
+
+def test_free_text_keeps_its_lines() -> None:
+    document = with_fields(**{"address.detail": {"column": "Địa chỉ"}})
+    document["schema_version"] = 2
+    mapping = compile_document(document, headers=[*HEADERS, "Địa chỉ"])
+    record = mapping.map([*ROW, "Số 1\nẤp 4"], PLACE).record
+    assert record["address"]["detail"] == "Số 1\nẤp 4"
+    assert record["full_name"] == "Nguyễn Thị Minh Khai"
