@@ -37,7 +37,10 @@ from gateway.text import match_key
 log = logging.getLogger(__name__)
 
 STREAM_NAME = "table"
-SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xls", ".htm", ".html")
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".htm", ".html")
+# Text files that are lists only when a header is found (Excel's "Unicode Text" export);
+# in a folder, one without a header is a note and is skipped with a warning.
+NOTE_SUFFIXES = (".txt",)
 # Hint names quoted in a "no header row" message.
 _EXPECTED_NAMES = 5
 
@@ -317,6 +320,12 @@ class TablePackage(Package):
         """Add the notices for the tables of ``file`` that had no header."""
         level: Literal["warning", "error"] = "warning" if read else "error"
         headerless = [sheet for sheet, empty in missing if not empty]
+        if (not read and kind == "csv" and Path(file).suffix.lower() in NOTE_SUFFIXES
+                and not isinstance(self._source, SingleFile)):
+            # A folder's notes ("Hướng dẫn.txt") are text files too, but not lists.
+            self._notice("table.text_file_ignored", Place(file=file), file=file,
+                         expected=self._expected())
+            return
         if kind == "html":
             # Pages lay out titles and signatures in tables of their own.
             if read and headerless:

@@ -106,8 +106,9 @@ def test_folder_reads_table_files_in_name_order(tmp_path: Path):
         ("a-lop-6a1.xlsx", "6A1"), ("b-lop-6a2.csv", None), ("c-lop-6a3.html", "1"),
     ]
     assert [s.properties["format"] for s in result.streams] == ["xlsx", "csv", "html"]
-    assert result.notices == [("warning", "table.file_ignored")]
-    assert result.description["files"] == ["a-lop-6a1.xlsx", "b-lop-6a2.csv", "c-lop-6a3.html"]
+    assert result.notices == [("warning", "table.text_file_ignored")]
+    assert result.description["files"] == ["a-lop-6a1.xlsx", "b-lop-6a2.csv", "c-lop-6a3.html",
+                                            "ghi-chu.txt"]
 
 
 def test_zip_of_tables_read(tmp_path: Path):
@@ -144,12 +145,26 @@ def test_registry_key_school_export_is_table_adapter():
 
 
 def test_folder_without_table_files_raises(tmp_path: Path):
-    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "notes.docx").write_text("x", encoding="utf-8")
 
     with pytest.raises(Exception) as raised, TableAdapter().open(tmp_path, Limits()):
         pass
 
     assert getattr(raised.value, "key", None) == "table.no_files"
+
+
+def test_unicode_text_list_read_note_skipped(tmp_path: Path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    lines = ["\t".join(STUDENT_COLUMNS), "1\t0101\tAn\t\tNam"]
+    (folder / "lop-6a1.txt").write_text("\r\n".join(lines) + "\r\n", encoding="utf-16")
+    (folder / "huong-dan.txt").write_text("Gửi danh sách trước ngày 15.\n", encoding="utf-8")
+
+    result = read(folder)
+
+    assert [(s.file, s.properties["delimiter"]) for s in result.streams] == [("lop-6a1.txt", "\t")]
+    assert result.rows[0][0].cells[1:3] == ["0101", "An"]
+    assert result.notices == [("warning", "table.text_file_ignored")]
 
 
 # XLSX -----------------------------------------------------------------------
