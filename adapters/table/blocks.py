@@ -27,9 +27,11 @@ ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
   reject it with a reason;
 - a row with one non-empty cell between data rows labels the rows after it
   when its text starts with the word "Lớp" and a class ("Lớp 6A2" in a list with one
-  header that groups its pupils by class) and the cell spans several columns
-  or sits in the first column, where a pupil row has its number. The rows
-  held before it end the block before;
+  header that groups its pupils by class), or is a class name alone ("6A2",
+  "10A1 - GVCN: ...", "6A2 (40 HS)"), and the cell spans several columns or sits
+  in the first column, where a pupil row has its number. A class name alone in
+  a first column that the mappings read ("Lớp", "Mã học sinh") is that column's
+  value, so it stays a data row. The rows held before it end the block before;
 - a row whose one cell spans several columns and that is no label is a note
   ("Ghi chú: ..." merged across the table). Between data rows it is skipped
   with the footers, because read as data its text would fill every column;
@@ -73,6 +75,16 @@ _PAGE_NUMBER = re.compile(r"(?:trang|page) \d{1,4}(?: (?:of |tren )?\d{1,4})?")
 # A group label by match_key: the word "lớp", then a class that starts with its grade number or
 # a preschool group ("Lớp 6A2", "LỚP: 10A1", "Lớp Mầm 1"), not "Lớp học thêm".
 _GROUP_LABEL = re.compile(r"lop (?:\d|mam\b|choi\b|la\b|nha tre\b|nhom tre\b)")
+# A class name without the word "Lớp", matched on the cell's text because match_key drops the
+# punctuation that ends the name: a grade from 1 to 12 right before a letter, then letters and
+# digits ("6A2", "10A1", "12CT"). A note after a spaced dash, a comma or a bracket ("6A2 - GVCN:
+# ...", "6A2 (40 HS)") or a school year may follow. No space may follow the grade, so that a
+# count ("3 học sinh chuyển đi") is no class. Preschool groups need the word "Lớp", because "La"
+# is also a family name.
+_CLASS_NAME = re.compile(
+    r"(?:1[0-2]|[1-9])[^\W\d_]\w*"
+    r"(?:\s+[-–]\s.*|\s*[,;|(].*|\s+(?i:n[aă]m h[oọ]c)\b.*|\s+\d{4}\s*[-–]\s*\d{4})?"
+)
 # A "label: value" cell of a totals row: a word, then a colon.
 _LABELLED = re.compile(r"[^\W\d_][^:]*:")
 # Data cells are names and identifiers that never repeat, so they would only
@@ -114,6 +126,10 @@ class BlockReader:
             index for index, name in enumerate(header.names)
             if name and match_key(name) in hints.required
         ]
+        self._read_columns = {
+            index for index, name in enumerate(header.names)
+            if name and match_key(name) in hints.columns
+        }
         self.block = header.label
         self.counts = SkipCounts(labels=1 if header.label else 0)
         titled = grid.properties.get("format") in _TITLED_FORMATS
@@ -184,16 +200,25 @@ class BlockReader:
         """Tell whether a one-cell row between data rows labels the rows after it ("Lớp 6A2").
 
         Lists with one header often group their pupils under such rows. The cell
-        must start with the word "Lớp" and a class, and span several columns or sit
-        in the first column, where a pupil row has its number. A note between the
-        pupils ("Ghi chú ...") is no label, so the rows after it keep their class.
+        must start with the word "Lớp" and a class, or be a class name alone ("6A2"),
+        and span several columns or sit in the first column, where a pupil row has
+        its number. A note between the pupils ("Ghi chú ...") is no label, so the
+        rows after it keep their class.
         """
         index = _single_cell(row)
         if index is None or self._named < _MIN_COLUMNS_FOR_LABELS:
             return False
-        if not (index == 0 or row.is_spanning(index)):
+        spanning = row.is_spanning(index)
+        if not (index == 0 or spanning):
             return False
-        return _GROUP_LABEL.match(_uncached_match_key(row.cells[index])) is not None
+        text = row.cells[index]
+        if _GROUP_LABEL.match(_uncached_match_key(text)) is not None:
+            return True
+        # A class name alone in a column that the mappings read (a "Lớp" or code column
+        # first) is that column's value in a pupil row with the other cells empty.
+        if not spanning and index in self._read_columns:
+            return False
+        return _CLASS_NAME.fullmatch(text) is not None
 
     def _start_group(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
         """End the block before a group label, and label the rows after it."""

@@ -272,6 +272,23 @@ def test_pupils_grouped_under_class_rows(store: StoreHandle, tmp_path: Path) -> 
         "204001 10A1", "204001 10A1", "204001 11A2"]
 
 
+def test_pupils_grouped_under_bare_class_names(store: StoreHandle, tmp_path: Path) -> None:
+    # Class rows without the word "Lớp", in the first column, one with the teacher's name.
+    header = ["STT", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
+    rows: list[list[object]] = [["DANH SÁCH HỌC SINH"], header]
+    for title, pupils in (("10A1", PUPILS[:2]), ("11A2 - GVCN: Trần Thị Mai", PUPILS[2:])):
+        rows.append([title])
+        rows += [[n, code, name, *SCHOOL] for n, (code, _, name, *_) in enumerate(pupils, 1)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": rows})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "bare-classes")
+
+    assert rejections(report.run_id) == []
+    assert sorted(stored("bare-classes", "class")) == ["204001 10A1", "204001 11A2"]
+    assert sorted(e["class_ref"] for e in stored("bare-classes", "enrollment").values()) == [
+        "204001 10A1", "204001 10A1", "204001 11A2"]
+
+
 def test_repeated_code_names_other_file(store: StoreHandle, tmp_path: Path) -> None:
     header = ["STT", "Lớp", "Mã học sinh", "Họ và tên", "Mã trường", "Tên trường"]
     folder = tmp_path / "lists"

@@ -253,6 +253,67 @@ def test_csv_group_label_in_first_column(tmp_path: Path):
     assert result.column("_block") == ["LỚP: 10A1", "Lớp 10A2"]
 
 
+def test_csv_class_name_rows_label_groups(tmp_path: Path):
+    # Class names without the word "Lớp", in the first column, where a pupil row has its number.
+    path = write_csv(tmp_path / "ds.csv", [
+        ",".join(STUDENT_COLUMNS), "6A1,,,,", "1,0101,An,x,Nam", "2,0102,Bình,x,Nam",
+        '"10A1 - GVCN: Trần Thị Mai",,,,', "3,0103,Chi,x,Nữ", "6A2 (40 HS),,,,",
+        "4,0104,Dũng,x,Nam",
+    ])
+
+    result = read(path)
+
+    assert result.column("_block") == ["6A1", "6A1", "10A1 - GVCN: Trần Thị Mai", "6A2 (40 HS)"]
+    assert result.lines() == [3, 4, 6, 8]
+
+
+def test_merged_class_name_row_labels_group(tmp_path: Path):
+    # Merged across the table, a class name alone was read as a note and skipped, so the
+    # pupils after it kept the class before.
+    path = write_merged_xlsx(tmp_path / "ds.xlsx", [
+        STUDENT_COLUMNS, ["Lớp 6A1"], student(1), ["Tổng số: 1"], ["6A2"], student(2),
+    ], ["A2:E2", "A4:E4", "A5:E5"])
+
+    result = read(path)
+
+    assert result.column("_block") == ["Lớp 6A1", "6A2"]
+    assert result.lines() == [3, 6]
+
+
+@pytest.mark.parametrize("row", [
+    pytest.param(",,6A2,,", id="not-first-column"),
+    pytest.param("3 học sinh chuyển đi,,,,", id="count-with-space"),
+    pytest.param("Mầm 1,,,,", id="preschool-without-lop"),
+    pytest.param("13A,,,,", id="grade-above-12"),
+    pytest.param("6A2 Nguyễn Văn An,,,,", id="name-after-class"),
+])
+def test_one_cell_row_not_class_stays_data(tmp_path: Path, row: str):
+    path = write_csv(tmp_path / "ds.csv", [
+        "Lớp: 6A1", ",".join(STUDENT_COLUMNS), "1,0101,An,x,Nam", row, "2,0102,Bình,x,Nam",
+    ])
+
+    result = read(path)
+
+    assert result.column("_block") == ["Lớp: 6A1", "Lớp: 6A1", "Lớp: 6A1"]
+    assert result.lines() == [3, 4, 5]
+
+
+def test_class_name_in_read_first_column_stays_data(tmp_path: Path):
+    # The first column is "Lớp", which the mappings read: "6A2" alone there is a pupil row
+    # with the other cells empty, not a label.
+    columns = ["Lớp", "Mã học sinh", "Họ và tên", "Ngày sinh", "Giới tính"]
+    hints = ReadHints(columns=frozenset(match_key(c) for c in columns),
+                      required=frozenset({match_key("Mã học sinh")}))
+    path = write_csv(tmp_path / "ds.csv", [
+        ",".join(columns), "6A1,0101,An,x,Nam", "6A2,,,,", "6A2,0102,Bình,x,Nam",
+    ])
+
+    result = read(path, hints)
+
+    assert result.column("Lớp") == ["6A1", "6A2", "6A2"]
+    assert result.column("_block") == ["", "", ""]
+
+
 def test_merged_note_between_data_rows_skipped(tmp_path: Path):
     path = write_merged_xlsx(tmp_path / "ds.xlsx", [
         STUDENT_COLUMNS, student(1), ["Ghi chú: chuyển đến từ học kỳ II"], student(2),
