@@ -138,19 +138,40 @@ gets the counts that are not zero, joined, as its ``detail``.
 """
 
 
+NAME_PARAMS = {"field": "field", "parent_field": "field", "column": "column", "columns": "columns"}
+"""Parameters that name a mapping field or a column, with the kind of name each holds.
+
+A private field of a mapping (a part of its dotted path starts with "_", as in
+``_class_name``) and a column that an adapter adds to every row (``_block``,
+``_sheet``) mean nothing to the person who fixes the file. ``translate`` shows
+the text of ``virtual_name.<name>`` in their place, and the text of
+``virtual_name.private_field`` for a private field without one of its own. A
+column whose name starts with "_" but has no text keeps its name, because a
+file's own header may start with "_". ``columns`` is a list of column names
+joined with ", ", and each name in it is described alone.
+"""
+
+# Messages about a mapping file itself keep the names, because their reader edits that file,
+# where each field has its own name.
+_RAW_NAME_MESSAGES = "error.mapping_"
+
+
 def translate(key: str, lang: str | None = None, **params: object) -> str:
     """Return the text of ``key`` in ``lang`` with ``params`` filled in.
 
     Falls back to the other language, then to the key itself, so a missing
     translation shows up as a readable key instead of an exception. The
     ``count`` parameter picks the plural form of a plural entry. A message of
-    ``COUNTED_MESSAGES`` leaves out its counts of zero.
+    ``COUNTED_MESSAGES`` leaves out its counts of zero. The parameters of
+    ``NAME_PARAMS`` show a private field or an adapter's own column by its text.
     """
     counted = COUNTED_MESSAGES.get(key)
     if counted:
         parts = [translate(f"{key}.{name}", lang, count=params[name])
                  for name in counted if params.get(name)]
         params = {**params, "detail": ", ".join(parts)}
+    if not key.startswith(_RAW_NAME_MESSAGES):
+        params = _describe_names(params, lang)
     text = lookup(key, lang, params.get("count"))
     if text is None:
         return key
@@ -158,6 +179,37 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
 
 
 t = translate
+
+
+def _describe_name(name: str, kind: str, lang: str | None) -> str:
+    """Return how messages to people show the field or column ``name``.
+
+    ``kind`` is ``"field"`` or ``"column"``. A private field or an adapter's own
+    column is shown by its catalogue text, as ``NAME_PARAMS`` describes. Any
+    other name is returned as it is.
+    """
+    if "_" not in name:
+        return name
+    text = lookup(f"virtual_name.{name}", lang) if name.startswith("_") else None
+    if text is not None:
+        return text
+    if kind == "field" and any(part.startswith("_") for part in name.split(".")):
+        return lookup("virtual_name.private_field", lang) or name
+    return name
+
+
+def _describe_names(params: dict[str, object], lang: str | None) -> dict[str, object]:
+    described = dict(params)
+    for param, kind in NAME_PARAMS.items():
+        value = params.get(param)
+        if not isinstance(value, str) or "_" not in value:
+            continue
+        if kind == "columns":
+            names = value.split(", ")
+            described[param] = ", ".join(_describe_name(name, "column", lang) for name in names)
+        else:
+            described[param] = _describe_name(value, kind, lang)
+    return described
 
 
 def placeholders(text: str) -> set[str]:

@@ -393,6 +393,7 @@ class CompiledMapping:
                 # column: the message names the columns of the fields it is built from.
                 key = self._missing_key(plan)
                 columns = self._source_columns(plan, with_absent=key != "mapping.required_missing_joined")
+                # Joined with ", ", which translate splits to describe each name.
                 raise MappingError(key, place=place.with_(field=plan.name), field=plan.name,
                                    columns=", ".join(columns))
             out[plan.name] = value
@@ -402,8 +403,9 @@ class CompiledMapping:
         """Return the message key for a required field built from other fields that has no value.
 
         A ``first_of`` field's sources may contain text that names nothing (a title with no class).
-        Its message covers that case, and explains the adapter's own columns (``_block``) when
-        the field reads them.
+        Its message covers that case when the field reads the adapter's own columns (``_block``).
+        Messages show those columns and private fields by their catalogue text
+        (``gateway.i18n.NAME_PARAMS``).
         """
         if "first_of" not in self.spec.document["fields"].get(plan.name, {}):
             return "mapping.required_missing_joined"

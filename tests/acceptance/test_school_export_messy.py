@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
+from gateway.i18n import translate
 from gateway.ingest import service
 from gateway.store.models import Quarantine, Record
 from tests.support.store import StoreHandle
@@ -317,6 +318,30 @@ def test_title_without_class_rejected_not_merged(store: StoreHandle, tmp_path: P
     found = rejections(report.run_id)
     assert ("class", "mapping.required_missing_first_virtual", "Sheet1", 4, None) in found
     assert ("enrollment", "mapping.required_missing_first_virtual", "Sheet2", 4, None) in found
+
+
+@pytest.mark.parametrize(("lang", "class_name"), [pytest.param("vi", "tên lớp", id="vi"),
+                                                  pytest.param("en", "class name", id="en")])
+def test_no_class_rejection_explains_class_name(store: StoreHandle, tmp_path: Path, lang: str,
+                                                class_name: str) -> None:
+    path = year_title_workbook(tmp_path / "ds.xlsx", ("Sheet1", "Sheet2"))
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "no-class")
+
+    rejected = list(Quarantine.select().where((Quarantine.run == report.run_id)
+                                              & (Quarantine.entity == "enrollment")))
+    assert len(rejected) == 3
+    for row in rejected:
+        # The store keeps the field's own name, for the people who edit the mapping.
+        assert row.field == "_class_name"
+        message = translate(row.reason, lang=lang, **json.loads(row.params))
+        place = translate("place.field", lang=lang, field=row.field)
+        assert "_class_name" not in message
+        assert "_block" not in message
+        assert "_sheet" not in message
+        assert class_name in message
+        assert "_class_name" not in place
+        assert class_name in place
 
 
 # Identifiers and dates -------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
+from adapters.table.blocks import BLOCK_COLUMN, SHEET_COLUMN
 from gateway import PROJECT_ROOT
 from gateway.i18n import (
     LANGUAGES,
@@ -19,6 +20,8 @@ from gateway.i18n import (
     set_language,
     translate,
 )
+from gateway.mapping.compiler import column_groups, is_stored
+from gateway.mapping.spec import read_spec, shipped_mapping_files
 
 
 def test_languages_have_same_keys() -> None:
@@ -133,4 +136,74 @@ def _keys_in_code() -> set[str]:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_key_in_code_is_translated(lang: str) -> None:
     missing = sorted(k for k in _keys_in_code() if k not in catalogue(lang))
+    assert missing == []
+
+
+# Private fields and an adapter's own columns in messages ----------------------------
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    pytest.param("vi", "trường dữ liệu tên lớp", id="vi"),
+    pytest.param("en", "field class name", id="en"),
+])
+def test_private_field_shown_by_text(lang: str, expected: str) -> None:
+    assert translate("place.field", lang=lang, field="_class_name") == expected
+
+
+@pytest.mark.parametrize("field", ["_phone_checked", "address._house"])
+def test_unknown_private_field_gets_general_text(field: str) -> None:
+    text = translate("mapping.required_missing", lang="en", field=field, column="SĐT")
+
+    assert field not in text
+    assert "working value that the mapping computes" in text
+
+
+def test_public_field_keeps_name() -> None:
+    assert translate("place.field", lang="en", field="local_id") == "field local_id"
+
+
+def test_virtual_columns_in_list_shown_by_text() -> None:
+    text = translate("mapping.required_missing_first_virtual", lang="en", field="name",
+                     columns="Lớp, _block, _sheet")
+
+    assert "_block" not in text
+    assert "_sheet" not in text
+    assert 'Lớp, label row above the pupils (such as "Lớp: 6A1"), sheet title.' in text
+
+
+def test_column_list_with_comma_in_name_kept() -> None:
+    text = translate("mapping.required_missing_first", lang="vi", field="x",
+                     columns="Số nhà, đường, _sheet")
+
+    assert "Số nhà, đường, tên trang tính" in text
+
+
+def test_unknown_underscore_column_keeps_name() -> None:
+    # A file's own header may start with "_"; only the adapters' columns have a text.
+    assert translate("place.column", lang="en", column="_id") == "column _id"
+
+
+def test_mapping_file_message_keeps_private_name() -> None:
+    text = translate("error.mapping_field_unknown", lang="en", mapping="school-export/enrollment/v3",
+                     field="_class_name", name="_name_in_label")
+
+    assert "field _class_name:" in text
+
+
+def _shipped_virtual_names() -> set[str]:
+    names = {BLOCK_COLUMN, SHEET_COLUMN}
+    for path in shipped_mapping_files():
+        fields = read_spec(path).document["fields"]
+        names.update(name for name in fields if not is_stored(name))
+        names.update(column for field in fields.values() for group in column_groups(field)
+                     for column in group if column.startswith("_"))
+    return names
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_shipped_virtual_names_have_text(lang: str) -> None:
+    names = _shipped_virtual_names()
+    missing = sorted(name for name in names if f"virtual_name.{name}" not in catalogue(lang))
+
+    assert "_class_name" in names
     assert missing == []
