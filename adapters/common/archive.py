@@ -8,7 +8,9 @@ symbolic links, and two names that differ only in case. Every violation raises
 can act.
 
 The members are the files at the root, or, when the root contains only one
-folder, the files directly inside that folder. Names are matched without
+folder, the files directly inside that folder. With ``recursive``, the files
+of the folders below count too, named by their path from that root
+(``Khối 6/6A1.xlsx``), as schools send lists sorted into folders. Names are matched without
 regard to case, because producers disagree on spelling (``userprofiles.csv``
 against ``userProfiles.csv``). Members are read as streams.
 """
@@ -51,7 +53,8 @@ _IGNORED_FOLDERS = {"__macosx"}
 class Member:
     """One file of an archive or folder.
 
-    ``name`` is relative to the package root (no folder part); ``path`` is the
+    ``name`` is relative to the package root (no folder part, except the folders
+    below the root when the archive was opened ``recursive``); ``path`` is the
     full path inside the archive or folder, for messages.
     """
 
@@ -135,20 +138,21 @@ class Archive(ABC):
         self.close()
 
 
-def open_archive(path: Path, limits: Limits) -> Archive:
+def open_archive(path: Path, limits: Limits, recursive: bool = False) -> Archive:
     """Open the folder or ``.zip`` file at ``path`` within ``limits``.
 
+    ``recursive`` takes in the files of the folders below the root as well.
     Raises ``InputError`` when the path does not exist, is neither a folder nor
     a zip file, or breaks a limit or a naming rule.
     """
     path = Path(path)
     if path.is_dir():
-        return _open_folder(path, limits)
+        return _open_folder(path, limits, recursive)
     if not path.is_file():
         raise InputError("archive.not_found", place=Place(file=path.name), path=str(path))
     if not zipfile.is_zipfile(path):
         raise InputError("archive.not_supported", place=Place(file=path.name), path=str(path))
-    return _open_zip(path, limits)
+    return _open_zip(path, limits, recursive)
 
 
 def _fold(name: str) -> str:
@@ -156,10 +160,15 @@ def _fold(name: str) -> str:
 
 
 def _is_ignored(parts: list[str]) -> bool:
-    if any(part.casefold() in _IGNORED_FOLDERS for part in parts[:-1]):
+    if any(_is_ignored_folder(part) for part in parts[:-1]):
         return True
     last = parts[-1]
     return last.startswith(".") or last.casefold() in _IGNORED_NAMES
+
+
+def _is_ignored_folder(name: str) -> bool:
+    """Tell whether a folder is one that file managers add (``__MACOSX``) or a hidden one."""
+    return name.casefold() in _IGNORED_FOLDERS or name.startswith(".")
 
 
 def _root_of(paths: list[list[str]]) -> list[str]:
@@ -201,7 +210,7 @@ class _ZipArchive(Archive):
         self._zip.close()
 
 
-def _open_zip(path: Path, limits: Limits) -> Archive:
+def _open_zip(path: Path, limits: Limits, recursive: bool) -> Archive:
     size = path.stat().st_size
     if size > limits.max_archive_bytes:
         raise InputError(
@@ -215,7 +224,7 @@ def _open_zip(path: Path, limits: Limits) -> Archive:
             "archive.invalid_zip", place=Place(file=path.name), path=str(path)
         ) from error
     try:
-        members = _zip_members(path, zip_file, limits)
+        members = _zip_members(path, zip_file, limits, recursive)
     except BaseException:
         zip_file.close()
         raise
@@ -226,7 +235,8 @@ def _open_zip(path: Path, limits: Limits) -> Archive:
     return _ZipArchive(path, members, zip_file)
 
 
-def _zip_members(path: Path, zip_file: zipfile.ZipFile, limits: Limits) -> list[Member]:
+def _zip_members(path: Path, zip_file: zipfile.ZipFile, limits: Limits,
+                 recursive: bool) -> list[Member]:
     entries = zip_file.infolist()
     if len(entries) > limits.max_archive_members:
         raise InputError(
@@ -249,8 +259,13 @@ def _zip_members(path: Path, zip_file: zipfile.ZipFile, limits: Limits) -> list[
     root = _root_of(split)
     members = []
     for entry, parts in zip(files, split, strict=True):
-        if parts[:-1] == root and not _is_ignored(parts):
+        if _is_ignored(parts):
+            continue
+        if parts[:-1] == root:
             members.append(Member(name=parts[-1], path=entry.filename, size=entry.file_size))
+        elif recursive and parts[:len(root)] == root:
+            name = "/".join(parts[len(root):])
+            members.append(Member(name=name, path=entry.filename, size=entry.file_size))
     return members
 
 
@@ -303,7 +318,7 @@ class _FolderArchive(Archive):
         return os.fdopen(descriptor, "rb")
 
 
-def _open_folder(path: Path, limits: Limits) -> Archive:
+def _open_folder(path: Path, limits: Limits, recursive: bool) -> Archive:
     entries = _folder_entries(path, path)
     root: list[str] = []
     data = [entry for entry in entries if not _is_ignored([entry.name])]
@@ -311,22 +326,24 @@ def _open_folder(path: Path, limits: Limits) -> Archive:
         root = [data[0].name]
         entries = _folder_entries(path, Path(data[0].path))
 
-    files = [entry for entry in entries if entry.is_file(follow_symlinks=False)]
+    files = [([entry.name], entry) for entry in entries if entry.is_file(follow_symlinks=False)]
+    if recursive:
+        files.extend(_files_below(path, entries, limits))
     if len(files) > limits.max_archive_members:
         raise InputError(
             "archive.too_many_members", place=Place(file=path.name),
             path=str(path), count=len(files), limit=limits.max_archive_members,
         )
-    _check_duplicates(path, [entry.name for entry in files])
+    _check_duplicates(path, ["/".join(parts) for parts, _ in files])
 
     members = [
         Member(
-            name=entry.name,
-            path="/".join([*root, entry.name]),
+            name="/".join(parts),
+            path="/".join([*root, *parts]),
             size=entry.stat(follow_symlinks=False).st_size,
         )
-        for entry in files
-        if not _is_ignored([entry.name])
+        for parts, entry in files
+        if not _is_ignored(parts)
     ]
     total = sum(member.size for member in members)
     if total > limits.max_uncompressed_bytes:
@@ -335,6 +352,34 @@ def _open_folder(path: Path, limits: Limits) -> Archive:
             path=str(path), size=total, limit=limits.max_uncompressed_bytes,
         )
     return _FolderArchive(path, members)
+
+
+def _files_below(package: Path, entries: list[os.DirEntry[str]],
+                 limits: Limits) -> list[tuple[list[str], os.DirEntry[str]]]:
+    """Return the files in the folders of ``entries`` and below, each with its path from there.
+
+    Folders count toward the member limit too, so that a tree of empty folders cannot
+    make the walk long.
+    """
+    found: list[tuple[list[str], os.DirEntry[str]]] = []
+    pending = [([entry.name], entry) for entry in entries
+               if entry.is_dir(follow_symlinks=False) and not _is_ignored_folder(entry.name)]
+    visited = 0
+    while pending:
+        parts, folder = pending.pop(0)
+        visited += 1
+        if visited + len(found) > limits.max_archive_members:
+            raise InputError(
+                "archive.too_many_members", place=Place(file=package.name),
+                path=str(package), count=visited + len(found), limit=limits.max_archive_members,
+            )
+        for entry in _folder_entries(package, Path(folder.path)):
+            if entry.is_dir(follow_symlinks=False):
+                if not _is_ignored_folder(entry.name):
+                    pending.append(([*parts, entry.name], entry))
+            elif entry.is_file(follow_symlinks=False):
+                found.append(([*parts, entry.name], entry))
+    return found
 
 
 def _folder_entries(package: Path, folder: Path) -> list[os.DirEntry[str]]:

@@ -84,7 +84,7 @@ def open_source(path: Path, limits: Limits) -> Source:
     """
     if path.is_file() and path.suffix.lower() != ".zip":
         return SingleFile(path)
-    return open_archive(path, limits)
+    return open_archive(path, limits, recursive=True)
 
 
 class TablePackage(Package):

@@ -223,3 +223,55 @@ def test_file_that_is_not_zip_rejected(tmp_path: Path):
     path.write_bytes(b"id\n1\n")
 
     assert raised_key(path) == "archive.not_supported"
+
+
+# Recursive: files in the folders below the root -----------------------------------------------
+
+
+def test_recursive_folder_names_subfolders(tmp_path: Path):
+    root = tmp_path / "export" / "Danh sách"
+    (root / "Khối 6" / "6A").mkdir(parents=True)
+    (root / "Khối 7").mkdir()
+    (root / "__MACOSX").mkdir()
+    (root / ".git").mkdir()
+    (root / "tong-hop.csv").write_bytes(b"a\n")
+    (root / "Khối 6" / "6A" / "6A1.xlsx").write_bytes(b"b\n")
+    (root / "Khối 7" / "7A1.csv").write_bytes(b"c\n")
+    (root / "__MACOSX" / "._7A1.csv").write_bytes(b"d\n")
+    (root / ".git" / "HEAD").write_bytes(b"e\n")
+
+    with open_archive(tmp_path / "export", Limits(), recursive=True) as archive:
+        members = sorted((member.name, member.path) for member in archive.members)
+        assert members == [
+            ("Khối 6/6A/6A1.xlsx", "Danh sách/Khối 6/6A/6A1.xlsx"),
+            ("Khối 7/7A1.csv", "Danh sách/Khối 7/7A1.csv"),
+            ("tong-hop.csv", "Danh sách/tong-hop.csv"),
+        ]
+        with archive.open(archive.members[0]) as handle:
+            assert handle.read() in {b"a\n", b"b\n", b"c\n"}
+
+    with open_archive(tmp_path / "export", Limits()) as archive:
+        assert [member.name for member in archive.members] == ["tong-hop.csv"]
+
+
+def test_recursive_zip_names_subfolders(tmp_path: Path):
+    path = write_zip(tmp_path / "export.zip", {
+        "Danh sách/Khối 6/6A1.xlsx": b"b", "Danh sách/7A1.csv": b"c",
+        "__MACOSX/Danh sách/._7A1.csv": b"d", "Danh sách/.hidden/x.csv": b"e",
+    })
+
+    with open_archive(path, Limits(), recursive=True) as archive:
+        assert sorted(member.name for member in archive.members) == ["7A1.csv", "Khối 6/6A1.xlsx"]
+        with archive.open(archive.find("Khối 6/6A1.xlsx")) as handle:
+            assert handle.read() == b"b"
+
+
+def test_recursive_folder_counts_folders_in_limit(tmp_path: Path):
+    for number in range(5):
+        (tmp_path / f"lop-{number}").mkdir()
+    (tmp_path / "ds.csv").write_bytes(b"a\n")
+
+    with pytest.raises(InputError) as raised:
+        open_archive(tmp_path, Limits(max_archive_members=4), recursive=True)
+
+    assert raised.value.key == "archive.too_many_members"

@@ -153,6 +153,21 @@ def test_folder_without_table_files_raises(tmp_path: Path):
     assert getattr(raised.value, "key", None) == "table.no_files"
 
 
+def test_lists_in_subfolders_read(tmp_path: Path):
+    folder = tmp_path / "export"
+    (folder / "Khối 6").mkdir(parents=True)
+    (folder / "Khối 7").mkdir()
+    write_xlsx(folder / "Khối 6" / "6A1.xlsx", {"6A1": [STUDENT_COLUMNS, student(1)]})
+    write_csv(folder / "Khối 7" / "7A1.csv", [",".join(STUDENT_COLUMNS), "1,0102,Bình,x,Nam"])
+
+    result = read(folder)
+
+    assert [(s.file, s.sheet) for s in result.streams] == [
+        ("Khối 6/6A1.xlsx", "6A1"), ("Khối 7/7A1.csv", None),
+    ]
+    assert result.notices == []
+
+
 def test_unicode_text_list_read_note_skipped(tmp_path: Path):
     folder = tmp_path / "export"
     folder.mkdir()
