@@ -35,6 +35,7 @@ from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import execute_counted, execute_many, padded, plain_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, SeenRecord, StagedRecord
+from gateway.text import match_key
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,11 @@ class Comparer:
         ours, theirs = json.loads(staged.data), json.loads(record.data)
         for name in self.confirm_fields:
             mine, other = ours.get(name), theirs.get(name)
-            if mine not in (None, "") and other not in (None, "") and str(mine) != str(other):
+            if mine in (None, "") or other in (None, ""):
+                continue
+            # Text is compared without case, accents or spacing, so that "Thuỷ" and "THỦY"
+            # agree, while a date must be the same date.
+            if match_key(str(mine)) != match_key(str(other)):
                 return name
         return None
 

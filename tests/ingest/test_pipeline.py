@@ -257,6 +257,22 @@ def test_identifier_link_needs_same_birth_date(store: StoreHandle, tmp_path: Pat
     assert "x9" not in linked
 
 
+def test_identifier_link_compares_names_loosely(store: StoreHandle, tmp_path: Path, owned: Record,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(store.settings.data["identity"], "confirm_fields", ["birth_date", "given_name"])
+    same = _one_pupil("z5", "0123456789", "2015-03-04")
+    same["users"][0]["givenName"] = "ÁN1"  # the stored given name is "An1"
+    other = _one_pupil("x9", "0123456789", "2015-03-04")
+    other["users"][0]["givenName"] = "Bình1"
+
+    linked = ingest(store, pkg.write_package(tmp_path / "b", same), source="vendor-b")
+    rejected = ingest(store, pkg.write_package(tmp_path / "c", other), source="vendor-c")
+
+    assert decisions(linked, "student") == {"alias": 1}
+    assert rejected.counts["stage"]["rejected"]["ingest.identifier_mismatch"] == 1
+    assert Quarantine.get(Quarantine.run == rejected.run_id).field == "given_name"
+
+
 def test_outranked_change_counted_once(store: StoreHandle, tmp_path: Path, owned: Record) -> None:
     linked = _one_pupil("z5", "0123456789", "2015-03-04")
     ingest(store, pkg.write_package(tmp_path / "b", linked), source="vendor-c")
