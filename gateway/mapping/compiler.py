@@ -107,6 +107,7 @@ class CompiledMapping:
         if errors and problems is None:
             raise errors[0]
         self._by_name = {plan.name: plan for plan in self.fields}
+        self._check_built_fields()
         self.key_column = next((f.column for f in self.fields if f.name == "local_id"), None)
         # The record path of each stored field, and whether any is nested.
         self._paths = [(plan.name, tuple(plan.name.split("."))) for plan in self.fields
@@ -114,6 +115,19 @@ class CompiledMapping:
         self._nested = any(len(path) > 1 for _, path in self._paths)
         # Besides its compile-time inputs, a row's result depends on these cells only.
         self.read_columns: tuple[int, ...] = tuple(sorted(self._read))
+
+    def _check_built_fields(self) -> None:
+        """Raise ``MissingColumns`` for a required field built from other fields whose columns are all absent.
+
+        Such a field could only reject every row, so the stream is not read for this mapping,
+        as for a required column that is absent.
+        """
+        for plan in self.fields:
+            if not plan.required or plan.column is not None or self._source_columns(plan):
+                continue
+            expected = self._source_columns(plan, with_absent=True)
+            if expected:
+                raise MissingColumns(expected)
 
     # -- column lookup ---------------------------------------------------
 

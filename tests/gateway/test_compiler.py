@@ -458,3 +458,17 @@ def test_free_text_keeps_its_lines() -> None:
     record = mapping.map([*ROW, "Số 1\nẤp 4"], PLACE).record
     assert record["address"]["detail"] == "Số 1\nẤp 4"
     assert record["full_name"] == "Nguyễn Thị Minh Khai"
+
+
+def test_required_built_field_without_columns_raises() -> None:
+    headers = [h for h in HEADERS if h not in ("Họ đệm", "Tên")]
+    document = with_fields(
+        _parts={"join_columns": FULL_NAME}, _whole={"column": "Họ và tên"},
+        full_name={"join": ["_parts", "_whole"], "required": True},
+        given_name={"column": "Tên"},
+    )
+
+    with pytest.raises(MissingColumns) as raised:
+        compile_document(document, headers=headers)
+
+    assert raised.value.names == ["Họ đệm + Tên", "Họ và tên"]
