@@ -89,6 +89,42 @@ def test_header_synonyms_read(store: StoreHandle, tmp_path: Path) -> None:
     assert "phone" not in students["2040010001"]
 
 
+def test_header_names_with_hints_read(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Họ và tên học sinh", "Ngày, tháng, năm sinh",
+              "Giới tính (Nam/Nữ)", "Mã trường", "Tên trường", "Lớp"]
+    rows = [[n, code, name, born, gender(female), *SCHOOL, "10A1"]
+            for n, (code, _, name, born, female) in enumerate(PUPILS, 1)]
+    ticked = ["STT", "Mã học sinh", "Họ tên học sinh", "Ngày sinh (dd/mm/yyyy)", "Nữ (x)",
+              "Mã trường", "Tên trường", "Lớp"]
+    path = write_workbook(tmp_path / "ds.xlsx", {
+        "10A1": [header, *rows[:2]],
+        "10A2": [ticked, [3, PUPILS[2][0], PUPILS[2][2], "22/03/2010", "x", *SCHOOL, "10A2"]],
+    })
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "hinted")
+
+    assert report.state == "succeeded"
+    assert rejections(report.run_id) == []
+    students = stored("hinted")
+    assert {code: (s["full_name"], s["birth_date"], s["gender"]) for code, s in students.items()} == {
+        "2040010001": ("Dương Hoàng Hoàng", "2010-08-19", "male"),
+        "2040010002": ("Đặng Hữu Thảo", "2010-10-23", "female"),
+        "2040010003": ("Mai Tấn Ánh", "2010-03-22", "female"),
+    }
+
+
+def test_list_without_name_column_not_read(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Tên gọi", "Ngày sinh", "Mã trường", "Tên trường", "Lớp"]
+    row = [1, "2040010001", "An", "19/08/2010", *SCHOOL, "10A1"]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [header, row]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "no-name")
+
+    missing = [n for n in report.notices if n["error"] == "ingest.columns_missing"]
+    assert [n["params"]["columns"] for n in missing] == ["Họ đệm + Tên | Họ và tên"]
+    assert stored("no-name") == {}
+
+
 def test_untidy_header_cells_read(store: StoreHandle, tmp_path: Path) -> None:
     nfd = unicodedata.normalize("NFD", "Dân tộc")
     header = ["STT", "  Mã  học sinh ", "Họ và\ntên", "NGÀY SINH:", "giới tính :", nfd,
