@@ -186,8 +186,10 @@ def _split_name(part: str, context: StepContext) -> Step:
 
 # match_key forms of the marks that tick a box, and the marks match_key would erase.
 _FLAG_WORDS = frozenset({"x", "1", "c", "v", "co"})
-_FLAG_SYMBOLS = frozenset({"✓"})
-FLAG_MARKS_SHOWN = "x, X, 1, c, v, có, ✓"
+# Check marks, the square-root sign that some spreadsheets use as one, and "ü", which is
+# what a cell holds when the tick was typed in Excel's Wingdings font.
+_FLAG_SYMBOLS = frozenset({"✓", "✔", "☑", "✅", "√", "ü"})
+FLAG_MARKS_SHOWN = "x, X, 1, c, v, có, ✓, √"
 
 
 def _flag_values(argument: Mapping[Any, Any], context: StepContext) -> tuple[Any, Any]:

@@ -380,7 +380,8 @@ def test_split_name(value: str, family: str | None, middle: str | None, given: s
 FEMALE_FLAG = {"flag": {"true": "female", "false": "male"}}
 
 
-@pytest.mark.parametrize("mark", ["x", "X", "1", "c", "C", "v", "V", "có", "Có", "CÓ", "co", "✓"])
+@pytest.mark.parametrize("mark", ["x", "X", "1", "c", "C", "v", "V", "có", "Có", "CÓ", "co",
+                                  "✓", "✔", "☑", "√", "ü"])
 def test_flag_mark_gives_true_value(mark: str) -> None:
     assert run([FEMALE_FLAG], mark) == "female"
 
@@ -394,7 +395,7 @@ def test_flag_other_mark_rejected(mark: str) -> None:
     error = rejection([FEMALE_FLAG], mark)
     assert error.key == "mapping.flag_invalid"
     assert error.params["value"] == mark
-    assert error.params["accepted"] == "x, X, 1, c, v, có, ✓"
+    assert error.params["accepted"] == "x, X, 1, c, v, có, ✓, √"
 
 
 def test_flag_keys_as_yaml_reads_them() -> None:
