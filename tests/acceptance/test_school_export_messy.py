@@ -113,6 +113,26 @@ def test_header_names_with_hints_read(store: StoreHandle, tmp_path: Path) -> Non
     }
 
 
+def test_class_names_with_numbers_read(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Mã trường", "Tên trường", "Lớp"]
+    classes = ["6/1", "6.2", "12-A1"]
+    rows = [[n, code, name, born, *SCHOOL, label]
+            for n, ((code, _, name, born, _), label) in enumerate(zip(PUPILS, classes, strict=True), 1)]
+    untitled = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Mã trường", "Tên trường"]
+    path = write_workbook(tmp_path / "ds.xlsx", {
+        "DS": [header, *rows],
+        "7.1": [untitled, [1, "2040010004", "Lê Văn Tư", "01/02/2012", *SCHOOL]],
+    })
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "numbered")
+
+    assert rejections(report.run_id) == []
+    names = {record["name"] for record in stored("numbered", "class").values()}
+    assert names == {"6/1", "6.2", "12-A1", "7.1"}
+    grades = {code: record.get("grade") for code, record in stored("numbered").items()}
+    assert grades == {"2040010001": "6", "2040010002": "6", "2040010003": "12", "2040010004": "7"}
+
+
 def test_list_without_name_column_not_read(store: StoreHandle, tmp_path: Path) -> None:
     header = ["STT", "Mã học sinh", "Tên gọi", "Ngày sinh", "Mã trường", "Tên trường", "Lớp"]
     row = [1, "2040010001", "An", "19/08/2010", *SCHOOL, "10A1"]
