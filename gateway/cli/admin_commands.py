@@ -16,7 +16,7 @@ from gateway.errors import ConfigurationError
 from gateway.i18n import get_language, t
 from gateway.mapping import registry
 from gateway.mapping.registry import import_shipped, list_versions
-from gateway.retention import prune
+from gateway.retention import compact_change_log, prune
 from gateway.store.models import Quarantine
 
 
@@ -192,6 +192,17 @@ def quarantine_prune(app: AppContext) -> None:
     counts = prune(app.settings)
     message = t("quarantine.pruned", quarantine=counts["quarantine"], staged=counts["staged"])
     app.emit(counts, [message])
+
+
+@click.command("prune")
+@click.pass_obj
+def prune_command(app: AppContext) -> None:
+    """Apply the retention settings: delete old rejected and staged rows, compact the change log."""
+    db = app.database()
+    counts = prune(app.settings)
+    counts["change_events"] = compact_change_log(db, app.settings)
+    app.emit(counts, [t("retention.pruned", quarantine=counts["quarantine"], staged=counts["staged"],
+                        events=counts["change_events"])])
 
 
 @click.command("demo-data")

@@ -13,6 +13,7 @@ from gateway.cli.admin_commands import (
     codelists_group,
     demo_data_command,
     mappings_group,
+    prune_command,
     quarantine_group,
 )
 from gateway.cli.context import AppContext
@@ -41,6 +42,7 @@ COMMANDS: list[click.Command] = [
     mappings_group,
     codelists_group,
     quarantine_group,
+    prune_command,
     records_group,
 ]
 
