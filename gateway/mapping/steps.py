@@ -270,11 +270,11 @@ def identifier_text(value: str | None) -> str | None:
     A number in scientific notation has lost its last digits, so it is rejected. A whole
     number written with ``.0`` gives its digits, as an XLSX number cell does.
     """
-    if value is None:
-        return None
-    if _SCIENTIFIC.fullmatch(value):
+    if value is None or value.isdigit():
+        return value
+    if ("E" in value or "e" in value) and _SCIENTIFIC.fullmatch(value):
         raise StepError("mapping.identifier_scientific", value=value)
-    whole = _WHOLE_DECIMAL.fullmatch(value)
+    whole = _WHOLE_DECIMAL.fullmatch(value) if "." in value or "," in value else None
     return whole.group(1) if whole else value
 
 
