@@ -59,6 +59,10 @@ _HIGH_HALF = (
     "ỖủũúụừửữứựỳỷỹýỵỐ"  # 0xF0
 )
 _DECODING_TABLE = "".join(map(chr, range(0x80))) + _HIGH_HALF
+# The control bytes at which VN1 puts the capitals Ú, Ụ, Ừ, Ử, Ữ, Ứ, Ự, Ỳ, Ỷ, Ỹ, Ý and Ỵ (GNU
+# iconv's TCVN5712-1 reads them so). The .VnTime fonts do not use them, so the codec reads
+# them as ASCII, but a file written by a program that follows VN1 may hold them.
+TCVN3_CONTROL_LETTERS = frozenset(b"\x01\x02\x04\x05\x06\x11\x12\x13\x14\x15\x16\x17")
 _ENCODING_TABLE = codecs.charmap_build(_DECODING_TABLE)
 
 # TCVN3 text taken as Windows-1252 (or Latin-1) shows each byte 0xA1-0xFF as the Latin-1

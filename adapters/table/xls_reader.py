@@ -63,6 +63,8 @@ _READ_ERRORS = (
 )
 # The streams of an OLE2 file that contains an XLSX package protected by a password.
 _ENCRYPTED_STREAMS = frozenset({"EncryptionInfo", "EncryptedPackage"})
+# The stream that contains the workbook: "Workbook" in BIFF8 (Excel 97 on), "Book" in BIFF5.
+_WORKBOOK_STREAMS = frozenset({"Workbook", "Book"})
 _VISIBLE = 0
 _SECONDS_A_DAY = 86_400
 
@@ -81,7 +83,7 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
         book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True,
                                   logfile=io.StringIO())
     except _READ_ERRORS as error:
-        key = "table.workbook_encrypted" if _encrypted(path, error) else "table.xls_unreadable"
+        key = _unreadable_key(path, error)
         log.warning("workbook not read", extra=fields(file=file, error=type(error).__name__))
         notify(Notice("error", InputError(key, place=Place(file=file), file=file)))
         return
@@ -108,15 +110,25 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
         book.release_resources()
 
 
-def _encrypted(path: Path, error: BaseException) -> bool:
-    """Tell whether the workbook that xlrd could not open is protected by a password."""
+def _unreadable_key(path: Path, error: BaseException) -> str:
+    """Return the message key for an OLE2 file that xlrd could not open.
+
+    A workbook protected by a password gets ``table.workbook_encrypted``. A
+    compound file without a workbook stream (a Word or PowerPoint 97-2003
+    file) gets ``table.file_binary``, and any other file ``table.xls_unreadable``.
+    """
     if isinstance(error, xlrd.XLRDError) and "encrypted" in str(error).lower():
-        return True
+        return "table.workbook_encrypted"
     try:
         document = CompDoc(path.read_bytes(), logfile=io.StringIO())
     except _READ_ERRORS:
-        return False
-    return any(entry.name in _ENCRYPTED_STREAMS for entry in document.dirlist)
+        return "table.xls_unreadable"
+    streams = {entry.name for entry in document.dirlist}
+    if streams & _ENCRYPTED_STREAMS:
+        return "table.workbook_encrypted"
+    if not streams & _WORKBOOK_STREAMS:
+        return "table.file_binary"
+    return "table.xls_unreadable"
 
 
 def _zero_padded_formats(book: Any) -> dict[int, int]:

@@ -104,8 +104,9 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
             warnings.simplefilter("ignore")
             workbook = load_workbook(path, read_only=True, data_only=True)
     except _READ_ERRORS as error:
+        key = "table.xlsx_unreadable" if has_workbook_parts(path) else "table.file_binary"
         log.warning("workbook not read", extra=fields(file=file, error=type(error).__name__))
-        notify(Notice("error", InputError("table.xlsx_unreadable", place=Place(file=file), file=file)))
+        notify(Notice("error", InputError(key, place=Place(file=file), file=file)))
         return
 
     try:
@@ -124,6 +125,20 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
                        hidden_columns=hidden)
     finally:
         workbook.close()
+
+
+def has_workbook_parts(path: Path) -> bool:
+    """Tell whether the zip package at ``path`` has a part under ``xl/``, as every workbook has.
+
+    A zip without one is another kind of file (a Word document, a zip of photos), not a
+    damaged workbook. A zip that cannot be opened counts as a damaged workbook.
+    """
+    try:
+        with zipfile.ZipFile(path) as package:
+            names = package.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return True
+    return any(name.replace("\\", "/").casefold().startswith("xl/") for name in names)
 
 
 def _zero_padded_styles(workbook: Any) -> dict[int, int]:

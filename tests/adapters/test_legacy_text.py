@@ -14,6 +14,7 @@ from adapters.base import ReadHints
 from adapters.common.encoding import detect_encoding
 from gateway.demo.vendor import windows_1258_form
 from gateway.legacy_text import (
+    TCVN3_CONTROL_LETTERS,
     LegacyTextCheck,
     case_lost,
     convert_row,
@@ -45,6 +46,18 @@ def test_codec_matches_gnu_iconv_table():
                                   capture_output=True, check=True).stdout.decode()
 
         assert bytes([byte]).decode("tcvn3") == expected, hex(byte)
+
+
+@pytest.mark.skipif(shutil.which("iconv") is None, reason="needs GNU iconv to compare the table")
+def test_control_letters_match_gnu_iconv_table():
+    letters = set()
+    for byte in range(0x20):
+        decoded = subprocess.run(["iconv", "-f", "TCVN5712-1", "-t", "UTF-8"], input=bytes([byte]),
+                                 capture_output=True, check=True).stdout.decode()
+        if decoded.isalpha():
+            letters.add(byte)
+
+    assert letters == TCVN3_CONTROL_LETTERS
 
 
 def test_codec_round_trip_of_names():

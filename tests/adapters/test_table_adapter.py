@@ -273,12 +273,24 @@ def test_damaged_xlsx_gets_error_notice(tmp_path: Path):
     assert result.notices == [("error", "table.xlsx_unreadable")]
 
 
-def test_zip_not_workbook_gets_error_notice(tmp_path: Path):
+def test_zip_not_workbook_gets_binary_notice(tmp_path: Path):
     path = tmp_path / "khong-phai.xlsx"
     with zipfile.ZipFile(path, "w") as zipped:
         zipped.writestr("readme.txt", "not a workbook")
 
     result = read(path)
+
+    assert result.notices == [("error", "table.file_binary")]
+
+
+def test_workbook_without_parts_gets_error_notice(tmp_path: Path):
+    path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": [STUDENT_COLUMNS, student(1)]})
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp_path / "hong.xlsx", "w") as damaged:
+        for item in source.infolist():
+            if item.filename != "xl/workbook.xml":
+                damaged.writestr(item, source.read(item))
+
+    result = read(tmp_path / "hong.xlsx")
 
     assert result.notices == [("error", "table.xlsx_unreadable")]
 
