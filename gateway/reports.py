@@ -9,11 +9,17 @@ from typing import Any
 import peewee
 
 from gateway.store.database import tuples
-from gateway.store.models import Quarantine, Record
+from gateway.store.models import Quarantine, Record, Source
 
 
 def records_summary(source: str | None = None) -> dict[str, Any]:
-    """Count active records per entity and per school (with the school's name when known)."""
+    """Count active records per entity and per school (with the school's name when known).
+
+    ``sources`` lists the names of the sources in the store, each created at its first
+    ingest. ``source_known`` is whether ``source`` is one of them, or ``None`` when no source
+    is given, so that a caller can tell a misspelt name from a source or a store without
+    active records.
+    """
     condition = Record.state == "active"
     if source:
         condition &= Record.source == source
@@ -34,8 +40,10 @@ def records_summary(source: str | None = None) -> dict[str, Any]:
         {"school": school, "name": names.get(school), "records": dict(sorted(counts.items()))}
         for school, counts in sorted(per_school.items())
     ]
-    return {"entities": dict(sorted(per_entity.items())), "schools": schools,
-            "ended": _ended_count(source)}
+    sources = [str(name) for (name,) in tuples(Source.select(Source.name).order_by(Source.name))]
+    return {"source": source or None, "source_known": source in sources if source else None,
+            "sources": sources, "entities": dict(sorted(per_entity.items())),
+            "schools": schools, "ended": _ended_count(source)}
 
 
 def _ended_count(source: str | None) -> int:

@@ -57,6 +57,21 @@ def test_summary_of_empty_store_explained(home: Path) -> None:
                                                       "--source", "nope").stdout
 
 
+def test_summary_json_tells_unknown_source(home: Path) -> None:
+    empty = json.loads(run(home, "--json", "summary").stdout)
+    folder = pkg.write_package(home / "pkg", pkg.city(students=2))
+    run(home, "ingest", str(folder), "--adapter", "oneroster")
+    unknown = json.loads(run(home, "--json", "summary", "--source", "nope").stdout)
+    known = json.loads(run(home, "--json", "summary", "--source", "oneroster:pkg").stdout)
+
+    assert empty == {"source": None, "source_known": None, "sources": [], "entities": {},
+                     "schools": [], "ended": 0}
+    assert unknown == {"source": "nope", "source_known": False, "sources": ["oneroster:pkg"],
+                       "entities": {}, "schools": [], "ended": 0}
+    assert known["source_known"] is True
+    assert known["entities"]["student"] == 2
+
+
 def test_summary_in_english_anywhere(home: Path) -> None:
     folder = pkg.write_package(home / "pkg", pkg.city(students=2))
     run(home, "ingest", str(folder), "--adapter", "oneroster")
