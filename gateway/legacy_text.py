@@ -207,6 +207,13 @@ _VOWELS = (
 )
 _SYLLABLE = re.compile("(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnpqrstvx])?"
                        f"(?:{'|'.join(_VOWELS)})(?:ch|ng|nh|[cmnptk])?")  # -k: Đắk Lắk
+# Central Highlands name prefixes that may be joined to the name after them, matched in any
+# case: "K" and "H" ("KDăm", "HLinh"), "Y" and "R", "Nay" and "Ksor".
+_NAME_PREFIXES = ("ksor", "nay", "k", "h", "y", "r")
+# A capital consonant, or "Y", joined as a prefix to a capitalised name ("KDăm", "YBih").
+_PREFIX_CAPITALS = frozenset("BCDĐGHKLMNPQRSTVXY")
+# One-letter words in lower case that are not names that lost their capital.
+_ONE_LETTER_WORDS = frozenset({"ở"})
 # Word separators in school data: white space and the punctuation of names, dates and addresses.
 _SEPARATORS = re.compile(r"[\s,;:.()\[\]/\\\"'|+*=_&#!?<>-]+")
 # The number of words with non-ASCII letters from which a sample decides by shares.
@@ -281,19 +288,62 @@ def impossible_word(word: str) -> bool:
 
 
 def case_lost(text: str) -> bool:
-    """Tell whether ``text`` has a word in capitals with a lower-case toned letter.
+    """Tell whether ``text`` has a word whose capitals a TCVN3 capitals font lost.
 
-    Such a word has two capitals ("NGUYễN") or a capital after its first letter
-    ("đứC", "HOà"), which Vietnamese spelling does not put inside a word.
-
-    NOTE: some Central Highlands names do have a capital inside ("KDăm", "HLốp"), so a
-    row with one is counted too, and the warning may name rows that are right.
+    Such a word is in capitals with a lower-case toned letter. It has two
+    capitals ("NGUYễN") or a capital after its first letter ("đứC", "HOà"),
+    which Vietnamese spelling does not put inside a word. A Central Highlands
+    name with a capital inside ("KDăm", "HLốp", "KSơr") is not counted (see
+    ``_prefixed_name``). A one-letter word is counted only where its cell
+    makes the lost capital plain (see ``_lone_letter_lost``).
     """
-    for word in _SEPARATORS.split(text):
+    words = [word for word in _SEPARATORS.split(text) if word]
+    for word in words:
         if not any(not char.isascii() and char.islower() for char in word):
             continue
         capitals = [index for index, char in enumerate(word) if char.isascii() and char.isupper()]
-        if len(capitals) >= 2 or any(index > 0 for index in capitals):
+        if (len(capitals) >= 2 or any(index > 0 for index in capitals)) and not _prefixed_name(word):
+            return True
+    return _lone_letter_lost(words)
+
+
+def _prefixed_name(word: str) -> bool:
+    """Tell whether ``word`` is a name prefix joined to a capitalised name, as in "KDăm".
+
+    The prefix is one capital consonant or "Y" ("KDăm", "HLinh", "YBih"), or one of
+    ``_NAME_PREFIXES`` in any case ("kDăm", "KsorĐơk"). The name after it is one capital
+    and then small letters, at least one of them ASCII. A word in capitals typed in a
+    .VnTimeH font has only capitals for its ASCII letters, so "THị" and "HOà" still count.
+
+    NOTE: a word typed with a shifted second letter ("THảo" for "Thảo") passes as such a
+    name, and a prefixed name with no ASCII small letter after its capital still counts.
+    """
+    lengths = [len(prefix) for prefix in _NAME_PREFIXES if word.casefold().startswith(prefix)]
+    if word[:1] in _PREFIX_CAPITALS:
+        lengths.append(1)
+    for length in lengths:
+        name, rest = word[length:length + 1], word[length + 1:]
+        if (name.isupper() and rest.isalpha() and rest.islower()
+                and any(char.isascii() for char in rest)):
+            return True
+    return False
+
+
+def _lone_letter_lost(words: list[str]) -> bool:
+    """Tell whether a one-letter word in lower case is among capitalised names ("ỷ Lan").
+
+    A .VnTimeH font draws the small toned letter "ỷ" as "Ỷ", so a name typed in it
+    converts to "ỷ Lan". Alone, or beside words in lower case ("ý kiến"), a
+    one-letter word may be right, so it counts only when every other word of the cell
+    starts with a capital. The preposition "ở" is left out, because notes and addresses
+    put it between names ("Sinh ở Hà Nội").
+    """
+    named = [word for word in words if word[0].isalpha()]
+    for index, word in enumerate(named):
+        if len(word) != 1 or word.isascii() or not word.islower() or word in _ONE_LETTER_WORDS:
+            continue
+        others = named[:index] + named[index + 1:]
+        if others and all(other[0].isupper() for other in others):
             return True
     return False
 

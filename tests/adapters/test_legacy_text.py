@@ -112,6 +112,28 @@ def test_case_lost_found_in_capitals_word():
     assert not case_lost("Nguyễn Văn An")
 
 
+@pytest.mark.parametrize("text", ["KDăm", "HLốp", "KSơr", "HLinh", "KSor", "kDăm", "KsorĐơk", "KSORĐơk",
+                                  "nayBlơ", "Y Ngông Niê KDăm", "H Linh KSơr"])
+def test_case_lost_skips_highlands_names(text: str):
+    assert not case_lost(text)
+
+
+@pytest.mark.parametrize("text", ["THị", "HOà", "CHí MINH", "KDăM", "NGUYễn", "ĐứC"])
+def test_case_lost_counts_capitals_after_prefix(text: str):
+    assert case_lost(text)
+
+
+@pytest.mark.parametrize("text", ["ỷ Lan", "Nguyễn ý Nhi", "ỷ LAN", "Lê Thị ỷ"])
+def test_case_lost_one_letter_among_names(text: str):
+    assert case_lost(text)
+
+
+@pytest.mark.parametrize("text", ["ỷ", "ý kiến", "Có ý kiến", "Sinh ở Hà Nội", "6A1 ỷ",
+                                  "Ý Nhi", "Y Moan"])
+def test_case_lost_one_letter_without_context(text: str):
+    assert not case_lost(text)
+
+
 def test_detect_encoding_chooses_tcvn3(tmp_path: Path):
     path = tmp_path / "ds.csv"
     path.write_bytes(("Họ và tên\r\n" + "\r\n".join(NAMES)).encode("tcvn3"))
@@ -199,6 +221,30 @@ def test_capitals_font_rows_flagged_not_guessed(tmp_path: Path):
 
     assert result.rows[0][-1].cells[2] == "NGUYễN VĂN AN"
     assert ("warning", "table.tcvn3_case_lost") in result.notices
+
+
+def test_one_letter_capital_lost_flagged_not_guessed(tmp_path: Path):
+    # "Ỷ" typed in .VnTimeH, "Lan" in .VnTime: the small code of "ỷ" drawn as a capital.
+    path = tmp_path / "ds.csv"
+    path.write_bytes("\r\n".join(student_lines([*NAMES, "ỷ Lan"])).encode("tcvn3"))
+
+    result = read(path)
+
+    assert result.rows[0][-1].cells[2] == "ỷ Lan"
+    assert ("warning", "table.tcvn3_case_lost") in result.notices
+
+
+def test_highlands_names_not_flagged(tmp_path: Path):
+    names = [*NAMES, "Y Ngông Niê KDăm", "H Linh KSơr", "Nay HLốp", "Ksor HNhí"]
+    path = tmp_path / "ds.csv"
+    path.write_bytes("\r\n".join(student_lines(names)).encode("tcvn3"))
+
+    result = read(path)
+
+    assert [row.cells[2] for row in result.rows[0]] == names
+    assert ("warning", "table.text_tcvn3") not in result.notices
+    assert ("warning", "table.encoding_tcvn3") in result.notices
+    assert ("warning", "table.tcvn3_case_lost") not in result.notices
 
 
 def unicode_header_workbook(path: Path, typed: Callable[[str], str]) -> Path:
