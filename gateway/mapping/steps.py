@@ -279,10 +279,15 @@ def identifier_text(value: str | None) -> str | None:
 
 
 def _pad_left(argument: Mapping[str, Any], context: StepContext) -> Step:
-    """Pad on the left to ``width`` with ``char``; a longer value passes unchanged."""
+    """Pad on the left to ``width`` with ``char``; a longer value passes unchanged.
+
+    With ``max_missing``, a value that lacks more characters than that is rejected instead
+    of padded: a 9-digit number is no 12-digit one that lost its leading zeros.
+    """
     width = int(argument["width"])
     char = str(argument.get("char", "0"))
     digits_only = bool(argument.get("digits_only", False))
+    max_missing = argument.get("max_missing")
     if len(char) != 1:
         raise ConfigurationError("error.mapping_pad_char", mapping=context.mapping,
                                  field=context.field, char=char)
@@ -291,6 +296,9 @@ def _pad_left(argument: Mapping[str, Any], context: StepContext) -> Step:
         text = str(value)
         if digits_only and not (text.isascii() and text.isdigit()):
             raise StepError("mapping.pad_left_not_digits", value=value, width=width)
+        if max_missing is not None and width - len(text) > max_missing:
+            raise StepError("mapping.pad_left_too_short", value=value, width=width,
+                            length=len(text))
         return text.rjust(width, char)
 
     return Step("pad_left", _plain(pad))

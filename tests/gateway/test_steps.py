@@ -464,6 +464,7 @@ def test_regex_invalid_at_compile(argument: dict[str, Any], key: str) -> None:
     pytest.param({"width": 5, "char": "*"}, "12", "***12", id="other-char"),
     pytest.param({"width": 4}, "A1", "00A1", id="not-digits-allowed"),
     pytest.param({"width": 12, "digits_only": True}, "79123456789", "079123456789", id="digits-only"),
+    pytest.param({"width": 12, "max_missing": 2}, "1234567890", "001234567890", id="two-zeros-lost"),
 ])
 def test_pad_left(argument: dict[str, Any], value: str, expected: str) -> None:
     assert run([{"pad_left": argument}], value) == expected
@@ -474,6 +475,12 @@ def test_pad_left_digits_only_rejects(value: str) -> None:
     error = rejection([{"pad_left": {"width": 12, "digits_only": True}}], value)
     assert error.key == "mapping.pad_left_not_digits"
     assert error.params["value"] == value
+
+
+def test_pad_left_too_short_rejected() -> None:
+    error = rejection([{"pad_left": {"width": 12, "max_missing": 2}}], "361234567")
+    assert error.key == "mapping.pad_left_too_short"
+    assert (error.params["value"], error.params["length"], error.params["width"]) == ("361234567", 9, 12)
 
 
 def test_pad_left_char_must_be_one_character() -> None:
