@@ -18,7 +18,7 @@ import peewee
 
 from gateway.clock import utcnow
 from gateway.ingest import runs
-from gateway.ingest.compare import CHANGE_DECISIONS, SET_ALIAS_HASH, source_namespace
+from gateway.ingest.compare import CHANGE_DECISIONS, KEPT_PLACE, SET_ALIAS_HASH, source_namespace
 from gateway.logs import fields
 from gateway.store.bulk import db_time, execute_many, in_lists, raw_rows, select_rows
 from gateway.store.changelog import RECORD_IDS, reserve, reserve_sequences
@@ -207,7 +207,7 @@ def counts_by_decision(run: Run) -> dict[str, dict[str, int]]:
     seen = (
         SeenRecord.select(SeenRecord.entity, peewee.fn.COUNT(SeenRecord.record_id),
                           peewee.fn.SUM(SeenRecord.repeats))
-        .where(SeenRecord.run == run.id)
+        .where((SeenRecord.run == run.id) & (SeenRecord.place != KEPT_PLACE))
         .group_by(SeenRecord.entity)
     )
     for entity, count, repeats in tuples(seen):

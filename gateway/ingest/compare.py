@@ -45,6 +45,15 @@ SET_ALIAS_HASH = (f"UPDATE {Alias._meta.table_name} SET content_hash = ? "
                   "WHERE entity = ? AND namespace = ? AND value = ?")
 
 
+# The place of a ``SeenRecord`` kept for a row that took the record over under a new local id.
+# Such a record is not counted as unchanged, because its staged row counts as an update.
+KEPT_PLACE = ""
+KEEP_SEEN = (
+    f"INSERT INTO {SeenRecord._meta.table_name} (run_id, record_id, entity, place, repeats) "
+    f"VALUES (?, ?, ?, '{KEPT_PLACE}', 0) ON CONFLICT (run_id, record_id) DO NOTHING"
+)
+
+
 def source_namespace(source: str) -> str:
     return f"src:{source}"
 
@@ -189,13 +198,18 @@ class Comparer:
                 return "insert"
             staged.record_id = match.id
             if match.source == self.run.source:
-                # The identifier belongs to an ended record of this source: the row is the
-                # same pupil under a new local id, and brings the record back.
+                # The identifier belongs to a record of this source that this run does not give
+                # under its own local id (an ended one, or one re-keyed): the row is the same
+                # pupil under a new local id, and updates the record or brings it back.
                 return "update"
             # Another source described this person or school first: learn the local id,
             # and take the data over only with higher precedence.
             return "update" if self._outranks(staged.entity, match.source) else "alias"
         staged.record_id = record.id
+        if record.source == self.run.source and record.local_id != staged.local_id:
+            # Found under an earlier local id of the record: the absence check, which compares
+            # the current local id, must not end it.
+            self._keep(record)
         if record.source != self.run.source and not self._outranks(staged.entity, record.source):
             return self._decide_outranked(staged)
         if (record.content_hash == staged.content_hash and record.state == "active"
@@ -237,8 +251,14 @@ class Comparer:
             if record is None:
                 continue
             if record.source == self.run.source and record.state == "active":
-                self._quarantine_conflict(staged, namespace, value, record)
-                return None, True
+                if self._gives_local_id(record):
+                    self._quarantine_conflict(staged, namespace, value, record, local_id=staged.local_id)
+                    return None, True
+                # The same pupil under a new local id, and this run does not give the old one
+                # (a product re-keyed its pupils, or Excel dropped the codes' leading zeros). The
+                # row takes the record over, and the old id's absence does not end it.
+                self._keep(record)
+                return record, False
             differing = self._differing_field(staged, record)
             if differing is not None:
                 self._quarantine_conflict(staged, namespace, value, record, differing)
@@ -277,8 +297,23 @@ class Comparer:
 
         return rank(self.run.adapter) < rank(owner_adapter)
 
+    def _keep(self, record: Record) -> None:
+        """Keep ``record`` from an end by absence: a row of this run gives it under another local id."""
+        execute_counted(self.db, KEEP_SEEN, [self.run.id, record.id, record.entity])
+
+    def _gives_local_id(self, record: Record) -> bool:
+        """Tell whether a row of this run gives ``record``'s own local id, read or rejected."""
+        staged = StagedRecord.select(StagedRecord.id).where(
+            (StagedRecord.run == self.run.id) & (StagedRecord.entity == record.entity)
+            & (StagedRecord.local_id == record.local_id))
+        seen = SeenRecord.select(SeenRecord.record_id).where(
+            (SeenRecord.run == self.run.id) & (SeenRecord.record_id == record.id)
+            & (SeenRecord.place != KEPT_PLACE))
+        return staged.exists() or seen.exists()
+
     def _quarantine_conflict(self, staged: SimpleNamespace, namespace: str, value: str,
-                             record: Record, differing: str | None = None) -> None:
+                             record: Record, differing: str | None = None,
+                             local_id: str | None = None) -> None:
         """Reject a row whose identifier names a record it cannot be: of this source, or a differing one.
 
         A differing record's values are never copied into the rejection: only the field's name.
@@ -286,6 +321,10 @@ class Comparer:
         place = json.loads(staged.place)
         params: dict[str, Any] = {"field": namespace, "value": value, "other_local_id": record.local_id}
         reason = "ingest.identifier_taken"
+        if local_id is not None and local_id.lstrip("0") == record.local_id.lstrip("0"):
+            # "620010001" beside "0620010001": Excel dropped the zeros of some codes only.
+            reason = "ingest.identifier_taken_zeros"
+            params["local_id"] = local_id
         if differing is not None:
             reason = "ingest.identifier_mismatch"
             params.update(differs=differing, other_source=record.source)

@@ -82,3 +82,53 @@ def test_oneroster_ids_in_scientific_notation(store: StoreHandle, tmp_path: Path
         ("student", scientific, "sourcedId"),
     ]
     assert sorted(stored("roster")) == ["u2", "u3"]
+
+
+def write_list(folder: Path, codes: list[str], ministry_ids: list[str]) -> Path:
+    folder.mkdir()
+    lines = [HEADER]
+    for number, (code, ministry_id) in enumerate(zip(codes, ministry_ids, strict=True), 1):
+        lines.append(f"{number};{SCHOOL};1A1;{code};{ministry_id};Học Sinh {number};"
+                     f"0{number}/01/2019;Nữ;Kinh;Đang học;")
+    (folder / "ds.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_codes_without_zeros_keep_pupils(store: StoreHandle, tmp_path: Path) -> None:
+    codes = ["0620010001", "0620010002", "0620010003"]
+    ministry_ids = ["1625191602", "6091112182", "2294640919"]
+    right = write_list(tmp_path / "a", codes, ministry_ids)
+    wrong = write_list(tmp_path / "b", [code.lstrip("0") for code in codes], ministry_ids)
+
+    def ingest(folder: Path) -> service.RunReport:
+        return service.ingest(store.db, store.settings, folder, "school-export", "zeros")
+
+    ingest(right)
+    ids = {code: record.id for code, record in ((r.local_id, r) for r in Record.select().where(
+        (Record.entity == "student") & (Record.source == "zeros")))}
+    dropped = ingest(wrong)
+    without_zeros = sorted(stored("zeros"))
+    restored = ingest(right)
+
+    assert dropped.counts["decisions"]["student"] == {"update": 3}
+    assert dropped.counts["stage"]["rejected"] == {}
+    assert without_zeros == ["620010001", "620010002", "620010003"]
+    assert restored.counts["decisions"]["student"] == {"update": 3}
+    active = Record.select().where((Record.entity == "student") & (Record.state == "active"))
+    assert {r.local_id: r.id for r in active} == ids
+
+
+def test_code_without_zeros_beside_own_row_rejected(store: StoreHandle, tmp_path: Path) -> None:
+    ingest = service.ingest
+    ingest(store.db, store.settings, write_list(tmp_path / "a", ["0620010001"], ["1625191602"]),
+           "school-export", "zeros")
+    both = write_list(tmp_path / "b", ["0620010001", "620010001"], ["", "1625191602"])
+
+    report = ingest(store.db, store.settings, both, "school-export", "zeros")
+
+    assert report.counts["stage"]["rejected"]["ingest.identifier_taken_zeros"] == 1
+    rejected = Quarantine.get(Quarantine.reason == "ingest.identifier_taken_zeros")
+    message = translate(rejected.reason, "vi", **json.loads(rejected.params))
+    assert "620010001" in message
+    assert "Văn bản (Text)" in message
+    assert Record.get((Record.entity == "student") & (Record.local_id == "0620010001")).state == "active"

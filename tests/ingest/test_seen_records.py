@@ -150,23 +150,22 @@ def test_rejection_examples_first_in_file_order(store: StoreHandle, tmp_path: Pa
     assert groups[0]["examples"][0]["row"] == 5
 
 
-def test_identifier_of_ended_record_taken_over(store: StoreHandle, tmp_path: Path,
-                                               ministry_ids: None) -> None:
+def test_identifier_of_removed_row_taken_over(store: StoreHandle, tmp_path: Path,
+                                              ministry_ids: None) -> None:
     tables = pkg.city(students=3)
     tables["users"][1]["userMasterIdentifier"] = "0123456789"
     wrong = dict(tables["users"][0], sourcedId="u9", userMasterIdentifier="0123456789")
     ingest(store, pkg.write_package(tmp_path / "a", {**tables, "users": [wrong, *tables["users"]]}))
     assert not Record.select().where(Record.local_id == "u2").exists()
 
-    # The school removes the wrong row: the run ends it, and still rejects the pupil, because
-    # the wrong record is active while the run decides.
+    # The school removes the wrong row: the pupil takes its record over at once, because no row
+    # of the run gives the wrong local id any more.
     second = ingest(store, pkg.write_package(tmp_path / "b", tables))
     third = ingest(store, pkg.write_package(tmp_path / "c", tables))
 
-    assert second.counts["stage"]["rejected"] == {"ingest.identifier_taken": 1,
-                                                  "ingest.reference_rejected": 1}
-    assert third.counts["stage"]["rejected"] == {}
-    assert third.counts["decisions"]["student"] == {"unchanged": 2, "update": 1}
+    assert second.counts["stage"]["rejected"] == {}
+    assert second.counts["decisions"]["student"] == {"unchanged": 2, "update": 1}
+    assert third.counts["decisions"]["student"] == {"unchanged": 3}
     taken_over = student_record("u2")
     assert taken_over.state == "active"
     assert '"An2"' in taken_over.data
