@@ -240,29 +240,34 @@ class Comparer:
                              by_identifier: dict[tuple[str, str, str], Record]) -> tuple[Record | None, bool]:
         """Return the record this row's identifiers name, and whether they conflict.
 
-        An active record of this source is a conflict: two local ids claim one pupil.
-        An ended one is returned like another source's record, because the Ministry id
-        and the personal number are permanent: without this, a pupil re-keyed by the
-        product, or whose identifier a wrong row once took, could never be stored again.
+        An active record of this source whose own local id this run also gives is a conflict:
+        two local ids claim one pupil. Another record of this source, ended or absent from the
+        run, is returned like another source's record, because the Ministry id and the personal
+        number are permanent: without this, a pupil re-keyed by the product, or whose identifier
+        a wrong row once took, could never be stored again. The confirm fields must agree in
+        every case, so a mistyped identifier does not turn one pupil's record into another's.
         """
         for namespace in ("ministry_id", "personal_id"):
             value = getattr(staged, namespace)
             record = by_identifier.get((staged.entity, namespace, value)) if value else None
             if record is None:
                 continue
-            if record.source == self.run.source and record.state == "active":
-                if self._gives_local_id(record):
-                    self._quarantine_conflict(staged, namespace, value, record, local_id=staged.local_id)
-                    return None, True
+            active_here = record.source == self.run.source and record.state == "active"
+            if active_here and self._gives_local_id(record):
+                self._quarantine_conflict(staged, namespace, value, record, local_id=staged.local_id)
+                return None, True
+            differing = self._differing_field(staged, record)
+            if differing is not None:
+                self._quarantine_conflict(staged, namespace, value, record, differing)
+                if active_here:
+                    # The rejected row names the record, as a rejected row with its local id would.
+                    self._keep(record)
+                return None, True
+            if active_here:
                 # The same pupil under a new local id, and this run does not give the old one
                 # (a product re-keyed its pupils, or Excel dropped the codes' leading zeros). The
                 # row takes the record over, and the old id's absence does not end it.
                 self._keep(record)
-                return record, False
-            differing = self._differing_field(staged, record)
-            if differing is not None:
-                self._quarantine_conflict(staged, namespace, value, record, differing)
-                return None, True
             return record, False
         return None, False
 

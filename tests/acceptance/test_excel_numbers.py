@@ -132,3 +132,18 @@ def test_code_without_zeros_beside_own_row_rejected(store: StoreHandle, tmp_path
     assert "620010001" in message
     assert "Văn bản (Text)" in message
     assert Record.get((Record.entity == "student") & (Record.local_id == "0620010001")).state == "active"
+
+
+def test_new_code_with_other_birth_date_not_taken_over(store: StoreHandle, tmp_path: Path) -> None:
+    first = write_list(tmp_path / "a", ["0620010001"], ["1625191602"])
+    service.ingest(store.db, store.settings, first, "school-export", "typo")
+    other = write_list(tmp_path / "b", ["0620010009"], ["1625191602"])
+    text = (other / "ds.csv").read_text(encoding="utf-8").replace("01/01/2019", "05/05/2018")
+    (other / "ds.csv").write_text(text, encoding="utf-8")
+
+    report = service.ingest(store.db, store.settings, other, "school-export", "typo")
+
+    assert report.counts["stage"]["rejected"]["ingest.identifier_mismatch"] == 1
+    kept = Record.get((Record.entity == "student") & (Record.local_id == "0620010001"))
+    assert kept.state == "active"
+    assert json.loads(kept.data)["birth_date"] == "2019-01-01"
