@@ -152,6 +152,17 @@ def _digits(value: Any) -> Any:
     return _NUMBER_SEPARATORS.sub("", str(value)) or None
 
 
+# What the spreadsheet readers give for a date cell: an ISO date, or an ISO date and time.
+_DATE_CELL = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+
+
+def _not_date(value: Any) -> Any:
+    """Reject a date cell in a text column: Excel turns a class typed "6/1" into 6 January."""
+    if _DATE_CELL.fullmatch(str(value)):
+        raise StepError("mapping.value_is_date", value=value)
+    return value
+
+
 def _split(separator: str, context: StepContext) -> Step:
     def split(value: Any) -> Any:
         if isinstance(value, list):
@@ -635,6 +646,7 @@ SIMPLE_STEPS: dict[str, Step] = {
     "school_year_from_end_year": Step("school_year_from_end_year",
                                       _plain(_school_year_from_end_year)),
     "digits": Step("digits", _plain(_digits)),
+    "not_date": Step("not_date", _plain(_not_date)),
 }
 
 STEP_BUILDERS: dict[str, Callable[[Any, StepContext], Step]] = {

@@ -133,6 +133,21 @@ def test_class_names_with_numbers_read(store: StoreHandle, tmp_path: Path) -> No
     assert grades == {"2040010001": "6", "2040010002": "6", "2040010003": "12", "2040010004": "7"}
 
 
+def test_class_turned_into_date_rejected(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Mã trường", "Tên trường", "Lớp"]
+    code, _, name, born, _ = PUPILS[0]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [header, [1, code, name, born, *SCHOOL,
+                                                                  datetime(2025, 1, 6)]]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "dated")
+
+    assert rejections(report.run_id) == [
+        ("class", "mapping.value_is_date", "DS", 2, "Lớp"),
+        ("enrollment", "mapping.value_is_date", "DS", 2, "Lớp"),
+    ]
+    assert list(stored("dated")) == [code]
+
+
 def test_list_without_name_column_not_read(store: StoreHandle, tmp_path: Path) -> None:
     header = ["STT", "Mã học sinh", "Tên gọi", "Ngày sinh", "Mã trường", "Tên trường", "Lớp"]
     row = [1, "2040010001", "An", "19/08/2010", *SCHOOL, "10A1"]

@@ -583,3 +583,14 @@ def test_identifier_in_scientific_notation_rejected(value: str) -> None:
 ])
 def test_identifier_text_kept_or_given_digits(value: str | None, expected: str | None) -> None:
     assert identifier_text(value) == expected
+
+
+@pytest.mark.parametrize("value", ["2025-01-06", "2025-01-06T00:00:00", "2025-06-01 00:00"])
+def test_not_date_rejects_date_cell(value: str) -> None:
+    error = rejection(["not_date"], value)
+    assert (error.key, error.params["value"]) == ("mapping.value_is_date", value)
+
+
+@pytest.mark.parametrize("value", ["6/1", "6A1", "12-A1", "2025-2026"])
+def test_not_date_keeps_text(value: str) -> None:
+    assert run(["not_date"], value) == value
