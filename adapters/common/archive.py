@@ -163,7 +163,8 @@ def _is_ignored(parts: list[str]) -> bool:
     if any(_is_ignored_folder(part) for part in parts[:-1]):
         return True
     last = parts[-1]
-    return last.startswith(".") or last.casefold() in _IGNORED_NAMES
+    # "~$6A1.xlsx" is the owner file Excel writes beside a workbook while it is open.
+    return last.startswith((".", "~$")) or last.casefold() in _IGNORED_NAMES
 
 
 def _is_ignored_folder(name: str) -> bool:

@@ -275,3 +275,11 @@ def test_recursive_folder_counts_folders_in_limit(tmp_path: Path):
         open_archive(tmp_path, Limits(max_archive_members=4), recursive=True)
 
     assert raised.value.key == "archive.too_many_members"
+
+
+def test_excel_owner_file_ignored(tmp_path: Path):
+    (tmp_path / "6A1.xlsx").write_bytes(b"a")
+    (tmp_path / "~$6A1.xlsx").write_bytes(b"b")
+
+    with open_archive(tmp_path, Limits()) as archive:
+        assert [member.name for member in archive.members] == ["6A1.xlsx"]
