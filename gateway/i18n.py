@@ -198,8 +198,33 @@ def _describe_name(name: str, kind: str, lang: str | None) -> str:
     return name
 
 
+ENTITY_PARAMS = ("target", "entities")
+"""Parameters that name entities in the middle of a message (``student``, or ``class, student``).
+
+``translate`` shows each by its title in the message's language, in lower case ("học sinh"),
+so that a Vietnamese message does not carry the English name.
+"""
+
+
+def _entity_titles(value: str, lang: str | None) -> str:
+    from gateway.entities import load_entities  # late: entities reads schemas, which use i18n
+
+    entities = load_entities()
+    language = lang or get_language()
+    names = []
+    for name in value.split(", "):
+        entity = entities.get(name)
+        title = entity.title.get(language) if entity else None
+        names.append(title[:1].lower() + title[1:] if title else name)
+    return ", ".join(names)
+
+
 def _describe_names(params: dict[str, object], lang: str | None) -> dict[str, object]:
     described = dict(params)
+    for param in ENTITY_PARAMS:
+        value = params.get(param)
+        if isinstance(value, str) and value:
+            described[param] = _entity_titles(value, lang)
     for param, kind in NAME_PARAMS.items():
         value = params.get(param)
         if not isinstance(value, str) or "_" not in value:

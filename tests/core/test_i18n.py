@@ -207,3 +207,11 @@ def test_shipped_virtual_names_have_text(lang: str) -> None:
 
     assert "_class_name" in names
     assert missing == []
+
+
+@pytest.mark.parametrize(("lang", "title"), [("vi", "học sinh"), ("en", "student")])
+def test_entity_named_by_title(lang: str, title: str) -> None:
+    text = translate("ingest.reference_unknown", lang, field="person_ref", value="u1", target="student")
+    assert title in text
+    if lang == "vi":
+        assert "student" not in text
