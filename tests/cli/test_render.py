@@ -89,10 +89,11 @@ def test_run_header_unread_files(store: StoreHandle) -> None:
                            "place": {"file": "a.csv"}},
                           {"level": "warning", "error": "ingest.absent_not_ended",
                            "params": {"unread": 1}, "place": {}}]}
-    assert run_lines(report)[0] == ("Run 7, source lists: finished, but 1 file, table or "
-                                    "mapping could not be read (see the error notices below)")
+    assert run_lines(report)[0] == ("Run 7, source lists: finished, but with 1 error in reading a "
+                                    "file or table or in applying a mapping to it (see the error "
+                                    "notices below)")
     report["notices"].append(report["notices"][0])
-    assert run_lines(report)[0].startswith("Run 7, source lists: finished, but 2 files, tables or mappings")
+    assert run_lines(report)[0].startswith("Run 7, source lists: finished, but with 2 errors in reading")
 
 
 def test_notice_file_named_once(store: StoreHandle) -> None:
