@@ -187,7 +187,10 @@ def summary_lines(source: str | None) -> tuple[dict[str, Any], list[str]]:
     lines = [t("summary.header", source=source) if source else t("summary.header_all")]
     for entity, count in summary["entities"].items():
         lines.append(f"  {entity_title(entity)}: {count}")
-    if not summary["entities"]:
+    if source and summary["source_known"] is False:
+        known = ", ".join(summary["sources"])
+        lines.append(t("summary.unknown_source", source=source, known=known or "-"))
+    elif not summary["entities"]:
         lines.append(t("summary.empty_source", source=source) if source else t("summary.empty"))
     if summary["ended"]:
         lines.append(t("summary.ended", count=summary["ended"]))

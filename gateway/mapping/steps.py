@@ -152,12 +152,20 @@ def _digits(value: Any) -> Any:
     return _NUMBER_SEPARATORS.sub("", str(value)) or None
 
 
-# What the spreadsheet readers give for a date cell: an ISO date, or an ISO date and time.
-_DATE_CELL = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+# What the spreadsheet readers give for a date cell (an ISO date, or an ISO date and time), and
+# what Excel writes for one in a CSV: a whole date ("01/06/2025") or a day and a month name
+# ("6-Jan", "Jan-06", "6-Thg1").
+_DATE_CELL = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"
+    r"|\d{1,2}-(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|thg ?\d{1,2})(?:-\d{2,4})?"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)-\d{1,2}",
+    re.IGNORECASE,
+)
 
 
 def _not_date(value: Any) -> Any:
-    """Reject a date cell in a text column: Excel turns a class typed "6/1" into 6 January."""
+    """Reject a date in a text column: Excel turns a class typed "6/1" into 6 January."""
     if _DATE_CELL.fullmatch(str(value)):
         raise StepError("mapping.value_is_date", value=value)
     return value

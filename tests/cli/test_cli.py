@@ -53,7 +53,7 @@ def test_ingest_json_then_no_changes(home: Path) -> None:
 
 def test_summary_of_empty_store_explained(home: Path) -> None:
     assert "Chưa có bản ghi nào" in run(home, "summary").stdout
-    assert "Source nope has no active records" in run(home, "--lang", "en", "summary",
+    assert "The store has no source named nope" in run(home, "--lang", "en", "summary",
                                                       "--source", "nope").stdout
 
 

@@ -47,7 +47,7 @@ def test_summary_of_unknown_source_lists_known(store: StoreHandle, tmp_path: Pat
     assert document["sources"] == ["school-a", "school-b"]
     assert document["entities"] == {}
     assert document["schools"] == []
-    assert "Source school-c has no active records" in lines[1]
+    assert lines[1] == "  The store has no source named school-c. Sources: school-a, school-b."
 
 
 def test_summary_of_known_source(store: StoreHandle, tmp_path: Path) -> None:

@@ -585,12 +585,13 @@ def test_identifier_text_kept_or_given_digits(value: str | None, expected: str |
     assert identifier_text(value) == expected
 
 
-@pytest.mark.parametrize("value", ["2025-01-06", "2025-01-06T00:00:00", "2025-06-01 00:00"])
+@pytest.mark.parametrize("value", ["2025-01-06", "2025-01-06T00:00:00", "2025-06-01 00:00",
+                                   "01/06/2025", "6-Jan", "Jan-06", "6-Thg1", "06-Jan-25"])
 def test_not_date_rejects_date_cell(value: str) -> None:
     error = rejection(["not_date"], value)
     assert (error.key, error.params["value"]) == ("mapping.value_is_date", value)
 
 
-@pytest.mark.parametrize("value", ["6/1", "6A1", "12-A1", "2025-2026"])
+@pytest.mark.parametrize("value", ["6/1", "6A1", "12-A1", "2025-2026", "6-1", "10 Toán"])
 def test_not_date_keeps_text(value: str) -> None:
     assert run(["not_date"], value) == value
