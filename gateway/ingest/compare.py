@@ -84,6 +84,9 @@ class Comparer:
         self.decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # Rows rejected while deciding, by reason (each is also a ``conflict`` decision).
         self.rejected: Counter[str] = Counter()
+        # Per entity, the records taken over under a local id that differs from theirs only in
+        # leading zeros, with the first (old id, new id), for a warning to the admin.
+        self.zeros_dropped: dict[str, tuple[int, str, str]] = {}
         # Per chunk: the content hash on each local id's alias, and the aliases that have none.
         self._alias_hashes: dict[tuple[str, str], str | None] = {}
         self._unknown_hashes: list[tuple[str, str, str, str]] = []
@@ -268,6 +271,10 @@ class Comparer:
                 # (a product re-keyed its pupils, or Excel dropped the codes' leading zeros). The
                 # row takes the record over, and the old id's absence does not end it.
                 self._keep(record)
+                if staged.local_id.lstrip("0") == record.local_id.lstrip("0"):
+                    count, old, new = self.zeros_dropped.get(
+                        staged.entity, (0, record.local_id, staged.local_id))
+                    self.zeros_dropped[staged.entity] = (count + 1, old, new)
             return record, False
         return None, False
 

@@ -191,6 +191,11 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     phase_started = get_clock().monotonic()
     comparer.compare(snapshots)
     _log_phase(run, "run compared", phase_started)
+    if comparer.zeros_dropped:
+        _add_notices(run, [
+            GatewayError("ingest.codes_lost_zeros", entities=entity, count=count, old=old, new=new)
+            for entity, (count, old, new) in sorted(comparer.zeros_dropped.items())
+        ])
     for reason, count in comparer.rejected.items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
@@ -209,6 +214,14 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
         return _report(run)
     runs.mark(run, "applying", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
     return _apply(db, settings, run, progress, decisions)
+
+
+def _add_notices(run: Run, errors: list[GatewayError]) -> None:
+    """Add warning notices that compare found to the run's notices."""
+    notices = json.loads(run.notices or "[]")
+    notices.extend({"level": "warning", **error.as_dict()} for error in errors)
+    run.notices = json.dumps(notices, ensure_ascii=False)
+    run.save()
 
 
 def _log_phase(run: Run, event: str, started: float) -> None:

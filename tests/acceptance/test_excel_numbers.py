@@ -112,6 +112,10 @@ def test_codes_without_zeros_keep_pupils(store: StoreHandle, tmp_path: Path) -> 
 
     assert dropped.counts["decisions"]["student"] == {"update": 3}
     assert dropped.counts["stage"]["rejected"] == {}
+    warned = [n for n in dropped.notices if n["error"] == "ingest.codes_lost_zeros"]
+    assert [n["params"] for n in warned] == [
+        {"entities": "student", "count": 3, "old": "0620010001", "new": "620010001"}]
+    assert not any(n["error"] == "ingest.codes_lost_zeros" for n in restored.notices)
     assert without_zeros == ["620010001", "620010002", "620010003"]
     assert restored.counts["decisions"]["student"] == {"update": 3}
     active = Record.select().where((Record.entity == "student") & (Record.state == "active"))
