@@ -78,7 +78,8 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         lines.append(t("run.changes", count=report.get("changes", 0)))
     lines.extend(_decision_lines(decisions))
     lines.extend(_skipped_lines(nonzero(stage.get("skipped", {}))))
-    lines.extend(rejection_lines(report["run_id"]))
+    rejected = sum(stage.get("rejected", {}).values())
+    lines.extend(rejection_lines(report["run_id"], rejected))
     lines.extend(_notice_lines(report.get("notices", [])))
     if report.get("error"):
         error = report["error"]
@@ -138,10 +139,12 @@ def _skipped_lines(skipped: dict[str, int]) -> list[str]:
     return lines
 
 
-def rejection_lines(run_id: int) -> list[str]:
+def rejection_lines(run_id: int, counted: int = 0) -> list[str]:
+    """Return the lines of a run's rejections; ``counted`` is how many its counts record."""
     groups = rejections_by_reason(run_id)
     if not groups:
-        return [t("run.no_rejections")]
+        # The rows are gone when the retention settings pruned them, and the counts remain.
+        return [t("run.rejections_pruned", count=counted) if counted else t("run.no_rejections")]
     count, rows = sum(g["count"] for g in groups), rejected_rows(run_id)
     if rows == count:
         lines = [t("run.rejected_header", count=count)]

@@ -96,6 +96,16 @@ def test_run_header_unread_files(store: StoreHandle) -> None:
     assert run_lines(report)[0].startswith("Run 7, source lists: finished, but with 2 errors in reading")
 
 
+def test_pruned_rejections_explained(store: StoreHandle) -> None:
+    report = {"run_id": 9, "source": "lists", "state": "succeeded", "changes": 0, "notices": [],
+              "counts": {"stage": {"rejected": {"mapping.date_invalid": 2}}}}
+
+    lines = run_lines(report)
+
+    assert "This run rejected 2 times, but the rejected rows were deleted" in "\n".join(lines)
+    assert "No rows were rejected." not in lines
+
+
 def test_notice_file_named_once(store: StoreHandle) -> None:
     report = {"run_id": 8, "source": "lists", "state": "succeeded", "counts": {}, "changes": 0,
               "notices": [{"level": "warning", "error": "table.rows_skipped",
