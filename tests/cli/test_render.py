@@ -102,7 +102,7 @@ def test_pruned_rejections_explained(store: StoreHandle) -> None:
 
     lines = run_lines(report)
 
-    assert "This run rejected 2 times, but the rejected rows were deleted" in "\n".join(lines)
+    assert "This run had 2 rejections, but the rejected rows were deleted" in "\n".join(lines)
     assert "No rows were rejected." not in lines
 
 
