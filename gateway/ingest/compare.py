@@ -33,7 +33,7 @@ from gateway.ingest.stage import Snapshot, staged_entities
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import execute_counted, execute_many, padded, plain_rows
-from gateway.store.database import write_transaction
+from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, SeenRecord, StagedRecord
 from gateway.text import match_key
 
@@ -87,14 +87,21 @@ class Comparer:
         # Per entity, the records taken over under a local id that differs from theirs only in
         # leading zeros, with the first (old id, new id), for a warning to the admin.
         self.zeros_dropped: dict[str, tuple[int, str, str]] = {}
+        # Per entity, the new records whose local id an active record of this source has with
+        # one or two more leading zeros (a school code "99008" beside "099008"), likewise.
+        self.zeros_missing: dict[str, tuple[int, str, str]] = {}
         # Per chunk: the content hash on each local id's alias, and the aliases that have none.
         self._alias_hashes: dict[tuple[str, str], str | None] = {}
         self._unknown_hashes: list[tuple[str, str, str, str]] = []
 
     def compare(self, snapshots: list[Snapshot]) -> dict[str, dict[str, int]]:
+        had_records = Record.select().where(
+            (Record.source == self.run.source) & (Record.state == "active")).exists()
         self._decide_new_keys()
         for chunk in self._undecided_chunks():
             self._decide_chunk(chunk)
+        if had_records:
+            self._find_new_ids_without_zeros()
         for snapshot in snapshots:
             self._stage_absent_ends(snapshot)
         return {entity: dict(counter) for entity, counter in self.decisions.items()}
@@ -137,6 +144,41 @@ class Comparer:
                 return
             last_id = chunk[-1].id
             yield chunk
+
+    def _find_new_ids_without_zeros(self) -> None:
+        """Count the inserts whose local id an active record of this source has with leading zeros.
+
+        Such a row is a new record, because nothing else ties it to the old one (an organization
+        or a class has no Ministry id), so the admin is warned that Excel may have dropped zeros.
+        """
+        last_id = 0
+        while True:
+            rows = list(tuples(
+                StagedRecord.select(StagedRecord.id, StagedRecord.entity, StagedRecord.local_id)
+                .where((StagedRecord.run == self.run.id) & (StagedRecord.id > last_id)
+                       & (StagedRecord.decision == "insert"))
+                .order_by(StagedRecord.id).limit(self.chunk_size)
+            ))
+            if not rows:
+                return
+            last_id = rows[-1][0]
+            candidates_by_entity: defaultdict[str, dict[str, str]] = defaultdict(dict)
+            for _, entity, local_id in rows:
+                if str(local_id)[:1].isdigit():
+                    for zeros in ("0", "00"):
+                        candidates_by_entity[str(entity)][zeros + str(local_id)] = str(local_id)
+            for entity, candidates in candidates_by_entity.items():
+                query = (
+                    Alias.select(Alias.value).join(Record)
+                    .where((Alias.entity == entity) & (Alias.namespace == self.namespace)
+                           & Alias.value.in_(padded(list(candidates))) & (Record.state == "active")
+                           & (Record.local_id == Alias.value))
+                )
+                for (value,) in tuples(query):
+                    old = str(value)
+                    count, first_old, first_new = self.zeros_missing.get(
+                        entity, (0, old, candidates[old]))
+                    self.zeros_missing[entity] = (count + 1, first_old, first_new)
 
     # -- one chunk ----------------------------------------------------------
 
@@ -202,8 +244,8 @@ class Comparer:
             staged.record_id = match.id
             if match.source == self.run.source:
                 # The identifier belongs to a record of this source that this run does not give
-                # under its own local id (an ended one, or one re-keyed): the row is the same
-                # pupil under a new local id, and updates the record or brings it back.
+                # under its own local id, ended or re-keyed. The row is the same pupil under a
+                # new local id, so it updates the record or brings it back.
                 return "update"
             # Another source described this person or school first: learn the local id,
             # and take the data over only with higher precedence.
@@ -246,7 +288,7 @@ class Comparer:
         An active record of this source whose own local id this run also gives is a conflict:
         two local ids claim one pupil. Another record of this source, ended or absent from the
         run, is returned like another source's record, because the Ministry id and the personal
-        number are permanent: without this, a pupil re-keyed by the product, or whose identifier
+        number are permanent. Without this, a pupil re-keyed by the product, or whose identifier
         a wrong row once took, could never be stored again. The confirm fields must agree in
         every case, so a mistyped identifier does not turn one pupil's record into another's.
         """

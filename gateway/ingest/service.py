@@ -191,11 +191,14 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     phase_started = get_clock().monotonic()
     comparer.compare(snapshots)
     _log_phase(run, "run compared", phase_started)
-    if comparer.zeros_dropped:
-        _add_notices(run, [
-            GatewayError("ingest.codes_lost_zeros", entities=entity, count=count, old=old, new=new)
-            for entity, (count, old, new) in sorted(comparer.zeros_dropped.items())
-        ])
+    zeros = [
+        GatewayError(key, entities=entity, count=count, old=old, new=new)
+        for key, found in (("ingest.codes_lost_zeros", comparer.zeros_dropped),
+                           ("ingest.new_ids_lost_zeros", comparer.zeros_missing))
+        for entity, (count, old, new) in sorted(found.items())
+    ]
+    if zeros:
+        _add_notices(run, zeros)
     for reason, count in comparer.rejected.items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()

@@ -151,3 +151,19 @@ def test_new_code_with_other_birth_date_not_taken_over(store: StoreHandle, tmp_p
     kept = Record.get((Record.entity == "student") & (Record.local_id == "0620010001"))
     assert kept.state == "active"
     assert json.loads(kept.data)["birth_date"] == "2019-01-01"
+
+
+def test_school_code_without_zero_warned(store: StoreHandle, tmp_path: Path) -> None:
+    first = write_list(tmp_path / "a", ["0620010001"], ["1625191602"])
+    service.ingest(store.db, store.settings, first, "school-export", "school-zeros")
+    stripped = write_list(tmp_path / "b", ["0620010001"], ["1625191602"])
+    text = (stripped / "ds.csv").read_text(encoding="utf-8").replace(";062001;", ";62001;")
+    (stripped / "ds.csv").write_text(text, encoding="utf-8")
+
+    report = service.ingest(store.db, store.settings, stripped, "school-export", "school-zeros")
+
+    warned = {n["params"]["entities"]: n["params"] for n in report.notices
+              if n["error"] == "ingest.new_ids_lost_zeros"}
+    assert warned["organization"] == {"entities": "organization", "count": 1, "old": "062001",
+                                      "new": "62001"}
+    assert warned["class"]["old"] == "062001 1A1"
