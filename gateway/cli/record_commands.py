@@ -1,16 +1,18 @@
-"""Commands on stored records across schema versions: records migrate, review, find, show."""
+"""Commands on stored records: records migrate, review, find, show and end."""
 
 from __future__ import annotations
 
+import getpass
 import json
 from typing import Any
 
 import click
 
 from gateway.cli.context import AppContext
-from gateway.cli.render import time_iso, time_text
+from gateway.cli.render import run_lines, time_iso, time_text
 from gateway.codelists import code_labels, record_codelists
 from gateway.i18n import get_language, t
+from gateway.ingest import service
 from gateway.records import (
     count_for_review,
     find_records,
@@ -54,6 +56,23 @@ def records_migrate(app: AppContext, entity: str | None) -> None:
     if result.invalid:
         lines.append(t("records.migrated_invalid", count=sum(result.invalid.values())))
     app.emit(document, lines)
+
+
+@records_group.command("end")
+@click.argument("record_ids", type=int, nargs=-1, required=True)
+@click.option("--by", "by", help="Who ends the records; default: the operating-system user.")
+@click.pass_obj
+def records_end(app: AppContext, record_ids: tuple[int, ...], by: str | None) -> None:
+    """End active records by hand (ids from records find), with a change-log event for each."""
+    db = app.database()
+    result = service.end_records(db, app.settings, list(record_ids), by or getpass.getuser())
+    documents = [report.as_dict() for report in result.reports]
+    lines = [line for document in documents for line in run_lines(document)]
+    if result.unknown:
+        lines.append(t("records.end_unknown", ids=", ".join(map(str, result.unknown))))
+    if result.not_active:
+        lines.append(t("records.end_not_active", ids=", ".join(map(str, result.not_active))))
+    app.emit({"runs": documents, "unknown": result.unknown, "not_active": result.not_active}, lines)
 
 
 def _reason_order(item: tuple[str, int]) -> int:

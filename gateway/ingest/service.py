@@ -26,8 +26,8 @@ from gateway.mapping.compiler import column_groups
 from gateway.mapping.registry import active_specs
 from gateway.mapping.spec import MappingSpec
 from gateway.settings import Settings
-from gateway.store.database import discard_open_transaction
-from gateway.store.models import Run, Source
+from gateway.store.database import discard_open_transaction, write_transaction
+from gateway.store.models import Record, Run, Source, StagedRecord
 from gateway.text import match_key
 
 log = logging.getLogger(__name__)
@@ -259,6 +259,53 @@ def approve(db: peewee.Database, settings: Settings, run_id: int, approver: str,
     runs.mark(run, "applying", approved_by=approver, approved_at=utcnow(), pid=_pid())
     log.info("held run approved", extra=fields(run_id=run.id, source=run.source))
     return _apply(db, settings, run, progress)
+
+
+@dataclass
+class EndResult:
+    """The outcome of ``end_records``: one run report per source, and the ids it could not end."""
+
+    reports: list[RunReport]
+    unknown: list[int]
+    not_active: list[int]
+
+
+def end_records(db: peewee.Database, settings: Settings, record_ids: list[int], by: str) -> EndResult:
+    """End active records by hand, one run of job ``end`` per source, through the change log.
+
+    Each run takes its source's lock as an ingest does, so a held run of that source is
+    superseded, and its report has a notice for that. Ids of no record and records already ended are
+    returned, not ended.
+    """
+    found = {record.id: record for record in Record.select().where(Record.id.in_(record_ids))}
+    unknown = sorted({record_id for record_id in record_ids if record_id not in found})
+    not_active = sorted(record_id for record_id, record in found.items() if record.state != "active")
+    by_source: dict[str, list[Record]] = {}
+    for record in found.values():
+        if record.state == "active":
+            by_source.setdefault(record.source, []).append(record)
+    reports = []
+    for source, records in sorted(by_source.items()):
+        known = Source.get_or_none(Source.name == source)
+        run = runs.new_run("end", source, known.adapter if known else "", None)
+        superseded = runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
+        with write_transaction(db):
+            StagedRecord.insert_many([
+                {"run": run.id, "entity": record.entity, "local_id": record.local_id,
+                 "action": "end", "decision": "end", "record_id": record.id}
+                for record in sorted(records, key=lambda record: record.id)
+            ]).execute()
+        notices = [{"level": "warning", **GatewayError(
+            "ingest.held_run_superseded", held_run_id=old, run_id=run.id).as_dict()}
+            for old in superseded]
+        decisions = counts_by_decision(run)
+        runs.mark(run, "applying", approved_by=by, approved_at=utcnow(),
+                  notices=json.dumps(notices, ensure_ascii=False),
+                  counts=json.dumps({"stage": {}, "decisions": decisions}))
+        log.info("records ended by hand", extra=fields(run_id=run.id, source=source,
+                                                       count=len(records)))
+        reports.append(_apply(db, settings, run, None, decisions))
+    return EndResult(reports, unknown, not_active)
 
 
 def resume(db: peewee.Database, settings: Settings, run_id: int, progress: Any = None) -> RunReport:

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.ingest import service
 from gateway.mapping.spec import canonical_json
-from gateway.store.models import MappingVersion, Record
+from gateway.store.models import ChangeEvent, MappingVersion, Record
 from tests.support import oneroster as pkg
 from tests.support.store import StoreHandle
 
@@ -185,3 +185,23 @@ def test_show_gives_times_and_sequence(store: StoreHandle) -> None:
     assert f"sequence numbers {pupil.first_seq} to {pupil.last_seq}" in text.splitlines()[1]
     assert document["created_at"].endswith("+00:00")
     assert document["first_seq"] == pupil.first_seq
+
+
+def test_records_end_by_hand(store: StoreHandle, tmp_path: Path) -> None:
+    service.ingest(store.db, store.settings, pkg.write_package(tmp_path / "p", pkg.city(students=2)),
+                   "oneroster", "school-a")
+    pupil = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+
+    document = json.loads(gateway(store, "--json", "records", "end", str(pupil.id), "999999",
+                                  "--by", "admin"))
+    again = json.loads(gateway(store, "--json", "records", "end", str(pupil.id)))
+
+    [run] = document["runs"]
+    assert (run["state"], run["approved_by"]) == ("succeeded", "admin")
+    assert run["counts"]["decisions"] == {"student": {"end": 1}}
+    assert document["unknown"] == [999999]
+    assert Record.get_by_id(pupil.id).state == "ended"
+    last = ChangeEvent.select().where(ChangeEvent.record_id == pupil.id).order_by(
+        ChangeEvent.seq.desc()).first()
+    assert (last.op, last.data) == ("end", pupil.data)
+    assert (again["runs"], again["not_active"]) == ([], [pupil.id])
