@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 STREAM_NAME = "table"
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".htm", ".html")
-# Text files that are lists only when a header is found (Excel's "Unicode Text" export);
-# in a folder, one without a header is a note and is skipped with a warning.
+# Text files that are lists only when a header is found, as in Excel's "Unicode Text" export.
+# In a folder, one without a header is a note, so it is skipped with a warning.
 NOTE_SUFFIXES = (".txt",)
 # Hint names quoted in a "no header row" message.
 _EXPECTED_NAMES = 5

@@ -45,8 +45,9 @@ SET_ALIAS_HASH = (f"UPDATE {Alias._meta.table_name} SET content_hash = ? "
                   "WHERE entity = ? AND namespace = ? AND value = ?")
 
 
-# The place of a ``SeenRecord`` kept for a row that took the record over under a new local id.
-# Such a record is not counted as unchanged, because its staged row counts as an update.
+# The place of a ``SeenRecord`` kept for a row that names the record under another local id: a
+# row that takes it over, or one rejected for a differing field. Such a record is not counted as
+# unchanged, because the row counts under its own decision.
 KEPT_PLACE = ""
 KEEP_SEEN = (
     f"INSERT INTO {SeenRecord._meta.table_name} (run_id, record_id, entity, place, repeats) "
@@ -175,10 +176,7 @@ class Comparer:
                            & (Record.local_id == Alias.value))
                 )
                 for (value,) in tuples(query):
-                    old = str(value)
-                    count, first_old, first_new = self.zeros_missing.get(
-                        entity, (0, old, candidates[old]))
-                    self.zeros_missing[entity] = (count + 1, first_old, first_new)
+                    _count_example(self.zeros_missing, entity, str(value), candidates[str(value)])
 
     # -- one chunk ----------------------------------------------------------
 
@@ -299,7 +297,7 @@ class Comparer:
                 continue
             active_here = record.source == self.run.source and record.state == "active"
             if active_here and self._gives_local_id(record):
-                self._quarantine_conflict(staged, namespace, value, record, local_id=staged.local_id)
+                self._quarantine_conflict(staged, namespace, value, record)
                 return None, True
             differing = self._differing_field(staged, record)
             if differing is not None:
@@ -313,10 +311,8 @@ class Comparer:
                 # (a product re-keyed its pupils, or Excel dropped the codes' leading zeros). The
                 # row takes the record over, and the old id's absence does not end it.
                 self._keep(record)
-                if staged.local_id.lstrip("0") == record.local_id.lstrip("0"):
-                    count, old, new = self.zeros_dropped.get(
-                        staged.entity, (0, record.local_id, staged.local_id))
-                    self.zeros_dropped[staged.entity] = (count + 1, old, new)
+                if _differ_in_zeros(staged.local_id, record.local_id):
+                    _count_example(self.zeros_dropped, staged.entity, record.local_id, staged.local_id)
             return record, False
         return None, False
 
@@ -366,8 +362,7 @@ class Comparer:
         return staged.exists() or seen.exists()
 
     def _quarantine_conflict(self, staged: SimpleNamespace, namespace: str, value: str,
-                             record: Record, differing: str | None = None,
-                             local_id: str | None = None) -> None:
+                             record: Record, differing: str | None = None) -> None:
         """Reject a row whose identifier names a record it cannot be: of this source, or a differing one.
 
         A differing record's values are never copied into the rejection: only the field's name.
@@ -375,10 +370,10 @@ class Comparer:
         place = json.loads(staged.place)
         params: dict[str, Any] = {"field": namespace, "value": value, "other_local_id": record.local_id}
         reason = "ingest.identifier_taken"
-        if local_id is not None and local_id.lstrip("0") == record.local_id.lstrip("0"):
+        if differing is None and _differ_in_zeros(staged.local_id, record.local_id):
             # "620010001" beside "0620010001": Excel dropped the zeros of some codes only.
             reason = "ingest.identifier_taken_zeros"
-            params["local_id"] = local_id
+            params["local_id"] = staged.local_id
         if differing is not None:
             reason = "ingest.identifier_mismatch"
             params.update(differs=differing, other_source=record.source)
@@ -447,6 +442,17 @@ def _adapter_of(source: str) -> str | None:
 
     row = Source.get_or_none(Source.name == source)
     return row.adapter if row else None
+
+
+def _differ_in_zeros(local_id: str, other: str) -> bool:
+    """Tell whether two local ids differ only in their leading zeros ("620010001", "0620010001")."""
+    return local_id != other and local_id.lstrip("0") == other.lstrip("0")
+
+
+def _count_example(found: dict[str, tuple[int, str, str]], entity: str, old: str, new: str) -> None:
+    """Count one more id pair of ``entity`` in ``found``, keeping the first pair as the example."""
+    count, first_old, first_new = found.get(entity, (0, old, new))
+    found[entity] = (count + 1, first_old, first_new)
 
 
 def _group(chunk: list[SimpleNamespace], attribute: str) -> dict[str, list[str]]:

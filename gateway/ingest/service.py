@@ -174,9 +174,7 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     duplicates = mark_duplicates(db, run, result.columns)
     result.rejected.update(duplicates)
     counts = result.as_dict()
-    for old in superseded:
-        notice = GatewayError("ingest.held_run_superseded", held_run_id=old, run_id=run.id)
-        result.notices.append({"level": "warning", **notice.as_dict()})
+    result.notices.extend(_superseded_notices(run, superseded))
     run.notices = json.dumps(result.notices, ensure_ascii=False)
     run.save()
     return counts, result.snapshots, result.columns
@@ -222,9 +220,20 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
 def _add_notices(run: Run, errors: list[GatewayError]) -> None:
     """Add warning notices that compare found to the run's notices."""
     notices = json.loads(run.notices or "[]")
-    notices.extend({"level": "warning", **error.as_dict()} for error in errors)
+    notices.extend(_warning(error) for error in errors)
     run.notices = json.dumps(notices, ensure_ascii=False)
     run.save()
+
+
+def _warning(error: GatewayError) -> dict[str, Any]:
+    """Return ``error`` as a warning notice of a run."""
+    return {"level": "warning", **error.as_dict()}
+
+
+def _superseded_notices(run: Run, superseded: list[int]) -> list[dict[str, Any]]:
+    """Return a warning for each held run of the source that ``run`` superseded."""
+    return [_warning(GatewayError("ingest.held_run_superseded", held_run_id=old, run_id=run.id))
+            for old in superseded]
 
 
 def _log_phase(run: Run, event: str, started: float) -> None:
@@ -274,8 +283,8 @@ def end_records(db: peewee.Database, settings: Settings, record_ids: list[int], 
     """End active records by hand, one run of job ``end`` per source, through the change log.
 
     Each run takes its source's lock as an ingest does, so a held run of that source is
-    superseded, and its report has a notice for that. Ids of no record and records already ended are
-    returned, not ended.
+    superseded, and its report has a notice for that. Ids of no record and records already
+    ended are returned, not ended.
     """
     found = {record.id: record for record in Record.select().where(Record.id.in_(record_ids))}
     unknown = sorted({record_id for record_id in record_ids if record_id not in found})
@@ -295,12 +304,9 @@ def end_records(db: peewee.Database, settings: Settings, record_ids: list[int], 
                  "action": "end", "decision": "end", "record_id": record.id}
                 for record in sorted(records, key=lambda record: record.id)
             ]).execute()
-        notices = [{"level": "warning", **GatewayError(
-            "ingest.held_run_superseded", held_run_id=old, run_id=run.id).as_dict()}
-            for old in superseded]
         decisions = counts_by_decision(run)
         runs.mark(run, "applying", approved_by=by, approved_at=utcnow(),
-                  notices=json.dumps(notices, ensure_ascii=False),
+                  notices=json.dumps(_superseded_notices(run, superseded), ensure_ascii=False),
                   counts=json.dumps({"stage": {}, "decisions": decisions}))
         log.info("records ended by hand", extra=fields(run_id=run.id, source=source,
                                                        count=len(records)))

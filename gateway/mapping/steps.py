@@ -152,8 +152,8 @@ def _digits(value: Any) -> Any:
     return _NUMBER_SEPARATORS.sub("", str(value)) or None
 
 
-# What the spreadsheet readers give for a date cell (an ISO date, or an ISO date and time), and
-# what Excel writes for one in a CSV: a whole date ("01/06/2025") or a day and a month name
+# A date as the spreadsheet readers give a date cell: an ISO date, or an ISO date and time. Or a
+# date as Excel writes one into a CSV: a whole date ("01/06/2025"), or a day and a month name
 # ("6-Jan", "Jan-06", "6-Thg1").
 _DATE_CELL = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
@@ -326,9 +326,9 @@ def _pad_left(argument: Mapping[str, Any], context: StepContext) -> Step:
 # -- dates -----------------------------------------------------------------------------------------
 
 _FORMAT_WORDS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%H": "hh", "%M": "mm", "%S": "ss"}
-# An ISO date and time, as some spreadsheet readers write a date cell. A time zone may follow
-# ("2010-05-01T00:00:00.000Z", as some OneRoster exports write a birth date); the date is the
-# one written, and only midnight passes, so a date moved to another zone is rejected.
+# An ISO date and time, as some spreadsheet readers write a date cell. A time zone may follow,
+# as in "2010-05-01T00:00:00.000Z" in some OneRoster exports. The date is the one written, and
+# only midnight passes, so a date moved to another zone is rejected.
 _ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
                            r"(?:Z|[+-]\d{2}:?\d{2})?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -94,6 +94,11 @@ def write_list(folder: Path, codes: list[str], ministry_ids: list[str]) -> Path:
     return folder
 
 
+def replace_in_list(folder: Path, old: str, new: str) -> None:
+    path = folder / "ds.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+
 def test_codes_without_zeros_keep_pupils(store: StoreHandle, tmp_path: Path) -> None:
     codes = ["0620010001", "0620010002", "0620010003"]
     ministry_ids = ["1625191602", "6091112182", "2294640919"]
@@ -138,27 +143,25 @@ def test_code_without_zeros_beside_own_row_rejected(store: StoreHandle, tmp_path
     assert Record.get((Record.entity == "student") & (Record.local_id == "0620010001")).state == "active"
 
 
-def test_new_code_with_other_birth_date_not_taken_over(store: StoreHandle, tmp_path: Path) -> None:
+def test_other_birth_date_not_taken_over(store: StoreHandle, tmp_path: Path) -> None:
     first = write_list(tmp_path / "a", ["0620010001"], ["1625191602"])
     service.ingest(store.db, store.settings, first, "school-export", "typo")
     other = write_list(tmp_path / "b", ["0620010009"], ["1625191602"])
-    text = (other / "ds.csv").read_text(encoding="utf-8").replace("01/01/2019", "05/05/2018")
-    (other / "ds.csv").write_text(text, encoding="utf-8")
+    replace_in_list(other, "01/01/2019", "05/05/2018")
 
     report = service.ingest(store.db, store.settings, other, "school-export", "typo")
 
     assert report.counts["stage"]["rejected"]["ingest.identifier_mismatch"] == 1
-    kept = Record.get((Record.entity == "student") & (Record.local_id == "0620010001"))
-    assert kept.state == "active"
-    assert json.loads(kept.data)["birth_date"] == "2019-01-01"
+    pupil = Record.get((Record.entity == "student") & (Record.local_id == "0620010001"))
+    assert pupil.state == "active"
+    assert json.loads(pupil.data)["birth_date"] == "2019-01-01"
 
 
 def test_school_code_without_zero_warned(store: StoreHandle, tmp_path: Path) -> None:
     first = write_list(tmp_path / "a", ["0620010001"], ["1625191602"])
     service.ingest(store.db, store.settings, first, "school-export", "school-zeros")
     stripped = write_list(tmp_path / "b", ["0620010001"], ["1625191602"])
-    text = (stripped / "ds.csv").read_text(encoding="utf-8").replace(";062001;", ";62001;")
-    (stripped / "ds.csv").write_text(text, encoding="utf-8")
+    replace_in_list(stripped, ";062001;", ";62001;")
 
     report = service.ingest(store.db, store.settings, stripped, "school-export", "school-zeros")
 
