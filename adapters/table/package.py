@@ -22,6 +22,7 @@ from adapters.base import Limits, Notice, Package, ReadHints, Scope, SourceRow, 
 from adapters.common.archive import Archive, Member, open_archive
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader
 from adapters.table.blocks import BLOCK_COLUMN, SHEET_COLUMN, BlockReader
+from adapters.table.csv_header import WIDTH_SAMPLE_ROWS, check_header_width
 from adapters.table.csv_reader import csv_grids
 from adapters.table.grid import Grid, GridRow
 from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
@@ -156,7 +157,10 @@ class TablePackage(Package):
                 grid = check_legacy_text(grid, self.notices.append)
                 window = list(islice(grid.rows, HEADER_SEARCH_ROWS + 1))
                 counter = _TableRows(grid.sheet)
-                stream = self._stream(grid, window, counter)
+                try:
+                    stream = self._stream(grid, window, counter)
+                except _TableRejected:
+                    continue
                 if stream is None:
                     missing.append((grid.sheet, all(row.is_blank() for row in window)))
                     continue
@@ -234,17 +238,25 @@ class TablePackage(Package):
     # Streams --------------------------------------------------------------------
 
     def _stream(self, grid: Grid, window: list[GridRow], counter: _TableRows) -> Stream | None:
+        """Return the stream of ``grid``, or ``None`` when it has no header.
+
+        Raises ``_TableRejected``, after adding its notice, when the table
+        cannot be read.
+        """
         found = find_header(window, self._hints)
         if found is None:
             return None
         index, header = found
+        below: Iterator[GridRow] = chain(window[index + 1:], grid.rows)
+        if grid.strict_width:
+            header, below = self._check_width(grid, header, window[index + 1:])
         keep = self._keep(header)
         if not keep:
             return None
         headers = self._unique([header.names[i] for i in keep],
                                [i in grid.hidden_columns for i in keep], grid)
         reader = BlockReader(grid, header, keep, self._hints, self._limits)
-        rows = self._rows(grid, reader, chain(window[index + 1:], grid.rows), counter)
+        rows = self._rows(grid, reader, below, counter)
         log.debug(
             "table stream opened",
             extra=fields(file=grid.file, sheet=grid.sheet, header_row=header.lines,
@@ -261,6 +273,29 @@ class TablePackage(Package):
             scope=Scope(named_schools=True),
             properties={**grid.properties, "header_row": header.lines},
         )
+
+    def _check_width(self, grid: Grid, header: Header,
+                     after: list[GridRow]) -> tuple[Header, Iterator[GridRow]]:
+        """Check a CSV header against the rows below it: repair it, or reject the table.
+
+        Returns the header to use and the rows below it. Rows are read ahead
+        of ``after`` only when it has fewer than ``WIDTH_SAMPLE_ROWS``, and
+        those rows are returned with the others.
+        """
+        ahead = list(islice(grid.rows, max(0, WIDTH_SAMPLE_ROWS - len(after))))
+        delimiter = grid.properties.get("delimiter", ",")
+        width = check_header_width(header, chain(after, ahead), self._hints,
+                                   repair=delimiter == ",")
+        place = Place(file=grid.file, sheet=grid.sheet, row=header.rows[0].line)
+        if width.row_cells is not None:
+            self._notice("table.header_wider_than_rows", place, level="error", table=grid.label,
+                         row=header.lines, columns=width.columns, cells=width.row_cells,
+                         separator="Tab" if delimiter == "\t" else delimiter)
+            raise _TableRejected
+        if width.repaired:
+            self._notice("table.header_repaired", place, table=grid.label, row=header.lines,
+                         names=", ".join(f'"{name}"' for name in width.repaired))
+        return width.header, chain(after, ahead, grid.rows)
 
     def _keep(self, header: Header) -> list[int]:
         """Return the kept columns: named, and with no part of the name a never-kept one."""
@@ -375,6 +410,10 @@ class TablePackage(Package):
         log.info(
             "table notice", extra=fields(file=place.file, sheet=place.sheet, error=key, level=level)
         )
+
+
+class _TableRejected(Exception):
+    """Raised when a table with a header cannot be read safely; its notice is already added."""
 
 
 @dataclass
