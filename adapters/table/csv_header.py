@@ -1,8 +1,8 @@
 """Checking a CSV header against the width of the rows below it.
 
 A header cell with a comma that is not in quotes ("Ngày, tháng, năm sinh")
-splits into several cells, so the header has more cells than the rows, and
-every named column right of the split reads the value of a column further
+splits into several cells, so the header has more cells than the rows. Every
+named column right of the split then reads the value of a column further
 left. Excel quotes such a cell when it saves CSV, but some products and hand
 edits do not.
 
@@ -20,9 +20,9 @@ less than the header's. Then:
   read (``ReadHints``, compared by ``match_key``), and that removes exactly
   the surplus cells, the header is repaired. A sample row still wider than
   the repaired header then becomes an error row, as any other;
-- otherwise, when no sample row is narrower than the rows' width and none
-  reaches the header's last named column, the table cannot be read safely,
-  because the values would land in the wrong columns;
+- otherwise, when more than half the sample rows have the rows' width, none
+  is narrower and none reaches the header's last named column, the table
+  cannot be read safely, because the values would land in the wrong columns;
 - otherwise nothing is reported. A writer that drops trailing empty cells
   gives rows of different widths, and a short row reads its missing cells
   as empty.
@@ -88,12 +88,22 @@ def check_header_width(header: Header, below: Iterator[GridRow], hints: ReadHint
     spans = _join_spans(header.names[:columns], columns - row_cells, hints) if repair else None
     if spans is not None:
         result.header, result.repaired = _joined(header, spans)
-    elif min(widths) == row_cells and max(widths) < columns:
+    elif _consistent(widths, row_cells, columns):
         # NOTE: a writer that drops trailing empty cells, in a list whose last
         # columns are empty in every sample row, gives this shape too and gets
         # the error, although its values are in the right columns.
         result.row_cells = row_cells
     return result
+
+
+def _consistent(widths: list[int], row_cells: int, columns: int) -> bool:
+    """Tell whether the sample rows have one width below the header's, as a writer of every cell gives.
+
+    More than half the rows have the common width, none is narrower, and none
+    reaches the header's last named column.
+    """
+    common = sum(1 for width in widths if width == row_cells)
+    return common * 2 > len(widths) and min(widths) == row_cells and max(widths) < columns
 
 
 def _common_width(widths: list[int]) -> int:
