@@ -41,7 +41,7 @@ from adapters.table.header import Header
 from gateway.text import match_key
 
 # Data rows below the header that are measured.
-WIDTH_SAMPLE_ROWS = 10
+WIDTH_SAMPLE_ROWS = 50
 # The maximum number of cells joined into one header name: "Ngày, tháng, năm sinh" is three.
 _MAX_JOINED_CELLS = 4
 # The maximum number of surplus header cells that a repair removes. A header with more is
