@@ -156,7 +156,7 @@ class TablePackage(Package):
                 grid = check_legacy_text(grid, self.notices.append)
                 window = list(islice(grid.rows, HEADER_SEARCH_ROWS + 1))
                 counter = _TableRows(grid.sheet)
-                stream = self._stream(grid, window, counter)
+                stream = self._stream(grid, window, counter, len(read) + 1)
                 if stream is None:
                     missing.append((grid.sheet, all(row.is_blank() for row in window)))
                     continue
@@ -233,7 +233,13 @@ class TablePackage(Package):
 
     # Streams --------------------------------------------------------------------
 
-    def _stream(self, grid: Grid, window: list[GridRow], counter: _TableRows) -> Stream | None:
+    def _stream(self, grid: Grid, window: list[GridRow], counter: _TableRows,
+                number: int) -> Stream | None:
+        """Return the stream of ``grid``, or ``None`` when it has no header.
+
+        ``number`` is the grid's position among the tables of its file that have a header,
+        which names a ``numbered`` grid from here on.
+        """
         found = find_header(window, self._hints)
         if found is None:
             return None
@@ -241,6 +247,8 @@ class TablePackage(Package):
         keep = self._keep(header)
         if not keep:
             return None
+        if grid.numbered:
+            grid.sheet = counter.sheet = str(number)
         headers = self._unique([header.names[i] for i in keep],
                                [i in grid.hidden_columns for i in keep], grid)
         reader = BlockReader(grid, header, keep, self._hints, self._limits)
