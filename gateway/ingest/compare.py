@@ -428,7 +428,6 @@ def _in_named_schools(run_id: int, entity: str) -> Any:
 
     A school's own record carries no scope school (``entities.yaml`` gives organization none),
     so a school is in scope when a row of the run gives that school itself, by its local id.
-    Without this, the guard counted no existing organization in a school export.
     """
     if _is_school_entity(entity):
         return Record.local_id.in_(_named_local_ids(run_id, entity))
