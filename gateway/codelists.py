@@ -43,7 +43,7 @@ import yaml
 
 from gateway import PROJECT_ROOT
 from gateway.errors import ConfigurationError, MappingError, Problems
-from gateway.i18n import DEFAULT_LANGUAGE
+from gateway.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from gateway.text import collapse_spaces, match_key
 from gateway.validation import SCHEMA_BASE_URI, get_registry
 
@@ -177,7 +177,7 @@ class _Content:
     codes: dict[str, Code]
     spellings: _Spellings
     children: dict[str, _Spellings]
-    provenance: str
+    provenance: dict[str, str]
     code_width: int | None
     parent_width: int | None
     source_version: str | None = None
@@ -215,8 +215,14 @@ class CodeList:
         return tuple(self._loaded().codes)
 
     @property
-    def provenance(self) -> str:
+    def provenance(self) -> dict[str, str]:
+        """The list's provenance by language: where its codes come from and what is uncertain."""
         return self._loaded().provenance
+
+    def provenance_in(self, lang: str) -> str:
+        """Return the list's provenance in ``lang``, else in Vietnamese, else ``""``."""
+        provenance = self._loaded().provenance
+        return provenance.get(lang) or provenance.get(DEFAULT_LANGUAGE) or ""
 
     def _loaded(self) -> _Content:
         if self._content is None:
@@ -382,6 +388,7 @@ def _read_header(document: dict[str, Any], origin: Path, problems: Problems) -> 
     header["valid_to"] = _date_field(document, "valid_to", str(origin), problems)
     _check_range(header["valid_from"], header["valid_to"], str(origin), problems)
     _check_source(header, origin, problems)
+    header["provenance"] = _provenance_field(document, str(origin), problems)
     title = document.get("title") or {}
     if not (isinstance(title, dict) and all(isinstance(v, str) for v in title.values())):
         problems.add(f"{origin}: 'title' must map languages to text, like {{vi: ..., en: ...}}")
@@ -391,6 +398,21 @@ def _read_header(document: dict[str, Any], origin: Path, problems: Problems) -> 
         problems.add(f"{origin}: 'maps_to' must be {{field: <name>, values: [...]}}")
         header["maps_to"] = None
     return header
+
+
+def _provenance_field(document: dict[str, Any], where: str, problems: Problems) -> dict[str, str]:
+    """Return a list's ``provenance`` by language.
+
+    The field maps languages to text, like ``title``. A plain text is accepted as the text of
+    every language, for a list whose provenance needs no translation.
+    """
+    provenance = document.get("provenance") or {}
+    if isinstance(provenance, str):
+        return dict.fromkeys(LANGUAGES, provenance.strip())
+    if not (isinstance(provenance, dict) and all(isinstance(v, str) for v in provenance.values())):
+        problems.add(f"{where}: 'provenance' must map languages to text, like {{vi: ..., en: ...}}")
+        return {}
+    return {str(lang): text.strip() for lang, text in provenance.items()}
 
 
 def _check_range(start: date | None, end: date | None, where: str, problems: Problems) -> None:
@@ -440,7 +462,7 @@ def _narrow(code: Code, header: dict[str, Any]) -> Code:
     return replace(code, valid_from=max(starts, default=None), valid_to=min(ends, default=None))
 
 
-def _build_content(header: dict[str, Any], entries: list[Any], provenance: str, where: str,
+def _build_content(header: dict[str, Any], entries: list[Any], provenance: dict[str, str], where: str,
                    problems: Problems) -> _Content:
     """Index the codes of one list, adding every problem found to ``problems``."""
     codes: dict[str, Code] = {}
@@ -509,14 +531,14 @@ def _from_file(document: dict[str, Any], origin: Path, problems: Problems) -> Co
     if header.get("source"):
         return CodeList(header, lambda: _from_source(header, origin))
     content = _build_content(header, list(document.get("codes") or []),
-                             str(document.get("provenance", "")).strip(), str(origin), problems)
+                             header["provenance"], str(origin), problems)
     return CodeList(header, lambda: content)
 
 
 def _from_source(header: dict[str, Any], origin: Path) -> _Content:
     """Build a list's codes from its package; raise ``ConfigurationError`` on any problem."""
     package, kind = header["source"]["package"], header["source"]["kind"]
-    entries, version = _SOURCES[(package, kind)](header)
+    entries, (version, data_version) = _SOURCES[(package, kind)](header)
     # An unquoted YAML key such as 01 reads as the number 1: pad it like a looked-up code.
     width = _common_width(entry["code"] for entry in entries)
     extra = {_pad(str(code), width): list(texts) for code, texts in (header.get("aliases") or {}).items()}
@@ -526,11 +548,16 @@ def _from_source(header: dict[str, Any], origin: Path) -> _Content:
     problems = Problems()
     for code in sorted(extra):
         problems.add(f"{origin}: aliases for code '{code}', which the package does not have")
-    written = str(header.get("provenance", "")).strip()
-    provenance = f"{written} Built from the PyPI package {package} {version}.".strip()
+    provenance = {}
+    for lang in LANGUAGES:
+        written = header["provenance"].get(lang) or header["provenance"].get(DEFAULT_LANGUAGE, "")
+        built = (translate("codelist.provenance_package_data", lang, package=package,
+                           version=version, data_version=data_version) if data_version
+                 else translate("codelist.provenance_package", lang, package=package, version=version))
+        provenance[lang] = f"{written} {built}".strip()
     content = _build_content(header, entries, provenance, str(origin), problems)
     problems.raise_if_any("error.codelists_invalid")
-    content.source_version = version
+    content.source_version = f"{version} (data of {data_version})" if data_version else version
     log.info("code list built from package", extra={"codelist": header["name"], "package": package,
                                                      "package_version": version,
                                                      "codes": len(content.codes)})
@@ -552,17 +579,17 @@ def _vietnam_provinces(header: dict[str, Any]) -> Any:
                                  package=_VIETNAM_PROVINCES) from exc
 
 
-def _package_version(module: Any) -> str:
-    version = metadata.version(_VIETNAM_PROVINCES)
+def _package_version(module: Any) -> tuple[str, str | None]:
+    """Return the installed package's version and the date of its data, when it gives one."""
     data_version = getattr(module, "__data_version__", None)
-    return f"{version} (data of {data_version})" if data_version else version
+    return metadata.version(_VIETNAM_PROVINCES), str(data_version) if data_version else None
 
 
 def _strip_prefix(name: str, prefix: str) -> str:
     return name[len(prefix):].strip() if name.startswith(prefix + " ") else name
 
 
-def _provinces(header: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+def _provinces(header: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[str, str | None]]:
     module = _vietnam_provinces(header)
     entries = []
     for province in module.Province.iter_all():
@@ -574,7 +601,7 @@ def _provinces(header: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     return entries, _package_version(module)
 
 
-def _communes(header: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+def _communes(header: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple[str, str | None]]:
     module = _vietnam_provinces(header)
     entries = []
     for ward in module.Ward.iter_all():
@@ -588,7 +615,8 @@ def _communes(header: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     return entries, _package_version(module)
 
 
-_Source = Callable[[dict[str, Any]], tuple[list[dict[str, Any]], str]]
+# A source returns the entries of the list, and the package's version and data date.
+_Source = Callable[[dict[str, Any]], tuple[list[dict[str, Any]], tuple[str, str | None]]]
 _SOURCES: dict[tuple[str, str], _Source] = {
     (_VIETNAM_PROVINCES, "provinces"): _provinces,
     (_VIETNAM_PROVINCES, "communes"): _communes,

@@ -75,6 +75,18 @@ def rejected_rows(run_id: int) -> int:
     return len(places)
 
 
+def rejections_by_entity(run_id: int) -> dict[str, int]:
+    """Return how many rows a run rejected per entity, read from its quarantine rows.
+
+    A row rejected for several entities counts once for each. Rejections without an entity
+    (a whole file) are left out.
+    """
+    query = (Quarantine.select(Quarantine.entity, peewee.fn.COUNT(Quarantine.id))
+             .where((Quarantine.run == run_id) & Quarantine.entity.is_null(False))
+             .group_by(Quarantine.entity))
+    return {str(entity): int(count) for entity, count in sorted(tuples(query))}
+
+
 def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]:
     """Group a run's quarantined rows by entity, reason and field, with a count and the first places.
 

@@ -63,8 +63,8 @@ class GridRow:
 class Grid:
     """One table of a file, its header not yet found.
 
-    ``sheet`` is the worksheet title (XLSX), the table number (HTML) or
-    ``None`` (CSV). ``strict_width`` makes a row with non-empty cells past the
+    ``sheet`` is the worksheet title (XLSX), the caption or number of the
+    table (HTML) or ``None`` (CSV). ``strict_width`` makes a row with non-empty cells past the
     header's width an error row: in CSV that means a separator inside an
     unquoted value, so the cells may have moved to other columns.
     ``hidden_columns`` holds the 0-based indexes of hidden XLSX columns. The
@@ -78,6 +78,8 @@ class Grid:
     properties: dict[str, str] = field(default_factory=dict)
     strict_width: bool = False
     hidden_columns: set[int] = field(default_factory=set)
+    # The sheet is a placeholder until the package numbers the table among those with a header.
+    numbered: bool = False
 
     @property
     def label(self) -> str:

@@ -12,6 +12,11 @@ so memory does not grow with the rows. Each ``<table>`` is one grid:
 - a row that contains a nested table is layout, not data, and is skipped.
   The nested table is a grid of its own.
 
+A grid's ``sheet`` is the table's ``<caption>`` when it has one. Otherwise the
+grid is marked ``numbered``, and the package numbers it among the tables of the
+file that have a header, because title, signature and layout tables are tables
+too, and a number among all ``<table>`` elements matches nothing the user sees.
+
 A row's line is its position among all ``<tr>`` of the file, 1-based: the row
 number Excel shows when the page holds only tables. The encoding comes from
 ``adapters.common.encoding``, with the page's ``<meta charset>`` used when the
@@ -68,9 +73,10 @@ def html_grids(open_file: Opener, file: str, notify: Notify) -> Iterator[Grid]:
     count = 0
     with open_file() as handle:
         parser = _TableParser(Utf8Recoder(handle, detected.encoding), file, detected.encoding)
-        for number, rows in parser.tables():
+        for number, caption, rows in parser.tables():
             count += 1
-            yield Grid(file=file, sheet=str(number), rows=rows, properties=dict(properties))
+            yield Grid(file=file, sheet=caption or str(number), rows=rows,
+                       properties=dict(properties), numbered=not caption)
     if count == 0:
         notify(Notice("error", InputError("table.html_no_table", place=Place(file=file), file=file)))
 
@@ -87,21 +93,24 @@ class _TableParser:
         self._file = file
         self._encoding = encoding
         self._events = etree.iterparse(
-            source, events=("start", "end"), tag=("table", "tr"), html=True, encoding="utf-8",
+            source, events=("start", "end"), tag=("table", "tr", "caption"), html=True, encoding="utf-8",
             remove_comments=True, remove_pis=True,
         )
         self._line = 0
         self._tables = 0
         self._peeked: tuple[int, GridRow] | None = None
+        # Table number -> text of its <caption>, which comes before the table's rows.
+        self._captions: dict[int, str] = {}
 
-    def tables(self) -> Iterator[tuple[int, Iterator[GridRow]]]:
-        """Yield (table number, rows) per table that has rows, in document order."""
+    def tables(self) -> Iterator[tuple[int, str, Iterator[GridRow]]]:
+        """Yield (table number, caption, rows) per table that has rows, in document order."""
         items = self._items()
         self._peeked = next(items, None)
         while self._peeked is not None:
             number = self._peeked[0]
+            caption = self._captions.get(number, "")
             rows = self._rows_of(number, items)
-            yield number, rows
+            yield number, caption, rows
             for _ in rows:  # rows the caller left unread
                 pass
 
@@ -124,6 +133,11 @@ class _TableParser:
                     _free(element)
                 continue
             if event != "end":
+                continue
+            if element.tag == "caption":
+                if stack:
+                    self._captions[stack[-1].number] = _cell_text(element)
+                _free(element)
                 continue
             self._line += 1
             if stack and element.find(".//table") is None:

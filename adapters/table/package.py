@@ -158,7 +158,7 @@ class TablePackage(Package):
                 window = list(islice(grid.rows, HEADER_SEARCH_ROWS + 1))
                 counter = _TableRows(grid.sheet)
                 try:
-                    stream = self._stream(grid, window, counter)
+                    stream = self._stream(grid, window, counter, len(read) + 1)
                 except _TableRejected:
                     continue
                 if stream is None:
@@ -237,11 +237,13 @@ class TablePackage(Package):
 
     # Streams --------------------------------------------------------------------
 
-    def _stream(self, grid: Grid, window: list[GridRow], counter: _TableRows) -> Stream | None:
+    def _stream(self, grid: Grid, window: list[GridRow], counter: _TableRows,
+                number: int) -> Stream | None:
         """Return the stream of ``grid``, or ``None`` when it has no header.
 
-        Raises ``_TableRejected``, after adding its notice, when the table
-        cannot be read.
+        ``number`` is the grid's position among the tables of its file that have a header,
+        which names a ``numbered`` grid from here on. Raises ``_TableRejected``, after
+        adding its notice, when the table cannot be read.
         """
         found = find_header(window, self._hints)
         if found is None:
@@ -253,6 +255,8 @@ class TablePackage(Package):
         keep = self._keep(header)
         if not keep:
             return None
+        if grid.numbered:
+            grid.sheet = counter.sheet = str(number)
         headers = self._unique([header.names[i] for i in keep],
                                [i in grid.hidden_columns for i in keep], grid)
         reader = BlockReader(grid, header, keep, self._hints, self._limits)

@@ -125,7 +125,7 @@ def codelists_list(app: AppContext) -> None:
             shown += " " + t("codelists.more", count=len(codes) - CODES_SHOWN)
         heading = " ".join(part for part in (codelist.label, codelist.title_in(get_language())) if part)
         lines.append(f"  {heading} ({len(codes)}): {shown}")
-        lines.append(f"      {described['provenance'].strip()}")
+        lines.append(f"      {codelist.provenance_in(get_language())}")
     app.emit(lists, lines)
 
 
@@ -141,7 +141,7 @@ def codelists_show(app: AppContext, name: str, version: int | None) -> None:
     heading = " ".join(part for part in (codelist.label, codelist.title_in(get_language())) if part)
     lines = [f"{heading} ({len(described['codes'])})"]
     lines += [f"  {_named_code(codelist, code)}" for code in described["codes"]]
-    lines.append(f"  {described['provenance'].strip()}")
+    lines.append(f"  {codelist.provenance_in(get_language())}")
     app.emit(described, lines)
 
 

@@ -76,7 +76,7 @@ def run_lines(report: dict[str, Any]) -> list[str]:
     decisions = report["counts"].get("decisions", {})
     if report["state"] == "succeeded":
         lines.append(t("run.changes", count=report.get("changes", 0)))
-    lines.extend(_decision_lines(decisions))
+    lines.extend(_decision_lines(decisions, stage.get("rejected_by_entity", {})))
     lines.extend(_skipped_lines(nonzero(stage.get("skipped", {}))))
     rejected = sum(stage.get("rejected", {}).values())
     lines.extend(rejection_lines(report["run_id"], rejected))
@@ -122,12 +122,21 @@ def nonzero(counts: Mapping[str, int]) -> dict[str, int]:
     return {key: count for key, count in counts.items() if count}
 
 
-def _decision_lines(decisions: Mapping[str, Mapping[str, int]]) -> list[str]:
+def _decision_lines(decisions: Mapping[str, Mapping[str, int]],
+                    rejected: Mapping[str, int]) -> list[str]:
+    """Return a line per entity with its decisions, or with its rejected rows when it has none.
+
+    ``rejected`` counts rejected rows per entity. An entity whose every row was rejected
+    before its local id was read has no decision, and is still listed.
+    """
     lines = []
     for entity, counts in sorted(decisions.items()):
         shown = [f"{t('decision.' + d)} {counts[d]}" for d in DECISION_ORDER if counts.get(d)]
         if shown:
             lines.append(f"  {entity_title(entity)}: " + ", ".join(shown))
+        elif rejected.get(entity):
+            lines.append(f"  {entity_title(entity)}: "
+                         + t("run.decisions_all_rejected", count=rejected[entity]))
     return [t("run.decisions_header"), *lines] if lines else []
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import peewee
 
 from gateway.clock import utcnow
+from gateway.entities import load_entities
 from gateway.ingest.stage import Snapshot, staged_entities
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
@@ -406,7 +407,7 @@ class Comparer:
         if snapshot.scope.schools is not None:
             condition &= Record.scope_school.in_(sorted(snapshot.scope.schools))
         if snapshot.scope.named_schools:
-            condition &= Record.scope_school.in_(_named_schools(self.run.id, snapshot.entity))
+            condition &= _in_named_schools(self.run.id, snapshot.entity)
         absent = Record.select(Record.id, Record.local_id).where(condition)
         rows = [
             {"run": self.run.id, "entity": snapshot.entity, "local_id": r.local_id, "action": "end",
@@ -420,6 +421,36 @@ class Comparer:
         if rows:
             log.info("absent records to end", extra=fields(run_id=self.run.id,
                                                            entity=snapshot.entity, count=len(rows)))
+
+
+def _in_named_schools(run_id: int, entity: str) -> Any:
+    """Return the condition that a record of ``entity`` lies in the schools the run's rows name.
+
+    A school's own record carries no scope school (``entities.yaml`` gives organization none),
+    so a school is in scope when a row of the run gives that school itself, by its local id.
+    """
+    if _is_school_entity(entity):
+        return Record.local_id.in_(_named_local_ids(run_id, entity))
+    return Record.scope_school.in_(_named_schools(run_id, entity))
+
+
+def _is_school_entity(entity: str) -> bool:
+    """Tell whether ``entity`` is the one that other entities' scope school field references."""
+    entities = load_entities()
+    if entities[entity].scope_school is not None:
+        return False
+    return any(other.scope_school and other.references.get(other.scope_school) == entity
+               for other in entities.values())
+
+
+def _named_local_ids(run_id: int, entity: str) -> Any:
+    """Return a subquery of the local ids of ``entity`` that the run's rows give, staged or seen."""
+    staged = (StagedRecord.select(StagedRecord.local_id)
+              .where((StagedRecord.run == run_id) & (StagedRecord.entity == entity)))
+    seen = (Record.select(Record.local_id)
+            .join(SeenRecord, on=(SeenRecord.record_id == Record.id))
+            .where((SeenRecord.run == run_id) & (SeenRecord.entity == entity)))
+    return staged | seen
 
 
 def _named_schools(run_id: int, entity: str) -> Any:
@@ -491,5 +522,5 @@ def _existing_in_scope(run: Run, entity: str, snapshots: list[Snapshot]) -> int:
         periods = sorted(set().union(*(s.periods or () for s in scopes)))
         condition &= Record.scope_period.in_(periods)
     if scopes and all(s.named_schools for s in scopes):
-        condition &= Record.scope_school.in_(_named_schools(run.id, entity))
+        condition &= _in_named_schools(run.id, entity)
     return Record.select().where(condition).count()

@@ -25,6 +25,7 @@ from gateway.logs import fields
 from gateway.mapping.compiler import column_groups
 from gateway.mapping.registry import active_specs
 from gateway.mapping.spec import MappingSpec
+from gateway.reports import rejections_by_entity
 from gateway.settings import Settings
 from gateway.store.database import discard_open_transaction, write_transaction
 from gateway.store.models import Record, Run, Source, StagedRecord
@@ -203,7 +204,9 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     for reason, count in check_references(db, run, columns=columns).items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     _log_phase(run, "references checked", phase_started)
-    decisions = counts_by_decision(run)
+    # Counted now, because the retention settings may prune the quarantine rows later.
+    stage_counts["rejected_by_entity"] = rejections_by_entity(run.id)
+    decisions = with_rejected_entities(counts_by_decision(run), stage_counts)
     guard_settings = settings.section("guard")
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
                         guard_settings["min_existing"])
@@ -215,6 +218,19 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
         return _report(run)
     runs.mark(run, "applying", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
     return _apply(db, settings, run, progress, decisions)
+
+
+def with_rejected_entities(decisions: dict[str, dict[str, int]],
+                           stage_counts: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Add an empty entry to ``decisions`` for each entity with rejected rows but no decision.
+
+    Rows rejected before their local id was read give no staged row, so an entity whose rows
+    were all rejected that way has no decision at all, and the report would leave it out.
+    Returns ``decisions``, changed in place.
+    """
+    for entity in stage_counts.get("rejected_by_entity", {}):
+        decisions.setdefault(entity, {})
+    return decisions
 
 
 def _add_notices(run: Run, errors: list[GatewayError]) -> None:
@@ -249,7 +265,9 @@ def _apply(db: peewee.Database, settings: Settings, run: Run, progress: Any,
     _log_phase(run, "run applied", started)
     counts = json.loads(run.counts or "{}")
     # Applying does not change a decision, so counts read before it still hold.
-    counts["decisions"] = decisions if decisions is not None else counts_by_decision(run)
+    if decisions is None:
+        decisions = with_rejected_entities(counts_by_decision(run), counts.get("stage", {}))
+    counts["decisions"] = decisions
     runs.mark(run, "succeeded", counts=json.dumps(counts))
     # Staged rows carry personal data and are no longer needed once applied.
     runs.discard_staged([run.id])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -411,3 +412,39 @@ def test_school_missing_from_folder_keeps_records(store: StoreHandle,
     assert ended == {left_out}
     assert set(_stored(source, "student")) == set(before["student"]) - {left_out}
     assert _stored(source, "class") == before["class"]
+
+
+def _lists_in_utf8(summary: VendorSummary, folder: Path, school_prefix: str = "") -> Path:
+    """Write the CSV lists again in UTF-8, with ``school_prefix`` before every school's name."""
+    folder.mkdir()
+    for file in sorted(summary.package.glob("*.csv")):
+        lines = unicodedata.normalize("NFC", file.read_bytes().decode("cp1258")).split("\r\n")
+        rows = [line.split(";") for line in lines]
+        for row in rows[1:]:
+            if len(row) > 2 and row[2]:
+                row[2] = school_prefix + row[2]
+        (folder / file.name).write_text("\r\n".join(";".join(row) for row in rows), encoding="utf-8")
+    return folder
+
+
+def test_guard_counts_stored_schools(store: StoreHandle, exports: dict[str, VendorSummary],
+                                     tmp_path: Path) -> None:
+    """The guard measures a school export's changes to schools against the schools stored."""
+    settings = store.settings.with_overrides({"guard": {"min_existing": 2, "max_change_ratio": 0.25}})
+    summary = exports["csv1258"]
+    lists = _lists_in_utf8(summary, tmp_path / "lists")
+    renamed = _lists_in_utf8(summary, tmp_path / "renamed", school_prefix="Cơ sở ")
+    service.ingest(store.db, settings, lists, ADAPTER, "csv-demo")
+
+    again = service.ingest(store.db, settings, lists, ADAPTER, "csv-demo")
+    report = service.ingest(store.db, settings, renamed, ADAPTER, "csv-demo")
+
+    assert again.guard is not None
+    assert again.guard["entities"]["organization"] == {"existing": 2, "changed": 0, "ratio": 0.0,
+                                                       "trips": False}
+    assert report.guard is not None
+    assert report.guard["entities"]["organization"] == {"existing": 2, "changed": 2, "ratio": 1.0,
+                                                        "trips": True}
+    assert report.state == "held"
+    names = {record["name"] for record in _stored("csv-demo", "organization").values()}
+    assert not any(name.startswith("Cơ sở ") for name in names)

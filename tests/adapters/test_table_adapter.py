@@ -321,9 +321,48 @@ def test_html_saved_as_xls_detected_by_content(tmp_path: Path):
     assert result.streams[0].headers == ["STT", "Mã HS", "Họ tên", "Ngày sinh", "Giới tính",
                                          "_block", "_sheet"]
     assert result.streams[0].properties["format"] == "html"
-    assert result.streams[0].sheet == "2"
+    # The title table above the list is not counted: the list is the page's first table.
+    assert result.streams[0].sheet == "1"
     assert result.cells() == [["1", "0101", "Nguyễn Văn An", "01/02/2014", "Nam", "", ""]]
     assert result.notices == [("warning", "table.html_tables_skipped")]
+
+
+HTML_LAYOUT = """<html><body>
+<table><tr><td>SỞ GIÁO DỤC</td><td>DANH SÁCH HỌC SINH</td></tr></table>
+<table><tr><td><table><tr><td>Trường Thử</td></tr></table></td></tr></table>
+<table>{caption_a}
+<tr><th>STT</th><th>Mã HS</th><th>Họ tên</th></tr>
+<tr><td>1</td><td>0101</td><td>Nguyễn Văn An</td></tr>
+</table>
+<table><tr><td>Trang 1</td></tr></table>
+<table>{caption_b}
+<tr><th>STT</th><th>Mã HS</th><th>Họ tên</th></tr>
+<tr><td>1</td><td>0201</td><td>Trần Thị Bình</td></tr>
+</table>
+</body></html>
+"""
+
+
+def test_html_tables_numbered_among_lists(tmp_path: Path):
+    path = tmp_path / "danh-sach.xls"
+    path.write_text(HTML_LAYOUT.format(caption_a="", caption_b=""), encoding="utf-8")
+
+    result = read(path)
+
+    # Title, layout, nested and footer tables have no header and are not counted.
+    assert [stream.sheet for stream in result.streams] == ["1", "2"]
+    assert result.column("Mã HS", 1) == ["0201"]
+
+
+def test_html_table_named_by_caption(tmp_path: Path):
+    path = tmp_path / "danh-sach.xls"
+    page = HTML_LAYOUT.format(caption_a="<caption>Lớp 6A1</caption>", caption_b="")
+    path.write_text(page, encoding="utf-8")
+
+    result = read(path)
+
+    assert [stream.sheet for stream in result.streams] == ["Lớp 6A1", "2"]
+    assert result.column("Họ tên") == ["Nguyễn Văn An"]
 
 
 def test_html_colspan_repeats_and_rowspan_copies_down(tmp_path: Path):

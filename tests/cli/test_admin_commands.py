@@ -54,6 +54,30 @@ def test_codelists_list_json_names(tmp_path: Path) -> None:
     assert by_name["commune-2025"]["names"]["26740"] == {"vi": "Phường Sài Gòn"}
 
 
+def test_codelists_provenance_vietnamese_first(tmp_path: Path) -> None:
+    lines = gateway(tmp_path, "codelists", "list").splitlines()
+
+    provenance = lines[lines.index(list_line("\n".join(lines), "gender@1")) + 1]
+    assert provenance == ('      Mẫu biểu của Bộ chỉ ghi "Nam" / "Nữ". Cách viết tiếng Anh và của '
+                          'OneRoster là bí danh. "other" và "unspecified" của OneRoster không ứng '
+                          'với mã nào.')
+
+
+def test_codelists_provenance_english(tmp_path: Path) -> None:
+    lines = gateway(tmp_path, "--lang", "en", "codelists", "show", "province-2025").splitlines()
+
+    assert lines[-1].startswith("  The 34 provinces and centrally governed cities")
+    assert "Built from the PyPI package vietnam-provinces" in lines[-1]
+
+
+def test_codelists_show_package_provenance_vietnamese(tmp_path: Path) -> None:
+    lines = gateway(tmp_path, "codelists", "show", "commune-2025").splitlines()
+
+    assert lines[-1].startswith("  Các xã, phường, đặc khu (3.321 đơn vị)")
+    assert "Dựng từ gói PyPI vietnam-provinces" in lines[-1]
+    assert "Built from" not in lines[-1]
+
+
 def test_codelists_show_lists_every_code(tmp_path: Path) -> None:
     text = gateway(tmp_path, "codelists", "show", "ethnic-group-1979")
     lines = text.splitlines()
@@ -69,3 +93,5 @@ def test_codelists_show_json_has_names(tmp_path: Path) -> None:
 
     assert document["codes"] == ["male", "female"]
     assert document["names"]["female"]["vi"] == "Nữ"
+    assert document["provenance"]["vi"].startswith("Mẫu biểu của Bộ")
+    assert document["provenance"]["en"].startswith("The Ministry's templates")

@@ -173,6 +173,27 @@ def test_zero_counts_left_out(store: StoreHandle, lang: str) -> None:
     assert not any("users: parent" in line for line in lines)
 
 
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", "  Class: all 2 rows were rejected"),
+    ("vi", "  Lớp học: cả 2 dòng đều bị từ chối"),
+])
+def test_entity_with_only_rejections_listed(store: StoreHandle, lang: str, expected: str) -> None:
+    set_language(lang)
+    counts = {"stage": {"rejected_by_entity": {"class": 2, "student": 1}},
+              "decisions": {"class": {}, "student": {"insert": 3}}}
+
+    lines = run_lines(report_with(counts, []))
+
+    assert expected in lines
+    assert sum(1 for line in lines if line.startswith(("  Student:", "  Học sinh:"))) == 1
+
+
+def test_entity_with_one_rejected_row_singular(store: StoreHandle) -> None:
+    counts = {"stage": {"rejected_by_entity": {"class": 1}}, "decisions": {"class": {}}}
+
+    assert "  Class: its 1 row was rejected" in run_lines(report_with(counts, []))
+
+
 @pytest.mark.parametrize("lang", ["en", "vi"])
 def test_all_zero_count_listings_not_shown(store: StoreHandle, lang: str) -> None:
     set_language(lang)

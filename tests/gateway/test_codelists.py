@@ -64,7 +64,30 @@ def problems_of(root: Path, document: dict[str, Any]) -> list[str]:
 def test_shipped_list_builds_without_problems(name: str) -> None:
     codelist = get_codelist(name)
     assert codelist.codes
-    assert codelist.provenance
+    assert codelist.provenance_in("vi")
+    assert codelist.provenance_in("en")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_list_provenance_in_both_languages(name: str) -> None:
+    provenance = get_codelist(name).provenance
+    assert set(provenance) == {"vi", "en"}
+    assert provenance["vi"] != provenance["en"]
+
+
+def test_provenance_text_serves_every_language(tmp_path: Path) -> None:
+    codelist = load_one(tmp_path, DATED)
+    assert codelist.provenance == {"vi": "A test list.", "en": "A test list."}
+
+
+def test_provenance_falls_back_to_vietnamese(tmp_path: Path) -> None:
+    codelist = load_one(tmp_path, {**DATED, "provenance": {"vi": "Danh mục thử."}})
+    assert codelist.provenance_in("en") == "Danh mục thử."
+
+
+def test_provenance_not_text_rejected(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {**DATED, "provenance": {"vi": ["Danh mục thử."]}})
+    assert any("'provenance' must map languages to text" in p for p in problems)
 
 
 def test_shipped_lists_include_new_lists() -> None:
@@ -305,7 +328,7 @@ def test_code_dates_narrowed_to_list(tmp_path: Path) -> None:
 
 def test_describe_reports_provenance_and_dates(tmp_path: Path) -> None:
     described = load_one(tmp_path, DATED).describe()
-    assert described["provenance"] == "A test list."
+    assert described["provenance"] == {"vi": "A test list.", "en": "A test list."}
     assert (described["valid_from"], described["valid_to"]) == ("2020-01-01", "2025-06-30")
     assert described["code_dates"] == {
         "old": {"valid_from": "2020-01-01", "valid_to": "2022-12-31"},
@@ -425,7 +448,8 @@ def test_admin_provenance_names_package_version() -> None:
     version = metadata.version("vietnam-provinces")
     for name in ("province-2025", "commune-2025"):
         codelist = get_codelist(name)
-        assert f"vietnam-provinces {version}" in codelist.provenance
+        assert f"Built from the PyPI package vietnam-provinces {version}" in codelist.provenance_in("en")
+        assert f"Dựng từ gói PyPI vietnam-provinces {version}" in codelist.provenance_in("vi")
         assert codelist.describe()["source"]["version"].startswith(version)
         assert codelist.valid_from == date(2025, 7, 1)
 

@@ -330,6 +330,31 @@ def test_rejected_class_rejects_its_enrollments(store: StoreHandle, tmp_path: Pa
     assert active("enrollment") == 0
 
 
+def test_entity_with_every_row_rejected_listed(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    tables["classes"][0]["sourcedId"] = ""
+    report = ingest(store, pkg.write_package(tmp_path / "a", tables))
+    assert decisions(report, "class") == {}
+    assert "class" in report.counts["decisions"]
+    assert report.counts["stage"]["rejected_by_entity"] == {"class": 1, "enrollment": 3}
+
+
+def test_approved_run_keeps_rejected_entity(store: StoreHandle, tmp_path: Path) -> None:
+    settings = store.settings.with_overrides({"guard": {"min_existing": 5, "max_change_ratio": 0.2}})
+    tables = pkg.city(students=10)
+    first = {name: rows for name, rows in tables.items() if name not in ("classes", "enrollments")}
+    service.ingest(store.db, settings, pkg.write_package(tmp_path / "a", first), "oneroster", "s")
+    tables["users"] = tables["users"][:5]
+    tables["enrollments"] = tables["enrollments"][:5]
+    tables["classes"][0]["sourcedId"] = ""
+    held = service.ingest(store.db, settings, pkg.write_package(tmp_path / "b", tables), "oneroster", "s")
+    assert held.state == "held"
+    assert held.counts["decisions"]["class"] == {}
+    approved = service.approve(store.db, settings, held.run_id, "admin")
+    assert approved.counts["decisions"]["class"] == {}
+    assert approved.counts["stage"]["rejected_by_entity"]["class"] == 1
+
+
 def test_dangling_reference_keeps_stored_record(store: StoreHandle, tmp_path: Path) -> None:
     tables = pkg.city(students=3)
     ingest(store, pkg.write_package(tmp_path / "a", tables))
