@@ -170,3 +170,39 @@ def test_school_code_without_zero_warned(store: StoreHandle, tmp_path: Path) -> 
     assert warned["organization"] == {"entities": "organization", "count": 1, "old": "062001",
                                       "new": "62001"}
     assert warned["class"]["old"] == "062001 1A1"
+
+
+def test_spaced_codes_name_same_pupil(store: StoreHandle, tmp_path: Path) -> None:
+    # Digits typed in groups: spaces, a no-break space, full-width digits.
+    spaced = write_list(tmp_path / "a", ["0620 010 001", "0620\u00a0010\u00a0002", "０６２００１０００３"],
+                        ["1625191602", "6091112182", "2294640919"])
+    replace_in_list(spaced, "01/01/2019;Nữ;Kinh;Đang học;", "01/01/2019;Nữ;Kinh;Đang học;001 204 012 345")
+    plain = write_list(tmp_path / "b", ["0620010001", "0620010002", "0620010003"],
+                       ["1625191602", "6091112182", "2294640919"])
+    replace_in_list(plain, "01/01/2019;Nữ;Kinh;Đang học;", "01/01/2019;Nữ;Kinh;Đang học;001204012345")
+
+    first = service.ingest(store.db, store.settings, spaced, "school-export", "spaced")
+    second = service.ingest(store.db, store.settings, plain, "school-export", "spaced")
+
+    assert first.counts["stage"]["rejected"] == {}
+    students = stored("spaced")
+    assert sorted(students) == ["0620010001", "0620010002", "0620010003"]
+    assert students["0620010001"]["personal_id"] == "001204012345"
+    assert second.counts["decisions"]["student"] == {"unchanged": 3}
+    assert second.counts["decisions"]["enrollment"] == {"unchanged": 3}
+
+
+def test_oneroster_spaced_ids_joined_letters_kept(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=2)
+    tables["users"][0]["sourcedId"] = "123 456"
+    tables["enrollments"][0]["userSourcedId"] = "123456"
+    tables["users"][1]["sourcedId"] = "HS 002"
+    tables["enrollments"][1]["userSourcedId"] = "HS 002"
+
+    report = service.ingest(store.db, store.settings, pkg.write_package(tmp_path / "p", tables),
+                            "oneroster", "roster")
+
+    assert report.counts["stage"]["rejected"] == {}
+    assert sorted(stored("roster")) == ["123456", "HS 002"]
+    people = {record["person_ref"] for record in stored("roster", "enrollment").values()}
+    assert people == {"123456", "HS 002"}
