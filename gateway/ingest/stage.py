@@ -702,8 +702,81 @@ def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = 
                         ("ministry_id", "ingest.duplicate_ministry_id"),
                         ("personal_id", "ingest.duplicate_personal_id")):
         rejected.update(_reject_duplicates_by(db, run, column, key, columns or {}))
-        if column != "local_id":
+        if column == "local_id":
+            # Before the identifiers: the row whose id lost its zeros may carry the same
+            # Ministry id, and this message names the cause.
+            rejected.update(_reject_ids_without_zeros(db, run, columns or {}))
+            rejected.update(_reject_ids_without_zeros_of_seen(db, run, columns or {}))
+        else:
             rejected.update(_reject_identifiers_of_seen(db, run, column, key, columns or {}))
+    return rejected
+
+
+LOST_ZEROS_KEY = "ingest.duplicate_local_id_zeros"
+# The first character of an id once its leading zeros are removed: a digit from 1 to 9.
+_CORE_STARTS_WITH_DIGIT = ("substr(ltrim({id}, '0'), 1, 1) IN "
+                           "('1', '2', '3', '4', '5', '6', '7', '8', '9')")
+
+
+def _reject_ids_without_zeros(db: peewee.Database, run: Run, columns: KeyColumns) -> Counter[str]:
+    """Reject staged rows whose local id another row of the run has with more leading zeros.
+
+    Excel drops the leading zeros of a code in a General cell and never adds any, so of
+    "0620010001" and "620010001" in one list the longer id is the one as issued. Its row is
+    kept and every shorter one of the same entity is rejected, whatever the row order. Only ids
+    that start with a digit once their zeros are removed are compared. The database groups
+    the run's rows, so only the groups that repeat an id are read into memory.
+    """
+    table = StagedRecord._meta.table_name
+    condition = _CORE_STARTS_WITH_DIGIT.format(id="local_id")
+    sql = (f"SELECT entity, ltrim(local_id, '0'), MAX(LENGTH(local_id)) FROM {table} "
+           f"WHERE run_id = ? AND action = 'upsert' AND {condition} "
+           f"GROUP BY entity, ltrim(local_id, '0') HAVING COUNT(DISTINCT local_id) > 1")
+    rejected: Counter[str] = Counter()
+    for entity, core, longest in select_rows(db, sql, [run.id]):
+        # Every id of the group is the core with some zeros before it.
+        variants = ["0" * zeros + str(core) for zeros in range(int(longest) - len(core) + 1)]
+        rows = list(StagedRecord.select().where(
+            (StagedRecord.run == run.id) & (StagedRecord.entity == entity)
+            & StagedRecord.local_id.in_(variants) & (StagedRecord.action == "upsert"))
+            .order_by(peewee.fn.LENGTH(StagedRecord.local_id).desc(), StagedRecord.id))
+        kept, *shorter = rows
+        params = {"first_local_id": kept.local_id, **_first_params(json.loads(kept.place))}
+        with write_transaction(db):
+            for row in shorter:
+                _reject_duplicate(run, row.id, row.entity, row.place, row.data, "local_id",
+                                  LOST_ZEROS_KEY, columns, {"value": row.local_id, **params})
+                rejected[LOST_ZEROS_KEY] += 1
+    return rejected
+
+
+def _reject_ids_without_zeros_of_seen(db: peewee.Database, run: Run,
+                                      columns: KeyColumns) -> Counter[str]:
+    """Reject staged rows whose local id, with one or two more leading zeros, a seen record has.
+
+    The record that another row of the run gave unchanged has no staged row
+    (``SeenRecord``), so ``_reject_ids_without_zeros`` does not see it. Without this, the
+    second run of the same list would store the row that the first run rejected.
+    """
+    staged, seen, records = (StagedRecord._meta.table_name, SeenRecord._meta.table_name,
+                             Record._meta.table_name)
+    condition = _CORE_STARTS_WITH_DIGIT.format(id="s.local_id")
+    sql = (
+        f"SELECT s.id, s.entity, s.local_id, s.place, s.data, v.place, r.local_id "
+        f"FROM {staged} s JOIN {records} r ON r.entity = s.entity AND r.source = ? "
+        f"AND r.local_id IN ('0' || s.local_id, '00' || s.local_id) "
+        f"JOIN {seen} v ON v.run_id = s.run_id AND v.record_id = r.id "
+        f"WHERE s.run_id = ? AND s.action = 'upsert' AND {condition}"
+    )
+    rejected: Counter[str] = Counter()
+    rows = select_rows(db, sql, [run.source, run.id])
+    with write_transaction(db):
+        for staged_id, entity, value, place_text, data, first_place_text, first_local_id in rows:
+            params = {"value": value, "first_local_id": first_local_id,
+                      **_first_params(json.loads(first_place_text or "{}"))}
+            _reject_duplicate(run, staged_id, entity, place_text, data, "local_id",
+                              LOST_ZEROS_KEY, columns, params)
+            rejected[LOST_ZEROS_KEY] += 1
     return rejected
 
 

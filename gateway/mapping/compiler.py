@@ -372,12 +372,21 @@ class CompiledMapping:
             return False
 
     def local_id(self, cells: Sequence[str]) -> str | None:
-        """Return the row's local id as read, even when the rest of the row is bad."""
+        """Return the row's local id, even when the rest of the row is bad.
+
+        Digits typed in groups are joined as ``identifier_text`` joins them, so that a
+        rejected or ending row names the record that a good row with the same cell names.
+        A cell that ``identifier_text`` rejects is returned as read.
+        """
         found = self._find(self.spec.document["fields"]["local_id"].get("column", []))
         if not found:
             return None
         index = found[0]
-        return (cells[index] if index < len(cells) else "") or None
+        value = (cells[index] if index < len(cells) else "") or None
+        try:
+            return identifier_text(value)
+        except StepError:
+            return value
 
     def map(self, cells: Sequence[str], place: Place) -> MappedRow:
         """Return the row's action and record; raise ``MappingError`` at the first bad field."""

@@ -283,14 +283,30 @@ _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]\d+")
 _WHOLE_DECIMAL = re.compile(r"(\d{5,})[.,]0+")
 
 
+# Any Unicode white space: the space, the no-break space (U+00A0), the narrow no-break and
+# figure spaces (U+202F, U+2007), the ideographic space (U+3000), a tab or a line break.
+_ANY_SPACE = re.compile(r"\s+")
+# Full-width digits, as an East Asian input method types them. NFKC would give the same
+# ASCII digits, but cells are only put in NFC (gateway.text.clean).
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 def identifier_text(value: str | None) -> str | None:
     """Check a cell that contains an identifier, before the field's steps run.
 
-    A number in scientific notation has lost its last digits, so it is rejected. A whole
-    number written with ``.0`` gives its digits, as an XLSX number cell does.
+    Digits typed in groups for reading (``0620 010 001``, a no-break space between groups,
+    full-width digits) give the ASCII digits alone, so that the same code written without
+    spaces names the same record. Only a value that has nothing but digits and spaces is
+    changed: an id with letters (``HS 001``) or with other separators (``0620-010-001``)
+    is kept as written. A number in scientific notation has lost its last digits, so it is
+    rejected. A whole number written with ``.0`` gives its digits, as an XLSX number cell
+    does.
     """
-    if value is None or value.isdigit():
+    if value is None or (value.isascii() and value.isdigit()):
         return value
+    compact = _ANY_SPACE.sub("", value).translate(_FULL_WIDTH_DIGITS)
+    if compact.isascii() and compact.isdigit():
+        return compact
     if ("E" in value or "e" in value) and _SCIENTIFIC.fullmatch(value):
         raise StepError("mapping.identifier_scientific", value=value)
     whole = _WHOLE_DECIMAL.fullmatch(value) if "." in value or "," in value else None

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gateway.i18n import translate
 from gateway.ingest import service
 from gateway.store.models import Quarantine, Record
@@ -135,8 +137,11 @@ def test_code_without_zeros_beside_own_row_rejected(store: StoreHandle, tmp_path
 
     report = ingest(store.db, store.settings, both, "school-export", "zeros")
 
-    assert report.counts["stage"]["rejected"]["ingest.identifier_taken_zeros"] == 1
-    rejected = Quarantine.get(Quarantine.reason == "ingest.identifier_taken_zeros")
+    # The ids differ only in leading zeros, so the row (and its enrollment) is rejected before
+    # its Ministry id is compared with the stored record's.
+    assert report.counts["stage"]["rejected"]["ingest.duplicate_local_id_zeros"] == 2
+    rejected = Quarantine.get((Quarantine.reason == "ingest.duplicate_local_id_zeros")
+                              & (Quarantine.entity == "student"))
     message = translate(rejected.reason, "vi", **json.loads(rejected.params))
     assert "620010001" in message
     assert "Văn bản (Text)" in message
@@ -170,3 +175,80 @@ def test_school_code_without_zero_warned(store: StoreHandle, tmp_path: Path) -> 
     assert warned["organization"] == {"entities": "organization", "count": 1, "old": "062001",
                                       "new": "62001"}
     assert warned["class"]["old"] == "062001 1A1"
+
+
+def test_spaced_codes_name_same_pupil(store: StoreHandle, tmp_path: Path) -> None:
+    # Digits typed in groups: spaces, a no-break space, full-width digits.
+    spaced = write_list(tmp_path / "a", ["0620 010 001", "0620\u00a0010\u00a0002", "０６２００１０００３"],
+                        ["1625191602", "6091112182", "2294640919"])
+    replace_in_list(spaced, "01/01/2019;Nữ;Kinh;Đang học;", "01/01/2019;Nữ;Kinh;Đang học;001 204 012 345")
+    plain = write_list(tmp_path / "b", ["0620010001", "0620010002", "0620010003"],
+                       ["1625191602", "6091112182", "2294640919"])
+    replace_in_list(plain, "01/01/2019;Nữ;Kinh;Đang học;", "01/01/2019;Nữ;Kinh;Đang học;001204012345")
+
+    first = service.ingest(store.db, store.settings, spaced, "school-export", "spaced")
+    second = service.ingest(store.db, store.settings, plain, "school-export", "spaced")
+
+    assert first.counts["stage"]["rejected"] == {}
+    students = stored("spaced")
+    assert sorted(students) == ["0620010001", "0620010002", "0620010003"]
+    assert students["0620010001"]["personal_id"] == "001204012345"
+    assert second.counts["decisions"]["student"] == {"unchanged": 3}
+    assert second.counts["decisions"]["enrollment"] == {"unchanged": 3}
+
+
+def test_oneroster_spaced_ids_joined_letters_kept(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=2)
+    tables["users"][0]["sourcedId"] = "123 456"
+    tables["enrollments"][0]["userSourcedId"] = "123456"
+    tables["users"][1]["sourcedId"] = "HS 002"
+    tables["enrollments"][1]["userSourcedId"] = "HS 002"
+
+    report = service.ingest(store.db, store.settings, pkg.write_package(tmp_path / "p", tables),
+                            "oneroster", "roster")
+
+    assert report.counts["stage"]["rejected"] == {}
+    assert sorted(stored("roster")) == ["123456", "HS 002"]
+    people = {record["person_ref"] for record in stored("roster", "enrollment").values()}
+    assert people == {"123456", "HS 002"}
+
+
+@pytest.mark.parametrize("codes", [["0620010001", "620010001"], ["620010001", "0620010001"]],
+                         ids=["zeros-first", "zeros-second"])
+def test_code_without_zeros_in_same_list_rejected(store: StoreHandle, tmp_path: Path,
+                                                  codes: list[str]) -> None:
+    # Only the row whose code lost its zero carries the Ministry id.
+    ministry_ids = ["" if code.startswith("0") else "1625191602" for code in codes]
+    folder = write_list(tmp_path / "a", [*codes, "0620010002"], [*ministry_ids, "6091112182"])
+
+    first = service.ingest(store.db, store.settings, folder, "school-export", "zeros")
+    second = service.ingest(store.db, store.settings, folder, "school-export", "zeros")
+
+    assert sorted(stored("zeros")) == ["0620010001", "0620010002"]
+    assert first.counts["decisions"]["student"] == {"insert": 2, "seen": 1}
+    assert second.counts["decisions"]["student"] == {"unchanged": 2, "seen": 1}
+    for report in (first, second):
+        assert report.counts["stage"]["rejected"] == {"ingest.duplicate_local_id_zeros": 2}
+        shorter_row = codes.index("620010001") + 2
+        assert rejections(report.run_id) == [
+            ("enrollment", "ingest.duplicate_local_id_zeros", shorter_row, None, "local_id"),
+            ("student", "ingest.duplicate_local_id_zeros", shorter_row, "Mã học sinh", "local_id"),
+        ]
+    rejected = Quarantine.get((Quarantine.run == first.run_id) & (Quarantine.entity == "student"))
+    params = json.loads(rejected.params)
+    assert (params["value"], params["first_local_id"]) == ("620010001", "0620010001")
+    assert params["first_row"] == codes.index("0620010001") + 2
+    message = translate(rejected.reason, "vi", **params)
+    assert "620010001" in message
+    assert "Văn bản (Text)" in message
+
+
+def test_codes_differing_beyond_zeros_kept(store: StoreHandle, tmp_path: Path) -> None:
+    folder = write_list(tmp_path / "a", ["620010001", "0620010011", "00620010001"],
+                        ["", "", ""])
+    replace_in_list(folder, ";00620010001;", ";0062001000;")
+
+    report = service.ingest(store.db, store.settings, folder, "school-export", "zeros")
+
+    assert report.counts["stage"]["rejected"] == {}
+    assert sorted(stored("zeros")) == ["0062001000", "0620010011", "620010001"]

@@ -274,6 +274,27 @@ def test_personal_id_padded_only_where_asked(cell: str, expected: str) -> None:
     assert record["local_id"] == "0042"
 
 
+@pytest.mark.parametrize("cell", ["0042", "00 42", "0\u00a0042", "００４２"],
+                         ids=["plain", "space", "no-break", "full-width"])
+def test_local_id_digit_groups_joined(cell: str) -> None:
+    assert map_row(row_with(Mã_HS=cell))["local_id"] == "0042"
+
+
+def test_only_identifier_fields_joined() -> None:
+    # The phone is no identifier of the entity: its mapping removes the spaces with a step.
+    document = with_fields(phone={"column": ["SĐT", "Điện thoại"]})
+    assert map_row(row_with(SĐT="0901 234 567"), document)["phone"] == "0901 234 567"
+
+
+def test_rejected_row_local_id_joined() -> None:
+    cells = row_with(Mã_HS="0620 010 001", Ngày_sinh="31/02/2015")
+    mapping = compile_document(VNEDU)
+    with pytest.raises(MappingError):
+        mapping.map(cells, PLACE)
+    assert mapping.local_id(cells) == "0620010001"
+    assert mapping.local_id(row_with(Mã_HS="6.2001E+09")) == "6.2001E+09"
+
+
 def test_personal_id_with_letters_rejected() -> None:
     error = rejection(row_with(Số_định_danh_cá_nhân="79A23456789"))
     assert error.key == "mapping.pad_left_not_digits"

@@ -585,6 +585,33 @@ def test_identifier_text_kept_or_given_digits(value: str | None, expected: str |
     assert identifier_text(value) == expected
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0620 010 001", "0620010001"),
+    ("001 204 012 345", "001204012345"),
+    ("0620\u00a0010\u00a0001", "0620010001"),  # no-break space
+    ("0620\u202f010\u2007001", "0620010001"),  # narrow no-break and figure spaces
+    ("0620\u3000010", "0620010"),  # ideographic space
+    ("0620\t010\n001", "0620010001"),
+    ("０６２０ ０１０ ００１", "0620010001"),  # full-width digits
+    ("０６２００１", "062001"),
+], ids=["spaces", "personal-number", "no-break", "narrow-and-figure", "ideographic",
+        "tab-and-line-break", "full-width-grouped", "full-width"])
+def test_identifier_digit_groups_joined(value: str, expected: str) -> None:
+    assert identifier_text(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    "HS 001",  # letters: an id such as a OneRoster sourcedId stays as written
+    "0620-010-001",  # a hyphen is kept: only spaces are removed
+    "0620.010.001",
+    "1A1 062001",
+    "٠٦٢٠ ٠١٠",  # Arabic-Indic digits are not full-width digits
+    "²³",  # superscripts pass str.isdigit() but are no digits of a code
+])
+def test_identifier_other_text_kept(value: str) -> None:
+    assert identifier_text(value) == value
+
+
 @pytest.mark.parametrize("value", ["2025-01-06", "2025-01-06T00:00:00", "2025-06-01 00:00",
                                    "01/06/2025", "6-Jan", "Jan-06", "6-Thg1", "06-Jan-25"])
 def test_not_date_rejects_date_cell(value: str) -> None:
