@@ -262,6 +262,10 @@ class Stager:
         # and the number of those rows.
         self._unread_scopes: set[tuple[str, Scope]] = set()
         self._unread_rows = 0
+        # The same for rows that were read but rejected without a local id (an empty
+        # "sourcedId" or "Mã học sinh"): they may be the row of a stored record too.
+        self._idless_scopes: set[tuple[str, Scope]] = set()
+        self._idless_rows = 0
         self._stored_ids = self._stored_identifiers_sql()
 
     # -- package and streams -----------------------------------------------
@@ -293,12 +297,15 @@ class Stager:
             return
         # A row that could not be read may be the row of a record the store has: the
         # snapshot of its entity and scope does not show which records are absent.
-        distrusted = [s for s in self.result.snapshots if (s.entity, s.scope) in self._unread_scopes]
-        if distrusted:
-            entities = ", ".join(dict.fromkeys(s.entity for s in distrusted))
-            self.result.snapshots[:] = [s for s in self.result.snapshots if s not in distrusted]
-            self._notice("warning", InputError("ingest.absent_not_ended_rows", entities=entities,
-                                               count=self._unread_rows))
+        for scopes, key, count in ((self._unread_scopes, "ingest.absent_not_ended_rows",
+                                    self._unread_rows),
+                                   (self._idless_scopes, "ingest.absent_not_ended_no_id",
+                                    self._idless_rows)):
+            distrusted = [s for s in self.result.snapshots if (s.entity, s.scope) in scopes]
+            if distrusted:
+                entities = ", ".join(dict.fromkeys(s.entity for s in distrusted))
+                self.result.snapshots[:] = [s for s in self.result.snapshots if s not in distrusted]
+                self._notice("warning", InputError(key, entities=entities, count=count))
 
     def _notice(self, level: str, error: GatewayError) -> None:
         entry = {"level": level, **error.as_dict()}
@@ -521,6 +528,9 @@ class Stager:
         local_id = mapping.local_id(cells)
         if local_id:
             self._stage(entity, local_id, "seen", error.place)
+        else:
+            self._idless_rows += 1
+            self._idless_scopes.add((entity, stream.scope))
 
     def _stage_unchanged(self, entity: str, place: str, record_id: int,
                          details: _Details | None = None) -> None:

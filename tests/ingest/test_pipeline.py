@@ -94,6 +94,20 @@ def test_unreadable_row_keeps_absent_records(store: StoreHandle, tmp_path: Path)
     assert decisions(report, "enrollment")["end"] == 1
 
 
+def test_row_without_id_keeps_absent_records(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3, schools=2)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    # The second class's row lost its id: it may be the row of the stored class "c2".
+    tables["classes"][1]["sourcedId"] = ""
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+    assert decisions(report, "class").get("end", 0) == 0
+    assert Record.get((Record.entity == "class") & (Record.local_id == "c2")).state == "active"
+    held_back = [n for n in report.notices if n["error"] == "ingest.absent_not_ended_no_id"]
+    assert len(held_back) == 1
+    assert held_back[0]["params"]["entities"] == "class"
+    assert held_back[0]["params"]["count"] == 1
+
+
 def test_absent_from_delta_keeps_record(store: StoreHandle, tmp_path: Path) -> None:
     tables = pkg.city(students=3)
     ingest(store, pkg.write_package(tmp_path / "a", tables))
