@@ -158,7 +158,10 @@ def _fail(run: Run, error: GatewayError) -> None:
         runs.release_source(run)
     except peewee.DatabaseError:
         log.warning("run failure not recorded", extra=fields(run_id=run.id))
-    log.error("run failed", extra=fields(run_id=run.id, error=error.key))
+    # Input that cannot be read is the sender's to fix, and the caller shows it to people in
+    # their language: an English error line on the console beside that message only confuses.
+    level = logging.INFO if isinstance(error, InputError) else logging.ERROR
+    log.log(level, "run failed", extra=fields(run_id=run.id, error=error.key))
 
 
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
