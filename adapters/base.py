@@ -148,6 +148,9 @@ class Adapter(ABC):
     # Values the sample input plants in never-kept columns; the contract suite
     # checks that none of them comes out of the adapter.
     sample_secrets: ClassVar[frozenset[str]] = frozenset()
+    # The columns of the school's code and name that ``gateway ingest --school`` and
+    # ``--school-name`` give rows, for a product whose lists are one school's each.
+    school_columns: ClassVar[tuple[str, str] | None] = None
 
     @classmethod
     def write_sample(cls, directory: Path) -> Path:

@@ -26,6 +26,8 @@ class TableAdapter(Adapter):
     key = "school-export"
     never_keep = frozenset({match_key("mật khẩu"), match_key("password"), match_key("mat khau")})
     sample_secrets: ClassVar[frozenset[str]] = frozenset({SAMPLE_PASSWORD})
+    # Products name the school only in a title row above the header (vnEdu, SMAS).
+    school_columns: ClassVar[tuple[str, str] | None] = ("Mã trường", "Tên trường")
 
     @contextmanager
     def open(self, path: Path, limits: Limits,

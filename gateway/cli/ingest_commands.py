@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from adapters.registry import adapter_keys
+from adapters.registry import adapter_keys, get_adapter
 from gateway.cli.context import AppContext
 from gateway.cli.render import rejection_lines, run_lines, time_iso, time_text
+from gateway.errors import InputError
 from gateway.i18n import t
 from gateway.ingest import service
 from gateway.reports import rejections_by_reason
@@ -38,17 +39,38 @@ def _emit_report(app: AppContext, report: service.RunReport) -> None:
 @click.option("--adapter", "adapter_key", required=True, type=click.Choice(adapter_keys()),
               help="The product format of PATH.")
 @click.option("--source", help="Source name; default: the adapter key and PATH's name.")
+@click.option("--school", help="The school code of rows that give none (a school's own list).")
+@click.option("--school-name", help="The school name of rows that give none; with --school.")
 @click.pass_obj
-def ingest_command(app: AppContext, path: Path, adapter_key: str, source: str | None) -> None:
+def ingest_command(app: AppContext, path: Path, adapter_key: str, source: str | None,
+                   school: str | None, school_name: str | None) -> None:
     """Read PATH, map, validate and store its records; print what changed and what was rejected.
 
     Exits with 3 when the mass-change guard holds the run for approval.
     """
+    given = _given_columns(adapter_key, school, school_name)
     db = app.database()
     source = source or f"{adapter_key}:{path.resolve().name.removesuffix('.zip')}"
     with app.progress("progress.ingest") as bar:
-        report = service.ingest(db, app.settings, path, adapter_key, source, progress=bar)
+        report = service.ingest(db, app.settings, path, adapter_key, source, progress=bar,
+                                given=given)
     _emit_report(app, report)
+
+
+def _given_columns(adapter_key: str, school: str | None, school_name: str | None) -> dict[str, str]:
+    """Return the columns that ``--school`` and ``--school-name`` give rows of ``adapter_key``."""
+    if school_name and not school:
+        raise InputError("cli.school_name_without_code")
+    if not school:
+        return {}
+    columns = get_adapter(adapter_key).school_columns
+    if columns is None:
+        raise InputError("cli.school_not_supported", adapter=adapter_key)
+    code_column, name_column = columns
+    given = {code_column: school.strip()}
+    if school_name:
+        given[name_column] = school_name.strip()
+    return given
 
 
 @click.group("runs")

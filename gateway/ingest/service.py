@@ -79,8 +79,11 @@ def ensure_source(name: str, adapter: str) -> Source:
 
 
 def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str, source: str,
-           progress: Any = None) -> RunReport:
+           progress: Any = None, given: dict[str, str] | None = None) -> RunReport:
     """Stage, compare, guard and apply ``path`` for ``source``; return the run's report.
+
+    ``given`` maps column names to values that rows without them take (the
+    school of a school's own list; see ``gateway.ingest.given``).
 
     Raises ``InputError`` (recorded on a failed run) when the input as a whole
     cannot be read, and ``RunStateError`` when another live run has the source's lock.
@@ -96,7 +99,7 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         superseded = runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
         log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
         stage_result, snapshots, columns = _stage(db, settings, run, adapter, path, progress,
-                                                  superseded)
+                                                  superseded, given or {})
         _log_phase(run, "run staged", started)
         report = _compare_and_apply(db, settings, run, snapshots, stage_result, columns, progress)
     except GatewayError as exc:
@@ -165,13 +168,13 @@ def _fail(run: Run, error: GatewayError) -> None:
 
 
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
-           progress: Any, superseded: list[int]
+           progress: Any, superseded: list[int], given: dict[str, str]
            ) -> tuple[dict[str, Any], list[Snapshot], KeyColumns]:
     specs = active_specs(adapter.key, run.source)
     if not specs:
         raise InputError("error.no_mappings", adapter=adapter.key)
     limits = Limits.from_settings(settings.section("limits"))
-    stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress)
+    stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress, given)
     read_ahead_enabled = bool(settings.section("runs")["read_ahead"])
     with read_ahead(adapter, path, limits, read_hints(specs), read_ahead_enabled) as package:
         result = stager.stage_package(package)

@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
@@ -41,6 +42,7 @@ from gateway.codelists import load_codelists
 from gateway.entities import Entity, load_entities
 from gateway.errors import GatewayError, InputError, Place, RowError, table_label
 from gateway.ingest import runs
+from gateway.ingest.given import Differing, with_given_columns
 from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns
 from gateway.mapping.spec import MappingSpec, canonical_json
@@ -239,8 +241,11 @@ class Stager:
     """Stager of one package for one run, with the chunk buffers and the counters."""
 
     def __init__(self, db: peewee.Database, run: Run, specs: list[MappingSpec], chunk_size: int,
-                 progress: Any = None):
+                 progress: Any = None, given: Mapping[str, str] | None = None):
         self.db = db
+        # Columns whose value the run is given (``gateway ingest --school``), see ``given``.
+        self.given = dict(given or {})
+        self._differing = Differing()
         self.run = run
         self.specs = specs
         self.chunk_size = chunk_size
@@ -272,10 +277,14 @@ class Stager:
 
     def stage_package(self, package: Package) -> StageResult:
         for stream in package.streams():
-            self._stage_stream(stream)
+            self._stage_stream(with_given_columns(stream, self.given, self._differing))
         self._flush()
         for notice in package.notices:
             self._notice(notice.level, notice.error)
+        for column, count in self._differing.counts.items():
+            self._notice("warning", InputError(
+                "ingest.given_column_differs", place=self._differing.first[column],
+                column=column, value=self.given[column], count=count))
         self._distrust_snapshots()
         return self.result
 
