@@ -1,4 +1,4 @@
-"""School exports: rows without a school code.
+"""School exports: the guard per school, ends by absence in the report, rows without a school.
 
 Every list here is synthetic: made-up pupils of made-up schools, written as CSV files.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.ingest import service, stage
+from gateway.settings import Settings
 from gateway.store.models import Quarantine, Record
 from tests.support.store import StoreHandle
 
@@ -44,8 +45,12 @@ def write_lists(folder: Path, lists: dict[str, list[list[str]]],
     return folder
 
 
-def ingest(store: StoreHandle, folder: Path) -> service.RunReport:
-    return service.ingest(store.db, store.settings, folder, "school-export", "lists")
+def only_class(rows: list[list[str]], class_name: str) -> list[list[str]]:
+    return [row for row in rows if row[3] == class_name]
+
+
+def ingest(store: StoreHandle, folder: Path, settings: Settings | None = None) -> service.RunReport:
+    return service.ingest(store.db, settings or store.settings, folder, "school-export", "lists")
 
 
 def active(entity: str, school: str | None = None) -> int:
@@ -53,6 +58,106 @@ def active(entity: str, school: str | None = None) -> int:
     if school is not None:
         condition &= Record.scope_school == school
     return Record.select().where(condition).count()
+
+
+def notices(report: service.RunReport, key: str) -> dict[str, int]:
+    """Return the count of each notice ``key`` of the report, by its entities."""
+    return {n["params"]["entities"]: n["params"]["count"] for n in report.notices if n["error"] == key}
+
+
+# -- the guard, one school at a time --------------------------------------------
+
+
+def test_one_class_list_holds_small_school(store: StoreHandle, tmp_path: Path) -> None:
+    ingest(store, write_lists(tmp_path / "a", {"099001": pupil_rows("099001")}))
+    one_class = only_class(pupil_rows("099001"), "6A1")
+    report = ingest(store, write_lists(tmp_path / "b", {"099001-6A1": one_class}))
+    assert report.state == "held"
+    assert active("student", "099001") == 32
+    students = report.guard["entities"]["student"]
+    assert students["trips"] is False  # 32 records in scope: below guard.min_existing
+    assert students["schools"] == [{"school": "099001", "existing": 32, "changed": 24, "ratio": 0.75}]
+    assert report.guard["min_existing_per_school"] == 10
+
+
+def test_one_class_list_among_full_schools_held(store: StoreHandle, tmp_path: Path) -> None:
+    schools = ("099001", "099002", "099003", "099004")
+    full = {code: pupil_rows(code) for code in schools}
+    ingest(store, write_lists(tmp_path / "a", full))
+    partial = {**full, "099001": only_class(full["099001"], "6A1")}
+    report = ingest(store, write_lists(tmp_path / "b", partial))
+    assert report.state == "held"
+    students = report.guard["entities"]["student"]
+    assert (students["existing"], students["changed"], students["trips"]) == (128, 24, False)
+    assert [figures["school"] for figures in students["schools"]] == ["099001"]
+    assert [figures["school"] for figures in report.guard["entities"]["enrollment"]["schools"]] \
+        == ["099001"]
+
+
+def test_held_school_collapse_applies_on_approval(store: StoreHandle, tmp_path: Path) -> None:
+    ingest(store, write_lists(tmp_path / "a", {"099001": pupil_rows("099001")}))
+    one_class = only_class(pupil_rows("099001"), "6A1")
+    held = ingest(store, write_lists(tmp_path / "b", {"099001-6A1": one_class}))
+    approved = service.approve(store.db, store.settings, held.run_id, "admin")
+    assert approved.state == "succeeded"
+    assert active("student") == 8
+    assert active("class") == 1
+    assert active("enrollment") == 8
+
+
+def test_school_below_minimum_not_held(store: StoreHandle, tmp_path: Path) -> None:
+    small = pupil_rows("099001", classes=("6A1", "6A2"), per_class=4)
+    ingest(store, write_lists(tmp_path / "a", {"099001": small}))
+    report = ingest(store, write_lists(tmp_path / "b", {"099001": only_class(small, "6A1")}))
+    assert report.state == "succeeded"
+    assert "schools" not in report.guard["entities"]["student"]
+    assert active("student") == 4
+
+
+def test_per_school_minimum_setting_applies(store: StoreHandle, tmp_path: Path) -> None:
+    settings = store.settings.with_overrides({"guard": {"min_existing_per_school": 4}})
+    small = pupil_rows("099001", classes=("6A1", "6A2"), per_class=4)
+    ingest(store, write_lists(tmp_path / "a", {"099001": small}), settings)
+    report = ingest(store, write_lists(tmp_path / "b", {"099001": only_class(small, "6A1")}), settings)
+    assert report.state == "held"
+    assert report.guard["entities"]["student"]["schools"][0]["existing"] == 8
+
+
+def test_few_leavers_per_school_not_held(store: StoreHandle, tmp_path: Path) -> None:
+    rows = pupil_rows("099001")
+    ingest(store, write_lists(tmp_path / "a", {"099001": rows}))
+    report = ingest(store, write_lists(tmp_path / "b", {"099001": rows[:-4]}))
+    assert report.state == "succeeded"
+    assert active("student") == 28
+
+
+def test_first_load_of_school_never_held(store: StoreHandle, tmp_path: Path) -> None:
+    settings = store.settings.with_overrides({"guard": {"min_existing_per_school": 0}})
+    ingest(store, write_lists(tmp_path / "a", {"099001": pupil_rows("099001")}), settings)
+    more = {"099001": pupil_rows("099001"), "099002": pupil_rows("099002")}
+    report = ingest(store, write_lists(tmp_path / "b", more), settings)
+    assert report.state == "succeeded"
+    assert active("student", "099002") == 32
+
+
+# -- ends by absence in the report ------------------------------------------------
+
+
+def test_absence_ends_reported_per_entity(store: StoreHandle, tmp_path: Path) -> None:
+    rows = pupil_rows("099001")
+    ingest(store, write_lists(tmp_path / "a", {"099001": rows}))
+    report = ingest(store, write_lists(tmp_path / "b", {"099001": rows[:-2]}))
+    assert report.state == "succeeded"
+    assert notices(report, "ingest.ended_absent") == {"student": 2, "enrollment": 2}
+    assert all(n["level"] == "warning" for n in report.notices if n["error"] == "ingest.ended_absent")
+
+
+def test_no_absence_notice_without_ends(store: StoreHandle, tmp_path: Path) -> None:
+    rows = pupil_rows("099001")
+    first = ingest(store, write_lists(tmp_path / "a", {"099001": rows}))
+    again = ingest(store, write_lists(tmp_path / "b", {"099001": rows}))
+    assert notices(first, "ingest.ended_absent") == {}
+    assert notices(again, "ingest.ended_absent") == {}
 
 
 # -- rows without a school code ---------------------------------------------------
