@@ -94,21 +94,36 @@ def run_lines(report: dict[str, Any]) -> list[str]:
 
 
 def guard_lines(guard: dict[str, Any]) -> list[str]:
-    """Say in words, per entity, how much of the existing data the run would change."""
+    """Say in words how much existing data the run would change: per entity, and per school over the limit."""
     lines = []
+    limit = round(100 * guard.get("max_change_ratio", 0))
     for entity, figures in sorted(guard.get("entities", {}).items()):
         if not figures.get("existing"):
             continue
-        key = "run.guard_trips" if figures.get("trips") else "run.guard_within"
-        limit = round(100 * guard.get("max_change_ratio", 0))
-        if not figures.get("trips") and figures["existing"] < guard.get("min_existing", 0) \
-                and figures["ratio"] > guard.get("max_change_ratio", 1):
+        schools = figures.get("schools") or []
+        above = figures["ratio"] > guard.get("max_change_ratio", 1)
+        key = "run.guard_trips" if figures.get("trips") or (schools and above) else "run.guard_within"
+        if key == "run.guard_within" and figures["existing"] < guard.get("min_existing", 0) and above:
             # Above the share, but too few records in scope for the guard to apply.
             key = "run.guard_too_few"
         lines.append("  " + t(key, entity=entity_title(entity), changed=figures["changed"],
                               count=figures["existing"], percent=round(100 * figures["ratio"]),
                               limit=limit, minimum=guard.get("min_existing", 0)))
+        lines.extend(_school_guard_lines(schools, limit))
     return [t("run.guard_header"), *lines] if lines else []
+
+
+GUARD_SCHOOLS_SHOWN = 20
+"""Schools over the limit listed per entity in a report; ``--json`` gives them all."""
+
+
+def _school_guard_lines(schools: list[dict[str, Any]], limit: int) -> list[str]:
+    lines = ["    " + t("run.guard_school_trips", school=figures["school"], changed=figures["changed"],
+                          count=figures["existing"], percent=round(100 * figures["ratio"]), limit=limit)
+             for figures in schools[:GUARD_SCHOOLS_SHOWN]]
+    if len(schools) > GUARD_SCHOOLS_SHOWN:
+        lines.append("    " + t("run.guard_schools_more", count=len(schools) - GUARD_SCHOOLS_SHOWN))
+    return lines
 
 
 def entity_title(name: str) -> str:

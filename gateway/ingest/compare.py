@@ -62,14 +62,24 @@ def source_namespace(source: str) -> str:
 
 @dataclass
 class GuardResult:
+    """The guard's figures per entity, and whether they hold the run.
+
+    ``entities[entity]`` has ``existing``, ``changed``, ``ratio`` and ``trips`` for the
+    whole scope. For a school export it also has ``schools``: the schools whose own
+    figures pass the ratio with at least ``min_existing_per_school`` records, each
+    with its code and the same figures, in code order.
+    """
+
     held: bool = False
     entities: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_change_ratio: float = 0.0
     min_existing: int = 0
+    min_existing_per_school: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"held": self.held, "entities": self.entities,
-                "max_change_ratio": self.max_change_ratio, "min_existing": self.min_existing}
+                "max_change_ratio": self.max_change_ratio, "min_existing": self.min_existing,
+                "min_existing_per_school": self.min_existing_per_school}
 
 
 class Comparer:
@@ -92,6 +102,8 @@ class Comparer:
         # Per entity, the new records whose local id an active record of this source has with
         # one or two more leading zeros (a school code "99008" beside "099008"), likewise.
         self.zeros_missing: dict[str, tuple[int, str, str]] = {}
+        # Per entity, the active records that this run ends for their absence from a snapshot.
+        self.ended_absent: Counter[str] = Counter()
         # Per chunk: the content hash on each local id's alias, and the aliases that have none.
         self._alias_hashes: dict[tuple[str, str], str | None] = {}
         self._unknown_hashes: list[tuple[str, str, str, str]] = []
@@ -419,6 +431,7 @@ class Comparer:
                 StagedRecord.insert_many(rows[start:start + 200]).execute()
         self.decisions[snapshot.entity]["end"] += len(rows)
         if rows:
+            self.ended_absent[snapshot.entity] += len(rows)
             log.info("absent records to end", extra=fields(run_id=self.run.id,
                                                            entity=snapshot.entity, count=len(rows)))
 
@@ -457,6 +470,9 @@ def _named_schools(run_id: int, entity: str) -> Any:
     """Return a subquery of the schools that the rows of ``entity`` in the run name.
 
     The records that rows gave unchanged name theirs in the store.
+
+    NOTE: a record stored without a school, before such rows were rejected, lies outside
+    every named-school scope, so no school export ends it by absence; `gateway records end` does.
     """
     staged = (StagedRecord.select(StagedRecord.scope_school)
               .where((StagedRecord.run == run_id) & (StagedRecord.entity == entity)
@@ -496,26 +512,75 @@ def _group(chunk: list[SimpleNamespace], attribute: str) -> dict[str, list[str]]
 
 
 def check_guard(run: Run, decisions: dict[str, dict[str, int]], snapshots: list[Snapshot],
-                max_ratio: float, min_existing: int) -> GuardResult:
+                max_ratio: float, min_existing: int, min_existing_per_school: int = 0) -> GuardResult:
     """Hold the run if, for any entity, changes and ends of existing records pass the ratio.
 
     Only updates and ends count, never inserts, so a first load never trips it.
     The base is the count of this source's active records of the entity in the
-    snapshot's scope (all of them for a delta).
+    snapshot's scope (all of them for a delta). For a school export, whose scope
+    is the schools its rows name, each school is also checked on its own with
+    ``min_existing_per_school``: one class list of a school would otherwise end
+    the school's other classes while the whole run stays within the ratio.
     """
-    result = GuardResult(max_change_ratio=max_ratio, min_existing=min_existing)
+    result = GuardResult(max_change_ratio=max_ratio, min_existing=min_existing,
+                         min_existing_per_school=min_existing_per_school)
     for entity, counts in decisions.items():
         changed = counts.get("update", 0) + counts.get("end", 0)
         existing = _existing_in_scope(run, entity, snapshots)
         ratio = changed / existing if existing else 0.0
         trips = existing >= min_existing and ratio > max_ratio
-        result.entities[entity] = {"existing": existing, "changed": changed,
+        figures: dict[str, Any] = {"existing": existing, "changed": changed,
                                    "ratio": round(ratio, 4), "trips": trips}
-        result.held = result.held or trips
+        if changed and _named_school_scope(entity, snapshots):
+            schools = _schools_over_ratio(run, entity, snapshots, max_ratio, min_existing_per_school)
+            if schools:
+                figures["schools"] = schools
+        result.entities[entity] = figures
+        result.held = result.held or trips or bool(figures.get("schools"))
     return result
 
 
+def _named_school_scope(entity: str, snapshots: list[Snapshot]) -> bool:
+    """Tell whether every snapshot of ``entity`` is complete only for the schools its rows name."""
+    scopes = [s.scope for s in snapshots if s.entity == entity]
+    return bool(scopes) and all(s.named_schools for s in scopes)
+
+
+def _schools_over_ratio(run: Run, entity: str, snapshots: list[Snapshot], max_ratio: float,
+                        min_existing: int) -> list[dict[str, Any]]:
+    """Return the schools whose updates and ends of ``entity`` pass ``max_ratio`` of their records.
+
+    A change counts for the school that the stored record names, because an end
+    by absence has no row, and a pupil who moves is changed from the old school.
+    """
+    existing = dict(tuples(
+        Record.select(Record.scope_school, peewee.fn.COUNT(Record.id))
+        .where(_in_scope_condition(run, entity, snapshots) & Record.scope_school.is_null(False))
+        .group_by(Record.scope_school)
+    ))
+    changed = tuples(
+        Record.select(Record.scope_school, peewee.fn.COUNT(StagedRecord.id))
+        .join(StagedRecord, on=(StagedRecord.record_id == Record.id))
+        .where((StagedRecord.run == run.id) & (StagedRecord.entity == entity)
+               & StagedRecord.decision.in_(("update", "end")) & Record.scope_school.is_null(False))
+        .group_by(Record.scope_school)
+    )
+    found = []
+    for school, count in changed:
+        base = int(existing.get(school, 0))
+        ratio = count / base if base else 0.0
+        if base >= min_existing and ratio > max_ratio:
+            found.append({"school": str(school), "existing": base, "changed": int(count),
+                          "ratio": round(ratio, 4)})
+    return sorted(found, key=lambda figures: figures["school"])
+
+
 def _existing_in_scope(run: Run, entity: str, snapshots: list[Snapshot]) -> int:
+    return Record.select().where(_in_scope_condition(run, entity, snapshots)).count()
+
+
+def _in_scope_condition(run: Run, entity: str, snapshots: list[Snapshot]) -> Any:
+    """Return the condition for this source's active records of ``entity`` in the snapshots' scope."""
     condition = (Record.entity == entity) & (Record.source == run.source) & (Record.state == "active")
     scopes = [s.scope for s in snapshots if s.entity == entity]
     if scopes and all(s.periods is not None for s in scopes):
@@ -523,4 +588,4 @@ def _existing_in_scope(run: Run, entity: str, snapshots: list[Snapshot]) -> int:
         condition &= Record.scope_period.in_(periods)
     if scopes and all(s.named_schools for s in scopes):
         condition &= _in_named_schools(run.id, entity)
-    return Record.select().where(condition).count()
+    return condition

@@ -196,14 +196,9 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     phase_started = get_clock().monotonic()
     comparer.compare(snapshots)
     _log_phase(run, "run compared", phase_started)
-    zeros = [
-        GatewayError(key, entities=entity, count=count, old=old, new=new)
-        for key, found in (("ingest.codes_lost_zeros", comparer.zeros_dropped),
-                           ("ingest.new_ids_lost_zeros", comparer.zeros_missing))
-        for entity, (count, old, new) in sorted(found.items())
-    ]
-    if zeros:
-        _add_notices(run, zeros)
+    warnings = _compare_warnings(comparer)
+    if warnings:
+        _add_notices(run, warnings)
     for reason, count in comparer.rejected.items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
@@ -215,12 +210,15 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     decisions = with_rejected_entities(counts_by_decision(run), stage_counts)
     guard_settings = settings.section("guard")
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
-                        guard_settings["min_existing"])
+                        guard_settings["min_existing"], guard_settings["min_existing_per_school"])
     counts = {"stage": stage_counts, "decisions": decisions}
     if guard.held:
         runs.mark(run, "held", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
         runs.release_source(run)
-        log.warning("run held by guard", extra=fields(run_id=run.id, source=run.source))
+        schools = {figures["school"] for entity in guard.entities.values()
+                   for figures in entity.get("schools", [])}
+        log.warning("run held by guard", extra=fields(run_id=run.id, source=run.source,
+                                                      schools=len(schools)))
         return _report(run)
     runs.mark(run, "applying", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
     return _apply(db, settings, run, progress, decisions)
@@ -237,6 +235,21 @@ def with_rejected_entities(decisions: dict[str, dict[str, int]],
     for entity in stage_counts.get("rejected_by_entity", {}):
         decisions.setdefault(entity, {})
     return decisions
+
+
+def _compare_warnings(comparer: Comparer) -> list[GatewayError]:
+    """Return the warnings that compare found: ids that lost leading zeros, and ends by absence."""
+    warnings = [
+        GatewayError(key, entities=entity, count=count, old=old, new=new)
+        for key, found in (("ingest.codes_lost_zeros", comparer.zeros_dropped),
+                           ("ingest.new_ids_lost_zeros", comparer.zeros_missing))
+        for entity, (count, old, new) in sorted(found.items())
+    ]
+    # Without this notice an end by absence is only a count among the decisions, beside the
+    # ends that rows ask for, and the admin cannot tell that the input left records out.
+    warnings.extend(GatewayError("ingest.ended_absent", entities=entity, count=count)
+                    for entity, count in sorted(comparer.ended_absent.items()))
+    return warnings
 
 
 def _add_notices(run: Run, errors: list[GatewayError]) -> None:

@@ -44,7 +44,7 @@ from gateway.errors import GatewayError, InputError, Place, RowError, table_labe
 from gateway.ingest import runs
 from gateway.ingest.given import Differing, with_given_columns
 from gateway.logs import fields
-from gateway.mapping.compiler import CompiledMapping, MissingColumns
+from gateway.mapping.compiler import CompiledMapping, MissingColumns, column_groups
 from gateway.mapping.spec import MappingSpec, canonical_json
 from gateway.schema_versions import upgrade
 from gateway.store.bulk import (
@@ -194,7 +194,7 @@ _ROW_MARK = 987654321987
 
 def row_context(mapping: CompiledMapping, stream: Stream, entities: dict[str, Entity]) -> bytes:
     """Return the digest of everything besides the cells that decides what a row maps to."""
-    context = {
+    context: dict[str, Any] = {
         "gateway": __version__,
         "mapping": mapping.version_id,
         "headers": list(stream.headers),
@@ -205,7 +205,25 @@ def row_context(mapping: CompiledMapping, stream: Stream, entities: dict[str, En
         # A list built from a package changes with the package, under the same list version.
         "packages": _source_packages(),
     }
+    school_field = required_school_field(mapping.spec, stream, entities)
+    if school_field:
+        # A row without a school is rejected in such a stream. Stored records of rows read
+        # before that rule must not count as unchanged by their row hash alone.
+        context["school_required"] = school_field
     return hashlib.blake2b(canonical_json(context).encode(), digest_size=16).digest()
+
+
+def required_school_field(spec: MappingSpec, stream: Stream, entities: dict[str, Entity]) -> str | None:
+    """Return the field that must name the school of each record the mapping gives, if one must.
+
+    A stream scoped to the schools its rows name (a school export) ends only the records
+    of those schools. A record without a school lies outside every such scope, so no later
+    list could end it, and the row that gives it is rejected instead.
+    """
+    entity = entities.get(spec.entity)
+    if entity is None or not stream.scope.named_schools:
+        return None
+    return entity.scope_school
 
 
 def _source_packages() -> dict[str, str]:
@@ -268,9 +286,11 @@ class Stager:
         self._unread_scopes: set[tuple[str, Scope]] = set()
         self._unread_rows = 0
         # The same for rows that were read but rejected without a local id (an empty
-        # "sourcedId" or "Mã học sinh"): they may be the row of a stored record too.
+        # "sourcedId", an enrollment id joined from an empty school code), by place, so that
+        # a row rejected for several entities counts once: they may be the row of a stored
+        # record too.
         self._idless_scopes: set[tuple[str, Scope]] = set()
-        self._idless_rows = 0
+        self._idless_rows: set[tuple[str | None, str | None, int | None]] = set()
         self._stored_ids = self._stored_identifiers_sql()
 
     # -- package and streams -----------------------------------------------
@@ -309,7 +329,7 @@ class Stager:
         for scopes, key, count in ((self._unread_scopes, "ingest.absent_not_ended_rows",
                                     self._unread_rows),
                                    (self._idless_scopes, "ingest.absent_not_ended_no_id",
-                                    self._idless_rows)):
+                                    len(self._idless_rows))):
             distrusted = [s for s in self.result.snapshots if (s.entity, s.scope) in scopes]
             if distrusted:
                 entities = ", ".join(dict.fromkeys(s.entity for s in distrusted))
@@ -334,6 +354,13 @@ class Stager:
                     mapping=spec.label, columns=" | ".join(exc.names),
                 ))
                 continue
+            missing_school = self._missing_school_columns(mapping, stream)
+            if missing_school:
+                self._notice("error", InputError(
+                    "ingest.columns_missing", place=Place(file=stream.file, sheet=stream.sheet),
+                    mapping=spec.label, columns=" | ".join(missing_school),
+                ))
+                continue
             compiled.append(mapping)
             for plan in mapping.fields:
                 if plan.column:
@@ -346,6 +373,18 @@ class Stager:
                 self.result.snapshots.append(Snapshot(spec.entity, stream.name, stream.scope))
             self.result.entities.add(spec.entity)
         return compiled
+
+    def _missing_school_columns(self, mapping: CompiledMapping, stream: Stream) -> list[str]:
+        """Return the column names of the school field when a stream that must give it lacks them.
+
+        Without the column every row would be rejected one by one, so the stream is not
+        read for this mapping, as for a required column that is absent.
+        """
+        field_name = required_school_field(mapping.spec, stream, self.entities)
+        definition = mapping.spec.document["fields"].get(field_name) if field_name else None
+        if definition is None or mapping.column_of(field_name) is not None:
+            return []
+        return [name for group in column_groups(definition) for name in group]
 
     def _stage_stream(self, stream: Stream) -> None:
         mappings = self._compile(stream)
@@ -408,6 +447,11 @@ class Stager:
             self._stage(entity, mapped.local_id, "end", place)
             self.result.ends_requested[entity] += 1
             return None
+        school_field = required_school_field(mapping.spec, raw.stream, self.entities)
+        if school_field and not self._scope_school(entity, mapped.record):
+            self._reject(raw.stream, mapping, raw.cells, self._school_missing(mapping, school_field, place),
+                         origins=raw.origins)
+            return None
         version, record, review = mapping.spec.schema_version, mapped.record, None
         if version < self.entities[entity].current_version:
             # Input mapped at an older schema version is stored at the current one.
@@ -418,6 +462,15 @@ class Stager:
         digest = content_hash(version, document)
         return _Pending(raw.stream, mapping, raw.cells, place, mapped.local_id, record,
                         document, digest, version, review, raw.row_hash, raw.origins)
+
+    @staticmethod
+    def _school_missing(mapping: CompiledMapping, field_name: str, place: Place) -> RowError:
+        """Return the rejection of a row that names no school, at the school column."""
+        definition = mapping.spec.document["fields"].get(field_name, {})
+        names = [name for group in column_groups(definition) for name in group]
+        column = mapping.column_of(field_name) or (names[0] if names else field_name)
+        return RowError("ingest.school_missing", place=place.with_(column=column, field=field_name),
+                        column=column, field=field_name)
 
     def _stage_queued(self) -> None:
         """Stage the chunk's rows in input order; map and validate only what may have changed.
@@ -537,9 +590,10 @@ class Stager:
         local_id = mapping.local_id(cells)
         if local_id:
             self._stage(entity, local_id, "seen", error.place)
-        else:
-            self._idless_rows += 1
+        elif stream.mode == "bulk":
+            # The row may give a stored record whose absence would otherwise end it.
             self._idless_scopes.add((entity, stream.scope))
+            self._idless_rows.add((stream.file, stream.sheet, error.place.row))
 
     def _stage_unchanged(self, entity: str, place: str, record_id: int,
                          details: _Details | None = None) -> None:

@@ -50,6 +50,36 @@ def test_guard_lines_one_existing_record() -> None:
                                      "(100%), above the 25% limit")
 
 
+def school_figures(code: str) -> dict[str, object]:
+    return {"school": code, "existing": 32, "changed": 24, "ratio": 0.75}
+
+
+def test_guard_lines_name_schools_over_limit() -> None:
+    guard = {"max_change_ratio": 0.25, "min_existing": 50, "min_existing_per_school": 10, "entities": {
+        "student": {"existing": 128, "changed": 24, "ratio": 0.1875, "trips": False,
+                    "schools": [school_figures("099001")]}}}
+    lines = guard_lines(guard)
+    assert lines[1].endswith("(19%), within the 25% limit")
+    assert lines[2] == ("    school 099001: 24 of 32 existing records would be updated or ended "
+                        "(75%), above the 25% limit")
+
+
+def test_guard_lines_small_scope_held_by_school() -> None:
+    guard = {"max_change_ratio": 0.25, "min_existing": 50, "entities": {
+        "student": {"existing": 32, "changed": 24, "ratio": 0.75, "trips": False,
+                    "schools": [school_figures("099001")]}}}
+    assert guard_lines(guard)[1].endswith("(75%), above the 25% limit")
+
+
+def test_guard_lines_cap_school_list() -> None:
+    schools = [school_figures(f"0990{number:02d}") for number in range(25)]
+    guard = {"max_change_ratio": 0.25, "min_existing": 50, "entities": {
+        "student": {"existing": 800, "changed": 600, "ratio": 0.75, "trips": True, "schools": schools}}}
+    lines = guard_lines(guard)
+    assert len(lines) == 2 + 20 + 1
+    assert lines[-1] == "    and 5 more schools above the limit (gateway --json runs show lists them all)"
+
+
 TIME_CASES = [
     pytest.param("2026-12-05 01:06:17.256802+00:00", "2026-12-05 01:06:17+00:00",
                  "2026-12-05T01:06:17.256802+00:00", id="sqlite-text"),
