@@ -134,9 +134,14 @@ class RunStateError(PermanentError):
 
 
 class RowError(GatewayError):
-    """One row is rejected into quarantine; the rest of the input goes on."""
+    """One row is rejected into quarantine; the rest of the input goes on.
+
+    The error is the row's first problem. ``others`` holds the row's further problems in
+    field order, so that the school can fix every cell before it sends the file again.
+    """
 
     key = "error.row"
+    others: tuple[RowError, ...] = ()
 
 
 class MappingError(RowError):

@@ -87,6 +87,24 @@ def rejections_by_entity(run_id: int) -> dict[str, int]:
     return {str(entity): int(count) for entity, count in sorted(tuples(query))}
 
 
+def row_problems(reason: str, column: str | None, field: str | None,
+                 params: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Split the stored parameters of a quarantine row into its first problem's and all problems.
+
+    Returns the parameters of the first problem, without ``problems``, and the list of every
+    problem of the row, each with ``reason``, ``column`` and ``field`` where known, and
+    ``params``. A row stored with one problem gives a list of that one.
+    """
+    first = {name: value for name, value in params.items() if name != "problems"}
+    stored = params.get("problems")
+    if isinstance(stored, list) and stored:
+        return first, stored
+    only: dict[str, Any] = {"reason": reason}
+    only.update((name, value) for name, value in (("column", column), ("field", field)) if value)
+    only["params"] = first
+    return first, [only]
+
+
 def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]:
     """Group a run's quarantined rows by entity, reason and field, with a count and the first places.
 
@@ -95,7 +113,7 @@ def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]
     was rejected. The field is part of it because one reason, such as an unknown
     reference, can fail on different fields, and a group shows its first row's message. The
     examples are the group's first rows by file, sheet and row, whichever check
-    rejected them first.
+    rejected them first. Each example has the row's ``problems`` (see ``row_problems``).
     """
     groups: dict[tuple[str | None, str, str | None], dict[str, Any]] = {}
     query = (Quarantine.select(Quarantine.id, Quarantine.entity, Quarantine.reason, Quarantine.field,
@@ -112,8 +130,9 @@ def rejections_by_reason(run_id: int, examples: int = 1) -> list[dict[str, Any]]
         key = (file or "", sheet or "", line if line is not None else -1, row_id)
         if len(group["examples"]) == examples and key >= max(group["_keys"]):
             continue
+        first, problems = row_problems(reason, column, field, json.loads(params or "{}"))
         example = {"file": file, "sheet": sheet, "row": line, "column": column,
-                   "field": field, "params": json.loads(params or "{}")}
+                   "field": field, "params": first, "problems": problems}
         group["_keys"].append(key)
         group["examples"].append(example)
         ordered = sorted(zip(group["_keys"], group["examples"], strict=True), key=lambda pair: pair[0])

@@ -15,7 +15,9 @@ Every cell becomes text:
   zeros to that width, as Excel shows it: ``092214000123``.
 
 Formulas give their cached value (``data_only``), or "" when the workbook
-was never calculated. ``Stream.properties["date_system"]`` is ``1904`` when
+was never calculated. Such cells (an ``<f>`` element without a ``<v>``) are
+counted per sheet and reported in one warning that names the first cell.
+``Stream.properties["date_system"]`` is ``1904`` when
 the workbook counts dates from 1904 (old Excel for Mac), else ``1900``, so a
 mapping step can convert date serial numbers that arrive as plain numbers.
 
@@ -72,6 +74,11 @@ _READ_ERRORS = (
 _SHEET_DATA_TAG = f"{{{SHEET_MAIN_NS}}}sheetData"
 _ROW_TAG = f"{{{SHEET_MAIN_NS}}}row"
 _COLUMN_TAG = f"{{{SHEET_MAIN_NS}}}col"
+_CELL_TAG = f"{{{SHEET_MAIN_NS}}}c"
+_FORMULA_TAG = f"{{{SHEET_MAIN_NS}}}f"
+_VALUE_TAG = f"{{{SHEET_MAIN_NS}}}v"
+# A formula of any cell of a <row> element, found in one search by the XML library.
+_FORMULA_IN_ROW = f"{_CELL_TAG}/{_FORMULA_TAG}"
 # Floats above this are not always integers exactly, so they keep repr().
 _EXACT_FLOAT_LIMIT = 2**53
 # A "<mergeCell ref="A1:C1"/>" element of the sheet XML, with any namespace prefix.
@@ -162,9 +169,10 @@ def _rows(workbook: Any, sheet: Any, file: str, padding: dict[int, int],
           hidden: set[int], notify: Notify) -> Iterator[GridRow]:
     line = 0
     hidden_rows = HiddenRows(file, sheet.title)
+    formulas = UncalculatedFormulas(file, sheet.title)
     try:
         merged = MergedCells(_merged_ranges(sheet, file))
-        for line, cells, row_hidden in _sheet_rows(workbook, sheet, padding, hidden):
+        for line, cells, row_hidden in _sheet_rows(workbook, sheet, padding, hidden, formulas):
             if row_hidden:
                 hidden_rows.add(line, cells)
             yield GridRow(line=line, cells=cells, continued=merged.apply(line, cells))
@@ -174,6 +182,36 @@ def _rows(workbook: Any, sheet: Any, file: str, padding: dict[int, int],
             file=file, sheet=sheet.title, line=line + 1,
         ) from error
     hidden_rows.report(notify)
+    formulas.report(notify)
+
+
+class UncalculatedFormulas:
+    """The count of a sheet's formula cells without a calculated value, for one warning.
+
+    A workbook written by a program and never opened in Excel keeps its formulas without the
+    values Excel would store (``<f>`` and no ``<v>``), so openpyxl reads those cells as empty.
+    Only the count and the first cell are kept, so memory does not grow with the rows.
+    """
+
+    def __init__(self, file: str, sheet: str):
+        self.file, self.sheet = file, sheet
+        self.count = 0
+        self.first = ""
+
+    def add_row(self, row: Any) -> None:
+        """Count the cells of a ``<row>`` element that hold a formula without a value."""
+        for cell in row.iter(_CELL_TAG):
+            if cell.find(_FORMULA_TAG) is None or cell.findtext(_VALUE_TAG):
+                continue
+            self.count += 1
+            self.first = self.first or cell.get("r", "")
+
+    def report(self, notify: Notify) -> None:
+        if self.count:
+            notify(Notice("warning", InputError(
+                "table.formula_not_calculated", place=Place(file=self.file, sheet=self.sheet),
+                file=self.file, sheet=self.sheet, count=self.count, cell=self.first or "?",
+            )))
 
 
 class HiddenRows:
@@ -263,8 +301,8 @@ class MergedCells:
         return continued
 
 
-def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int],
-                hidden: set[int]) -> Iterator[tuple[int, list[str], bool]]:
+def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int], hidden: set[int],
+                formulas: UncalculatedFormulas) -> Iterator[tuple[int, list[str], bool]]:
     """Yield (sheet row number, cell texts by column, hidden) for every row the sheet's XML holds.
 
     openpyxl's own row iterator clears each parsed ``<row>`` but leaves it in
@@ -273,7 +311,8 @@ def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int],
     parsing (types, shared strings, date formats) and removes every row once
     read. Rows missing from the XML are blank and not yielded. The 0-based
     indexes of hidden columns go into ``hidden``; their ``<cols>`` element
-    comes before the rows.
+    comes before the rows. Formula cells without a calculated value are counted
+    in ``formulas``.
     """
     # NOTE: the worksheet source, the shared strings and the date formats are
     # private attributes of openpyxl 3.1 (the ones its ReadOnlyWorksheet uses).
@@ -298,6 +337,8 @@ def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int],
                 warnings.simplefilter("ignore")
                 number, cells = parser.parse_row(element)
             parser.row_dimensions.clear()
+            if element.find(_FORMULA_IN_ROW) is not None:
+                formulas.add_row(element)
             if container is not None:
                 container.remove(element)
             yield number, _by_column(cells, padding), element.get("hidden") in ("1", "true")

@@ -10,12 +10,13 @@ from typing import Any
 import click
 
 from gateway.cli.context import AppContext
-from gateway.cli.render import place_text
+from gateway.cli.render import other_problem_lines, place_text
 from gateway.codelists import CodeList, get_codelist, load_codelists
 from gateway.errors import ConfigurationError
 from gateway.i18n import get_language, t
 from gateway.mapping import registry
 from gateway.mapping.registry import import_shipped, list_versions
+from gateway.reports import row_problems
 from gateway.retention import compact_change_log, prune
 from gateway.store.models import Quarantine
 
@@ -175,12 +176,15 @@ def quarantine_list(app: AppContext, run_id: int | None, limit: int) -> None:
     rows = []
     lines = []
     for q in query:
-        params = json.loads(q.params or "{}")
+        params, problems = row_problems(q.reason, q.column, q.field, json.loads(q.params or "{}"))
         place = {"file": q.file, "sheet": q.sheet, "row": q.row, "column": q.column, "field": q.field}
+        described = [{**problem, "message": t(problem["reason"], **problem.get("params", {}))}
+                     for problem in problems]
         rows.append({"id": q.id, "run_id": q.run_id, "source": q.source, "reason": q.reason,
-                     "message": t(q.reason, **params), "place": place,
+                     "message": t(q.reason, **params), "place": place, "problems": described,
                      "raw": json.loads(q.cells) if q.cells else None})
         lines.append(f"  #{q.id} {place_text(place)}: {t(q.reason, **params)}")
+        lines.extend("      " + line for line in other_problem_lines(problems))
     app.emit(rows, [t("quarantine.list_header_of", shown=len(rows), total=total), *lines])
 
 

@@ -181,7 +181,15 @@ def rejection_lines(run_id: int, counted: int = 0) -> list[str]:
         entity = f"{entity_title(group['entity'])}: " if group.get("entity") else ""
         lines.append(f"  {group['count']} × {entity}{message}")
         lines.append("      " + t("run.first_at", place=place_text(example)))
+        lines.extend("      " + line for line in other_problem_lines(example["problems"]))
     return lines
+
+
+def other_problem_lines(problems: list[dict[str, Any]]) -> list[str]:
+    """Return a line for each problem of a rejected row after its first (``reports.row_problems``)."""
+    return [t("run.other_problem", place=place_text(problem),
+              message=t(problem["reason"], **problem.get("params", {})))
+            for problem in problems[1:]]
 
 
 def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:

@@ -509,11 +509,13 @@ class Stager:
                 continue
             problems = self.schemas.validator(entity, item.schema_version).problems(item.record)
             if problems:
+                for problem in problems:
+                    problem.place = item.place.with_(
+                        field=problem.place.field,
+                        column=_column_of(item.mapping, problem.place.field))
                 first = problems[0]
-                first.place = item.place.with_(field=first.place.field,
-                                               column=_column_of(item.mapping, first.place.field))
-                self._reject(item.stream, item.mapping, item.cells, first,
-                             more=[p.place.field for p in problems[1:]], origins=item.origins)
+                first.others = tuple(problems[1:])
+                self._reject(item.stream, item.mapping, item.cells, first, origins=item.origins)
                 continue
             if found is not None:
                 if self._claims.unchanged(found[0]):
@@ -579,14 +581,16 @@ class Stager:
                 record.get("personal_id") if "personal_id" in aliases else None)
 
     def _reject(self, stream: Stream, mapping: CompiledMapping, cells: list[str], error: RowError,
-                more: list[str | None] | None = None,
                 origins: dict[str, Place] | None = None) -> None:
+        """Quarantine the row with its problems, ``error`` first, and keep its local id as seen."""
         entity = mapping.spec.entity
-        origin = (origins or {}).get(error.place.column or "")
-        if origin is not None:
-            # The value was joined from another file: point at the line where it is written.
-            error.place = error.place.with_(file=origin.file, sheet=origin.sheet, row=origin.row)
-        self._quarantine(stream, entity, error, error.place, cells, stream.headers, more)
+        for problem in (error, *error.others):
+            origin = (origins or {}).get(problem.place.column or "")
+            if origin is not None:
+                # The value was joined from another file: point at the line where it is written.
+                problem.place = problem.place.with_(file=origin.file, sheet=origin.sheet,
+                                                    row=origin.row)
+        self._quarantine(stream, entity, error, error.place, cells, stream.headers)
         local_id = mapping.local_id(cells)
         if local_id:
             self._stage(entity, local_id, "seen", error.place)
@@ -672,11 +676,18 @@ class Stager:
                              school, period, ministry_id, personal_id, None, None, row_hash))
 
     def _quarantine(self, stream: Stream, entity: str | None, error: GatewayError, place: Place,
-                    cells: list[str] | None, headers: list[str],
-                    more: list[str | None] | None = None) -> None:
+                    cells: list[str] | None, headers: list[str]) -> None:
+        """Queue one quarantine row, which counts as one rejected row however many problems it has.
+
+        The row's first problem gives the reason, place and parameters. A row with more than
+        one problem (``RowError.others``) also stores every problem, the first included, under
+        ``problems`` in the parameters, and the fields of the others under ``other_fields``.
+        """
         params = dict(error.as_dict()["params"])
-        if more:
-            params["other_fields"] = [m for m in more if m]
+        others = error.others if isinstance(error, RowError) else ()
+        if others:
+            params["other_fields"] = [p.place.field for p in others if p.place.field]
+            params["problems"] = [_problem_dict(p) for p in (error, *others)]
         raw = None
         if cells is not None:
             raw = canonical_json(dict(zip(headers, cells, strict=False)))
@@ -719,6 +730,15 @@ UPSERT_SEEN = (
     f"ON CONFLICT (run_id, record_id) DO UPDATE SET repeats = {_SEEN}.repeats + 1"
 )
 LEARN_ROW_HASH = f"UPDATE {Record._meta.table_name} SET row_hash = ? WHERE id = ?"
+
+
+def _problem_dict(problem: GatewayError) -> dict[str, Any]:
+    """Return one problem of a rejected row as the quarantine's ``problems`` list stores it."""
+    entry: dict[str, Any] = {"reason": problem.key}
+    entry.update((name, value) for name, value in problem.place.as_dict().items()
+                 if name in ("column", "field"))
+    entry["params"] = problem.as_dict()["params"]
+    return entry
 
 
 def _column_of(mapping: CompiledMapping, field_path: str | None) -> str | None:

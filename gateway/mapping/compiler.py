@@ -2,7 +2,8 @@
 
 Columns are matched by ``match_key`` of the header text against the mapping's
 names and synonyms, never by position. The result maps a row of cells to a
-canonical record, or raises ``MappingError`` naming the column and the field.
+canonical record, or raises ``MappingError`` naming the column and the field of the
+row's first problem, with the problems of its other fields.
 
 A field name may be a dotted path (``address.commune_code``): its value goes into
 a nested object of the record (``{"address": {"commune_code": ...}}``). Steps,
@@ -389,8 +390,16 @@ class CompiledMapping:
             return value
 
     def map(self, cells: Sequence[str], place: Place) -> MappedRow:
-        """Return the row's action and record; raise ``MappingError`` at the first bad field."""
-        action = self._run_status(cells, place)
+        """Return the row's action and record.
+
+        Raises ``MappingError`` for the first bad field, with the problems of the row's other
+        fields in ``others``. A good row runs each field once; only a bad row is mapped again
+        to collect its problems.
+        """
+        try:
+            action = self._status(cells)
+        except MappingError:
+            raise self._row_problems(cells, place) from None
         if action == "end":
             # A deletion row may carry only its id and status (OneRoster deltas do).
             local_id = self.local_id(cells)
@@ -403,24 +412,66 @@ class CompiledMapping:
         for plan in self.fields:
             try:
                 value = plan.compute(cells, out)
-            except StepError as exc:
-                raise MappingError(
-                    exc.key, place=place.with_(column=plan.column, field=plan.name), **exc.params
-                ) from None
+            except StepError:
+                raise self._row_problems(cells, place) from None
             if value is None and plan.required:
-                if plan.column:
-                    raise MappingError("mapping.required_missing",
-                                       place=place.with_(column=plan.column, field=plan.name),
-                                       field=plan.name, column=plan.column)
-                # A field built from other fields (a name joined from two columns) has no one
-                # column: the message names the columns of the fields it is built from.
-                key = self._missing_key(plan)
-                columns = self._source_columns(plan, with_absent=key != "mapping.required_missing_joined")
-                # Joined with ", ", which translate splits to describe each name.
-                raise MappingError(key, place=place.with_(field=plan.name), field=plan.name,
-                                   columns=", ".join(columns))
+                raise self._row_problems(cells, place) from None
             out[plan.name] = value
         return MappedRow(action=action, local_id=str(out["local_id"]), record=self._record(out))
+
+    def _row_problems(self, cells: Sequence[str], place: Place) -> MappingError:
+        """Map a bad row again, field by field, and return its first problem with the others.
+
+        A field that reads a field with a problem is skipped, because its own problem would
+        only repeat that one. An invalid row status is a problem too, and the fields are
+        then mapped as for an upsert.
+        """
+        found: list[MappingError] = []
+        try:
+            self._status(cells)
+        except MappingError as exc:
+            found.append(MappingError(exc.key, place=place.with_(column=exc.place.column),
+                                      **exc.params))
+        out: dict[str, Any] = {}
+        failed: set[str] = set()
+        for plan in self.fields:
+            if plan.reads & failed:
+                failed.add(plan.name)
+                continue
+            problem = self._field_problem(plan, cells, out, place)
+            if problem is not None:
+                found.append(problem)
+                failed.add(plan.name)
+        first, *others = found
+        first.others = tuple(others)
+        return first
+
+    def _field_problem(self, plan: FieldPlan, cells: Sequence[str], out: dict[str, Any],
+                       place: Place) -> MappingError | None:
+        """Compute one field into ``out``; return its problem, or ``None`` when it has a value."""
+        try:
+            value = plan.compute(cells, out)
+        except StepError as exc:
+            return MappingError(exc.key, place=place.with_(column=plan.column, field=plan.name),
+                                **exc.params)
+        if value is None and plan.required:
+            return self._missing(plan, place)
+        out[plan.name] = value
+        return None
+
+    def _missing(self, plan: FieldPlan, place: Place) -> MappingError:
+        """Return the problem of a required field without a value."""
+        if plan.column:
+            return MappingError("mapping.required_missing",
+                                place=place.with_(column=plan.column, field=plan.name),
+                                field=plan.name, column=plan.column)
+        # A field built from other fields (a name joined from two columns) has no one
+        # column: the message names the columns of the fields it is built from.
+        key = self._missing_key(plan)
+        columns = self._source_columns(plan, with_absent=key != "mapping.required_missing_joined")
+        # Joined with ", ", which translate splits to describe each name.
+        return MappingError(key, place=place.with_(field=plan.name), field=plan.name,
+                            columns=", ".join(columns))
 
     def _missing_key(self, plan: FieldPlan) -> str:
         """Return the message key for a required field built from other fields that has no value.
@@ -480,12 +531,6 @@ class CompiledMapping:
                 target = target.setdefault(part, {})
             target[path[-1]] = value
         return record
-
-    def _run_status(self, cells: Sequence[str], place: Place) -> str:
-        try:
-            return self._status(cells)
-        except MappingError as exc:
-            raise MappingError(exc.key, place=place.with_(column=exc.place.column), **exc.params) from None
 
 
 def check_mapping(spec: MappingSpec) -> list[ConfigurationError]:

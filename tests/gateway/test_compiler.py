@@ -493,3 +493,25 @@ def test_required_built_field_without_columns_raises() -> None:
         compile_document(document, headers=headers)
 
     assert raised.value.names == ["Họ đệm + Tên", "Họ và tên"]
+
+
+def test_rejection_lists_every_bad_field() -> None:
+    error = rejection(row_with(Ngày_sinh="31/02/2015", Nữ="?", Dân_tộc="Kinh Việt"))
+    found = [(error.key, error.place.column), *((p.key, p.place.column) for p in error.others)]
+    assert found == [("mapping.date_invalid", "Ngày sinh"), ("mapping.flag_invalid", "Nữ"),
+                     ("mapping.code_unknown", "Dân tộc")]
+    assert all(p.place.row == PLACE.row for p in error.others)
+
+
+def test_rejection_skips_fields_reading_bad_field() -> None:
+    document = with_fields(_family={"join_columns": FULL_NAME, "steps": [{"regex": {
+        "pattern": "^X"}}]}, family_name={"first_of": ["_family"], "required": True})
+    error = rejection(row_with(Ngày_sinh="31/02/2015"), document)
+    fields = {error.place.field, *(p.place.field for p in error.others)}
+    # family_name reads _family, so its "missing" would only repeat the regex problem.
+    assert fields == {"_family", "birth_date"}
+
+
+def test_rejection_with_one_problem_has_no_others() -> None:
+    error = rejection(row_with(Dân_tộc="Kinh Việt"))
+    assert error.others == ()
