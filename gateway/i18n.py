@@ -185,17 +185,23 @@ def _describe_name(name: str, kind: str, lang: str | None) -> str:
     """Return how messages to people show the field or column ``name``.
 
     ``kind`` is ``"field"`` or ``"column"``. A private field or an adapter's own
-    column is shown by its catalogue text, as ``NAME_PARAMS`` describes. Any
-    other name is returned as it is.
+    column is shown by its catalogue text, as ``NAME_PARAMS`` describes. A
+    canonical field with a ``field_name.<name>`` text is shown by that text with
+    its name in brackets. Any other name is returned as it is.
     """
-    if "_" not in name:
-        return name
     text = lookup(f"virtual_name.{name}", lang) if name.startswith("_") else None
     if text is not None:
         return text
-    if kind == "field" and any(part.startswith("_") for part in name.split(".")):
+    if kind != "field":
+        return name
+    if any(part.startswith("_") for part in name.split(".")):
         return lookup("virtual_name.private_field", lang) or name
-    return name
+    # A canonical field is named in words, with its name in brackets for the admin who reads
+    # the mapping: "ngày sinh (birth_date)". Item numbers of a list ("roles.0.role") are
+    # left out of the lookup, and a part of a list item is named by its last part.
+    parts = [part for part in name.split(".") if not part.isdigit()]
+    label = lookup(f"field_name.{'.'.join(parts)}", lang) or lookup(f"field_name.{parts[-1]}", lang)
+    return f"{label} ({name})" if label else name
 
 
 ENTITY_PARAMS = ("target", "entities")
@@ -227,7 +233,7 @@ def _describe_names(params: dict[str, object], lang: str | None) -> dict[str, ob
             described[param] = _entity_titles(value, lang)
     for param, kind in NAME_PARAMS.items():
         value = params.get(param)
-        if not isinstance(value, str) or "_" not in value:
+        if not isinstance(value, str) or not value or (kind != "field" and "_" not in value):
             continue
         if kind == "columns":
             names = value.split(", ")

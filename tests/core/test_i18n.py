@@ -15,6 +15,7 @@ from gateway.i18n import (
     LANGUAGES,
     LOCALE_DIR,
     catalogue,
+    lookup,
     placeholders,
     plural_forms,
     set_language,
@@ -158,8 +159,28 @@ def test_unknown_private_field_gets_general_text(field: str) -> None:
     assert "working value that the mapping computes" in text
 
 
-def test_public_field_keeps_name() -> None:
-    assert translate("place.field", lang="en", field="local_id") == "field local_id"
+@pytest.mark.parametrize(("lang", "field", "expected"), [
+    ("en", "birth_date", "field birth date (birth_date)"),
+    ("vi", "birth_date", "trường dữ liệu ngày sinh (birth_date)"),
+    ("vi", "address.detail", "trường dữ liệu số nhà, đường, thôn/ấp của địa chỉ (address.detail)"),
+    ("vi", "roles.0.role", "trường dữ liệu vai trò (roles.0.role)"),
+])
+def test_canonical_field_named_in_words(lang: str, field: str, expected: str) -> None:
+    assert translate("place.field", lang=lang, field=field) == expected
+
+
+def test_field_without_words_keeps_name() -> None:
+    assert translate("place.field", lang="en", field="x_unknown") == "field x_unknown"
+
+
+def test_every_schema_field_has_words() -> None:
+    from gateway.validation import load_schema_files  # late: it reads the schemas
+
+    schemas = load_schema_files(PROJECT_ROOT / "mappings" / "schemas")
+    fields = {name for schema in schemas.values() for name in schema.get("properties", {})}
+    for lang in ("vi", "en"):
+        missing = sorted(f for f in fields if lookup(f"field_name.{f}", lang) is None)
+        assert missing == [], lang
 
 
 def test_virtual_columns_in_list_shown_by_text() -> None:
