@@ -19,6 +19,7 @@ from tests.adapters.test_table_adapter import (
     write_csv,
     write_xlsx,
 )
+from tests.support.xls import save_as_xls
 
 SPLIT_NAME_HINTS = ReadHints(
     columns=frozenset(match_key(c) for c in ["Mã học sinh", "Họ và tên", "Họ đệm", "Tên", "Nữ",
@@ -213,6 +214,96 @@ def test_identifier_in_required_column_never_footer(tmp_path: Path):
     result = read(path)
 
     assert result.column("Mã học sinh") == ["0101000001", "HS2025A", "0922 1400 0123"]
+
+
+# Columns of a school export whose totals row puts its count under "Mã học sinh".
+SCHOOL_COLUMNS = ["STT", "Mã trường", "Tên trường", "Mã học sinh", "Họ và tên", "Giới tính"]
+
+
+def school_pupil(number: int) -> list[object]:
+    return [number, "092301", "Trường THCS Thử", f"09230100{number:02d}", f"Học Sinh {number}", "Nữ"]
+
+
+def totals_workbook(path: Path) -> Path:
+    """Write a class sheet whose totals row has "Tổng số" merged over columns 1 to 3."""
+    return write_merged_xlsx(path, [
+        SCHOOL_COLUMNS, school_pupil(1), school_pupil(2),
+        ["Tổng số", None, None, 2], [], [None, None, "Người lập biểu", None, "Hiệu trưởng"],
+    ], ["A4:C4"])
+
+
+def test_xlsx_merged_totals_row_is_footer(tmp_path: Path):
+    result = read(totals_workbook(tmp_path / "8a3.xlsx"), SPLIT_NAME_HINTS)
+
+    assert result.column("Mã trường") == ["092301", "092301"]
+    assert result.lines() == [2, 3]
+    assert result.notices == [("warning", "table.rows_skipped")]
+
+
+def test_xls_merged_totals_row_is_footer(tmp_path: Path):
+    xls = save_as_xls(totals_workbook(tmp_path / "8a3.xlsx"), tmp_path / "8a3.xls")
+
+    result = read(xls, SPLIT_NAME_HINTS)
+
+    assert result.lines() == [2, 3]
+    assert result.notices == [("warning", "table.rows_skipped")]
+
+
+def test_html_colspan_totals_row_is_footer(tmp_path: Path):
+    head = "".join(f"<th>{name}</th>" for name in SCHOOL_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell}</td>" for cell in school_pupil(number)) + "</tr>"
+        for number in (1, 2)
+    )
+    path = tmp_path / "ds.xls"
+    path.write_text(f"<table><tr>{head}</tr>{body}<tr><td colspan=\"3\">Tổng số</td><td>2</td>"
+                    f"<td colspan=\"2\"></td></tr></table>", encoding="utf-8")
+
+    result = read(path, SPLIT_NAME_HINTS)
+
+    assert result.column("Mã học sinh") == ["0923010001", "0923010002"]
+    assert result.notices == [("warning", "table.rows_skipped")]
+
+
+@pytest.mark.parametrize("totals", [
+    pytest.param(",Tổng cộng,12,,", id="label-then-count"),
+    pytest.param("TỔNG SỐ:,,12,,", id="capitals-and-colon"),
+    pytest.param("Cong,,12,1.250,98.5%", id="no-marks-several-sums"),
+    pytest.param("Tổng: 2,,,,", id="count-in-label-cell"),
+])
+def test_csv_totals_row_is_footer(tmp_path: Path, totals: str):
+    path = write_csv(tmp_path / "ds.csv", [
+        ",".join(STUDENT_COLUMNS), "1,0101,An,x,Nam", "2,0102,Bình,x,Nam", totals,
+    ])
+
+    result = read(path)
+
+    assert result.column("Mã học sinh") == ["0101", "0102"]
+    assert result.notices == [("warning", "table.rows_skipped")]
+
+
+def test_totals_row_between_data_rows_skipped(tmp_path: Path):
+    # Without a label after it, a totals row between pupils is still no pupil.
+    path = write_csv(tmp_path / "ds.csv", [
+        ",".join(STUDENT_COLUMNS), "1,0101,An,x,Nam", "Tổng số,7,,,", "2,0102,Bình,x,Nam",
+    ])
+
+    result = read(path)
+
+    assert result.column("Mã học sinh") == ["0101", "0102"]
+    assert result.lines() == [2, 4]
+
+
+@pytest.mark.parametrize("row", [
+    pytest.param("Tống,0923010001,,,", id="surname-and-identifier"),
+    pytest.param("Cộng,0101,An,x,Nam", id="label-then-pupil-cells"),
+])
+def test_totals_label_with_pupil_cells_stays_data(tmp_path: Path, row: str):
+    path = write_csv(tmp_path / "ds.csv", [",".join(STUDENT_COLUMNS), row, "2,0102,Bình,x,Nam"])
+
+    result = read(path)
+
+    assert result.lines() == [2, 3]
 
 
 def test_page_number_before_repeated_header_keeps_block(tmp_path: Path):
