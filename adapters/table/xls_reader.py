@@ -73,7 +73,7 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
     """Yield one grid per worksheet of the ``.xls`` workbook at ``path``; ``file`` names it.
 
     A workbook that cannot be opened becomes an error notice. A hidden sheet is
-    read, with a warning notice. A sheet that cannot be read becomes an error
+    read, with a warning notice, after every visible sheet. A sheet that cannot be read becomes an error
     notice too, and the other sheets and files are read. xlrd parses a sheet
     whole before its first row is handed on, so no row of a damaged sheet is
     read, and the error notice stops every end by absence in the run.
@@ -91,7 +91,7 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
     try:
         date_system = "1904" if book.datemode == 1 else "1900"
         padding = _zero_padded_formats(book)
-        for index, name in enumerate(book.sheet_names()):
+        for index, name in _visible_first(book):
             try:
                 sheet = book.sheet_by_index(index)
             except _READ_ERRORS as error:
@@ -108,6 +108,20 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
                        hidden_columns=hidden)
     finally:
         book.release_resources()
+
+
+def _visible_first(book: Any) -> list[tuple[int, str]]:
+    """Return the (index, name) of each sheet, the visible ones first, each group in workbook order.
+
+    The first row of a local id wins the duplicate check, and a hidden sheet often keeps
+    an old list, so the current rows must come first.
+    """
+    # NOTE: xlrd 2.0 keeps the visibility of the sheets not yet loaded in a private list,
+    # filled from the workbook's sheet records when it opens.
+    visibility = getattr(book, "_sheet_visibility", [])
+    sheets = list(enumerate(book.sheet_names()))
+    return sorted(sheets, key=lambda sheet: sheet[0] < len(visibility)
+                  and visibility[sheet[0]] != _VISIBLE)
 
 
 def _unreadable_key(path: Path, error: BaseException) -> str:

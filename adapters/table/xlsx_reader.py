@@ -94,7 +94,7 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
     """Yield one grid per worksheet of the workbook at ``path``; ``file`` names it in messages.
 
     A workbook that cannot be opened becomes an error notice. A sheet that is
-    hidden is read, with a warning notice. A read error in the middle of a
+    hidden is read, with a warning notice, after every visible sheet. A read error in the middle of a
     sheet raises ``InputError``, because a bulk snapshot read in part would
     end the records of the rows it missed.
     """
@@ -112,7 +112,7 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
     try:
         date_system = "1904" if workbook.epoch == CALENDAR_MAC_1904 else "1900"
         padding = _zero_padded_styles(workbook)
-        for sheet in workbook.worksheets:
+        for sheet in _visible_first(workbook.worksheets):
             if sheet.sheet_state != "visible":
                 notify(Notice("warning", InputError(
                     "table.sheet_hidden", place=Place(file=file, sheet=sheet.title),
@@ -125,6 +125,15 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
                        hidden_columns=hidden)
     finally:
         workbook.close()
+
+
+def _visible_first(sheets: list[Any]) -> list[Any]:
+    """Order ``sheets`` with the visible ones first, each group in workbook order.
+
+    A hidden sheet often keeps an old list (last year's classes). The first row of a
+    local id wins the duplicate check, so the current rows must come before the old ones.
+    """
+    return sorted(sheets, key=lambda sheet: sheet.sheet_state != "visible")
 
 
 def has_workbook_parts(path: Path) -> bool:
