@@ -46,7 +46,9 @@ from adapters.table.xlsx_reader import (
     HiddenRows,
     MergedCells,
     cell_text,
+    day_zero_text,
     float_text,
+    has_day_or_year,
 )
 from gateway.errors import InputError, Place
 from gateway.logs import fields
@@ -192,7 +194,7 @@ def _cell_text(book: Any, cell: Any, padding: dict[int, int]) -> str:
         width = padding.get(cell.xf_index)
         return text.rjust(width, "0") if width and text.isdigit() else text
     if kind == xlrd.XL_CELL_DATE:
-        return _date_text(cell.value, book.datemode)
+        return _date_text(book, cell, cell.value)
     if kind == xlrd.XL_CELL_BOOLEAN:
         return "TRUE" if cell.value else "FALSE"
     if kind == xlrd.XL_CELL_ERROR:
@@ -200,12 +202,25 @@ def _cell_text(book: Any, cell: Any, padding: dict[int, int]) -> str:
     return ""
 
 
-def _date_text(value: float, datemode: int) -> str:
-    """Return a date serial as ISO text: a date, a date and time, or a time of day below 1."""
+def _date_text(book: Any, cell: Any, value: float) -> str:
+    """Return a date serial as ISO text: a date, a date and time, or a time of day below 1.
+
+    Below 1 under a format with a day or a year, the 1900 system shows day 0 of January 1900,
+    which is no date, so the text is ``1900-01-00`` (with the time, if any).
+    """
     if 0 <= value < 1:
         seconds = min(round(value * _SECONDS_A_DAY), _SECONDS_A_DAY - 1)
-        return cell_text((datetime.min + timedelta(seconds=seconds)).time())
+        of_day = (datetime.min + timedelta(seconds=seconds)).time()
+        if book.datemode == 0 and has_day_or_year(_format_code(book, cell)):
+            return day_zero_text(of_day)
+        return cell_text(of_day)
     try:
-        return cell_text(xlrd.xldate_as_datetime(value, datemode))
+        return cell_text(xlrd.xldate_as_datetime(value, book.datemode))
     except (XLDateError, ValueError, OverflowError):
         return float_text(value)
+
+
+def _format_code(book: Any, cell: Any) -> str:
+    """Return the number format code of ``cell``, or "" when the workbook has none for it."""
+    number_format = book.format_map.get(book.xf_list[cell.xf_index].format_key)
+    return number_format.format_str if number_format else ""

@@ -123,6 +123,29 @@ def test_hidden_sheet_read_after_visible_ones(tmp_path: Path, suffix: str):
     assert ("warning", "table.sheet_hidden") in result.notices
 
 
+@pytest.mark.parametrize("suffix", ["xlsx", "xls"])
+def test_date_cell_holding_zero_is_day_zero(tmp_path: Path, suffix: str):
+    # Excel shows 0 under "DD/MM/YYYY" as 00/01/1900, which is no date, not a time of day.
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "6A1"
+    sheet.append(HEADER)
+    sheet.append([1, "0110010001", None, "An", 0, None, 0])
+    sheet.append([2, "0110010002", None, "Bình", 0.5, None, 0.3125])
+    for row in (2, 3):
+        sheet.cell(row, 5).number_format = "DD/MM/YYYY"
+        sheet.cell(row, 7).number_format = "hh:mm"
+    path = tmp_path / "lop.xlsx"
+    workbook.save(path)
+    if suffix == "xls":
+        path = save_as_xls(path, tmp_path / "lop.xls")
+
+    result = read(path, VENDOR_HINTS)
+
+    assert result.column("Ngày sinh") == ["1900-01-00", "1900-01-00T12:00:00"]
+    assert result.column("Giờ đến") == ["00:00:00", "07:30:00"]
+
+
 def test_vendor_workbooks_same_as_xls(tmp_path: Path):
     summary = write_vendor_xlsx(tmp_path / "xlsx", "tiny", 2025)
     (tmp_path / "xls").mkdir()
