@@ -289,15 +289,16 @@ class BlockReader:
                 return SourceRow(line=row.line,
                                  error=too_many_cells(place, used, self._width, delimiter))
         cells = [self._value(row, index) for index in self._keep]
-        for index, value in zip(self._keep, cells, strict=True):
+        cells.append(self.block)
+        cells.append(self._sheet_title)
+        # The label row above the pupils fills _block, so its length counts like a cell's.
+        names = [*(self._header.names[index] for index in self._keep), BLOCK_COLUMN, SHEET_COLUMN]
+        for column, value in zip(names, cells, strict=True):
             if len(value) > self._limits.max_cell_chars:
-                column = self._header.names[index]
                 return SourceRow(line=row.line, error=RowError(
                     "csv.cell_too_long", place=place.with_(column=column),
                     column=column, chars=len(value), limit=self._limits.max_cell_chars,
                 ))
-        cells.append(self.block)
-        cells.append(self._sheet_title)
         return SourceRow(line=row.line, cells=cells)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from adapters.base import ReadHints
+from adapters.base import Limits, ReadHints
 from gateway.text import match_key
 from tests.adapters.test_table_adapter import (
     STUDENT_COLUMNS,
@@ -304,6 +304,40 @@ def test_totals_label_with_pupil_cells_stays_data(tmp_path: Path, row: str):
     result = read(path)
 
     assert result.lines() == [2, 3]
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "xls", "html"])
+def test_cell_limit_in_every_format(tmp_path: Path, suffix: str):
+    long_name = "Nguyễn Văn " + "A" * 40
+    rows = [["Lớp: 6A1"], STUDENT_COLUMNS, student(1, long_name), student(2)]
+    path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": rows})
+    if suffix == "xls":
+        path = save_as_xls(path, tmp_path / "lop.xls")
+    elif suffix == "html":
+        body = "".join("<tr>" + "".join(f"<td>{cell or ''}</td>" for cell in row) + "</tr>"
+                       for row in rows)
+        path = tmp_path / "lop.htm"
+        path.write_text(f"<table>{body}</table>", encoding="utf-8")
+
+    result = read(path, limits=Limits(max_cell_chars=30))
+
+    error = result.rows[0][0].error
+    assert error is not None
+    assert error.key == "csv.cell_too_long"
+    assert error.params["column"] == "Họ và tên"
+    assert result.column("Mã học sinh") == ["0101000002"]
+
+
+def test_long_block_label_rejects_rows(tmp_path: Path):
+    path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": [
+        ["Lớp: 6A1 " + "x" * 40], STUDENT_COLUMNS, student(1),
+    ]})
+
+    result = read(path, limits=Limits(max_cell_chars=30))
+
+    error = result.rows[0][0].error
+    assert error is not None
+    assert error.params["column"] == "_block"
 
 
 def test_page_number_before_repeated_header_keeps_block(tmp_path: Path):
