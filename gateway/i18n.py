@@ -170,6 +170,9 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
         parts = [translate(f"{key}.{name}", lang, count=params[name])
                  for name in counted if params.get(name)]
         params = {**params, "detail": ", ".join(parts)}
+    if "target_file" in params and "target_table" not in params:
+        # Rejections stored before ``target_table`` (file and sheet) name the file alone.
+        params = {**params, "target_table": params["target_file"]}
     if not key.startswith(_RAW_NAME_MESSAGES):
         params = _describe_names(params, lang)
     text = lookup(key, lang, params.get("count"))

@@ -25,6 +25,11 @@ ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
   or the end of the table. Footer-like rows followed by more data are data
   rows, so a pupil row with most cells empty reaches the mappings, which
   reject it with a reason;
+- a totals row is a footer whatever its width and wherever it is: its leading
+  cells read "Tổng số", "Tổng cộng", "Cộng" or "Tổng" (by ``match_key``, a
+  colon and a count may follow) and its other cells are counts ("Tổng số"
+  merged over three columns, then 7 under "Mã học sinh"). It is never a data
+  row, even between data rows;
 - a row with one non-empty cell between data rows labels the rows after it
   when its text starts with the word "Lớp" and a class ("Lớp 6A2" in a list with one
   header that groups its pupils by class), or is a class name alone ("6A2",
@@ -87,6 +92,14 @@ _CLASS_NAME = re.compile(
 )
 # A "label: value" cell of a totals row: a word, then a colon.
 _LABELLED = re.compile(r"[^\W\d_][^:]*:")
+# The labels of a totals row, by match_key: "Tổng số", "TỔNG CỘNG:", "Cộng", "Tổng".
+_TOTALS_LABELS = frozenset({"tong so", "tong cong", "cong", "tong"})
+# A count or sum in a totals row: up to five digits ("7", "1250"), digits in groups of three
+# ("1.250", "12 500"), a decimal part or a percent sign may follow. A pupil's identifier has
+# more digits, so a row of a pupil whose surname is "Tống" and who has only a code stays data.
+_TOTAL_VALUE = re.compile(r"(?:\d{1,5}|\d{1,3}(?:[.,\s]\d{3})+)(?:[.,]\d{1,2})?\s*%?")
+# A totals label with a count in the same cell: "Tổng số: 45", "Cộng 12".
+_TOTALS_CELL = re.compile(r"(?P<label>\D*?)[\s:]*(?P<value>\d[\d.,\s]*%?)?")
 # Data cells are names and identifiers that never repeat, so they would only
 # push the header names and code values out of match_key's cache.
 _uncached_match_key = getattr(match_key, "__wrapped__", match_key)
@@ -185,7 +198,10 @@ class BlockReader:
         return (row.filled == 1 and self._named >= _MIN_COLUMNS_FOR_LABELS) or self._is_footer(row)
 
     def _is_footer(self, row: GridRow) -> bool:
-        # A totals row of "label: value" cells is never a pupil, whatever its width.
+        # A totals row is never a pupil, whatever its width and its count under "Mã học sinh".
+        if _is_totals(row):
+            return True
+        # A row of "label: value" cells is never a pupil either, whatever its width.
         if not _labelled_cells(row) and (row.filled > 2 or row.filled * 2 >= self._named):
             return False
         # A cell spanning several columns ("Tổng số: 45" across the table) is
@@ -232,11 +248,12 @@ class BlockReader:
 
         A row whose one cell spans several columns is a note across the table ("Ghi chú:
         ..."), never a pupil: read as data, its text would fill every column it spans, the
-        school code among them. It is skipped with the footers.
+        school code among them. A totals row is no pupil either. Both are skipped with the
+        footers.
         """
         while pending:
             row = pending.popleft()
-            if _is_note(row):
+            if _is_note(row) or _is_totals(row):
                 self.counts.footers += 1
                 continue
             yield self._data(row)
@@ -245,7 +262,8 @@ class BlockReader:
         self.counts.repeated_headers += 1
         if not pending:
             return  # a header repeated on a new page: the block goes on
-        label = pending.pop() if pending[-1].filled == 1 else None
+        # A one-cell totals row ("Tổng số: 45") right before the header ends the block before.
+        label = pending.pop() if pending[-1].filled == 1 and not _is_totals(pending[-1]) else None
         yield from self._end_block(pending)
         # A row that is not a label ("Lớp: 6A2 | Sĩ số: 40") still starts a new
         # block, so the old label must not carry over to another class.
@@ -271,15 +289,16 @@ class BlockReader:
                 return SourceRow(line=row.line,
                                  error=too_many_cells(place, used, self._width, delimiter))
         cells = [self._value(row, index) for index in self._keep]
-        for index, value in zip(self._keep, cells, strict=True):
+        cells.append(self.block)
+        cells.append(self._sheet_title)
+        # The label row above the pupils fills _block, so its length counts like a cell's.
+        names = [*(self._header.names[index] for index in self._keep), BLOCK_COLUMN, SHEET_COLUMN]
+        for column, value in zip(names, cells, strict=True):
             if len(value) > self._limits.max_cell_chars:
-                column = self._header.names[index]
                 return SourceRow(line=row.line, error=RowError(
                     "csv.cell_too_long", place=place.with_(column=column),
                     column=column, chars=len(value), limit=self._limits.max_cell_chars,
                 ))
-        cells.append(self.block)
-        cells.append(self._sheet_title)
         return SourceRow(line=row.line, cells=cells)
 
 
@@ -341,6 +360,33 @@ def _labelled_cells(row: GridRow) -> bool:
     """Tell whether every non-empty cell of ``row`` is a "label: value" text, as totals rows are."""
     values = [cell for index, cell in enumerate(row.cells) if cell and not row.is_continued(index)]
     return all(_LABELLED.match(value) for value in values)
+
+
+def _is_totals(row: GridRow) -> bool:
+    """Tell whether ``row`` is a totals row: a totals label first, then only counts.
+
+    The label is the first non-empty cell and any copies of it to its right (a merged cell,
+    or the same text typed again), and may end with a count ("Tổng số: 45"). Every other
+    non-empty cell must be a count (``_TOTAL_VALUE``).
+    """
+    values = [cell for index, cell in enumerate(row.cells) if cell and not row.is_continued(index)]
+    if not values or not _is_totals_label(values[0]):
+        return False
+    rest = values[1:]
+    while rest and rest[0] == values[0]:
+        rest.pop(0)
+    return all(_TOTAL_VALUE.fullmatch(value) for value in rest)
+
+
+def _is_totals_label(text: str) -> bool:
+    """Tell whether ``text`` is a totals label, with an optional count after it ("Tổng số: 45")."""
+    match = _TOTALS_CELL.fullmatch(text)
+    if match is None:
+        return False
+    value = match.group("value")
+    if value is not None and _TOTAL_VALUE.fullmatch(value.strip()) is None:
+        return False
+    return _uncached_match_key(match.group("label")) in _TOTALS_LABELS
 
 
 def _numbers_page(text: str) -> bool:

@@ -46,7 +46,9 @@ from adapters.table.xlsx_reader import (
     HiddenRows,
     MergedCells,
     cell_text,
+    day_zero_text,
     float_text,
+    has_day_or_year,
 )
 from gateway.errors import InputError, Place
 from gateway.logs import fields
@@ -73,7 +75,7 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
     """Yield one grid per worksheet of the ``.xls`` workbook at ``path``; ``file`` names it.
 
     A workbook that cannot be opened becomes an error notice. A hidden sheet is
-    read, with a warning notice. A sheet that cannot be read becomes an error
+    read, with a warning notice, after every visible sheet. A sheet that cannot be read becomes an error
     notice too, and the other sheets and files are read. xlrd parses a sheet
     whole before its first row is handed on, so no row of a damaged sheet is
     read, and the error notice stops every end by absence in the run.
@@ -91,7 +93,7 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
     try:
         date_system = "1904" if book.datemode == 1 else "1900"
         padding = _zero_padded_formats(book)
-        for index, name in enumerate(book.sheet_names()):
+        for index, name in _visible_first(book):
             try:
                 sheet = book.sheet_by_index(index)
             except _READ_ERRORS as error:
@@ -108,6 +110,20 @@ def xls_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
                        hidden_columns=hidden)
     finally:
         book.release_resources()
+
+
+def _visible_first(book: Any) -> list[tuple[int, str]]:
+    """Return the (index, name) of each sheet, the visible ones first, each group in workbook order.
+
+    The first row of a local id wins the duplicate check, and a hidden sheet often keeps
+    an old list, so the current rows must come first.
+    """
+    # NOTE: xlrd 2.0 keeps the visibility of the sheets not yet loaded in a private list,
+    # filled from the workbook's sheet records when it opens.
+    visibility = getattr(book, "_sheet_visibility", [])
+    sheets = list(enumerate(book.sheet_names()))
+    return sorted(sheets, key=lambda sheet: sheet[0] < len(visibility)
+                  and visibility[sheet[0]] != _VISIBLE)
 
 
 def _unreadable_key(path: Path, error: BaseException) -> str:
@@ -178,7 +194,7 @@ def _cell_text(book: Any, cell: Any, padding: dict[int, int]) -> str:
         width = padding.get(cell.xf_index)
         return text.rjust(width, "0") if width and text.isdigit() else text
     if kind == xlrd.XL_CELL_DATE:
-        return _date_text(cell.value, book.datemode)
+        return _date_text(book, cell, cell.value)
     if kind == xlrd.XL_CELL_BOOLEAN:
         return "TRUE" if cell.value else "FALSE"
     if kind == xlrd.XL_CELL_ERROR:
@@ -186,12 +202,25 @@ def _cell_text(book: Any, cell: Any, padding: dict[int, int]) -> str:
     return ""
 
 
-def _date_text(value: float, datemode: int) -> str:
-    """Return a date serial as ISO text: a date, a date and time, or a time of day below 1."""
+def _date_text(book: Any, cell: Any, value: float) -> str:
+    """Return a date serial as ISO text: a date, a date and time, or a time of day below 1.
+
+    Below 1 under a format with a day or a year, the 1900 system shows day 0 of January 1900,
+    which is no date, so the text is ``1900-01-00`` (with the time, if any).
+    """
     if 0 <= value < 1:
         seconds = min(round(value * _SECONDS_A_DAY), _SECONDS_A_DAY - 1)
-        return cell_text((datetime.min + timedelta(seconds=seconds)).time())
+        of_day = (datetime.min + timedelta(seconds=seconds)).time()
+        if book.datemode == 0 and has_day_or_year(_format_code(book, cell)):
+            return day_zero_text(of_day)
+        return cell_text(of_day)
     try:
-        return cell_text(xlrd.xldate_as_datetime(value, datemode))
+        return cell_text(xlrd.xldate_as_datetime(value, book.datemode))
     except (XLDateError, ValueError, OverflowError):
         return float_text(value)
+
+
+def _format_code(book: Any, cell: Any) -> str:
+    """Return the number format code of ``cell``, or "" when the workbook has none for it."""
+    number_format = book.format_map.get(book.xf_list[cell.xf_index].format_key)
+    return number_format.format_str if number_format else ""

@@ -41,12 +41,13 @@ import warnings
 import zipfile
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
-from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE, STRIP_RE
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.utils.exceptions import InvalidFileException
@@ -95,13 +96,18 @@ MAX_MERGED_RANGES = 100_000
 _MAX_COLUMNS = 16384
 # The first section of a number format made only of zeros: "0000000000".
 ZERO_PADDED = re.compile(r"(0{2,})(?:;.*)?")
+# A day or year code in a number format, outside quotes and brackets ("DD/MM/YYYY", "d-mmm").
+_DAY_OR_YEAR = re.compile(r"(?<![_\\])[dDyY]")
+# The text of a date cell holding a serial from 0 to 1 in the 1900 date system. Excel shows it as
+# day 0 of January 1900 ("00/01/1900" under "DD/MM/YYYY"), which is no date.
+DAY_ZERO = "1900-01-00"
 
 
 def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
     """Yield one grid per worksheet of the workbook at ``path``; ``file`` names it in messages.
 
     A workbook that cannot be opened becomes an error notice. A sheet that is
-    hidden is read, with a warning notice. A read error in the middle of a
+    hidden is read, with a warning notice, after every visible sheet. A read error in the middle of a
     sheet raises ``InputError``, because a bulk snapshot read in part would
     end the records of the rows it missed.
     """
@@ -118,8 +124,10 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
 
     try:
         date_system = "1904" if workbook.epoch == CALENDAR_MAC_1904 else "1900"
-        padding = _zero_padded_styles(workbook)
-        for sheet in workbook.worksheets:
+        # Day 0 exists only in the 1900 system: 0 is 1 January 1904 in the other.
+        formats = CellFormats(_zero_padded_styles(workbook),
+                              _date_styles(workbook) if date_system == "1900" else frozenset())
+        for sheet in _visible_first(workbook.worksheets):
             if sheet.sheet_state != "visible":
                 notify(Notice("warning", InputError(
                     "table.sheet_hidden", place=Place(file=file, sheet=sheet.title),
@@ -127,11 +135,32 @@ def xlsx_grids(path: Path, file: str, notify: Notify) -> Iterator[Grid]:
                 )))
             properties = {"format": "xlsx", "date_system": date_system}
             hidden: set[int] = set()
-            rows = _rows(workbook, sheet, file, padding, hidden, notify)
+            rows = _rows(workbook, sheet, file, formats, hidden, notify)
             yield Grid(file=file, sheet=sheet.title, rows=rows, properties=properties,
                        hidden_columns=hidden)
     finally:
         workbook.close()
+
+
+def _visible_first(sheets: list[Any]) -> list[Any]:
+    """Order ``sheets`` with the visible ones first, each group in workbook order.
+
+    A hidden sheet often keeps an old list (last year's classes). The first row of a
+    local id wins the duplicate check, so the current rows must come before the old ones.
+    """
+    return sorted(sheets, key=lambda sheet: sheet.sheet_state != "visible")
+
+
+@dataclass(frozen=True)
+class CellFormats:
+    """The cell styles whose number format changes a cell's text, by style id.
+
+    ``padding`` gives the width of formats made only of zeros. ``dates`` lists the date
+    formats, under which a serial from 0 to 1 is day 0, not a time of day.
+    """
+
+    padding: dict[int, int]
+    dates: frozenset[int]
 
 
 def has_workbook_parts(path: Path) -> bool:
@@ -150,29 +179,46 @@ def has_workbook_parts(path: Path) -> bool:
 
 def _zero_padded_styles(workbook: Any) -> dict[int, int]:
     """Return the width of each cell style whose number format is only zeros, by style id."""
+    padding = {}
+    for style_id, code in _style_formats(workbook):
+        match = ZERO_PADDED.fullmatch(code)
+        if match:
+            padding[style_id] = len(match.group(1))
+    return padding
+
+
+def _date_styles(workbook: Any) -> frozenset[int]:
+    """Return the ids of the cell styles whose number format shows a day or a year."""
+    return frozenset(style_id for style_id, code in _style_formats(workbook)
+                     if has_day_or_year(code))
+
+
+def has_day_or_year(code: str) -> bool:
+    """Tell whether the number format ``code`` shows a date, not only a time of day."""
+    return _DAY_OR_YEAR.search(STRIP_RE.sub("", code.split(";")[0])) is not None
+
+
+def _style_formats(workbook: Any) -> Iterator[tuple[int, str]]:
+    """Yield the style id and the number format code of each cell style of ``workbook``."""
     # NOTE: the cell styles and custom number formats are private attributes
     # of openpyxl 3.1, where its stylesheet reader leaves them.
-    padding = {}
     for style_id, style in enumerate(workbook._cell_styles):
         number_format = style.numFmtId
         if number_format < BUILTIN_FORMATS_MAX_SIZE:
             code = BUILTIN_FORMATS.get(number_format, "")
         else:
             code = workbook._number_formats[number_format - BUILTIN_FORMATS_MAX_SIZE]
-        match = ZERO_PADDED.fullmatch(code or "")
-        if match:
-            padding[style_id] = len(match.group(1))
-    return padding
+        yield style_id, code or ""
 
 
-def _rows(workbook: Any, sheet: Any, file: str, padding: dict[int, int],
+def _rows(workbook: Any, sheet: Any, file: str, formats: CellFormats,
           hidden: set[int], notify: Notify) -> Iterator[GridRow]:
     line = 0
     hidden_rows = HiddenRows(file, sheet.title)
     formulas = UncalculatedFormulas(file, sheet.title)
     try:
         merged = MergedCells(_merged_ranges(sheet, file))
-        for line, cells, row_hidden in _sheet_rows(workbook, sheet, padding, hidden, formulas):
+        for line, cells, row_hidden in _sheet_rows(workbook, sheet, formats, hidden, formulas):
             if row_hidden:
                 hidden_rows.add(line, cells)
             yield GridRow(line=line, cells=cells, continued=merged.apply(line, cells))
@@ -301,7 +347,7 @@ class MergedCells:
         return continued
 
 
-def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int], hidden: set[int],
+def _sheet_rows(workbook: Any, sheet: Any, formats: CellFormats, hidden: set[int],
                 formulas: UncalculatedFormulas) -> Iterator[tuple[int, list[str], bool]]:
     """Yield (sheet row number, cell texts by column, hidden) for every row the sheet's XML holds.
 
@@ -341,7 +387,7 @@ def _sheet_rows(workbook: Any, sheet: Any, padding: dict[int, int], hidden: set[
                 formulas.add_row(element)
             if container is not None:
                 container.remove(element)
-            yield number, _by_column(cells, padding), element.get("hidden") in ("1", "true")
+            yield number, _by_column(cells, formats), element.get("hidden") in ("1", "true")
 
 
 def _add_hidden(column: Any, hidden: set[int]) -> None:
@@ -355,17 +401,29 @@ def _add_hidden(column: Any, hidden: set[int]) -> None:
     hidden.update(range(max(first, 1) - 1, min(last, _MAX_COLUMNS)))
 
 
-def _by_column(cells: list[dict[str, Any]], padding: dict[int, int]) -> list[str]:
+def _by_column(cells: list[dict[str, Any]], formats: CellFormats) -> list[str]:
     if not cells:
         return []
     texts = [""] * max(cell["column"] for cell in cells)
     for cell in cells:
-        text = cell_text(cell["value"])
-        width = padding.get(cell["style_id"])
+        value = cell["value"]
+        if isinstance(value, time) and cell["style_id"] in formats.dates:
+            # openpyxl reads a serial from 0 to 1 as a time of day, whatever the format.
+            texts[cell["column"] - 1] = day_zero_text(value)
+            continue
+        text = cell_text(value)
+        width = formats.padding.get(cell["style_id"])
         if width and cell["data_type"] == "n" and text.isdigit():
             text = text.rjust(width, "0")
         texts[cell["column"] - 1] = text
     return texts
+
+
+def day_zero_text(value: time) -> str:
+    """Return the text of a date cell holding a serial from 0 to 1: day 0, with its time if any."""
+    if value == time(0):
+        return DAY_ZERO
+    return f"{DAY_ZERO}T{value.isoformat()}"
 
 
 def cell_text(value: object) -> str:

@@ -22,6 +22,7 @@ import peewee
 
 from gateway.clock import utcnow
 from gateway.entities import Entity, load_entities
+from gateway.errors import table_label
 from gateway.ingest.compare import source_namespace
 from gateway.ingest.stage import KeyColumns, staged_entities
 from gateway.mapping.spec import canonical_json
@@ -194,7 +195,11 @@ def _rejection(run: Run, staged: _Checked, field: str, target: str, value: str,
     reason = REASON
     if target_place is not None:
         reason = TARGET_REJECTED_REASON
-        params.update(target_file=target_place.get("file", ""), target_row=target_place.get("row", ""))
+        # The sheet too: a workbook with several sheets has a row of that number in each.
+        target_file, target_sheet = target_place.get("file", ""), target_place.get("sheet")
+        params.update(target_file=target_file, target_sheet=target_sheet,
+                      target_table=table_label(target_file, target_sheet),
+                      target_row=target_place.get("row", ""))
     return {
         "run": run.id, "source": run.source, "stream": None, "entity": staged.entity,
         "file": place.get("file"), "sheet": place.get("sheet"), "row": place.get("row"),

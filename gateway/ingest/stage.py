@@ -802,7 +802,91 @@ def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = 
             rejected.update(_reject_ids_without_zeros_of_seen(db, run, columns or {}))
         else:
             rejected.update(_reject_identifiers_of_seen(db, run, column, key, columns or {}))
+    rejected.update(_reject_references_of_duplicates(db, run, columns or {}))
     return rejected
+
+
+DUPLICATE_ROW_KEY = "ingest.duplicate_row_reference"
+# Entities of people: the row that repeats one repeats the person, so the other records of
+# that row (an enrollment in the class of the repeated row) are rejected with it. A school
+# code repeated with another name is no repeated person, so its row's class stays.
+_PEOPLE = ("student", "staff")
+# Rejected duplicate rows read per step, so that memory stays bounded in a run of any size.
+_DUPLICATE_CHUNK = 500
+
+
+def _reject_references_of_duplicates(db: peewee.Database, run: Run,
+                                     columns: KeyColumns) -> Counter[str]:
+    """Reject the records that a rejected duplicate person row gives and that name that person.
+
+    A pupil row that repeats the local id of an earlier row, with other values, is rejected.
+    The enrollment of the same input row names the pupil too, and the pupil's record exists
+    (from the first row), so the reference check lets it through: a hidden sheet with last
+    year's list would enroll every pupil in last year's class as well. Such a staged row, of
+    the same file, sheet and row as the rejected one, is rejected with it. Rejections made
+    while staging (``_reject_changed_after_unchanged``) count too.
+    """
+    entities = load_entities()
+    dependents = sorted(name for name, entity in entities.items() if _reference_fields(entity))
+    rejected: Counter[str] = Counter()
+    last_id = 0
+    while True:
+        people = ", ".join(f"'{name}'" for name in _PEOPLE)
+        sql = (f"SELECT id, entity, file, sheet, row, params FROM {Quarantine._meta.table_name} "
+               f"WHERE run_id = ? AND reason = 'ingest.duplicate_local_id' "
+               f"AND entity IN ({people}) AND id > ? ORDER BY id LIMIT {_DUPLICATE_CHUNK}")
+        duplicates = select_rows(db, sql, [run.id, last_id])
+        if not duplicates:
+            return rejected
+        last_id = duplicates[-1][0]
+        by_place = {
+            _place_json(Place(file=file, sheet=sheet, row=row)): (entity, json.loads(params))
+            for _, entity, file, sheet, row, params in duplicates if row is not None
+        }
+        rejected.update(_reject_dependents(db, run, entities, dependents, by_place, columns))
+
+
+def _reject_dependents(db: peewee.Database, run: Run, entities: dict[str, Entity],
+                       dependents: list[str], by_place: dict[str, tuple[str, dict[str, Any]]],
+                       columns: KeyColumns) -> Counter[str]:
+    """Reject the staged rows at the places of ``by_place`` that name the duplicated person."""
+    table = StagedRecord._meta.table_name
+    found = []
+    for entity_name in dependents:
+        for marks, places in in_lists(sorted(by_place)):
+            sql = (f"SELECT id, place, data FROM {table} WHERE run_id = ? AND entity = ? "
+                   f"AND action = 'upsert' AND place IN ({marks})")
+            for staged_id, place, data in select_rows(db, sql, [run.id, entity_name, *places]):
+                person, params = by_place[place]
+                field_ = _field_naming(entities[entity_name], json.loads(data or "{}"), person,
+                                       str(params.get("value")))
+                if field_ is not None:
+                    found.append((staged_id, entity_name, place, data, field_, person, params))
+    rejected: Counter[str] = Counter()
+    with write_transaction(db):
+        for staged_id, entity_name, place, data, field_, person, params in found:
+            _reject_duplicate(run, staged_id, entity_name, place, data, field_, DUPLICATE_ROW_KEY,
+                              columns, {"field": field_, "target": person,
+                                        "value": params.get("value"),
+                                        "first_row": params.get("first_row"),
+                                        "first_table": params.get("first_table")})
+            rejected[DUPLICATE_ROW_KEY] += 1
+    return rejected
+
+
+def _reference_fields(entity: Entity) -> list[str]:
+    return [*entity.references, *entity.references_by_role]
+
+
+def _field_naming(entity: Entity, record: dict[str, Any], target: str, value: str) -> str | None:
+    """Return the reference field of ``record`` that names the ``target`` record ``value``."""
+    for field_ in _reference_fields(entity):
+        if entity.reference_target(field_, record.get("role")) != target:
+            continue
+        named = record.get(field_)
+        if value in (named if isinstance(named, list) else [named]):
+            return field_
+    return None
 
 
 LOST_ZEROS_KEY = "ingest.duplicate_local_id_zeros"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from gateway.i18n import translate
 from gateway.ingest import service
@@ -232,6 +232,63 @@ def test_totals_and_signatures_give_no_rejections(store: StoreHandle, tmp_path: 
     assert rejections(report.run_id) == []
     assert len(stored("signed")) == 3
     assert list(stored("signed", "class")) == ["204001 10A1"]
+
+
+def test_merged_totals_row_makes_no_school(store: StoreHandle, tmp_path: Path) -> None:
+    # "Tổng số" merged over STT, Mã trường and Tên trường, the count under "Mã học sinh".
+    header = ["STT", "Mã trường", "Tên trường", "Mã học sinh", "Họ và tên", "Ngày sinh",
+              "Giới tính"]
+    rows = [[n, *SCHOOL, code, name, born, gender(female)]
+            for n, (code, _, name, born, female) in enumerate(PUPILS, 1)]
+    totals = ["Tổng số", None, None, len(PUPILS)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"Lớp 10A1": [header, *rows, totals]},
+                          merged={"Lớp 10A1": ["A5:C5"]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "totals")
+
+    assert rejections(report.run_id) == []
+    assert list(stored("totals", "organization")) == ["204001"]
+    assert list(stored("totals", "class")) == ["204001 10A1"]
+
+
+def test_hidden_old_sheet_gives_no_old_class(store: StoreHandle, tmp_path: Path) -> None:
+    # Last year's list on a hidden first sheet, with the same pupils as the current sheet.
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Giới tính", "Mã trường",
+              "Tên trường"]
+    rows = [[n, code, name, born, gender(female), *SCHOOL]
+            for n, (code, _, name, born, female) in enumerate(PUPILS, 1)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"Năm học 2024-2025": [["Lớp: 9A1"], header, *rows],
+                                                 "10A1": [["Lớp: 10A1"], header, *rows]})
+    workbook = load_workbook(path)
+    workbook["Năm học 2024-2025"].sheet_state = "hidden"
+    workbook.save(path)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "hidden-old")
+
+    assert {record["grade"] for record in stored("hidden-old").values()} == {"10"}
+    assert {e["class_ref"] for e in stored("hidden-old", "enrollment").values()} == {"204001 10A1"}
+    rejected = {(entity, reason, sheet) for entity, reason, sheet, _, _ in rejections(report.run_id)}
+    assert rejected == {("student", "ingest.duplicate_local_id", "Năm học 2024-2025"),
+                        ("enrollment", "ingest.duplicate_row_reference", "Năm học 2024-2025")}
+
+
+def test_rejected_pupil_row_named_with_sheet(store: StoreHandle, tmp_path: Path) -> None:
+    # Two sheets with a row 3 each: the enrollment's rejection names the sheet of the pupil row.
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Giới tính", "Mã trường",
+              "Tên trường"]
+    sheets = {}
+    for title, (code, _, name, born, female) in (("10A1", PUPILS[0]), ("10A2", PUPILS[1])):
+        birth = "31/02/2010" if title == "10A2" else born
+        sheets[title] = [["Lớp: " + title], header, [1, code, name, birth, gender(female), *SCHOOL]]
+    path = write_workbook(tmp_path / "ds.xlsx", sheets)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "two-sheets")
+
+    follow_on = Quarantine.get((Quarantine.run == report.run_id)
+                               & (Quarantine.reason == "ingest.reference_rejected"))
+    params = json.loads(follow_on.params)
+    assert (params["target_sheet"], params["target_row"]) == ("10A2", 3)
+    assert "ds.xlsx [10A2]" in translate(follow_on.reason, lang="vi", **params)
 
 
 def test_class_sheets_titled_by_class(store: StoreHandle, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from adapters.base import Notice, ReadHints
+from adapters.base import Limits, Notice, ReadHints
 from adapters.table.xlsx_reader import xlsx_grids
 from gateway.text import match_key
 from tests.adapters.test_table_adapter import (
@@ -20,6 +20,7 @@ from tests.adapters.test_table_adapter import (
     write_csv,
     write_xlsx,
 )
+from tests.support.xls import save_as_xls
 
 SPLIT_NAME_HINTS = ReadHints(
     columns=frozenset(match_key(c) for c in ["Mã học sinh", "Họ và tên", "Họ đệm", "Tên", "Nữ",
@@ -214,6 +215,130 @@ def test_identifier_in_required_column_never_footer(tmp_path: Path):
     result = read(path)
 
     assert result.column("Mã học sinh") == ["0101000001", "HS2025A", "0922 1400 0123"]
+
+
+# Columns of a school export whose totals row puts its count under "Mã học sinh".
+SCHOOL_COLUMNS = ["STT", "Mã trường", "Tên trường", "Mã học sinh", "Họ và tên", "Giới tính"]
+
+
+def school_pupil(number: int) -> list[object]:
+    return [number, "092301", "Trường THCS Thử", f"09230100{number:02d}", f"Học Sinh {number}", "Nữ"]
+
+
+def totals_workbook(path: Path) -> Path:
+    """Write a class sheet whose totals row has "Tổng số" merged over columns 1 to 3."""
+    return write_merged_xlsx(path, [
+        SCHOOL_COLUMNS, school_pupil(1), school_pupil(2),
+        ["Tổng số", None, None, 2], [], [None, None, "Người lập biểu", None, "Hiệu trưởng"],
+    ], ["A4:C4"])
+
+
+def test_xlsx_merged_totals_row_is_footer(tmp_path: Path):
+    result = read(totals_workbook(tmp_path / "8a3.xlsx"), SPLIT_NAME_HINTS)
+
+    assert result.column("Mã trường") == ["092301", "092301"]
+    assert result.lines() == [2, 3]
+    assert result.notices == [("warning", "table.rows_skipped")]
+
+
+def test_xls_merged_totals_row_is_footer(tmp_path: Path):
+    xls = save_as_xls(totals_workbook(tmp_path / "8a3.xlsx"), tmp_path / "8a3.xls")
+
+    result = read(xls, SPLIT_NAME_HINTS)
+
+    assert result.lines() == [2, 3]
+    assert result.notices == [("warning", "table.rows_skipped")]
+
+
+def test_html_colspan_totals_row_is_footer(tmp_path: Path):
+    head = "".join(f"<th>{name}</th>" for name in SCHOOL_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell}</td>" for cell in school_pupil(number)) + "</tr>"
+        for number in (1, 2)
+    )
+    path = tmp_path / "ds.xls"
+    path.write_text(f"<table><tr>{head}</tr>{body}<tr><td colspan=\"3\">Tổng số</td><td>2</td>"
+                    f"<td colspan=\"2\"></td></tr></table>", encoding="utf-8")
+
+    result = read(path, SPLIT_NAME_HINTS)
+
+    assert result.column("Mã học sinh") == ["0923010001", "0923010002"]
+    assert result.notices == [("warning", "table.rows_skipped")]
+
+
+@pytest.mark.parametrize("totals", [
+    pytest.param(",Tổng cộng,12,,", id="label-then-count"),
+    pytest.param("TỔNG SỐ:,,12,,", id="capitals-and-colon"),
+    pytest.param("Cong,,12,1.250,98.5%", id="no-marks-several-sums"),
+    pytest.param("Tổng: 2,,,,", id="count-in-label-cell"),
+])
+def test_csv_totals_row_is_footer(tmp_path: Path, totals: str):
+    path = write_csv(tmp_path / "ds.csv", [
+        ",".join(STUDENT_COLUMNS), "1,0101,An,x,Nam", "2,0102,Bình,x,Nam", totals,
+    ])
+
+    result = read(path)
+
+    assert result.column("Mã học sinh") == ["0101", "0102"]
+    assert result.notices == [("warning", "table.rows_skipped")]
+
+
+def test_totals_row_between_data_rows_skipped(tmp_path: Path):
+    # Without a label after it, a totals row between pupils is still no pupil.
+    path = write_csv(tmp_path / "ds.csv", [
+        ",".join(STUDENT_COLUMNS), "1,0101,An,x,Nam", "Tổng số,7,,,", "2,0102,Bình,x,Nam",
+    ])
+
+    result = read(path)
+
+    assert result.column("Mã học sinh") == ["0101", "0102"]
+    assert result.lines() == [2, 4]
+
+
+@pytest.mark.parametrize("row", [
+    pytest.param("Tống,0923010001,,,", id="surname-and-identifier"),
+    pytest.param("Cộng,0101,An,x,Nam", id="label-then-pupil-cells"),
+])
+def test_totals_label_with_pupil_cells_stays_data(tmp_path: Path, row: str):
+    path = write_csv(tmp_path / "ds.csv", [",".join(STUDENT_COLUMNS), row, "2,0102,Bình,x,Nam"])
+
+    result = read(path)
+
+    assert result.lines() == [2, 3]
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "xls", "html"])
+def test_cell_limit_in_every_format(tmp_path: Path, suffix: str):
+    long_name = "Nguyễn Văn " + "A" * 40
+    rows = [["Lớp: 6A1"], STUDENT_COLUMNS, student(1, long_name), student(2)]
+    path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": rows})
+    if suffix == "xls":
+        path = save_as_xls(path, tmp_path / "lop.xls")
+    elif suffix == "html":
+        body = "".join("<tr>" + "".join(f"<td>{cell or ''}</td>" for cell in row) + "</tr>"
+                       for row in rows)
+        path = tmp_path / "lop.htm"
+        path.write_text(f"<table>{body}</table>", encoding="utf-8")
+
+    result = read(path, limits=Limits(max_cell_chars=30))
+
+    error = result.rows[0][0].error
+    assert error is not None
+    assert error.key == "csv.cell_too_long"
+    assert error.params["column"] == "Họ và tên"
+    assert result.column("Mã học sinh") == ["0101000002"]
+
+
+def test_long_block_label_rejects_rows(tmp_path: Path):
+    path = write_xlsx(tmp_path / "lop.xlsx", {"6A1": [
+        ["Lớp: 6A1 " + "x" * 40], STUDENT_COLUMNS, student(1),
+    ]})
+
+    result = read(path, limits=Limits(max_cell_chars=30))
+
+    error = result.rows[0][0].error
+    assert error is not None
+    assert error.params["column"] == "_block"
 
 
 def test_page_number_before_repeated_header_keeps_block(tmp_path: Path):

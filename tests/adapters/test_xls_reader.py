@@ -6,6 +6,7 @@ import struct
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
 import xlwt
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
@@ -92,6 +93,57 @@ def test_xls_hidden_sheet_warned(tmp_path: Path):
 
     assert ("warning", "table.sheet_hidden") in result.notices
     assert len(result.streams) == 1
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "xls"])
+def test_hidden_sheet_read_after_visible_ones(tmp_path: Path, suffix: str):
+    # Last year's list on a hidden first sheet: the current rows must come first, so that
+    # they win the duplicate check.
+    workbook = Workbook()
+    old = workbook.active
+    old.title = "Năm học 2024-2025"
+    old.append(["Lớp: 5A1"])
+    old.append(HEADER)
+    old.append([1, "0110010001"])
+    old.sheet_state = "hidden"
+    for title in ("6A1", "6A2"):
+        current = workbook.create_sheet(title)
+        current.append([f"Lớp: {title}"])
+        current.append(HEADER)
+        current.append([1, "0110010001"])
+    path = tmp_path / "lop.xlsx"
+    workbook.save(path)
+    if suffix == "xls":
+        path = save_as_xls(path, tmp_path / "lop.xls")
+
+    result = read(path)
+
+    assert [stream.sheet for stream in result.streams] == ["6A1", "6A2", "Năm học 2024-2025"]
+    assert result.lines(2) == [3]
+    assert ("warning", "table.sheet_hidden") in result.notices
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "xls"])
+def test_date_cell_holding_zero_is_day_zero(tmp_path: Path, suffix: str):
+    # Excel shows 0 under "DD/MM/YYYY" as 00/01/1900, which is no date, not a time of day.
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "6A1"
+    sheet.append(HEADER)
+    sheet.append([1, "0110010001", None, "An", 0, None, 0])
+    sheet.append([2, "0110010002", None, "Bình", 0.5, None, 0.3125])
+    for row in (2, 3):
+        sheet.cell(row, 5).number_format = "DD/MM/YYYY"
+        sheet.cell(row, 7).number_format = "hh:mm"
+    path = tmp_path / "lop.xlsx"
+    workbook.save(path)
+    if suffix == "xls":
+        path = save_as_xls(path, tmp_path / "lop.xls")
+
+    result = read(path, VENDOR_HINTS)
+
+    assert result.column("Ngày sinh") == ["1900-01-00", "1900-01-00T12:00:00"]
+    assert result.column("Giờ đến") == ["00:00:00", "07:30:00"]
 
 
 def test_vendor_workbooks_same_as_xls(tmp_path: Path):

@@ -236,3 +236,10 @@ def test_entity_named_by_title(lang: str, title: str) -> None:
     assert title in text
     if lang == "vi":
         assert "student" not in text
+
+
+def test_stored_reference_rejection_without_table_names_file() -> None:
+    text = translate("ingest.reference_rejected", lang="en", field="person_ref", target="student",
+                     value="u1", target_file="users.csv", target_row=3)
+
+    assert "(users.csv, row 3)" in text
