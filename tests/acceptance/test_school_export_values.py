@@ -75,3 +75,19 @@ def test_oneroster_birth_date_limits(store: StoreHandle, tmp_path: Path,
     (row,) = Quarantine.select().where((Quarantine.run == report.run_id)
                                        & (Quarantine.reason == "validation.date_too_early"))
     assert (row.file, row.column, row.field) == ("demographics.csv", "birthDate", "birth_date")
+
+
+def test_formula_text_rejected_quoted_code_kept(store: StoreHandle, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "ds.csv", HEADER, [
+        "1,092502,Trường TH Thử,1A,=A1&B1,Học Sinh Một,01/01/2018,Nam",
+        '2,092502,Trường TH Thử,1A,0925020002,"=HYPERLINK(""http://x"";""Bấm"")",01/01/2018,Nam',
+        '3,092502,Trường TH Thử,1A,"=""0925020003""",Học Sinh Ba,01/01/2018,Nam',
+    ])
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "formulas")
+
+    assert sorted(stored("formulas")) == ["0925020003"]
+    assert rejected(report.run_id) == {
+        2: ("mapping.formula_text", "Mã học sinh"),
+        3: ("mapping.formula_text", "Họ và tên"),
+    }
