@@ -209,6 +209,9 @@ _FLAG_WORDS = frozenset({"x", "1", "c", "v", "co"})
 # what a cell holds when the tick was typed in Excel's Wingdings font.
 _FLAG_SYMBOLS = frozenset({"✓", "✔", "☑", "✅", "√", "ü"})
 FLAG_MARKS_SHOWN = "x, X, 1, c, v, có, ✓, √"
+# match_key forms of the cells that say "not marked" as an empty cell does: 0, "không" and
+# its short form "K", the counterpart of "C" for "có".
+_UNMARKED_WORDS = frozenset({"0", "khong", "k"})
 
 
 def _flag_values(argument: Mapping[Any, Any], context: StepContext) -> tuple[Any, Any]:
@@ -240,7 +243,7 @@ def _flag(argument: Mapping[Any, Any], context: StepContext) -> Step:
         text = str(value).strip()
         if text in _FLAG_SYMBOLS or match_key(text) in _FLAG_WORDS:
             return marked
-        if not text:
+        if not text or match_key(text) in _UNMARKED_WORDS:
             return empty
         raise StepError("mapping.flag_invalid", value=value, accepted=FLAG_MARKS_SHOWN)
 

@@ -91,3 +91,20 @@ def test_formula_text_rejected_quoted_code_kept(store: StoreHandle, tmp_path: Pa
         2: ("mapping.formula_text", "Mã học sinh"),
         3: ("mapping.formula_text", "Họ và tên"),
     }
+
+
+def test_tick_column_zero_reads_unmarked(store: StoreHandle, tmp_path: Path) -> None:
+    header = "STT,Mã trường,Tên trường,Lớp,Mã học sinh,Họ và tên,Ngày sinh,Nữ"
+    path = write_csv(tmp_path / "ds.csv", header, [
+        "1,092003,Trường THCS Thử,6A2,0920030009,Học Sinh Chín,09/09/2012,0",
+        "2,092003,Trường THCS Thử,6A2,0920030010,Học Sinh Mười,10/10/2012,x",
+        "3,092003,Trường THCS Thử,6A2,0920030011,Học Sinh Mười Một,11/10/2012,K",
+    ])
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "ticks")
+
+    assert rejected(report.run_id) == {}
+    students = stored("ticks")
+    assert students["0920030009"]["gender"] == "male"
+    assert students["0920030010"]["gender"] == "female"
+    assert students["0920030011"]["gender"] == "male"

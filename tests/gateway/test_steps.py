@@ -390,7 +390,12 @@ def test_flag_empty_gives_false_value() -> None:
     assert run([FEMALE_FLAG], None) == "male"
 
 
-@pytest.mark.parametrize("mark", ["0", "không", "Nam", "y", "xx", "-", "✗"])
+@pytest.mark.parametrize("mark", ["0", " 0 ", "không", "Không", "KHONG", "k", "K"])
+def test_flag_unmarked_word_gives_false_value(mark: str) -> None:
+    assert run([FEMALE_FLAG], mark) == "male"
+
+
+@pytest.mark.parametrize("mark", ["Nam", "n", "y", "xx", "-", "✗", "00", "ko"])
 def test_flag_other_mark_rejected(mark: str) -> None:
     error = rejection([FEMALE_FLAG], mark)
     assert error.key == "mapping.flag_invalid"
