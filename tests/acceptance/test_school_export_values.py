@@ -108,3 +108,23 @@ def test_tick_column_zero_reads_unmarked(store: StoreHandle, tmp_path: Path) -> 
     assert students["0920030009"]["gender"] == "male"
     assert students["0920030010"]["gender"] == "female"
     assert students["0920030011"]["gender"] == "male"
+
+
+def test_ethnic_group_spellings(store: StoreHandle, tmp_path: Path) -> None:
+    header = "STT,Mã trường,Tên trường,Lớp,Mã học sinh,Họ và tên,Ngày sinh,Giới tính,Dân tộc"
+    values = ["Dân tộc Kinh", "dân tộc Tày", "Người nước ngoài", "01", "Mèo"]
+    path = write_csv(tmp_path / "ds.csv", header, [
+        f"{n},092701,Trường TH Thử,2A,09270100{n:02d},Học Sinh {n},01/01/2017,Nam,{value}"
+        for n, value in enumerate(values, 1)
+    ])
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "ethnic")
+
+    students = stored("ethnic")
+    assert students["0927010001"]["ethnicity_code"] == "01"
+    assert students["0927010002"]["ethnicity_code"] == "02"
+    assert "ethnicity_code" not in students["0927010003"]
+    assert rejected(report.run_id) == {
+        5: ("mapping.code_number_not_name", "Dân tộc"),
+        6: ("mapping.code_unknown", "Dân tộc"),
+    }
