@@ -1,9 +1,9 @@
 """Cell values that a new user's lists hold, through the shipped mappings.
 
-Implausible birth dates, formula text in place of a value, a "0" in a tick column and
-ethnic groups written with a "Dân tộc" prefix: each list is ingested with ``service.ingest``
-on SQLite and PostgreSQL, and the test checks what is stored and what is rejected, with the
-column of each rejection. All names and codes are synthetic.
+Implausible birth dates, formula text in place of a value, a "0" in a tick column and ethnic
+groups written with a "Dân tộc" prefix. Each list is ingested with ``service.ingest`` on SQLite
+and PostgreSQL. The tests check what is stored and what is rejected, with the column of each
+rejection. All names and codes are synthetic.
 """
 
 from __future__ import annotations
