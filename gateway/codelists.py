@@ -16,6 +16,9 @@ Lookups compare by ``gateway.text.match_key`` (no case, no diacritics, no punctu
   whose codes have a ``parent`` (the communes of one province).
 - ``on`` is a date: a code that is not valid on that date is not found.
 
+``prefixes`` are words that a cell may put before a name ("Dân tộc Kinh"): a value that names
+no code is looked up again without them.
+
 ``null_aliases`` are values that are known to mean "no code" (OneRoster's ``unspecified``), which
 give ``None`` instead of a rejection. In a list without parents, a spelling that names two codes
 makes the list invalid, so a lookup is never ambiguous. In a list with parents the same name may
@@ -53,7 +56,7 @@ CODELIST_DIR = PROJECT_ROOT / "mappings" / "codelists"
 
 _LIST_KEYS = frozenset({
     "name", "version", "title", "provenance", "valid_from", "valid_to", "codes", "null_aliases",
-    "source", "aliases", "parent_list", "maps_to",
+    "source", "aliases", "parent_list", "maps_to", "prefixes",
 })
 _CODE_KEYS = frozenset({"code", "name", "aliases", "parent", "valid_from", "valid_to", "maps_to"})
 
@@ -199,6 +202,9 @@ class CodeList:
         self.parent_list: str | None = header.get("parent_list")
         self.maps_to: dict[str, Any] | None = header.get("maps_to")
         self.source: dict[str, str] | None = header.get("source")
+        # match_key forms of the prefixes, each split into its words.
+        self.prefixes: tuple[tuple[str, ...], ...] = tuple(
+            tuple(match_key(str(prefix)).split()) for prefix in header.get("prefixes") or ())
         self._load = load
         self._content: _Content | None = None
         self._lock = threading.Lock()
@@ -283,8 +289,31 @@ class CodeList:
             raise KeyError(code)
         return found.code
 
+    @property
+    def numbered(self) -> bool:
+        """Whether every code is a number of one width (``01`` to ``54``), not a word."""
+        return self._loaded().code_width is not None
+
+    def _without_prefix(self, value: str) -> str | None:
+        """Return ``value`` without a leading prefix of the list, or ``None`` if it has none."""
+        words = value.split()
+        for prefix in self.prefixes:
+            size = len(prefix)
+            if len(words) > size and tuple(match_key(" ".join(words[:size])).split()) == prefix:
+                return " ".join(words[size:])
+        return None
+
+    def _find(self, scope: _Spellings, value: str) -> Any:
+        try:
+            return scope.find(value)
+        except KeyError:
+            rest = self._without_prefix(value)
+            if rest is None:
+                raise
+            return scope.find(rest)
+
     def _resolve(self, scope: _Spellings, value: str, day: date | None) -> str | None:
-        found = scope.find(value)
+        found = self._find(scope, value)
         if found is _NULL:
             return None
         codes = self._loaded().codes
@@ -393,6 +422,11 @@ def _read_header(document: dict[str, Any], origin: Path, problems: Problems) -> 
     if not (isinstance(title, dict) and all(isinstance(v, str) for v in title.values())):
         problems.add(f"{origin}: 'title' must map languages to text, like {{vi: ..., en: ...}}")
         header["title"] = {}
+    prefixes = document.get("prefixes")
+    if prefixes is not None and not (isinstance(prefixes, list)
+                                     and all(isinstance(p, str) and p.strip() for p in prefixes)):
+        problems.add(f"{origin}: 'prefixes' must be a list of texts, like [Dân tộc]")
+        header["prefixes"] = None
     maps_to = document.get("maps_to")
     if maps_to is not None and not (isinstance(maps_to, dict) and isinstance(maps_to.get("values"), list)):
         problems.add(f"{origin}: 'maps_to' must be {{field: <name>, values: [...]}}")

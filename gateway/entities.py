@@ -2,8 +2,9 @@
 
 An entity definition names the current schema version, how a record is
 identified (``natural_key`` within a source, ``aliases`` across sources),
-which fields bound a bulk snapshot (``scope``), and which fields refer to
-records of other entities (``references``, ``references_by_role``).
+which fields bound a bulk snapshot (``scope``), which fields refer to
+records of other entities (``references``, ``references_by_role``), and the
+range of dates a date field may hold (``date_limits``).
 
 The file is checked against the schemas beside it
 (``<folder of the file>/schemas/<entity>/v<current_version>.json``): every
@@ -17,6 +18,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,20 @@ _REQUIRED_KEYS = ("current_version", "title", "natural_key", "aliases", "scope",
 _ROLE_FIELD = "role"
 
 
+TODAY = "today"
+
+
+@dataclass(frozen=True)
+class DateLimit:
+    """The dates a date field may hold, both inclusive; ``None`` is no limit.
+
+    ``not_after`` is ``TODAY`` for a date that cannot lie in the future, such as a birth date.
+    """
+
+    not_before: date | None = None
+    not_after: date | str | None = None
+
+
 @dataclass(frozen=True)
 class Entity:
     """One canonical entity as defined in ``entities.yaml``.
@@ -58,6 +74,7 @@ class Entity:
     references: dict[str, str]
     natural_key: str = "local_id"
     references_by_role: dict[str, dict[str, str]] = field(default_factory=dict)
+    date_limits: dict[str, DateLimit] = field(default_factory=dict)
 
     @property
     def identifier_fields(self) -> frozenset[str]:
@@ -160,6 +177,7 @@ def _parse_entity(name: str, raw: Any, problems: Problems) -> Entity | None:
         references=parsed["references"],
         natural_key=parsed["natural_key"],
         references_by_role=parsed.get("references_by_role", {}),
+        date_limits=parsed.get("date_limits", {}),
     )
 
 
@@ -241,6 +259,37 @@ def _references_by_role(name: str, raw: Any, problems: Problems) -> dict[str, di
     return parsed
 
 
+def _limit_date(where: str, raw: Any, problems: Problems, today: bool) -> date | str | None:
+    if raw is None or type(raw) is date:
+        return raw
+    if today and raw == TODAY:
+        return TODAY
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        expected = f"a date YYYY-MM-DD or '{TODAY}'" if today else "a date YYYY-MM-DD"
+        problems.add(f"{where}: expected {expected}, got {raw!r}")
+        return None
+
+
+def _date_limits(name: str, raw: Any, problems: Problems) -> dict[str, DateLimit]:
+    if not isinstance(raw, dict):
+        problems.add(f"{name}.date_limits: expected a mapping of field to "
+                     "{not_before: YYYY-MM-DD, not_after: YYYY-MM-DD | today}")
+        return {}
+    parsed: dict[str, DateLimit] = {}
+    for field_name, limits in raw.items():
+        where = f"{name}.date_limits.{field_name}"
+        if not isinstance(limits, dict) or not limits or set(limits) - {"not_before", "not_after"}:
+            problems.add(f"{where}: expected one or both of the keys not_before and not_after")
+            continue
+        not_before = _limit_date(f"{where}.not_before", limits.get("not_before"), problems, False)
+        not_after = _limit_date(f"{where}.not_after", limits.get("not_after"), problems, True)
+        parsed[str(field_name)] = DateLimit(
+            not_before if isinstance(not_before, date) else None, not_after)
+    return parsed
+
+
 # Each key of an entity definition, and the function that checks and converts its value.
 _PARSERS: dict[str, Callable[[str, Any, Problems], Any]] = {
     "current_version": _version,
@@ -250,6 +299,7 @@ _PARSERS: dict[str, Callable[[str, Any, Problems], Any]] = {
     "scope": _scope,
     "references": _references,
     "references_by_role": _references_by_role,
+    "date_limits": _date_limits,
 }
 
 
@@ -294,6 +344,7 @@ def _check_fields(
     named += [("scope.school", entity.scope_school), ("scope.period", entity.scope_period)]
     named += [("references", f) for f in entity.references]
     named += [("references_by_role", f) for f in entity.references_by_role]
+    named += [("date_limits", f) for f in entity.date_limits]
     for key, field_name in named:
         if field_name is not None and field_name not in properties:
             problems.add(f"{entity.name}.{key}: '{field_name}' is not a field of {where}")

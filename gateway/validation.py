@@ -29,8 +29,10 @@ Where the engines differ by default, this module makes them agree:
 two engines are compared.
 
 Rules that a schema cannot express run after the schema check, on every
-record: a ``school_year`` field must name two consecutive years, and an end
-date must not come before its start date.
+record: a ``school_year`` field must name two consecutive years, an end date
+must not come before its start date, and a date field listed under
+``date_limits`` in ``mappings/entities.yaml`` (a birth date) must lie within
+its range, where ``today`` is read from the clock (``gateway.clock``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -54,6 +56,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from gateway import PROJECT_ROOT
+from gateway.clock import utcnow
 from gateway.errors import ConfigurationError, Place, Problems, RecordInvalid
 from gateway.logs import fields
 
@@ -312,7 +315,17 @@ class SchemaRegistry:
         )
         log.debug("schema validator built", extra=fields(entity=entity, version=version))
         common = [doc for (name, _), doc in sorted(self._documents.items()) if name == COMMON]
-        return RecordValidator(entity, version, document, fast, reference, common)
+        return RecordValidator(entity, version, document, fast, reference, common,
+                               date_limits=_date_limits(entity))
+
+
+def _date_limits(entity: str) -> dict[str, Any]:
+    """Return the ``date_limits`` that ``mappings/entities.yaml`` sets for ``entity``."""
+    # Imported here because gateway.entities reads schema files with this module.
+    from gateway.entities import load_entities
+
+    found = load_entities().get(entity)
+    return dict(found.date_limits) if found else {}
 
 
 def _reject_retrieval(uri: str) -> Any:
@@ -345,6 +358,9 @@ _LIMIT_KEYS = {
 }
 # Pairs of (start, end) date fields; the end must not come before the start.
 DATE_RANGES = (("start_date", "end_date"), ("begin_date", "end_date"))
+# The time zone furthest ahead (Kiribati, UTC+14): its date is the latest date anywhere, so
+# a date limit of "today" never rejects a date that has already begun somewhere.
+_LATEST_ZONE_OFFSET = timedelta(hours=14)
 _SCHOOL_YEAR = re.compile(r"([0-9]{4})-([0-9]{4})")
 
 
@@ -375,6 +391,7 @@ class RecordValidator:
         fast: jsonschema_rs.Validator,
         reference: Any,
         common: list[dict[str, Any]],
+        date_limits: Mapping[str, Any] | None = None,
     ) -> None:
         self.entity = entity
         self.version = version
@@ -398,6 +415,12 @@ class RecordValidator:
         self._date_ranges = tuple(
             (start, end) for start, end in DATE_RANGES if start in properties and end in properties
         )
+        # (field, not_before, not_after) for the limited date fields this version has.
+        self._date_limits = tuple(
+            (name, limit.not_before, limit.not_after)
+            for name, limit in (date_limits or {}).items()
+            if name in properties
+        )
 
     def is_valid(self, record: Any) -> bool:
         """Return whether ``record`` has no problems."""
@@ -413,6 +436,7 @@ class RecordValidator:
         if isinstance(record, Mapping):
             found.extend(self._school_year_problems(record))
             found.extend(self._date_range_problems(record))
+            found.extend(self._date_limit_problems(record))
         return found
 
     # --- schema errors -----------------------------------------------------
@@ -562,6 +586,30 @@ class RecordValidator:
                     start_field=start_name,
                     start_value=shorten(start),
                 )
+
+
+    def _date_limit_problems(self, record: Mapping[str, Any]) -> Iterator[RecordInvalid]:
+        for name, not_before, not_after in self._date_limits:
+            value = record.get(name)
+            if not (isinstance(value, str) and is_date(value)):
+                continue  # missing or malformed: the schema reports it
+            day = date.fromisoformat(value)
+            latest = _latest_date(not_after)
+            shown = {
+                "not_before": not_before.isoformat() if not_before else "-",
+                "not_after": latest.isoformat() if latest else "-",
+            }
+            if not_before is not None and day < not_before:
+                yield self._problem("validation.date_too_early", name, value=shorten(value), **shown)
+            elif latest is not None and day > latest:
+                yield self._problem("validation.date_too_late", name, value=shorten(value), **shown)
+
+
+def _latest_date(not_after: date | str | None) -> date | None:
+    """Return the last date a ``not_after`` limit allows, reading ``today`` from the clock."""
+    if not_after == "today":
+        return (utcnow() + _LATEST_ZONE_OFFSET).date()
+    return not_after if isinstance(not_after, date) else None
 
 
 def _error_order(error: ValidationError) -> tuple[str, str]:

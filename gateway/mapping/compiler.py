@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.entities import load_entities
 from gateway.errors import ConfigurationError, MappingError, Place
+from gateway.mapping.formulas import formula_checked
 from gateway.mapping.spec import MappingSpec
 from gateway.mapping.steps import TEXT, StepContext, StepError, compile_steps, identifier_text
 from gateway.text import collapse_spaces, match_key
@@ -217,6 +218,7 @@ class CompiledMapping:
                         errors: list[ConfigurationError]) -> list[FieldPlan]:
         types = _target_types(self.spec, fields)
         one_line = _one_line_fields(self.spec, fields)
+        self._name_sources = _name_sources(fields, one_line)
         plans = []
         for name, spec in fields.items():
             try:
@@ -267,6 +269,8 @@ class CompiledMapping:
         else:
             get, header = self._getter(spec["column"], required=required)
         found = header is not None
+        if name in self._identifiers or name in self._name_sources:
+            get = formula_checked(get, header, identifier=name in self._identifiers)
         if name in self._identifiers:
             read = get
 
@@ -660,6 +664,24 @@ def _one_line_fields(spec: MappingSpec, names: Iterable[str]) -> set[str]:
         located = reader.locate(name.split(".")) if is_stored(name) else None
         if located is not None and reader.refers_to(located[0], located[1], ONE_LINE_NAME):
             found.add(name)
+    return found
+
+
+def _name_sources(fields: Mapping[str, Any], names: set[str]) -> set[str]:
+    """Return the name fields and every field that a ``join`` or ``first_of`` name reads.
+
+    Their cells are checked for formula text, so that ``=HYPERLINK(...)`` in "Họ và tên" is
+    rejected with that column even where a private field reads it for a join.
+    """
+    found: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        spec = fields.get(name) or {}
+        pending.extend(spec.get("join") or spec.get("first_of") or [])
     return found
 
 

@@ -209,6 +209,9 @@ _FLAG_WORDS = frozenset({"x", "1", "c", "v", "co"})
 # what a cell holds when the tick was typed in Excel's Wingdings font.
 _FLAG_SYMBOLS = frozenset({"✓", "✔", "☑", "✅", "√", "ü"})
 FLAG_MARKS_SHOWN = "x, X, 1, c, v, có, ✓, √"
+# match_key forms of the cells that mean "not marked", as an empty cell does: 0, "không" and
+# its short form "K", the counterpart of "C" for "có".
+_UNMARKED_WORDS = frozenset({"0", "khong", "k"})
 
 
 def _flag_values(argument: Mapping[Any, Any], context: StepContext) -> tuple[Any, Any]:
@@ -240,7 +243,7 @@ def _flag(argument: Mapping[Any, Any], context: StepContext) -> Step:
         text = str(value).strip()
         if text in _FLAG_SYMBOLS or match_key(text) in _FLAG_WORDS:
             return marked
-        if not text:
+        if not text or match_key(text) in _UNMARKED_WORDS:
             return empty
         raise StepError("mapping.flag_invalid", value=value, accepted=FLAG_MARKS_SHOWN)
 
@@ -620,6 +623,10 @@ def _unknown(codelist: CodeList, value: Any, by_code: bool, parent: Any) -> Step
                          parent=parent)
     if by_code:
         return StepError("mapping.code_not_in_list", value=value, codelist=codelist.label)
+    if str(value).strip().isdigit() and codelist.numbered:
+        # Lists such as the ethnic groups are numbered differently by different sources, so a
+        # bare number is never looked up as a name.
+        return StepError("mapping.code_number_not_name", value=value, codelist=codelist.label)
     return StepError("mapping.code_unknown", value=value, codelist=codelist.label)
 
 

@@ -12,7 +12,8 @@ from tests.ingest.test_row_problems import write_list
 def test_quarantine_list_shows_all_problems(home: Path, tmp_path: Path) -> None:  # noqa: F811
     run(home, "ingest", str(write_list(tmp_path)), "--adapter", "school-export", "--source", "t")
     text = run(home, "--lang", "en", "quarantine", "list").stdout
-    assert 'also in this row: column Ngày sinh, field birth date (birth_date): Invalid date "31/02/2011"' in text
+    assert ('also in this row: column Ngày sinh, field birth date (birth_date): '
+            'Invalid date "31/02/2011"') in text
     assert "also in this row: column Dân tộc, field ethnic group (ethnicity_code)" in text
     rows = json.loads(run(home, "--json", "quarantine", "list").stdout)
     student = next(row for row in rows if row["reason"] == "mapping.code_unknown")

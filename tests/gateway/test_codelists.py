@@ -771,3 +771,48 @@ def test_schema_codelists_name_shipped_lists(path: Path) -> None:
         assert node[CODELIST_KEYWORD] in names
         if "enum" in node:
             assert node["enum"] == list(get_codelist(node[CODELIST_KEYWORD]).codes)
+
+
+# -- prefixes and values without a code ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ethnic-group-1979", "ethnic-group-gso"])
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Dân tộc Kinh", "01"),
+    ("dân tộc Tày", "02"),
+    ("DAN TOC  Kinh", "01"),
+    ("Người nước ngoài", None),
+    ("nuoc ngoai", None),
+])
+def test_ethnic_prefix_and_foreigner(name: str, value: str, expected: str | None) -> None:
+    assert get_codelist(name).lookup(value) == expected
+
+
+@pytest.mark.parametrize("value", ["Dân tộc", "Dân tộc Mèo", "Mèo", "01", "Kinh Dân tộc"])
+def test_ethnic_prefix_needs_known_name(value: str) -> None:
+    with pytest.raises(KeyError):
+        get_codelist("ethnic-group-1979").lookup(value)
+
+
+def test_prefix_in_written_list(tmp_path: Path) -> None:
+    codelist = load_one(tmp_path, {
+        "name": "kind", "version": 1, "prefixes": ["Loại hình"],
+        "codes": [{"code": "public", "name": {"vi": "Công lập"}}],
+    })
+
+    assert codelist.lookup("Loại hình công lập") == "public"
+    assert codelist.lookup("Công lập") == "public"
+    with pytest.raises(KeyError):
+        codelist.lookup("Loại hình")
+
+
+def test_prefixes_must_be_texts(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {"name": "kind", "version": 1, "prefixes": "Loại hình",
+                                      "codes": [{"code": "public"}]})
+
+    assert any("'prefixes' must be a list of texts" in problem for problem in problems)
+
+
+def test_numbered_lists() -> None:
+    assert get_codelist("ethnic-group-1979").numbered
+    assert not get_codelist("gender").numbered

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
 
-from gateway.entities import ENTITIES_FILE, Entity, get_entity, load_entities
+from gateway.entities import ENTITIES_FILE, TODAY, Entity, get_entity, load_entities
 from gateway.errors import ConfigurationError
 from gateway.validation import SCHEMA_DIR, get_registry
 
@@ -130,6 +131,34 @@ def test_every_problem_listed_together(tmp_path):
     assert "schema folder without an entity definition" not in text
     assert len(caught.value.problems) == 7
     assert str(path) in caught.value.message("en")
+
+
+def test_birth_date_limits_of_people():
+    for name in ("student", "staff"):
+        limit = get_entity(name).date_limits["birth_date"]
+
+        assert limit.not_before == date(1900, 1, 1), name
+        assert limit.not_after == TODAY, name
+
+
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        ({"birth_date": {"not_before": "1900-13-01"}}, "date_limits.birth_date.not_before"),
+        ({"birth_date": {"not_after": "tomorrow"}}, "a date YYYY-MM-DD or 'today'"),
+        ({"birth_date": {"earliest": "1900-01-01"}}, "one or both of the keys"),
+        ({"birth_day": {"not_before": "1900-01-01"}}, "'birth_day' is not a field of student@2"),
+        (["birth_date"], "student.date_limits: expected a mapping"),
+    ],
+)
+def test_invalid_date_limits_reported(tmp_path, limits, expected):
+    document = default_document()
+    document["entities"]["student"]["date_limits"] = limits
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_entities(write_definitions(tmp_path, document))
+
+    assert expected in "\n".join(caught.value.problems)
 
 
 def test_schema_folder_without_entity_reported(tmp_path):

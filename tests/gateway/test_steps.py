@@ -258,7 +258,7 @@ def test_code_found(step: dict[str, Any], value: str, expected: str | None) -> N
 
 @pytest.mark.parametrize(("step", "value", "key"), [
     pytest.param({"code": {"list": "gender"}}, "Martian", "mapping.code_unknown", id="unknown-name"),
-    pytest.param({"code": {"list": "ethnic-group-1979"}}, "01", "mapping.code_unknown",
+    pytest.param({"code": {"list": "ethnic-group-1979"}}, "01", "mapping.code_number_not_name",
                  id="bare-number-by-name"),
     pytest.param({"code": {"list": "ethnic-group-1979", "by": "code"}}, "Kinh", "mapping.code_not_in_list",
                  id="name-by-code"),
@@ -390,7 +390,12 @@ def test_flag_empty_gives_false_value() -> None:
     assert run([FEMALE_FLAG], None) == "male"
 
 
-@pytest.mark.parametrize("mark", ["0", "không", "Nam", "y", "xx", "-", "✗"])
+@pytest.mark.parametrize("mark", ["0", " 0 ", "không", "Không", "KHONG", "k", "K"])
+def test_flag_unmarked_word_gives_false_value(mark: str) -> None:
+    assert run([FEMALE_FLAG], mark) == "male"
+
+
+@pytest.mark.parametrize("mark", ["Nam", "n", "y", "xx", "-", "✗", "00", "ko"])
 def test_flag_other_mark_rejected(mark: str) -> None:
     error = rejection([FEMALE_FLAG], mark)
     assert error.key == "mapping.flag_invalid"
@@ -622,3 +627,24 @@ def test_not_date_rejects_date_cell(value: str) -> None:
 @pytest.mark.parametrize("value", ["6/1", "6A1", "12-A1", "2025-2026", "6-1", "10 Toán"])
 def test_not_date_keeps_text(value: str) -> None:
     assert run(["not_date"], value) == value
+
+
+@pytest.mark.parametrize("value", ["01", "1", " 08 "])
+def test_code_number_rejected_as_number(value: str) -> None:
+    error = rejection([{"code": {"list": "ethnic-group-1979"}}], value)
+
+    assert error.key == "mapping.code_number_not_name"
+    assert error.params["codelist"] == "ethnic-group-1979@1"
+    message = translate(error.key, lang="vi", **error.params)
+    assert f'"{value}"' in message
+
+
+def test_code_word_list_number_is_unknown() -> None:
+    error = rejection([{"code": {"list": "gender"}}], "1")
+
+    assert error.key == "mapping.code_unknown"
+
+
+def test_code_prefix_and_null_alias() -> None:
+    assert run([{"code": {"list": "ethnic-group-gso"}}], "Dân tộc Kinh") == "01"
+    assert run([{"code": {"list": "ethnic-group-gso"}}], "Người nước ngoài") is None

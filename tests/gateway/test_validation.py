@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from babel.messages.pofile import read_po
 from jsonschema import Draft202012Validator, FormatChecker
 
+from gateway.clock import FakeClock, use_clock
 from gateway.errors import ConfigurationError, RecordInvalid
 from gateway.i18n import LOCALE_DIR, placeholders, translate
 from gateway.validation import (
@@ -32,7 +34,12 @@ from gateway.validation import (
 
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 # Problems found by rules outside the schema: both engines accept these records.
-EXTRA_RULE_KEYS = {"validation.school_year_sequence", "validation.date_order"}
+EXTRA_RULE_KEYS = {
+    "validation.school_year_sequence",
+    "validation.date_order",
+    "validation.date_too_early",
+    "validation.date_too_late",
+}
 
 ORG = {"local_id": "T01", "name": "Trường THPT Châu Văn Liêm", "org_type": "school"}
 SESSION = {
@@ -449,6 +456,25 @@ CASES: list[tuple[str, str, Any, set[tuple[str, str | None]]]] = [
         changed(ENROLLMENT, role="hoc_sinh"),
         {("validation.enum", "role")},
     ),
+    ("student-born-1900", "student", changed(STUDENT, birth_date="1900-01-01"), set()),
+    (
+        "student-born-1850",
+        "student",
+        changed(STUDENT, birth_date="1850-03-15"),
+        {("validation.date_too_early", "birth_date")},
+    ),
+    (
+        "student-born-in-future",
+        "student",
+        changed(STUDENT, birth_date="2999-01-01"),
+        {("validation.date_too_late", "birth_date")},
+    ),
+    (
+        "staff-born-1899",
+        "staff",
+        changed(STAFF, birth_date="1899-12-31"),
+        {("validation.date_too_early", "birth_date")},
+    ),
     (
         "enrollment-ends-before-begin",
         "enrollment",
@@ -608,6 +634,32 @@ def test_school_year_rule_on_every_school_year_field():
         assert validator.problems(record) == [], entity
         assert found(problems) == {("validation.school_year_sequence", "school_year")}, entity
         assert problems[0].params["expected"] == "2024-2025"
+
+
+@pytest.mark.parametrize("entity", ["student", "staff"])
+def test_birth_date_limits_follow_clock(entity):
+    base = STUDENT if entity == "student" else STAFF
+    validator = get_registry().validator(entity, 1)
+    # 2026-03-10 10:00 UTC is already 2026-03-11 in UTC+14, the zone furthest ahead.
+    with use_clock(FakeClock(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))):
+        latest = validator.problems(changed(base, birth_date="2026-03-11"))
+        future = validator.problems(changed(base, birth_date="2026-03-12"))
+
+    assert latest == []
+    assert found(future) == {("validation.date_too_late", "birth_date")}
+    assert future[0].params["not_before"] == "1900-01-01"
+    assert future[0].params["not_after"] == "2026-03-11"
+    assert "2026-03-11" in future[0].message("vi")
+    assert "1900-01-01" in future[0].message("en")
+
+
+def test_birth_date_limit_on_every_student_version():
+    registry = get_registry()
+    for version in registry.versions("student"):
+        problems = registry.validator("student", version).problems(
+            changed(STUDENT, birth_date="1850-03-15"))
+
+        assert found(problems) == {("validation.date_too_early", "birth_date")}, version
 
 
 def test_every_two_decimal_score_is_valid():
