@@ -117,6 +117,23 @@ def test_held_run_exits_three_and_approves(home: Path) -> None:
     assert approved["counts"]["decisions"]["student"]["end"] == 3
 
 
+def test_held_run_shows_changed_fields(home: Path) -> None:
+    env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
+    tables = pkg.city(students=4)
+    run(home, "ingest", str(pkg.write_package(home / "a", tables)), "--adapter", "oneroster",
+        "--source", "s", env=env)
+    tables["users"][1]["familyName"] = "Lê"
+    run(home, "ingest", str(pkg.write_package(home / "b", tables)), "--adapter", "oneroster",
+        "--source", "s", env=env, expect=3)
+    text = run(home, "--lang", "en", "runs", "show", "2").stdout
+    document = json.loads(run(home, "--json", "runs", "show", "2").stdout)
+    assert "Student: 1 record updated; fields: family_name: 1, full_name: 1" in text
+    assert re.search(r"record \d+, local id u2: family_name, full_name", text)
+    assert document["counts"]["updates"]["student"]["fields"] == {"family_name": 1, "full_name": 1}
+    assert "Lê" not in text
+    assert "Lê" not in json.dumps(document, ensure_ascii=False)
+
+
 def test_bad_settings_refuse_to_start(tmp_path: Path) -> None:
     result = run(tmp_path, "--lang", "en", "summary", expect=1,
                  env={"GATEWAY_RUNS__CHUNK_SIZE": "0", "GATEWAY_GUARD__MIN_EXISTING": "-1"})
