@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -47,7 +46,7 @@ import yaml
 from gateway import PROJECT_ROOT
 from gateway.errors import ConfigurationError, MappingError, Problems
 from gateway.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from gateway.text import collapse_spaces, match_key
+from gateway.text import collapse_spaces, match_key, spelling_key
 from gateway.validation import SCHEMA_BASE_URI, get_registry
 
 log = logging.getLogger(__name__)
@@ -110,32 +109,6 @@ class Code:
         """Return every text a lookup by name accepts for this code."""
         own = [] if self.code.isdigit() else [self.code]
         return [*own, *self.name.values(), *self.aliases]
-
-
-# -- matching keys ---------------------------------------------------------------------------------
-
-# Vietnamese tone marks, as NFD writes them: grave, acute, tilde, hook above, dot below.
-_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
-
-
-def spelling_key(text: str) -> str:
-    """Return a key finer than ``match_key``: diacritics kept, tone placement ignored.
-
-    Each word keeps its letters with their vowel marks (â, ă, ơ, ư, đ) and gets its tone marks
-    moved to the end, so "Thuỷ" and "Thủy" share a key while "Văn" and "Vân" do not.
-    """
-    words: list[str] = []
-    letters: list[str] = []
-    tones: list[str] = []
-    for char in unicodedata.normalize("NFD", text.casefold()) + " ":
-        if char in _TONE_MARKS:
-            tones.append(char)
-        elif char.isalnum() or unicodedata.combining(char):
-            letters.append(char)
-        elif letters:
-            words.append("".join(letters + sorted(tones)))
-            letters, tones = [], []
-    return " ".join(words)
 
 
 class _Spellings:

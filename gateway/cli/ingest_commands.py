@@ -14,6 +14,8 @@ from gateway.cli.render import rejection_lines, run_lines, time_iso, time_text
 from gateway.errors import InputError
 from gateway.i18n import t
 from gateway.ingest import service
+from gateway.ingest.changes import summarize_updates
+from gateway.ingest.runs import get_run
 from gateway.reports import rejections_by_reason
 from gateway.store.models import Run
 
@@ -107,9 +109,12 @@ def runs_list(app: AppContext, source: str | None, limit: int) -> None:
 @click.pass_obj
 def runs_show(app: AppContext, run_id: int) -> None:
     """Show one run: counts, guard, notices and rejections by reason."""
-    app.database()
+    db = app.database()
     report = service.report_of(run_id)
     document = report.as_dict()
+    if report.state == "held" and "updates" not in document["counts"]:
+        # Held by an older release, which kept no summary: its staged rows are still there.
+        document["counts"]["updates"] = summarize_updates(db, get_run(run_id))
     document["rejected_by_reason"] = rejections_by_reason(run_id, examples=3)
     app.emit(document, run_lines(document))
 

@@ -85,6 +85,7 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         error = report["error"]
         lines.append(t("run.error", message=t(error["error"], **error.get("params", {}))))
     if report.get("guard") and report["state"] in ("held", "superseded") or report.get("approved_by"):
+        lines.extend(update_lines(report["counts"].get("updates", {})))
         lines.extend(guard_lines(report.get("guard") or {}))
     if report.get("approved_by"):
         lines.append(t("run.approved_by", approver=report["approved_by"]))
@@ -124,6 +125,28 @@ def _school_guard_lines(schools: list[dict[str, Any]], limit: int) -> list[str]:
     if len(schools) > GUARD_SCHOOLS_SHOWN:
         lines.append("    " + t("run.guard_schools_more", count=len(schools) - GUARD_SCHOOLS_SHOWN))
     return lines
+
+
+def update_lines(updates: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Say per entity which fields the run's updates change, with counts and example records.
+
+    ``updates`` is a run's ``counts["updates"]``: field names, counts and ids, never values.
+    """
+    lines = []
+    for entity, summary in sorted(updates.items()):
+        fields = ", ".join(f"{name}: {count}" for name, count in summary["fields"].items())
+        lines.append("  " + t("run.updates_entity", entity=entity_title(entity),
+                              count=summary["updates"], fields=fields or "-"))
+        for key in ("restored", "other_source"):
+            if summary.get(key):
+                lines.append("    " + t(f"run.updates_{key}", count=summary[key]))
+        if summary["examples"]:
+            lines.append("    " + t("run.updates_examples"))
+        for example in summary["examples"]:
+            lines.append("      " + t("run.updates_example", record_id=example["record_id"],
+                                      local_id=example["local_id"],
+                                      fields=", ".join(example["fields"]) or "-"))
+    return [t("run.updates_header"), *lines] if lines else []
 
 
 def entity_title(name: str) -> str:

@@ -4,7 +4,8 @@ The decisions are:
 
 - ``insert``: a new record;
 - ``update``: changed content, or an ended record that is back;
-- ``unchanged``: the same content hash, so nothing is written;
+- ``unchanged``: the same content hash, or content whose texts differ from the stored ones
+  only in tone placement ("Hoà" and "Hòa"), so nothing is written and the stored text stays;
 - ``end``: requested by the row, or the record is absent from a bulk snapshot in its scope;
 - ``alias``: the record belongs to a source of higher precedence, so only the
   crosswalk learns the new local id;
@@ -30,7 +31,8 @@ import peewee
 
 from gateway.clock import utcnow
 from gateway.entities import load_entities
-from gateway.ingest.stage import Snapshot, staged_entities
+from gateway.ingest.changes import changed_fields
+from gateway.ingest.stage import LEARN_ROW_HASH, Snapshot, staged_entities
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import execute_counted, execute_many, padded, plain_rows
@@ -107,6 +109,9 @@ class Comparer:
         # Per chunk: the content hash on each local id's alias, and the aliases that have none.
         self._alias_hashes: dict[tuple[str, str], str | None] = {}
         self._unknown_hashes: list[tuple[str, str, str, str]] = []
+        # Per chunk: (row hash, record id) of rows kept unchanged although their content hash
+        # differs, so that the next run with the same row skips mapping it.
+        self._learned_row_hashes: list[tuple[str, int]] = []
 
     def compare(self, snapshots: list[Snapshot]) -> dict[str, dict[str, int]]:
         had_records = Record.select().where(
@@ -196,6 +201,7 @@ class Comparer:
     def _decide_chunk(self, chunk: list[SimpleNamespace]) -> None:
         self._alias_hashes = {}
         self._unknown_hashes = []
+        self._learned_row_hashes = []
         by_local = self._records_by_local_id(chunk)
         by_identifier = self._records_by_identifier(chunk, by_local)
         with write_transaction(self.db):
@@ -208,6 +214,7 @@ class Comparer:
             execute_many(self.db, SET_DECISION, updates)
             # A link stored before aliases kept content hashes learns its source's content now.
             execute_many(self.db, SET_ALIAS_HASH, self._unknown_hashes)
+            execute_many(self.db, LEARN_ROW_HASH, self._learned_row_hashes)
 
     def _records_by_local_id(self, chunk: list[SimpleNamespace]) -> dict[tuple[str, str], Record]:
         found: dict[tuple[str, str], Record] = {}
@@ -268,10 +275,25 @@ class Comparer:
             self._keep(record)
         if record.source != self.run.source and not self._outranks(staged.entity, record.source):
             return self._decide_outranked(staged)
-        if (record.content_hash == staged.content_hash and record.state == "active"
-                and record.source == self.run.source):
-            return "unchanged"
+        if record.state == "active" and record.source == self.run.source:
+            if record.content_hash == staged.content_hash:
+                return "unchanged"
+            if self._differs_in_tone_only(staged, record):
+                if staged.row_hash:
+                    self._learned_row_hashes.append((staged.row_hash, record.id))
+                return "unchanged"
         return "update"
+
+    @staticmethod
+    def _differs_in_tone_only(staged: SimpleNamespace, record: Record) -> bool:
+        """Tell whether the row's content equals the record's but for the tone placement of texts.
+
+        Called only when the content hashes differ, so the common unchanged row is never parsed.
+        A row of another schema version is a change, because the record must be written in it.
+        """
+        if not staged.data or staged.schema_version != record.schema_version:
+            return False
+        return not changed_fields(json.loads(record.data), json.loads(staged.data))
 
     def _decide_outranked(self, staged: SimpleNamespace) -> str:
         """Decide a row for a record that a source of higher precedence owns: nothing is applied.

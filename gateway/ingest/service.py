@@ -18,6 +18,7 @@ from gateway.clock import get_clock, utcnow
 from gateway.errors import GatewayError, InputError, TransientError
 from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
+from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
 from gateway.ingest.references import check_references
 from gateway.ingest.stage import KeyColumns, Snapshot, Stager, mark_duplicates
@@ -211,7 +212,8 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     guard_settings = settings.section("guard")
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
                         guard_settings["min_existing"], guard_settings["min_existing_per_school"])
-    counts = {"stage": stage_counts, "decisions": decisions}
+    # Read before apply overwrites the stored data, so that a held run can be reviewed.
+    counts = {"stage": stage_counts, "decisions": decisions, "updates": summarize_updates(db, run)}
     if guard.held:
         runs.mark(run, "held", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
         runs.release_source(run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,40 @@ def test_held_run_exits_three_and_approves(home: Path) -> None:
     approved = json.loads(run(home, "--json", "runs", "approve", str(run_id), "--by", "tester").stdout)
     assert approved["state"] == "succeeded"
     assert approved["counts"]["decisions"]["student"]["end"] == 3
+
+
+def test_held_run_shows_changed_fields(home: Path) -> None:
+    env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
+    tables = pkg.city(students=4)
+    run(home, "ingest", str(pkg.write_package(home / "a", tables)), "--adapter", "oneroster",
+        "--source", "s", env=env)
+    tables["users"][1]["familyName"] = "Lê"
+    run(home, "ingest", str(pkg.write_package(home / "b", tables)), "--adapter", "oneroster",
+        "--source", "s", env=env, expect=3)
+    text = run(home, "--lang", "en", "runs", "show", "2").stdout
+    document = json.loads(run(home, "--json", "runs", "show", "2").stdout)
+    assert "Student: 1 record updated; fields: family_name: 1, full_name: 1" in text
+    assert re.search(r"record \d+, local id u2: family_name, full_name", text)
+    assert document["counts"]["updates"]["student"]["fields"] == {"family_name": 1, "full_name": 1}
+    assert "Lê" not in text
+    assert "Lê" not in json.dumps(document, ensure_ascii=False)
+
+
+def test_held_run_without_summary_shows_fields(home: Path) -> None:
+    """A run held by a release that kept no summary of updates is summarised when shown."""
+    env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
+    tables = pkg.city(students=4)
+    run(home, "ingest", str(pkg.write_package(home / "a", tables)), "--adapter", "oneroster",
+        "--source", "s", env=env)
+    tables["users"][1]["familyName"] = "Lê"
+    run(home, "ingest", str(pkg.write_package(home / "b", tables)), "--adapter", "oneroster",
+        "--source", "s", env=env, expect=3)
+    with sqlite3.connect(home / "var" / "gateway.db") as connection:
+        counts = json.loads(connection.execute("SELECT counts FROM run WHERE id = 2").fetchone()[0])
+        del counts["updates"]
+        connection.execute("UPDATE run SET counts = ? WHERE id = 2", [json.dumps(counts)])
+    document = json.loads(run(home, "--json", "runs", "show", "2").stdout)
+    assert document["counts"]["updates"]["student"]["fields"] == {"family_name": 1, "full_name": 1}
 
 
 def test_bad_settings_refuse_to_start(tmp_path: Path) -> None:
