@@ -9,7 +9,6 @@ import pytest
 
 from gateway.demo import write_vendor_csv1258
 from gateway.ingest import service, stage
-from gateway.mapping.compiler import CompiledMapping
 from gateway.store.changelog import horizon
 from gateway.store.models import Quarantine, Record
 from tests.support import oneroster as pkg
@@ -18,20 +17,6 @@ from tests.support.store import StoreHandle
 
 def ingest(store: StoreHandle, folder: Path, source: str = "school-a") -> service.RunReport:
     return service.ingest(store.db, store.settings, folder, "oneroster", source)
-
-
-@pytest.fixture
-def mapped_rows(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record the entity of every row that a mapping maps."""
-    seen: list[str] = []
-    original = CompiledMapping.map
-
-    def counting(self: CompiledMapping, cells: list[str], place: object) -> object:
-        seen.append(self.spec.entity)
-        return original(self, cells, place)
-
-    monkeypatch.setattr(CompiledMapping, "map", counting)
-    return seen
 
 
 def students() -> list[Record]:

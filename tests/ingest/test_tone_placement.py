@@ -9,7 +9,6 @@ import pytest
 
 from gateway.ingest import service
 from gateway.ingest.changes import changed_fields
-from gateway.mapping.compiler import CompiledMapping
 from gateway.store.changelog import horizon
 from gateway.store.models import Record
 from gateway.text import tone_key
@@ -45,20 +44,6 @@ def write_list_export(path: Path, names: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
     return path
-
-
-@pytest.fixture
-def mapped_rows(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record the entity of every row that a mapping maps."""
-    seen: list[str] = []
-    original = CompiledMapping.map
-
-    def counting(self: CompiledMapping, cells: list[str], place: object) -> object:
-        seen.append(self.spec.entity)
-        return original(self, cells, place)
-
-    monkeypatch.setattr(CompiledMapping, "map", counting)
-    return seen
 
 
 # -- the keys ------------------------------------------------------------------------------------
