@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.entities import load_entities
-from gateway.i18n import COUNTED_MESSAGES, get_language, t
+from gateway.i18n import COUNTED_MESSAGES, get_language, lookup, t
 from gateway.reports import records_summary, rejected_rows, rejections_by_reason
 
 DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "outranked", "repeat", "seen",
@@ -71,7 +71,8 @@ def run_lines(report: dict[str, Any]) -> list[str]:
     stage = report["counts"].get("stage", {})
     read = nonzero(stage.get("rows_read", {}))
     if read:
-        detail = ", ".join(f"{k} {v}" for k, v in read.items())
+        # A table adapter's one stream is "table": say it in the reader's language.
+        detail = ", ".join(f"{lookup(f'stream_name.{k}') or k} {v}" for k, v in read.items())
         lines.append(t("run.rows_read", count=sum(read.values()), detail=detail))
     decisions = report["counts"].get("decisions", {})
     if report["state"] == "succeeded":

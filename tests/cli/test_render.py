@@ -258,3 +258,13 @@ def test_rejection_header_counts_rows(store: StoreHandle) -> None:
     lines = rejection_lines(run.id)
 
     assert lines[0] == "Rejections: 3 (input rows rejected: 2), by reason:"
+
+
+@pytest.mark.parametrize(("lang", "expected"), [("en", "(tables 4)"), ("vi", "(bảng 4)")])
+def test_table_stream_read_in_words(store: StoreHandle, lang: str, expected: str) -> None:
+    set_language(lang)
+    counts = {"stage": {"rows_read": {"table": 4}}, "decisions": {"student": {"insert": 4}}}
+
+    lines = run_lines(report_with(counts, []))
+
+    assert any(line.endswith(expected) for line in lines)
