@@ -116,7 +116,7 @@ class Comparer:
     def compare(self, snapshots: list[Snapshot]) -> dict[str, dict[str, int]]:
         had_records = Record.select().where(
             (Record.source == self.run.source) & (Record.state == "active")).exists()
-        self._decide_new_keys()
+        self._decide_new_keys(zeros=had_records)
         for chunk in self._undecided_chunks():
             self._decide_chunk(chunk)
         if had_records:
@@ -125,17 +125,26 @@ class Comparer:
             self._stage_absent_ends(snapshot)
         return {entity: dict(counter) for entity, counter in self.decisions.items()}
 
-    def _decide_new_keys(self) -> None:
+    def _decide_new_keys(self, zeros: bool) -> None:
         """Decide ``insert`` in one statement for every row whose keys the crosswalk lacks.
 
         A row is new when no alias names its local id in this source, nor its
         Ministry id or personal id in any source: ``_decide`` would find no record
         and no identifier match. On a first load that is nearly every row, so
         the rows are not read back one chunk at a time to be decided in Python.
+        With ``zeros`` (the source has records), a row whose local id differs from
+        an alias of this source only in one or two leading zeros is left to
+        ``_decide`` too, which may let it take that record over.
         """
         staged, alias = StagedRecord._meta.table_name, Alias._meta.table_name
         absent = [f"NOT EXISTS (SELECT 1 FROM {alias} a WHERE a.entity = s.entity "
                   f"AND a.namespace = ? AND a.value = s.local_id)"]
+        params = [self.namespace]
+        if zeros:
+            absent.append(f"NOT EXISTS (SELECT 1 FROM {alias} a WHERE a.entity = s.entity "
+                          f"AND a.namespace = ? AND a.value IN ('0' || s.local_id, "
+                          f"'00' || s.local_id, substr(s.local_id, 2), substr(s.local_id, 3)))")
+            params.append(self.namespace)
         for namespace in ("ministry_id", "personal_id"):
             absent.append(f"(s.{namespace} IS NULL OR s.{namespace} = '' OR NOT EXISTS "
                           f"(SELECT 1 FROM {alias} a WHERE a.entity = s.entity "
@@ -145,7 +154,7 @@ class Comparer:
                f"AND s.action = 'upsert' AND {' AND '.join(absent)})")
         with write_transaction(self.db):
             for entity in staged_entities(self.db, self.run.id):
-                count = execute_counted(self.db, sql, [self.run.id, entity, self.namespace])
+                count = execute_counted(self.db, sql, [self.run.id, entity, *params])
                 if count:
                     self.decisions[entity]["insert"] += count
 
@@ -243,7 +252,36 @@ class Comparer:
                 )
                 for alias in query:
                     found[(entity, namespace, alias.value)] = alias.record
+        self._records_by_zeros(pending, found)
         return found
+
+    def _records_by_zeros(self, pending: list[SimpleNamespace],
+                          found: dict[tuple[str, str, str], Record]) -> None:
+        """Find this source's active records whose local id differs from a new one only in leading zeros.
+
+        Excel drops the zeros of a code typed as a number ("0620010003" becomes "620010003"),
+        and a corrected list types them back. Such a row is the record's own, and
+        ``_match_by_identifier`` lets it take the record over under the ``"zeros"`` key.
+        """
+        for entity, local_ids in _group(pending, "local_id").items():
+            candidates: dict[str, str] = {}
+            for local_id in local_ids:
+                if not local_id[:1].isdigit():
+                    continue
+                for other in ("0" + local_id, "00" + local_id, local_id[1:], local_id[2:]):
+                    if other[:1].isdigit() and _differ_in_zeros(local_id, other):
+                        candidates.setdefault(other, local_id)
+            if not candidates:
+                continue
+            query = (
+                Alias.select(Alias, Record).join(Record)
+                .where((Alias.entity == entity) & (Alias.namespace == self.namespace)
+                       & Alias.value.in_(padded(list(candidates)))
+                       & (Record.source == self.run.source) & (Record.state == "active")
+                       & (Record.local_id == Alias.value))
+            )
+            for alias in query:
+                found.setdefault((entity, "zeros", candidates[alias.value]), alias.record)
 
     # -- one row --------------------------------------------------------------
 
@@ -349,7 +387,25 @@ class Comparer:
                 if _differ_in_zeros(staged.local_id, record.local_id):
                     _count_example(self.zeros_dropped, staged.entity, record.local_id, staged.local_id)
             return record, False
-        return None, False
+        return self._match_by_zeros(staged, by_identifier), False
+
+    def _match_by_zeros(self, staged: SimpleNamespace,
+                        by_identifier: dict[tuple[str, str, str], Record]) -> Record | None:
+        """Return the record of this source whose local id differs from the row's only in leading zeros.
+
+        Only when this run does not give that record's own local id (both rows in one list
+        are a duplicate, rejected at staging) and the confirm fields agree. The row takes
+        the record over, so a list whose codes lost their zeros does not end every pupil
+        and insert each again, and the corrected list brings the codes back.
+        """
+        record = by_identifier.get((staged.entity, "zeros", staged.local_id))
+        if record is None or self._gives_local_id(record):
+            return None
+        if self._differing_field(staged, record) is not None:
+            return None
+        self._keep(record)
+        _count_example(self.zeros_dropped, staged.entity, record.local_id, staged.local_id)
+        return record
 
     def _differing_field(self, staged: SimpleNamespace, record: Record) -> str | None:
         """Return the first confirm field whose values in the row and the record differ."""

@@ -119,9 +119,13 @@ def test_codes_without_zeros_keep_pupils(store: StoreHandle, tmp_path: Path) -> 
 
     assert dropped.counts["decisions"]["student"] == {"update": 3}
     assert dropped.counts["stage"]["rejected"] == {}
-    warned = [n for n in dropped.notices if n["error"] == "ingest.codes_lost_zeros"]
-    assert [n["params"] for n in warned] == [
-        {"entities": "student", "count": 3, "old": "0620010001", "new": "620010001"}]
+    warned = {n["params"]["entities"]: n["params"] for n in dropped.notices
+              if n["error"] == "ingest.codes_lost_zeros"}
+    assert warned["student"] == {"entities": "student", "count": 3, "old": "0620010001",
+                                 "new": "620010001"}
+    # The enrollment ids join the pupil code, so the enrollments are kept the same way.
+    assert warned["enrollment"]["count"] == 3
+    assert dropped.counts["decisions"]["enrollment"] == {"update": 3}
     assert not any(n["error"] == "ingest.codes_lost_zeros" for n in restored.notices)
     assert without_zeros == ["620010001", "620010002", "620010003"]
     assert restored.counts["decisions"]["student"] == {"update": 3}
@@ -162,19 +166,58 @@ def test_other_birth_date_not_taken_over(store: StoreHandle, tmp_path: Path) -> 
     assert json.loads(pupil.data)["birth_date"] == "2019-01-01"
 
 
-def test_school_code_without_zero_warned(store: StoreHandle, tmp_path: Path) -> None:
+def test_school_code_without_zero_keeps_school(store: StoreHandle, tmp_path: Path) -> None:
     first = write_list(tmp_path / "a", ["0620010001"], ["1625191602"])
     service.ingest(store.db, store.settings, first, "school-export", "school-zeros")
+    school = Record.get((Record.entity == "organization") & (Record.local_id == "062001")).id
     stripped = write_list(tmp_path / "b", ["0620010001"], ["1625191602"])
     replace_in_list(stripped, ";062001;", ";62001;")
 
     report = service.ingest(store.db, store.settings, stripped, "school-export", "school-zeros")
+    restored = service.ingest(store.db, store.settings, first, "school-export", "school-zeros")
 
+    # The school and its class take the codes without the zero, instead of a second school.
+    assert report.counts["decisions"]["organization"] == {"update": 1}
+    assert report.counts["decisions"]["class"] == {"update": 1}
     warned = {n["params"]["entities"]: n["params"] for n in report.notices
-              if n["error"] == "ingest.new_ids_lost_zeros"}
+              if n["error"] == "ingest.codes_lost_zeros"}
     assert warned["organization"] == {"entities": "organization", "count": 1, "old": "062001",
                                       "new": "62001"}
     assert warned["class"]["old"] == "062001 1A1"
+    assert restored.counts["decisions"]["organization"] == {"update": 1}
+    active = Record.select().where((Record.entity == "organization") & (Record.state == "active"))
+    assert [(r.id, r.local_id) for r in active] == [(school, "062001")]
+
+
+def test_codes_without_zeros_and_ministry_ids_keep_pupils(store: StoreHandle,
+                                                           tmp_path: Path) -> None:
+    codes = ["0620010001", "0620010002", "0620010003"]
+    right = write_list(tmp_path / "a", codes, ["", "", ""])
+    service.ingest(store.db, store.settings, right, "school-export", "bare")
+    ids = sorted(r.id for r in Record.select().where(Record.entity == "student"))
+    wrong = write_list(tmp_path / "b", [codes[0], codes[1], codes[2].lstrip("0")], ["", "", ""])
+
+    dropped = service.ingest(store.db, store.settings, wrong, "school-export", "bare")
+
+    assert dropped.counts["decisions"]["student"] == {"unchanged": 2, "update": 1}
+    assert "end" not in dropped.counts["decisions"]["enrollment"]
+    assert sorted(stored("bare")) == ["0620010001", "0620010002", "620010003"]
+    active = Record.select().where((Record.entity == "student") & (Record.state == "active"))
+    assert sorted(r.id for r in active) == ids
+    assert any(n["error"] == "ingest.codes_lost_zeros" for n in dropped.notices)
+
+
+def test_code_without_zeros_of_another_pupil_not_taken_over(store: StoreHandle,
+                                                            tmp_path: Path) -> None:
+    first = write_list(tmp_path / "a", ["0620010001"], [""])
+    service.ingest(store.db, store.settings, first, "school-export", "other")
+    other = write_list(tmp_path / "b", ["620010001"], [""])
+    replace_in_list(other, "01/01/2019", "05/05/2018")
+
+    report = service.ingest(store.db, store.settings, other, "school-export", "other")
+
+    # The birth date differs, so the row is another pupil: the stored one is not renamed.
+    assert report.counts["decisions"]["student"] == {"insert": 1, "end": 1}
 
 
 def test_spaced_codes_name_same_pupil(store: StoreHandle, tmp_path: Path) -> None:
