@@ -175,7 +175,8 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     if not specs:
         raise InputError("error.no_mappings", adapter=adapter.key)
     limits = Limits.from_settings(settings.section("limits"))
-    stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress, given)
+    stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress, given,
+                    adapter.school_columns or ())
     read_ahead_enabled = bool(settings.section("runs")["read_ahead"])
     with read_ahead(adapter, path, limits, read_hints(specs), read_ahead_enabled) as package:
         result = stager.stage_package(package)

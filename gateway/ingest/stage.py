@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
@@ -57,6 +57,7 @@ from gateway.store.bulk import (
 )
 from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, SeenRecord, StagedRecord
+from gateway.text import match_key
 from gateway.validation import get_registry
 
 log = logging.getLogger(__name__)
@@ -259,8 +260,11 @@ class Stager:
     """Stager of one package for one run, with the chunk buffers and the counters."""
 
     def __init__(self, db: peewee.Database, run: Run, specs: list[MappingSpec], chunk_size: int,
-                 progress: Any = None, given: Mapping[str, str] | None = None):
+                 progress: Any = None, given: Mapping[str, str] | None = None,
+                 school_columns: tuple[str, ...] = ()):
         self.db = db
+        # The adapter's school code and name columns, which ``--school`` can give a list.
+        self._school_keys = {match_key(name) for name in school_columns}
         # Columns whose value the run is given (``gateway ingest --school``), see ``given``.
         self.given = dict(given or {})
         self._differing = Differing()
@@ -341,6 +345,12 @@ class Stager:
         self.result.notices.append(entry)
         log.info("package notice", extra=fields(run_id=self.run.id, level=level, notice=error.key))
 
+    def _columns_missing_key(self, names: Sequence[str]) -> str:
+        """Return the missing-columns message, the one that names ``--school`` for a school column."""
+        if any(match_key(name) in self._school_keys for name in names):
+            return "ingest.columns_missing_school"
+        return "ingest.columns_missing"
+
     def _compile(self, stream: Stream) -> list[CompiledMapping]:
         compiled = []
         for spec in self.specs:
@@ -350,14 +360,16 @@ class Stager:
                 mapping = CompiledMapping(spec, stream.headers, stream.properties)
             except MissingColumns as exc:
                 self._notice("error", InputError(
-                    "ingest.columns_missing", place=Place(file=stream.file, sheet=stream.sheet),
+                    self._columns_missing_key(exc.names),
+                    place=Place(file=stream.file, sheet=stream.sheet),
                     mapping=spec.label, columns=" | ".join(exc.names),
                 ))
                 continue
             missing_school = self._missing_school_columns(mapping, stream)
             if missing_school:
                 self._notice("error", InputError(
-                    "ingest.columns_missing", place=Place(file=stream.file, sheet=stream.sheet),
+                    self._columns_missing_key(missing_school),
+                    place=Place(file=stream.file, sheet=stream.sheet),
                     mapping=spec.label, columns=" | ".join(missing_school),
                 ))
                 continue

@@ -122,3 +122,12 @@ def test_school_options_refused(tmp_path: Path, arguments: list[str], message: s
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert message in result.stderr
+
+
+def test_list_without_school_column_names_the_option(store: StoreHandle, tmp_path: Path) -> None:
+    report = service.ingest(store.db, store.settings, title_list(tmp_path / "3a.xlsx", 1),
+                            ADAPTER, "no-option")
+
+    missing = [n for n in report.notices if n["error"] == "ingest.columns_missing_school"]
+    assert missing and all(n["level"] == "error" for n in missing)
+    assert active("no-option", "student") == {}
