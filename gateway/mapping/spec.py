@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -79,12 +80,34 @@ def check_document(document: Any, origin: str, problems: Problems) -> bool:
     return not errors
 
 
+# The C parser when PyYAML was built with libyaml: the same documents, parsed several times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Checked specs by file, size and modification time: ``gateway init``, every run and every
+# test store read the same shipped files, and parsing and checking them is most of that time.
+_checked: dict[tuple[str, int, int], MappingSpec] = {}
+
+
 def read_spec(path: Path) -> MappingSpec:
-    """Read and check one mapping file; ``ConfigurationError`` lists every problem."""
+    """Read and check one mapping file; ``ConfigurationError`` lists every problem.
+
+    A file read before, unchanged since, is not parsed again: a copy of its spec is returned.
+    """
+    try:
+        status = path.stat()
+    except OSError as exc:
+        raise ConfigurationError("error.mapping_file", problems=[f"{path}: {exc}"]) from exc
+    key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
+    spec = _checked.get(key)
+    if spec is None:
+        spec = _checked[key] = _read_spec(path)
+    return copy.deepcopy(spec)
+
+
+def _read_spec(path: Path) -> MappingSpec:
     problems = Problems()
     try:
         with path.open(encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
+            document = yaml.load(handle, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError("error.mapping_file", problems=[f"{path}: {exc}"]) from exc
     check_document(document, str(path), problems)
