@@ -71,7 +71,7 @@ def run_lines(report: dict[str, Any]) -> list[str]:
     stage = report["counts"].get("stage", {})
     read = nonzero(stage.get("rows_read", {}))
     if read:
-        # A table adapter's one stream is "table": say it in the reader's language.
+        # A table adapter's stream is named "table", so its name is translated.
         detail = ", ".join(f"{lookup(f'stream_name.{k}') or k} {v}" for k, v in read.items())
         lines.append(t("run.rows_read", count=sum(read.values()), detail=detail))
     decisions = report["counts"].get("decisions", {})

@@ -549,8 +549,8 @@ def _named_schools(run_id: int, entity: str) -> Any:
 
     The records that rows gave unchanged name theirs in the store.
 
-    NOTE: a record stored without a school, before such rows were rejected, lies outside
-    every named-school scope, so no school export ends it by absence; `gateway records end` does.
+    NOTE: a record stored without a school, before such rows were rejected, is outside
+    every named-school scope, so no school export ends it by absence. `gateway records end` can.
     """
     staged = (StagedRecord.select(StagedRecord.scope_school)
               .where((StagedRecord.run == run_id) & (StagedRecord.entity == entity)

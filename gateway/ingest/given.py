@@ -2,8 +2,8 @@
 
 Products that export one school's lists (vnEdu, SMAS) name the school only in a
 title row above the header, which no mapping reads, so their rows have no
-"Mã trường". The person who ingests such a list knows the school, and
-``gateway ingest --school CODE`` gives it to every row:
+"Mã trường". The person who ingests such a list can name the school with
+``gateway ingest --school CODE``, which gives it to the rows:
 
 - a stream without the column gets it, with the given value in every row;
 - a row whose cell in that column is empty gets the given value;

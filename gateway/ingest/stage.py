@@ -290,9 +290,8 @@ class Stager:
         self._unread_scopes: set[tuple[str, Scope]] = set()
         self._unread_rows = 0
         # The same for rows that were read but rejected without a local id (an empty
-        # "sourcedId", an enrollment id joined from an empty school code), by place, so that
-        # a row rejected for several entities counts once: they may be the row of a stored
-        # record too.
+        # "sourcedId"), because they may be the row of a stored record too. They are kept by
+        # place, so that a row rejected for several entities counts once.
         self._idless_scopes: set[tuple[str, Scope]] = set()
         self._idless_rows: set[tuple[str | None, str | None, int | None]] = set()
         self._stored_ids = self._stored_identifiers_sql()

@@ -52,7 +52,7 @@ def active(source: str, entity: str) -> dict[str, dict[str, Any]]:
     return {record.local_id: json.loads(record.data) for record in records}
 
 
-def test_title_list_without_school_columns_reads_with_given_school(
+def test_title_list_read_with_school(
         store: StoreHandle, tmp_path: Path) -> None:
     path = title_list(tmp_path / "3a.xlsx", 3)
 
@@ -82,7 +82,7 @@ def test_given_school_ends_a_pupil_who_left(store: StoreHandle, tmp_path: Path) 
     assert ended.state == "ended"
 
 
-def test_empty_school_cells_take_the_given_school_and_others_keep_theirs(
+def test_empty_school_cells_filled(
         store: StoreHandle, tmp_path: Path) -> None:
     path = title_list(tmp_path / "3a.xlsx", 3, school_cells=["", "0930010", "0930020"])
 
