@@ -207,8 +207,7 @@ def test_codes_without_zeros_and_ministry_ids_keep_pupils(store: StoreHandle,
     assert any(n["error"] == "ingest.codes_lost_zeros" for n in dropped.notices)
 
 
-def test_other_pupil_not_taken_over(store: StoreHandle,
-                                                            tmp_path: Path) -> None:
+def test_other_pupil_not_taken_over(store: StoreHandle, tmp_path: Path) -> None:
     first = write_list(tmp_path / "a", ["0620010001"], [""])
     service.ingest(store.db, store.settings, first, "school-export", "other")
     other = write_list(tmp_path / "b", ["620010001"], [""])
