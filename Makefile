@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 DEMO_SIZE ?= small
+# One test worker per core; PYTEST_WORKERS=0 runs the suite in one process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test setup lint typecheck clean
 
@@ -15,7 +17,7 @@ run: setup
 	$(BIN)/gateway summary --source demo-city
 
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 setup: $(INSTALLED)
 
