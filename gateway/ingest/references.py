@@ -7,8 +7,11 @@ for this source and this run does not end. A row whose reference is dangling is
 quarantined and kept as ``seen``: it is not written, and a record it already
 has in the store is neither changed nor ended. Entities are checked in
 dependency order, so a rejected class also rejects the enrollments naming it.
-Optional references (a parent organisation, say) are not checked, because
-exports routinely name parents outside their scope.
+Optional references (a parent organisation, say) are not checked against the store, because
+exports routinely name parents outside their scope. The school reference that bounds a record's
+snapshot scope (``student.school_ref``) is the exception in one case: when this run rejected the
+row of the school it names, the record is rejected too (``ingest.reference_rejected``), because
+it would otherwise be stored under a school that the store does not have.
 """
 
 from __future__ import annotations
@@ -53,9 +56,11 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
     staged = staged_entities(db, run.id)
     for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         required = _required_reference_fields(entities[name])
-        if required:
-            rejected.update(_check_entity(db, run, entities[name], required, chunk_size,
-                                          columns or {}))
+        school = _optional_school_field(entities[name], required)
+        fields = sorted({*required, *school})
+        if fields:
+            rejected.update(_check_entity(db, run, entities[name], fields, chunk_size,
+                                          columns or {}, optional=frozenset(school)))
     return +rejected
 
 
@@ -63,6 +68,14 @@ def _required_reference_fields(entity: Entity) -> list[str]:
     schema = get_registry().schema(entity.name, entity.current_version)
     candidates = set(entity.references) | set(entity.references_by_role)
     return sorted(candidates & set(schema.get("required", [])))
+
+
+def _optional_school_field(entity: Entity, required: list[str]) -> list[str]:
+    """Return the entity's scope school field when it is an optional reference, else nothing."""
+    school = entity.scope_school
+    if school is None or school in required or school not in entity.references:
+        return []
+    return [school]
 
 
 @dataclass
@@ -77,7 +90,13 @@ class _Checked:
 
 
 def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[str],
-                  chunk_size: int, columns: KeyColumns) -> Counter[str]:
+                  chunk_size: int, columns: KeyColumns,
+                  optional: frozenset[str] = frozenset()) -> Counter[str]:
+    """Quarantine the rows of ``entity`` whose references in ``fields`` are dangling.
+
+    A field of ``optional`` is dangling only when this run rejected the row of the record it
+    names: a record that the source never sent may lie outside the export.
+    """
     rejected: Counter[str] = Counter()
     last_id = 0
     while True:
@@ -99,16 +118,20 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
             for _, target, value in staged.targets:
                 wanted[target].add(value)
         present = _present(db, run, wanted)
+        absent = [(staged, [(field, target, value) for field, target, value in staged.targets
+                            if (target, value) not in present]) for staged in chunk]
+        missing_targets: defaultdict[str, set[str]] = defaultdict(set)
+        for _, dangling in absent:
+            for _, target, value in dangling:
+                missing_targets[target].add(value)
+        rejected_targets = _rejected_in_run(db, run, missing_targets)
         missing_rows = []
-        for staged in chunk:
-            missing = next(((field, target, value) for field, target, value in staged.targets
-                            if (target, value) not in present), None)
+        for staged, dangling in absent:
+            missing = next(((field, target, value) for field, target, value in dangling
+                            if field not in optional or (target, value) in rejected_targets),
+                           None)
             if missing is not None:
                 missing_rows.append((staged, missing))
-        missing_targets: defaultdict[str, set[str]] = defaultdict(set)
-        for _, (_, target, value) in missing_rows:
-            missing_targets[target].add(value)
-        rejected_targets = _rejected_in_run(db, run, missing_targets)
         quarantined = [_rejection(run, staged, field, target, value, columns,
                                   rejected_targets.get((target, value)))
                        for staged, (field, target, value) in missing_rows]

@@ -811,6 +811,7 @@ def mark_duplicates(db: peewee.Database, run: Run, columns: KeyColumns | None = 
             # Ministry id, and this message names the cause.
             rejected.update(_reject_ids_without_zeros(db, run, columns or {}))
             rejected.update(_reject_ids_without_zeros_of_seen(db, run, columns or {}))
+            rejected.update(_reject_school_codes_without_zeros(db, run, columns or {}))
         else:
             rejected.update(_reject_identifiers_of_seen(db, run, column, key, columns or {}))
     rejected.update(_reject_references_of_duplicates(db, run, columns or {}))
@@ -966,6 +967,69 @@ def _reject_ids_without_zeros_of_seen(db: peewee.Database, run: Run,
                               LOST_ZEROS_KEY, columns, params)
             rejected[LOST_ZEROS_KEY] += 1
     return rejected
+
+
+SCHOOL_ZEROS_KEY = "ingest.school_code_zeros"
+
+
+def _reject_school_codes_without_zeros(db: peewee.Database, run: Run,
+                                       columns: KeyColumns) -> Counter[str]:
+    """Reject staged rows whose school code another row of the run has with more leading zeros.
+
+    A school code in a General cell loses its zeros ("620010" for "0620010"). Such a row would
+    be stored under a school that does not exist, outside the scope of the school's snapshot.
+    As for local ids, the longest code of a group is the one as issued, and the rows with a
+    shorter one are rejected, whatever the row order. The rows that another row of the run gave
+    unchanged count too. A run names few schools, so their codes are read into memory.
+    """
+    firsts = _school_code_places(db, run)
+    groups: dict[str, list[str]] = {}
+    for code in firsts:
+        core = code.lstrip("0")
+        if core[:1].isdigit():
+            groups.setdefault(core, []).append(code)
+    entities = load_entities()
+    rejected: Counter[str] = Counter()
+    for codes in groups.values():
+        if len(codes) < 2:
+            continue
+        kept, *shorter = sorted(codes, key=len, reverse=True)
+        params = {"first_school": kept, **_first_params(firsts[kept])}
+        rows = list(StagedRecord.select().where(
+            (StagedRecord.run == run.id) & StagedRecord.scope_school.in_(shorter)
+            & (StagedRecord.action == "upsert")).order_by(StagedRecord.id))
+        with write_transaction(db):
+            for row in rows:
+                field_ = entities[row.entity].scope_school or "school_ref"
+                _reject_duplicate(run, row.id, row.entity, row.place, row.data, field_,
+                                  SCHOOL_ZEROS_KEY, columns,
+                                  {"value": row.scope_school, "field": field_, **params})
+                rejected[SCHOOL_ZEROS_KEY] += 1
+    return rejected
+
+
+def _school_code_places(db: peewee.Database, run: Run) -> dict[str, dict[str, Any]]:
+    """Return each school code of the run's rows with the place of one row that has it.
+
+    The rows are the staged ones (the first row of each code) and, for records that a row gave
+    unchanged, the seen ones.
+    """
+    staged, seen, records = (StagedRecord._meta.table_name, SeenRecord._meta.table_name,
+                             Record._meta.table_name)
+    queries = (
+        f"SELECT s.scope_school, s.place FROM {staged} s WHERE s.id IN "
+        f"(SELECT MIN(f.id) FROM {staged} f WHERE f.run_id = ? AND f.action = 'upsert' "
+        f"AND f.scope_school IS NOT NULL GROUP BY f.scope_school)",
+        f"SELECT r.scope_school, v.place FROM {seen} v JOIN {records} r ON r.id = v.record_id "
+        f"WHERE v.run_id = ? AND v.record_id IN (SELECT MIN(w.record_id) FROM {seen} w "
+        f"JOIN {records} q ON q.id = w.record_id WHERE w.run_id = ? "
+        f"AND q.scope_school IS NOT NULL GROUP BY q.scope_school)",
+    )
+    places: dict[str, dict[str, Any]] = {}
+    for sql in queries:
+        for code, place in select_rows(db, sql, [run.id] * sql.count("?")):
+            places.setdefault(str(code), json.loads(place or "{}"))
+    return places
 
 
 def _holder_row(run: Run, entity: str, column: str, value: str) -> StagedRecord | None:

@@ -294,3 +294,63 @@ def test_codes_differing_beyond_zeros_kept(store: StoreHandle, tmp_path: Path) -
 
     assert report.counts["stage"]["rejected"] == {}
     assert sorted(stored("zeros")) == ["0062001000", "0620010011", "620010001"]
+
+
+def school_code_rejections(run_id: int) -> list[tuple[Any, ...]]:
+    rows = Quarantine.select().where((Quarantine.run == run_id)
+                                     & (Quarantine.reason == "ingest.school_code_zeros"))
+    return sorted((q.entity, q.row, q.column, q.field) for q in rows)
+
+
+def test_school_code_without_zero_rejects_pupil(store: StoreHandle, tmp_path: Path) -> None:
+    # Row 3 has the school code as a number cell gave it: "62001" for "062001".
+    folder = write_list(tmp_path / "a", ["0620010001", "0620010002"], ["", ""])
+    replace_in_list(folder, "2;062001;", "2;62001;")
+
+    first = service.ingest(store.db, store.settings, folder, "school-export", "codes")
+    second = service.ingest(store.db, store.settings, folder, "school-export", "codes")
+
+    for report in (first, second):
+        assert school_code_rejections(report.run_id) == [
+            ("enrollment", 3, "Mã trường", "school_ref"),
+            ("student", 3, "Mã trường", "school_ref"),
+        ]
+    assert sorted(stored("codes")) == ["0620010001"]
+    schools = {json.loads(r.data)["school_ref"] for r in Record.select().where(
+        (Record.source == "codes") & (Record.entity != "organization"))}
+    assert schools == {"062001"}
+    rejected = Quarantine.get((Quarantine.run == first.run_id) & (Quarantine.entity == "student"))
+    params = json.loads(rejected.params)
+    assert (params["value"], params["first_school"], params["first_row"]) == ("62001", "062001", 2)
+    message = translate(rejected.reason, "vi", **params)
+    assert '"62001"' in message
+    assert '"062001"' in message
+    assert "dòng 2" in message
+
+
+def test_school_code_without_zero_no_school_name(store: StoreHandle, tmp_path: Path) -> None:
+    # Without "Tên trường" no school record is made, so only the codes of the rows are compared.
+    folder = write_list(tmp_path / "a", ["0620010001", "0620010002"], ["", ""])
+    replace_in_list(folder, ";Tên trường;", ";")
+    replace_in_list(folder, ";Trường Tiểu học Thử;", ";")
+    replace_in_list(folder, "2;062001;", "2;62001;")
+
+    report = service.ingest(store.db, store.settings, folder, "school-export", "codes")
+
+    assert ("student", 3, "Mã trường", "school_ref") in school_code_rejections(report.run_id)
+    assert sorted(stored("codes")) == ["0620010001"]
+
+
+def test_pupil_of_rejected_school_row_rejected(store: StoreHandle, tmp_path: Path) -> None:
+    # The only row of school 062002 has no school name, so that school is not stored.
+    folder = write_list(tmp_path / "a", ["0620010001", "0620020002"], ["", ""])
+    replace_in_list(folder, "2;062001;Trường Tiểu học Thử;", "2;062002;;")
+
+    report = service.ingest(store.db, store.settings, folder, "school-export", "codes")
+
+    assert sorted(stored("codes")) == ["0620010001"]
+    rejected = Quarantine.get((Quarantine.run == report.run_id) & (Quarantine.entity == "student"))
+    assert (rejected.reason, rejected.row, rejected.field) == (
+        "ingest.reference_rejected", 3, "school_ref")
+    params = json.loads(rejected.params)
+    assert (params["value"], params["target_row"]) == ("062002", 3)
