@@ -13,6 +13,7 @@ joins and ``parent_field`` name such a field by its whole path.
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +22,14 @@ from gateway.entities import load_entities
 from gateway.errors import ConfigurationError, MappingError, Place
 from gateway.mapping.formulas import formula_checked
 from gateway.mapping.spec import MappingSpec
-from gateway.mapping.steps import TEXT, StepContext, StepError, compile_steps, identifier_text
+from gateway.mapping.steps import (
+    TEXT,
+    StepContext,
+    StepError,
+    TickReader,
+    compile_steps,
+    identifier_text,
+)
 from gateway.text import collapse_spaces, match_key
 from gateway.validation import SCHEMA_BASE_URI, SchemaRegistry, get_registry
 
@@ -67,12 +75,23 @@ def _names(columns: str | list[str]) -> list[str]:
 def column_groups(field: Mapping[str, Any]) -> list[list[str]]:
     """Return the columns a field reads, each as its list of synonyms.
 
-    A ``column`` field reads one group and a ``join_columns`` field one group per part;
-    ``const``, ``join`` and ``first_of`` fields read none.
+    A ``column`` field reads one group, and a ``join_columns`` or ``ticks`` field one group per
+    part. ``const``, ``join`` and ``first_of`` fields read none.
     """
     if "column" in field:
         return [_names(field["column"])]
+    if "ticks" in field:
+        return [_names(choice["column"]) for choice in field["ticks"]]
     return [_names(part) for part in field.get("join_columns", [])]
+
+
+def _tone_key(text: str) -> str:
+    """Return ``text`` for comparison without case, spaces and punctuation, but with its marks.
+
+    ``match_key`` drops tone marks, so "Năm" (the year of a birth date split into three
+    columns) and "Nam" get one key. A tick column must not be taken for a year column.
+    """
+    return "".join(ch for ch in unicodedata.normalize("NFC", text).casefold() if ch.isalnum())
 
 
 class CompiledMapping:
@@ -93,6 +112,7 @@ class CompiledMapping:
         self.properties = dict(properties or {})
         self.version_id = spec.version_id
         self._positions = {match_key(h): (i, h) for i, h in enumerate(headers)}
+        self._headers = list(headers)
         self._read: set[int] = set()  # every column index a lookup below resolved
         self._context = StepContext(properties=self.properties, mapping=spec.label)
         entity = load_entities().get(spec.entity)
@@ -154,6 +174,15 @@ class CompiledMapping:
             return value or None
 
         return get, header
+
+    def _find_with_marks(self, columns: str | list[str]) -> tuple[int, str] | None:
+        """Find a column whose header equals one of ``columns`` with its tone marks (``_tone_key``)."""
+        keys = {_tone_key(name) for name in _names(columns)}
+        for index, header in enumerate(self._headers):
+            if _tone_key(header) in keys:
+                self._read.add(index)
+                return index, header
+        return None
 
     # -- compile ---------------------------------------------------------
 
@@ -261,6 +290,9 @@ class CompiledMapping:
             if spec.get("steps"):
                 typed.kind(steps.kind)
             return self._first_plan(name, list(spec["first_of"]), required, stored, steps)
+        if "ticks" in spec:
+            typed.kind(TEXT)
+            return self._ticks_plan(name, list(spec["ticks"]), required, stored)
         if "default" in spec:
             typed.value("default", default)
         typed.kind(steps.kind)
@@ -302,6 +334,40 @@ class CompiledMapping:
             return value if value is None else steps(value, out)
 
         return FieldPlan(name, None, first, required, stored, frozenset(parts) | steps.reads)
+
+    def _ticks_plan(self, name: str, choices: list[dict[str, Any]], required: bool,
+                    stored: bool) -> FieldPlan:
+        """Plan a field read from the tick-box columns of one choice, such as "Nam" and "Nữ".
+
+        Exactly one ticked column gives its ``value``. No tick, or more than one, rejects the row
+        with ``mapping.ticks_none`` or ``mapping.ticks_several``, which name the columns. The
+        field has no value unless the file has every column, so a lone "Nữ" column is left to
+        another field. The words of one column ("Nữ") count as a tick there and are rejected in
+        the other columns.
+        """
+        found = [self._find_with_marks(choice["column"]) for choice in choices]
+        places = [place for place in found if place is not None]
+        if len(places) < len(choices):
+            if required:
+                raise MissingColumns([_names(c["column"])[0] for c in choices])
+            return FieldPlan(name, None, lambda cells, out: None, required, stored)
+        words = [tuple(choice.get("words") or ()) for choice in choices]
+        readers = []
+        for choice, (index, header), own in zip(choices, places, words, strict=True):
+            others = tuple(word for other in words if other is not own for word in other)
+            readers.append((index, header, str(choice["value"]), TickReader(own, others)))
+        readers.sort(key=lambda reader: reader[0])
+        headers = [header for _, header, _, _ in readers]
+
+        def ticked(cells: Sequence[str], out: dict[str, Any]) -> Any:
+            values = [value for index, _, value, read in readers
+                      if read(cells[index] if index < len(cells) else None)]
+            if len(values) == 1:
+                return values[0]
+            key = "mapping.ticks_several" if values else "mapping.ticks_none"
+            raise StepError(key, columns=", ".join(headers))
+
+        return FieldPlan(name, " + ".join(headers), ticked, required, stored)
 
     def _joined_getter(self, groups: list[Any], required: bool) -> tuple[Getter, str | None]:
         """Return a getter that joins several columns with one space, skipping empty cells.

@@ -214,13 +214,17 @@ FLAG_MARKS_SHOWN = "x, X, 1, c, v, có, ✓, √"
 _UNMARKED_WORDS = frozenset({"0", "khong", "k"})
 
 
+_FLAG_OPTIONS = ("mark_words", "other_words")
+
+
 def _flag_values(argument: Mapping[Any, Any], context: StepContext) -> tuple[Any, Any]:
     """Return the (marked, empty) values of a ``flag`` step.
 
     YAML reads unquoted ``true:`` and ``false:`` keys as booleans, and the store keeps the
     canonical JSON, where they are text, so both spellings are accepted.
     """
-    keys = {str(key).lower(): value for key, value in argument.items()}
+    keys = {str(key).lower(): value for key, value in argument.items()
+            if key not in _FLAG_OPTIONS}
     if set(keys) != {"true", "false"}:
         raise ConfigurationError("error.mapping_flag_invalid", mapping=context.mapping,
                                  field=context.field)
@@ -232,20 +236,49 @@ def _flag_values(argument: Mapping[Any, Any], context: StepContext) -> tuple[Any
     return marked, empty
 
 
+@dataclass(frozen=True)
+class TickReader:
+    """Reads one cell of a tick-box column as marked (``True``) or not marked (``False``).
+
+    ``mark_words`` are words that count as a mark as well, such as "Nữ" typed in the "Nữ"
+    column. ``other_words`` are the words of another choice ("Nam" in the "Nữ" column), which
+    are rejected with ``mapping.flag_other_word`` rather than read as either. Both compare by
+    ``match_key``, so case, tone marks and NFD text do not count.
+    """
+
+    mark_words: tuple[str, ...] = ()
+    other_words: tuple[str, ...] = ()
+
+    def __call__(self, value: Any) -> bool:
+        if value is None:
+            return False
+        text = str(value).strip()
+        key = match_key(text)
+        if text in _FLAG_SYMBOLS or key in _FLAG_WORDS:
+            return True
+        if not text or key in _UNMARKED_WORDS:
+            return False
+        if key in {match_key(word) for word in self.mark_words}:
+            return True
+        if key in {match_key(word) for word in self.other_words}:
+            raise StepError("mapping.flag_other_word", value=value,
+                            marked=self.mark_words[0] if self.mark_words else "x")
+        raise StepError("mapping.flag_invalid", value=value, accepted=self.accepted)
+
+    @property
+    def accepted(self) -> str:
+        return ", ".join([FLAG_MARKS_SHOWN, *self.mark_words])
+
+
 def _flag(argument: Mapping[Any, Any], context: StepContext) -> Step:
     """Read a tick-box column: a mark gives the ``true`` value and an empty cell the ``false`` one."""
     marked, empty = _flag_values(argument, context)
     kind = BOOLEAN if isinstance(marked, bool) else TEXT
+    read = TickReader(tuple(argument.get("mark_words") or ()),
+                      tuple(argument.get("other_words") or ()))
 
     def flag(value: Any) -> Any:
-        if value is None:
-            return empty
-        text = str(value).strip()
-        if text in _FLAG_SYMBOLS or match_key(text) in _FLAG_WORDS:
-            return marked
-        if not text or match_key(text) in _UNMARKED_WORDS:
-            return empty
-        raise StepError("mapping.flag_invalid", value=value, accepted=FLAG_MARKS_SHOWN)
+        return marked if read(value) else empty
 
     return Step("flag", _plain(flag), gives=lambda _: kind, takes_empty=True)
 

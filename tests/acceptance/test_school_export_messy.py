@@ -568,3 +568,64 @@ def test_stray_byte_rejects_row_ends_nothing(store: StoreHandle, tmp_path: Path)
     # The pupil of the unreadable row keeps the record of the first ingest.
     assert len(stored("stray-byte")) == 9
     assert stored("stray-byte")["2040010009"]["full_name"] == "Nguyễn Thị Hồng Nhung"
+
+
+# Gender tick columns --------------------------------------------------------------
+
+
+def tick_list(path: Path, ticks: list[tuple[str, str]]) -> Path:
+    """Write a class list with "Giới tính" merged over the tick columns "Nam" and "Nữ"."""
+    rows: list[list[object]] = [
+        ["DANH SÁCH HỌC SINH LỚP 6A9", None, None, None, None, None, None],
+        ["STT", "Mã học sinh", "Họ và tên", "Giới tính", None, "Mã trường", "Tên trường"],
+        [None, None, None, "Nam", "Nữ", None, None],
+    ]
+    for number, (nam, nu) in enumerate(ticks, 1):
+        rows.append([number, f"20400100{number:02d}", f"Học Sinh {number}", nam or None,
+                     nu or None, *SCHOOL])
+    merged = ["D2:E2", "A2:A3", "B2:B3", "C2:C3", "F2:F3", "G2:G3"]
+    return write_workbook(path, {"6A9": rows}, {"6A9": merged})
+
+
+def test_tick_pair_gives_gender(store: StoreHandle, tmp_path: Path) -> None:
+    ticks = [("x", ""), ("", "x"), ("", ""), ("x", "x"), ("", "Nữ"), ("", "Nam"), ("Nam", "")]
+    path = tick_list(tmp_path / "ticks.xlsx", ticks)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "ticks")
+
+    genders = {code: record.get("gender") for code, record in stored("ticks").items()}
+    assert genders == {"2040010001": "male", "2040010002": "female", "2040010005": "female",
+                       "2040010007": "male"}
+    students = [r for r in rejections(report.run_id) if r[0] == "student"]
+    assert students == [
+        ("student", "mapping.flag_other_word", "6A9", 9, "Nữ"),
+        ("student", "mapping.ticks_none", "6A9", 6, "Nam + Nữ"),
+        ("student", "mapping.ticks_several", "6A9", 7, "Nam + Nữ"),
+    ]
+    rejected = Quarantine.get((Quarantine.run == report.run_id) & (Quarantine.row == 6)
+                              & (Quarantine.entity == "student"))
+    message = translate(rejected.reason, "vi", **json.loads(rejected.params))
+    assert "Nam, Nữ" in message
+    assert "đúng một cột" in message
+
+
+def test_tick_pair_beside_split_year(store: StoreHandle, tmp_path: Path) -> None:
+    # A lone "Nữ" column beside a year column "Năm": read as before, a blank cell is a boy.
+    header = ["STT", "Mã học sinh", "Họ và tên", "Năm", "Nữ", "Mã trường", "Tên trường", "Lớp"]
+    rows: list[list[object]] = [header,
+                                [1, "2040010001", "Học Sinh Một", 2013, None, *SCHOOL, "6A1"],
+                                [2, "2040010002", "Học Sinh Hai", 2013, "nữ", *SCHOOL, "6A1"],
+                                [3, "2040010003", "Học Sinh Ba", 2013, "Nam", *SCHOOL, "6A1"]]
+    path = write_workbook(tmp_path / "year.xlsx", {"6A1": rows})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "year")
+
+    genders = {code: record.get("gender") for code, record in stored("year").items()}
+    assert genders == {"2040010001": "male", "2040010002": "female"}
+    assert [r for r in rejections(report.run_id) if r[0] == "student"] == [
+        ("student", "mapping.flag_other_word", "6A1", 4, "Nữ"),
+    ]
+    rejected = Quarantine.get((Quarantine.run == report.run_id) & (Quarantine.entity == "student"))
+    message = translate(rejected.reason, "vi", **json.loads(rejected.params))
+    assert '"Nam"' in message
+    assert '"Nữ"' in message

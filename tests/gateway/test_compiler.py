@@ -174,6 +174,63 @@ def test_gender_column_through_code_list() -> None:
     assert mapping.map(row_with(Nữ="Nam"), PLACE).record["gender"] == "male"
 
 
+# -- a pair of tick columns -----------------------------------------------------------------------
+
+TICKS = {"ticks": [{"value": "male", "column": ["Nam", "Nam (x)"], "words": ["Nam"]},
+                   {"value": "female", "column": ["Nữ", "Nữ (x)"], "words": ["Nữ"]}]}
+PAIR_HEADERS = ["Mã HS", "Họ đệm", "Tên", "Nam", "Nữ"]
+
+
+def pair_mapping(headers: list[str] = PAIR_HEADERS) -> CompiledMapping:
+    document = copy.deepcopy(VNEDU)
+    document["fields"] = {"local_id": {"column": "Mã HS", "required": True},
+                          "given_name": {"column": "Tên", "required": True},
+                          "full_name": {"join_columns": ["Họ đệm", "Tên"], "required": True},
+                          "gender": TICKS}
+    return compile_document(document, headers)
+
+
+@pytest.mark.parametrize(("nam", "nu", "gender"), [
+    ("x", "", "male"), ("", "x", "female"), ("", "Nữ", "female"), ("Nam", "", "male"),
+    ("NAM", "0", "male"), ("K", "✓", "female"),
+], ids=["nam-x", "nu-x", "nu-word", "nam-word", "nam-upper-nu-zero", "k-check"])
+def test_tick_pair_one_ticked(nam: str, nu: str, gender: str) -> None:
+    record = pair_mapping().map(["01", "Lê Thị", "Na", nam, nu], PLACE).record
+    assert record["gender"] == gender
+
+
+@pytest.mark.parametrize(("nam", "nu", "key"), [
+    ("", "", "mapping.ticks_none"), ("0", "K", "mapping.ticks_none"),
+    ("x", "x", "mapping.ticks_several"), ("Nam", "Nữ", "mapping.ticks_several"),
+], ids=["empty", "unmarked-words", "both-x", "both-words"])
+def test_tick_pair_none_or_both_rejected(nam: str, nu: str, key: str) -> None:
+    error = rejection_of(pair_mapping(), ["01", "Lê Thị", "Na", nam, nu])
+    assert error.key == key
+    assert (error.place.sheet, error.place.row) == ("10A1", 7)
+    assert (error.place.field, error.place.column) == ("gender", "Nam + Nữ")
+    assert error.params == {"columns": "Nam, Nữ"}
+    message = translate(error.key, lang="vi", **error.params)
+    assert "Nam, Nữ" in message
+    assert "đúng một cột" in message
+
+
+def test_tick_pair_other_word_rejected() -> None:
+    error = rejection_of(pair_mapping(), ["01", "Lê Thị", "Na", "", "Nam"])
+    assert error.key == "mapping.flag_other_word"
+    assert error.params == {"value": "Nam", "marked": "Nữ"}
+
+
+def test_tick_pair_needs_both_columns() -> None:
+    mapping = pair_mapping(["Mã HS", "Họ đệm", "Tên", "Nữ"])
+    assert "gender" not in mapping.map(["01", "Lê Thị", "Na", ""], PLACE).record
+
+
+def test_tick_pair_year_column_not_nam() -> None:
+    # "Năm" is the year of a birth date split into three columns: match_key reads it as "nam".
+    mapping = pair_mapping(["Mã HS", "Họ đệm", "Tên", "Năm", "Nữ"])
+    assert "gender" not in mapping.map(["01", "Lê Thị", "Na", "2013", "x"], PLACE).record
+
+
 # -- several columns -------------------------------------------------------------------------------
 
 

@@ -403,6 +403,38 @@ def test_flag_other_mark_rejected(mark: str) -> None:
     assert error.params["accepted"] == "x, X, 1, c, v, có, ✓, √"
 
 
+NU_COLUMN_FLAG = {"flag": {"true": "female", "false": "male", "mark_words": ["Nữ"],
+                           "other_words": ["Nam"]}}
+
+
+@pytest.mark.parametrize("mark", ["Nữ", "nữ", "NỮ", "Nu\u031b\u0303", "nu", "x"],
+                         ids=["nfc", "lower", "upper", "nfd", "no-marks", "x"])
+def test_flag_column_word_is_mark(mark: str) -> None:
+    assert run([NU_COLUMN_FLAG], mark) == "female"
+
+
+def test_flag_column_word_empty_still_false() -> None:
+    assert run([NU_COLUMN_FLAG], None) == "male"
+    assert run([NU_COLUMN_FLAG], "0") == "male"
+
+
+@pytest.mark.parametrize("mark", ["Nam", "NAM", "nam"])
+def test_flag_other_word_rejected(mark: str) -> None:
+    error = rejection([NU_COLUMN_FLAG], mark)
+    assert error.key == "mapping.flag_other_word"
+    assert error.params == {"value": mark, "marked": "Nữ"}
+    message = translate(error.key, lang="vi", **error.params)
+    assert f'"{mark}"' in message
+    assert '"Nữ"' in message
+    assert "để trống" in message
+
+
+def test_flag_column_word_listed_as_accepted() -> None:
+    error = rejection([NU_COLUMN_FLAG], "?")
+    assert error.key == "mapping.flag_invalid"
+    assert error.params["accepted"] == "x, X, 1, c, v, có, ✓, √, Nữ"
+
+
 def test_flag_keys_as_yaml_reads_them() -> None:
     step = yaml.safe_load("{flag: {true: female, false: male}}")
     assert set(step["flag"]) == {True, False}
