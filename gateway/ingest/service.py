@@ -20,6 +20,7 @@ from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
+from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
 from gateway.ingest.stage import KeyColumns, Snapshot, Stager, mark_duplicates
 from gateway.logs import fields
@@ -181,6 +182,7 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     with read_ahead(adapter, path, limits, read_hints(specs), read_ahead_enabled) as package:
         result = stager.stage_package(package)
     duplicates = mark_duplicates(db, run, result.columns)
+    duplicates.update(reject_second_homerooms(db, run, result.columns))
     result.rejected.update(duplicates)
     counts = result.as_dict()
     result.notices.extend(_superseded_notices(run, superseded))

@@ -652,7 +652,7 @@ class Stager:
         error = RowError("ingest.duplicate_local_id",
                          place=item.place.with_(column=column, field="local_id"),
                          value=item.local_id, first_local_id=item.local_id,
-                         **_first_params(first))
+                         **first_place_params(first))
         self._reject(item.stream, item.mapping, item.cells, error, origins=item.origins)
 
     def _seen_place(self, record_id: int) -> str:
@@ -781,7 +781,7 @@ def _place_json(place: Place) -> str:
 
 
 
-def _first_params(first_place: dict[str, Any]) -> dict[str, Any]:
+def first_place_params(first_place: dict[str, Any]) -> dict[str, Any]:
     """Return the message parameters that name the first row of a repeated key: its row and table.
 
     The table is the file, with the sheet in brackets, so that a key repeated in another
@@ -877,7 +877,7 @@ def _reject_dependents(db: peewee.Database, run: Run, entities: dict[str, Entity
     rejected: Counter[str] = Counter()
     with write_transaction(db):
         for staged_id, entity_name, place, data, field_, person, params in found:
-            _reject_duplicate(run, staged_id, entity_name, place, data, field_, DUPLICATE_ROW_KEY,
+            reject_duplicate(run, staged_id, entity_name, place, data, field_, DUPLICATE_ROW_KEY,
                               columns, {"field": field_, "target": person,
                                         "value": params.get("value"),
                                         "first_row": params.get("first_row"),
@@ -930,10 +930,10 @@ def _reject_ids_without_zeros(db: peewee.Database, run: Run, columns: KeyColumns
             & StagedRecord.local_id.in_(variants) & (StagedRecord.action == "upsert"))
             .order_by(peewee.fn.LENGTH(StagedRecord.local_id).desc(), StagedRecord.id))
         kept, *shorter = rows
-        params = {"first_local_id": kept.local_id, **_first_params(json.loads(kept.place))}
+        params = {"first_local_id": kept.local_id, **first_place_params(json.loads(kept.place))}
         with write_transaction(db):
             for row in shorter:
-                _reject_duplicate(run, row.id, row.entity, row.place, row.data, "local_id",
+                reject_duplicate(run, row.id, row.entity, row.place, row.data, "local_id",
                                   LOST_ZEROS_KEY, columns, {"value": row.local_id, **params})
                 rejected[LOST_ZEROS_KEY] += 1
     return rejected
@@ -962,8 +962,8 @@ def _reject_ids_without_zeros_of_seen(db: peewee.Database, run: Run,
     with write_transaction(db):
         for staged_id, entity, value, place_text, data, first_place_text, first_local_id in rows:
             params = {"value": value, "first_local_id": first_local_id,
-                      **_first_params(json.loads(first_place_text or "{}"))}
-            _reject_duplicate(run, staged_id, entity, place_text, data, "local_id",
+                      **first_place_params(json.loads(first_place_text or "{}"))}
+            reject_duplicate(run, staged_id, entity, place_text, data, "local_id",
                               LOST_ZEROS_KEY, columns, params)
             rejected[LOST_ZEROS_KEY] += 1
     return rejected
@@ -994,14 +994,14 @@ def _reject_school_codes_without_zeros(db: peewee.Database, run: Run,
         if len(codes) < 2:
             continue
         kept, *shorter = sorted(codes, key=len, reverse=True)
-        params = {"first_school": kept, **_first_params(firsts[kept])}
+        params = {"first_school": kept, **first_place_params(firsts[kept])}
         rows = list(StagedRecord.select().where(
             (StagedRecord.run == run.id) & StagedRecord.scope_school.in_(shorter)
             & (StagedRecord.action == "upsert")).order_by(StagedRecord.id))
         with write_transaction(db):
             for row in rows:
                 field_ = entities[row.entity].scope_school or "school_ref"
-                _reject_duplicate(run, row.id, row.entity, row.place, row.data, field_,
+                reject_duplicate(run, row.id, row.entity, row.place, row.data, field_,
                                   SCHOOL_ZEROS_KEY, columns,
                                   {"value": row.scope_school, "field": field_, **params})
                 rejected[SCHOOL_ZEROS_KEY] += 1
@@ -1076,14 +1076,14 @@ def _reject_identifiers_of_seen(db: peewee.Database, run: Run, column: str, key:
     with write_transaction(db):
         for staged_id, entity, value, place_text, data, first_place_text, first_local_id in rows:
             first_place = json.loads(first_place_text)
-            _reject_duplicate(run, staged_id, entity, place_text, data, column, key, columns,
-                              {"value": value, **_first_params(first_place),
+            reject_duplicate(run, staged_id, entity, place_text, data, column, key, columns,
+                              {"value": value, **first_place_params(first_place),
                                "first_local_id": first_local_id})
             rejected[key] += 1
     return rejected
 
 
-def _reject_duplicate(run: Run, staged_id: int, entity: str, place_text: str, data: str | None,
+def reject_duplicate(run: Run, staged_id: int, entity: str, place_text: str, data: str | None,
                       column: str, key: str, columns: KeyColumns, params: dict[str, Any]) -> None:
     """Quarantine the staged row ``staged_id`` as a duplicate of ``column`` and keep it as seen."""
     place = json.loads(place_text)
@@ -1158,8 +1158,8 @@ def _reject_duplicates_by(db: peewee.Database, run: Run, column: str, key: str,
                     row.ministry_id = row.personal_id = None
                     row.save()
                     continue
-                _reject_duplicate(run, row.id, row.entity, row.place, row.data, column, key, columns,
-                                  {"value": group["value"], **_first_params(first_place),
+                reject_duplicate(run, row.id, row.entity, row.place, row.data, column, key, columns,
+                                  {"value": group["value"], **first_place_params(first_place),
                                    "first_local_id": first.local_id})
                 rejected[key] += 1
     return rejected
