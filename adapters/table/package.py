@@ -309,9 +309,9 @@ class TablePackage(Package):
     def _input_title_schools(self) -> str:
         """Return, as JSON, ``[table, school]`` for every table of the input whose title names a school.
 
-        Each file is opened once more for it, and of each table only the rows that
-        find the header are read. The notices of this pass are dropped, because the
-        pass that streams the rows adds them.
+        Each file is opened once more for it, and of each table only its first rows
+        are read, as the streaming pass reads them to find the header. The notices of
+        this pass are dropped, because the pass that streams the rows adds them.
         """
         listed: list[list[str]] = []
         for member in self._members:

@@ -182,7 +182,11 @@ class TitleCheck:
             return TitleRejection("ingest.title_school_differs",
                                 {"table": table, "title": title, "name": self.name,
                                  "code": self.code}, self.code_column)
-        listed = json.loads(stream.properties.get(INPUT_TITLE_SCHOOLS, "[]")) or [[table, title]]
+        listed = json.loads(stream.properties.get(INPUT_TITLE_SCHOOLS, "[]"))
+        if [table, title] not in listed:
+            # The adapter lists every titled table, this one included. Should it not, the
+            # table still counts, so that a second school is never missed.
+            listed.append([table, title])
         schools = _schools_of(listed)
         if len(schools) < 2:
             return None
