@@ -64,6 +64,19 @@ class ReadHints:
     streams: frozenset[str] = frozenset()
     # (key, name): each column key with a name as a mapping writes it, for messages to people.
     labels: tuple[tuple[str, str], ...] = ()
+    # Read the school named in the title of every table of the input before the first stream,
+    # and list them on each stream (``INPUT_TITLE_SCHOOLS``). A table adapter reads each
+    # table's header rows twice for it, so it is set only where the list is needed.
+    title_schools: bool = False
+
+
+# ``Stream.properties`` keys of an adapter whose lists may name their school only in a title
+# row above the header ("TRƯỜNG TH AN BÌNH"). ``TITLE_SCHOOL`` is the school named above this
+# table's header, absent when none is. ``INPUT_TITLE_SCHOOLS`` is present when
+# ``ReadHints.title_schools`` is set: a JSON list of ``[table, school]`` pairs, one per table of
+# the whole input whose title names a school, ``table`` as ``table_label`` writes it.
+TITLE_SCHOOL = "title_school"
+INPUT_TITLE_SCHOOLS = "input_title_schools"
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ class Grid:
     hidden_columns: set[int] = field(default_factory=set)
     # The sheet is a placeholder until the package numbers the table among those with a header.
     numbered: bool = False
+    # Text lines above the table outside any table (HTML headings and paragraphs), for its title.
+    page_text: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:

@@ -12,6 +12,11 @@ so memory does not grow with the rows. Each ``<table>`` is one grid:
 - a row that contains a nested table is layout, not data, and is skipped.
   The nested table is a grid of its own.
 
+The text of the headings, paragraphs and ``<div>`` elements outside any table
+(at most ``MAX_PAGE_LINES``, the last ones) before a table goes with that
+table's grid as ``page_text``, because a page may write its title there
+("TRƯỜNG TH AN BÌNH") and not in the table.
+
 A grid's ``sheet`` is the table's ``<caption>`` when it has one. Otherwise the
 grid is marked ``numbered``, and the package numbers it among the tables of the
 file that have a header, because title, signature and layout tables are tables
@@ -29,6 +34,7 @@ marks a number as text (``'0123``).
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -52,6 +58,10 @@ MAX_ROWSPAN = 65534
 MAX_COLUMNS = 16384
 _CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _SPACED_TAGS = ("br", "p", "div")
+# Elements outside tables whose text may be the title of the next table.
+_PAGE_TEXT_TAGS = ("p", "div", "center", "h1", "h2", "h3", "h4", "h5", "h6")
+# A title is a few lines, so only the last lines before a table are kept.
+MAX_PAGE_LINES = 20
 _REPLACEMENT = "\ufffd"
 
 
@@ -76,7 +86,8 @@ def html_grids(open_file: Opener, file: str, notify: Notify) -> Iterator[Grid]:
         for number, caption, rows in parser.tables():
             count += 1
             yield Grid(file=file, sheet=caption or str(number), rows=rows,
-                       properties=dict(properties), numbered=not caption)
+                       properties=dict(properties), numbered=not caption,
+                       page_text=parser.page_text(number))
     if count == 0:
         notify(Notice("error", InputError("table.html_no_table", place=Place(file=file), file=file)))
 
@@ -93,14 +104,16 @@ class _TableParser:
         self._file = file
         self._encoding = encoding
         self._events = etree.iterparse(
-            source, events=("start", "end"), tag=("table", "tr", "caption"), html=True, encoding="utf-8",
-            remove_comments=True, remove_pis=True,
+            source, events=("start", "end"), tag=("table", "tr", "caption", *_PAGE_TEXT_TAGS),
+            html=True, encoding="utf-8", remove_comments=True, remove_pis=True,
         )
         self._line = 0
         self._tables = 0
         self._peeked: tuple[int, GridRow] | None = None
         # Table number -> text of its <caption>, which comes before the table's rows.
         self._captions: dict[int, str] = {}
+        # Table number -> the page text right before the table, outside any table.
+        self._page_text: dict[int, list[str]] = {}
 
     def tables(self) -> Iterator[tuple[int, str, Iterator[GridRow]]]:
         """Yield (table number, caption, rows) per table that has rows, in document order."""
@@ -114,6 +127,10 @@ class _TableParser:
             for _ in rows:  # rows the caller left unread
                 pass
 
+    def page_text(self, number: int) -> list[str]:
+        """Return the page text before table ``number`` once; the table's first row must be read."""
+        return self._page_text.pop(number, [])
+
     def _rows_of(self, number: int, items: Iterator[tuple[int, GridRow]]) -> Iterator[GridRow]:
         while self._peeked is not None and self._peeked[0] == number:
             row = self._peeked[1]
@@ -123,16 +140,26 @@ class _TableParser:
     def _items(self) -> Iterator[tuple[int, GridRow]]:
         """Yield (table number, row) for every ``<tr>``, freeing each element once read."""
         stack: list[_TableState] = []
+        page: deque[str] = deque(maxlen=MAX_PAGE_LINES)
         for event, element in self._events:
             if element.tag == "table":
                 if event == "start":
                     self._tables += 1
                     stack.append(_TableState(self._tables))
+                    if len(stack) == 1:
+                        self._page_text[self._tables] = list(page)
+                        page.clear()
                 else:
                     stack.pop()
                     _free(element)
                 continue
             if event != "end":
+                continue
+            if element.tag in _PAGE_TEXT_TAGS:
+                # A cell's paragraphs are read with its row. An element around a table
+                # ends after it, and its text is not a title.
+                if not stack and element.find(".//table") is None:
+                    page.extend(_page_lines(element))
                 continue
             if element.tag == "caption":
                 if stack:
@@ -200,6 +227,18 @@ def _cell_text(cell: etree._Element) -> str:
         if inner.tag != "br":
             inner.text = " " + (inner.text or "")
     return unmark_text(clean(collapse_spaces("".join(cell.itertext()))))
+
+
+def _page_lines(element: etree._Element) -> list[str]:
+    """Return the non-empty lines of an element outside tables: ``<br>`` and inner blocks end a line."""
+    for inner in element.iter("br", *_PAGE_TEXT_TAGS):
+        if inner is element:
+            continue
+        inner.tail = "\n" + (inner.tail or "")
+        if inner.tag != "br":
+            inner.text = "\n" + (inner.text or "")
+    lines = (clean(collapse_spaces(line)) for line in "".join(element.itertext()).split("\n"))
+    return [line for line in lines if line]
 
 
 def _span(value: str | None, limit: int) -> int:

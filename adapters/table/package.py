@@ -4,10 +4,13 @@ The input is one file, or a folder or ``.zip`` whose ``.csv``, ``.xlsx``,
 ``.xls``, ``.htm`` and ``.html`` files are read in name order. Each file's
 format comes from its content (``adapters.table.sniff``). Each CSV file,
 worksheet and HTML table with a header becomes one stream named ``table``.
+The school named in the title rows above a header ("TRƯỜNG TH AN BÌNH",
+``adapters.table.titles``) goes with the stream as its ``TITLE_SCHOOL`` property.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -18,7 +21,17 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Literal, Protocol
 
-from adapters.base import Limits, Notice, Package, ReadHints, Scope, SourceRow, Stream
+from adapters.base import (
+    INPUT_TITLE_SCHOOLS,
+    TITLE_SCHOOL,
+    Limits,
+    Notice,
+    Package,
+    ReadHints,
+    Scope,
+    SourceRow,
+    Stream,
+)
 from adapters.common.archive import Archive, Member, open_archive
 from adapters.common.encoding import CHUNK_BYTES, BinaryReader
 from adapters.table.blocks import BLOCK_COLUMN, SHEET_COLUMN, BlockReader
@@ -29,6 +42,7 @@ from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
 from adapters.table.html_reader import html_grids
 from adapters.table.legacy import check_legacy_text
 from adapters.table.sniff import sniff_kind
+from adapters.table.titles import school_in_texts, school_in_title
 from adapters.table.xls_reader import xls_grids
 from adapters.table.xlsx_reader import xlsx_grids
 from gateway.errors import InputError, Place, table_label
@@ -46,6 +60,7 @@ NOTE_SUFFIXES = (".txt",)
 _EXPECTED_NAMES = 5
 
 KeptColumns = Callable[[Sequence[str]], list[int]]
+Notify = Callable[[Notice], None]
 
 
 class Source(Protocol):
@@ -115,10 +130,12 @@ class TablePackage(Package):
         """Yield one stream per table with a header, file by file in name order.
 
         Requesting the next stream closes the previous one's table, so read
-        each stream's rows before moving on.
+        each stream's rows before moving on. When ``title_schools`` of the hints
+        is set, the title of every table is read first.
         """
+        listed = self._input_title_schools() if self._hints.title_schools else None
         for member in self._members:
-            yield from self._file_streams(member)
+            yield from self._file_streams(member, listed)
 
     # Files ----------------------------------------------------------------------
 
@@ -136,7 +153,7 @@ class TablePackage(Package):
             raise InputError("table.no_files", place=Place(file=path.name), path=str(path))
         return members
 
-    def _file_streams(self, member: Member) -> Iterator[Stream]:
+    def _file_streams(self, member: Member, listed: str | None) -> Iterator[Stream]:
         with self._source.open(member) as handle:
             kind = sniff_kind(handle.read(CHUNK_BYTES))
         log.debug("table file opened", extra=fields(file=member.path, kind=kind))
@@ -151,19 +168,22 @@ class TablePackage(Package):
 
         read: list[_TableRows] = []
         missing: list[tuple[str | None, bool]] = []
-        grids = self._grids(kind, member)
+        titles = _PageTitles(kind)
+        grids = self._grids(kind, member, self.notices.append)
         try:
             for grid in grids:
                 grid = check_legacy_text(grid, self.notices.append)
                 window = list(islice(grid.rows, HEADER_SEARCH_ROWS + 1))
                 counter = _TableRows(grid.sheet)
                 try:
-                    stream = self._stream(grid, window, counter, len(read) + 1)
+                    stream = self._stream(grid, window, counter, len(read) + 1, titles)
                 except _TableRejected:
                     continue
                 if stream is None:
                     missing.append((grid.sheet, all(row.is_blank() for row in window)))
                     continue
+                if listed is not None:
+                    stream.properties[INPUT_TITLE_SCHOOLS] = listed
                 read.append(counter)
                 yield stream
         finally:
@@ -171,20 +191,20 @@ class TablePackage(Package):
         self._report_missing(member.path, kind, missing, len(read))
         self._report_empty(member.path, read)
 
-    def _grids(self, kind: str, member: Member) -> Generator[Grid, None, None]:
+    def _grids(self, kind: str, member: Member, notify: Notify) -> Generator[Grid, None, None]:
         def open_member() -> AbstractContextManager[BinaryReader]:
             return self._source.open(member)
 
         if kind == "csv":
-            yield from csv_grids(open_member, member.path, self._limits, self.notices.append)
+            yield from csv_grids(open_member, member.path, self._limits, notify)
         elif kind == "html":
-            yield from html_grids(open_member, member.path, self.notices.append)
+            yield from html_grids(open_member, member.path, notify)
         elif kind == "xls_binary":
-            yield from self._xls_grids(member)
+            yield from self._xls_grids(member, notify)
         else:
-            yield from self._workbook_grids(member)
+            yield from self._workbook_grids(member, notify)
 
-    def _workbook_grids(self, member: Member) -> Iterator[Grid]:
+    def _workbook_grids(self, member: Member, notify: Notify) -> Iterator[Grid]:
         """Yield the sheets of a workbook, checked as a zip package within the limits first.
 
         A workbook is itself a zip package, so its size, parts and compression
@@ -196,26 +216,27 @@ class TablePackage(Package):
                 open_archive(path, self._limits).close()
             except InputError as error:
                 if error.key in ("archive.not_supported", "archive.invalid_zip"):
-                    self._notice("table.xlsx_unreadable", Place(file=member.path), level="error",
-                                 file=member.path)
+                    notify(_table_notice("table.xlsx_unreadable", Place(file=member.path),
+                                         "error", file=member.path))
                 else:
-                    self.notices.append(Notice("error", error))
+                    notify(Notice("error", error))
                 return
-            yield from xlsx_grids(path, member.path, self.notices.append)
+            yield from xlsx_grids(path, member.path, notify)
         finally:
             if path.parent == self._workdir:
                 path.unlink(missing_ok=True)
 
-    def _xls_grids(self, member: Member) -> Iterator[Grid]:
+    def _xls_grids(self, member: Member, notify: Notify) -> Iterator[Grid]:
         """Yield the sheets of a binary Excel 97-2003 workbook, if its size is within the limits."""
         path = self._local_path(member)
         try:
             size = path.stat().st_size
             if size > self._limits.max_archive_bytes:
-                self._notice("archive.file_too_large", Place(file=member.path), level="error",
-                             path=member.path, size=size, limit=self._limits.max_archive_bytes)
+                notify(_table_notice("archive.file_too_large", Place(file=member.path), "error",
+                                     path=member.path, size=size,
+                                     limit=self._limits.max_archive_bytes))
                 return
-            yield from xls_grids(path, member.path, self.notices.append)
+            yield from xls_grids(path, member.path, notify)
         finally:
             if path.parent == self._workdir:
                 path.unlink(missing_ok=True)
@@ -238,15 +259,17 @@ class TablePackage(Package):
     # Streams --------------------------------------------------------------------
 
     def _stream(self, grid: Grid, window: list[GridRow], counter: _TableRows,
-                number: int) -> Stream | None:
+                number: int, titles: _PageTitles) -> Stream | None:
         """Return the stream of ``grid``, or ``None`` when it has no header.
 
         ``number`` is the grid's position among the tables of its file that have a header,
-        which names a ``numbered`` grid from here on. Raises ``_TableRejected``, after
-        adding its notice, when the table cannot be read.
+        which names a ``numbered`` grid from here on. ``titles`` gives the school named in
+        the title rows. Raises ``_TableRejected``, after adding its notice, when the table
+        cannot be read.
         """
         found = find_header(window, self._hints)
         if found is None:
+            titles.headerless(grid, window)
             return None
         index, header = found
         below: Iterator[GridRow] = chain(window[index + 1:], grid.rows)
@@ -254,7 +277,9 @@ class TablePackage(Package):
             header, below = self._check_width(grid, header, window[index + 1:])
         keep = self._keep(header)
         if not keep:
+            titles.headerless(grid, window)
             return None
+        school = titles.of_table(grid, window, index + 1 - len(header.rows))
         if grid.numbered:
             grid.sheet = counter.sheet = str(number)
         headers = self._unique([header.names[i] for i in keep],
@@ -264,8 +289,11 @@ class TablePackage(Package):
         log.debug(
             "table stream opened",
             extra=fields(file=grid.file, sheet=grid.sheet, header_row=header.lines,
-                         columns=len(headers)),
+                         columns=len(headers), title_school=bool(school)),
         )
+        properties = {**grid.properties, "header_row": header.lines}
+        if school:
+            properties[TITLE_SCHOOL] = school
         return Stream(
             name=STREAM_NAME,
             file=grid.file,
@@ -275,8 +303,50 @@ class TablePackage(Package):
             # A school's list is complete for that school only, and a folder contains the lists
             # of the schools that sent one.
             scope=Scope(named_schools=True),
-            properties={**grid.properties, "header_row": header.lines},
+            properties=properties,
         )
+
+    def _input_title_schools(self) -> str:
+        """Return, as JSON, ``[table, school]`` for every table of the input whose title names a school.
+
+        Each file is opened once more for it, and of each table only its first rows
+        are read, as the streaming pass reads them to find the header. The notices of
+        this pass are dropped, because the pass that streams the rows adds them.
+        """
+        listed: list[list[str]] = []
+        for member in self._members:
+            listed.extend(self._file_title_schools(member))
+        log.debug("table titles read", extra=fields(files=len(self._members), titles=len(listed)))
+        return json.dumps(listed, ensure_ascii=False)
+
+    def _file_title_schools(self, member: Member) -> list[list[str]]:
+        """Return ``[table, school]`` for each table of ``member`` whose title names a school."""
+        with self._source.open(member) as handle:
+            kind = sniff_kind(handle.read(CHUNK_BYTES))
+        if kind in ("binary", "spreadsheetml"):
+            return []
+        listed: list[list[str]] = []
+        titles = _PageTitles(kind)
+        number = 0
+        grids = self._grids(kind, member, _discard)
+        try:
+            for grid in grids:
+                grid = check_legacy_text(grid, _discard)
+                window = list(islice(grid.rows, HEADER_SEARCH_ROWS + 1))
+                found = find_header(window, self._hints)
+                if found is None or not self._keep(found[1]):
+                    titles.headerless(grid, window)
+                    continue
+                # Numbered as the streaming pass numbers the tables that have a header.
+                number += 1
+                index, header = found
+                school = titles.of_table(grid, window, index + 1 - len(header.rows))
+                if school:
+                    sheet = str(number) if grid.numbered else grid.sheet
+                    listed.append([table_label(grid.file, sheet), school])
+        finally:
+            grids.close()
+        return listed
 
     def _check_width(self, grid: Grid, header: Header,
                      after: list[GridRow]) -> tuple[Header, Iterator[GridRow]]:
@@ -409,11 +479,38 @@ class TablePackage(Package):
 
     def _notice(self, key: str, place: Place, *, level: Literal["warning", "error"] = "warning",
                 **params: object) -> None:
-        self.notices.append(Notice(level, InputError(key, place=place, **params)))
-        # INFO, not WARNING: the notice reaches the person through the run's report.
-        log.info(
-            "table notice", extra=fields(file=place.file, sheet=place.sheet, error=key, level=level)
-        )
+        self.notices.append(_table_notice(key, place, level, **params))
+
+
+class _PageTitles:
+    """The school named in the title rows of the tables of one file, a table at a time.
+
+    An HTML page often lays out its title in a table of its own above the list, or
+    in headings outside tables (``Grid.page_text``). So there the school named in a
+    table without a header goes to the next table with one. Each worksheet and CSV
+    file has its own title rows.
+    """
+
+    def __init__(self, kind: str):
+        self._carries = kind == "html"
+        self._carried = ""
+
+    def headerless(self, grid: Grid, window: list[GridRow]) -> None:
+        """Note the school named in a table without a header, for the next table of a page."""
+        if self._carries:
+            self._carried = (school_in_title(window) or school_in_texts(grid.page_text)
+                             or self._carried)
+
+    def of_table(self, grid: Grid, window: list[GridRow], header_start: int) -> str:
+        """Return the school named above the header that starts at ``window[header_start]``.
+
+        The rows of the table come first, then the page text right before it, then
+        the school carried from a table without a header.
+        """
+        school = (school_in_title(window[:header_start]) or school_in_texts(grid.page_text)
+                  or self._carried)
+        self._carried = ""
+        return school
 
 
 class _TableRejected(Exception):
@@ -430,3 +527,16 @@ class _TableRows:
 
 def _place(grid: Grid) -> Place:
     return Place(file=grid.file, sheet=grid.sheet)
+
+
+def _table_notice(key: str, place: Place, level: Literal["warning", "error"],
+                  **params: object) -> Notice:
+    # INFO, not WARNING: the notice reaches the person through the run's report.
+    log.info(
+        "table notice", extra=fields(file=place.file, sheet=place.sheet, error=key, level=level)
+    )
+    return Notice(level, InputError(key, place=place, **params))
+
+
+def _discard(notice: Notice) -> None:
+    """Drop ``notice``: the pass that reads the titles first leaves the notices to the next one."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +179,11 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress, given,
                     adapter.school_columns or ())
     read_ahead_enabled = bool(settings.section("runs")["read_ahead"])
-    with read_ahead(adapter, path, limits, read_hints(specs), read_ahead_enabled) as package:
+    hints = read_hints(specs)
+    if stager.titles.needs_input_titles:
+        # Without --school-name, the given code fits only an input whose titles name one school.
+        hints = replace(hints, title_schools=True)
+    with read_ahead(adapter, path, limits, hints, read_ahead_enabled) as package:
         result = stager.stage_package(package)
     duplicates = mark_duplicates(db, run, result.columns)
     duplicates.update(reject_second_homerooms(db, run, result.columns))

@@ -42,7 +42,7 @@ from gateway.codelists import load_codelists
 from gateway.entities import Entity, load_entities
 from gateway.errors import GatewayError, InputError, Place, RowError, table_label
 from gateway.ingest import runs
-from gateway.ingest.given import Differing, with_given_columns
+from gateway.ingest.given import Differing, TitleCheck, TitleSchoolError, with_given_columns
 from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns, column_groups
 from gateway.mapping.spec import MappingSpec, canonical_json
@@ -268,6 +268,7 @@ class Stager:
         # Columns whose value the run is given (``gateway ingest --school``), see ``given``.
         self.given = dict(given or {})
         self._differing = Differing()
+        self.titles = TitleCheck(self.given, school_columns)
         self.run = run
         self.specs = specs
         self.chunk_size = chunk_size
@@ -294,13 +295,17 @@ class Stager:
         # place, so that a row rejected for several entities counts once.
         self._idless_scopes: set[tuple[str, Scope]] = set()
         self._idless_rows: set[tuple[str | None, str | None, int | None]] = set()
+        # The same for the rows of tables whose title names another school than the given one.
+        self._title_rejected_scopes: set[tuple[str, Scope]] = set()
+        self._title_rejected_rows = 0
         self._stored_ids = self._stored_identifiers_sql()
 
     # -- package and streams -----------------------------------------------
 
     def stage_package(self, package: Package) -> StageResult:
         for stream in package.streams():
-            self._stage_stream(with_given_columns(stream, self.given, self._differing))
+            rejection = self.titles.rejection(stream)
+            self._stage_stream(with_given_columns(stream, self.given, self._differing, rejection))
         self._flush()
         for notice in package.notices:
             self._notice(notice.level, notice.error)
@@ -332,7 +337,9 @@ class Stager:
         for scopes, key, count in ((self._unread_scopes, "ingest.absent_not_ended_rows",
                                     self._unread_rows),
                                    (self._idless_scopes, "ingest.absent_not_ended_no_id",
-                                    len(self._idless_rows))):
+                                    len(self._idless_rows)),
+                                   (self._title_rejected_scopes, "ingest.absent_not_ended_title",
+                                    self._title_rejected_rows)):
             distrusted = [s for s in self.result.snapshots if (s.entity, s.scope) in scopes]
             if distrusted:
                 entities = ", ".join(dict.fromkeys(s.entity for s in distrusted))
@@ -415,10 +422,18 @@ class Stager:
         if row.error is not None or row.cells is None:
             error = row.error or RowError("ingest.row_unreadable")
             place = Place(file=stream.file, sheet=stream.sheet, row=row.line)
-            self._quarantine(stream, None, error, place, None, headers=stream.headers)
-            if mappings:
+            # A row rejected for its table's title keeps its cells as read (``given``).
+            self._quarantine(stream, None, error, place, row.cells, headers=stream.headers)
+            if not mappings:
+                return
+            # Either row may hold a stored record, so its entities end nothing by absence.
+            scopes = {(m.spec.entity, stream.scope) for m in mappings}
+            if isinstance(error, TitleSchoolError):
+                self._title_rejected_rows += 1
+                self._title_rejected_scopes.update(scopes)
+            else:
                 self._unread_rows += 1
-                self._unread_scopes.update((m.spec.entity, stream.scope) for m in mappings)
+                self._unread_scopes.update(scopes)
             return
         taken = False
         for mapping in mappings:
