@@ -594,7 +594,7 @@ class RecordValidator:
             if not (isinstance(value, str) and is_date(value)):
                 continue  # missing or malformed: the schema reports it
             day = date.fromisoformat(value)
-            latest = _latest_date(not_after)
+            latest = latest_date(not_after)
             shown = {
                 "not_before": not_before.isoformat() if not_before else "-",
                 "not_after": latest.isoformat() if latest else "-",
@@ -605,7 +605,7 @@ class RecordValidator:
                 yield self._problem("validation.date_too_late", name, value=shorten(value), **shown)
 
 
-def _latest_date(not_after: date | str | None) -> date | None:
+def latest_date(not_after: date | str | None) -> date | None:
     """Return the last date a ``not_after`` limit allows, reading ``today`` from the clock."""
     if not_after == "today":
         return (utcnow() + _LATEST_ZONE_OFFSET).date()

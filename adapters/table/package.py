@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Literal, Protocol
@@ -190,6 +190,7 @@ class TablePackage(Package):
             grids.close()
         self._report_missing(member.path, kind, missing, len(read))
         self._report_empty(member.path, read)
+        self._report_unread(member.path, read)
 
     def _grids(self, kind: str, member: Member, notify: Notify) -> Generator[Grid, None, None]:
         def open_member() -> AbstractContextManager[BinaryReader]:
@@ -284,6 +285,8 @@ class TablePackage(Package):
             grid.sheet = counter.sheet = str(number)
         headers = self._unique([header.names[i] for i in keep],
                                [i in grid.hidden_columns for i in keep], grid)
+        counter.label, counter.header_row = grid.label, header.lines
+        counter.unread = self._unread_parts(header, keep)
         reader = BlockReader(grid, header, keep, self._hints, self._limits)
         rows = self._rows(grid, reader, below, counter)
         log.debug(
@@ -378,6 +381,21 @@ class TablePackage(Package):
             if all(not part or self._kept_columns([part]) for part in header.parts[index])
         ]
 
+    def _unread_parts(self, header: Header, keep: list[int]) -> list[tuple[str, str]]:
+        """Return (name, parent) of each column that no mapping reads, under a parent cell one does.
+
+        "Ngày", "Tháng" and "Năm" under a merged "Ngày sinh" are such columns when the mappings
+        read "Ngày sinh" as one column only: the value would be left out without a word.
+        """
+        found = []
+        for index in keep:
+            name, parent = header.names[index], header.parts[index][0]
+            key, parent_key = match_key(name), match_key(parent)
+            if (parent_key and parent_key != key and parent_key in self._hints.columns
+                    and key not in self._hints.columns):
+                found.append((name, parent))
+        return found
+
     def _unique(self, names: list[str], hidden: list[bool], grid: Grid) -> list[str]:
         """Number repeated names ("Ghi chú (2)"), and list them in one notice.
 
@@ -466,6 +484,19 @@ class TablePackage(Package):
                 self._notice("table.no_rows", Place(file=file, sheet=table.sheet), level=level,
                              table=table_label(file, table.sheet))
 
+    def _report_unread(self, file: str, tables: list[_TableRows]) -> None:
+        """Add one warning for ``file`` naming the columns under a read parent cell that no mapping reads."""
+        unread = [table for table in tables if table.unread]
+        if not unread:
+            return
+        pairs = dict.fromkeys(pair for table in unread for pair in table.unread)
+        first = unread[0]
+        self._notice("table.columns_not_read", Place(file=file, sheet=first.sheet),
+                     file=file, table=first.label, row=first.header_row, count=len(unread),
+                     columns=", ".join(f'"{name}"' for name, _ in pairs),
+                     parents=", ".join(f'"{parent}"' for parent in
+                                       dict.fromkeys(parent for _, parent in pairs)))
+
     def _expected(self) -> str:
         """Name the columns a header needs, as the mappings write them: required ones first.
 
@@ -523,6 +554,10 @@ class _TableRows:
 
     sheet: str | None
     rows: int = 0
+    label: str = ""
+    header_row: str = ""
+    # (name, parent) of the columns that no mapping reads under a parent cell that one reads.
+    unread: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _place(grid: Grid) -> Place:

@@ -299,6 +299,8 @@ class Stager:
         self._title_rejected_scopes: set[tuple[str, Scope]] = set()
         self._title_rejected_rows = 0
         self._stored_ids = self._stored_identifiers_sql()
+        # (file, mapping, field) already warned about by ``_warn_partial_columns``.
+        self._partial_warned: set[tuple[str | None, str, str]] = set()
 
     # -- package and streams -----------------------------------------------
 
@@ -380,6 +382,7 @@ class Stager:
                 ))
                 continue
             compiled.append(mapping)
+            self._warn_partial_columns(mapping, stream)
             for plan in mapping.fields:
                 if plan.column:
                     self.result.columns.setdefault((stream.file, spec.entity, plan.name), plan.column)
@@ -391,6 +394,21 @@ class Stager:
                 self.result.snapshots.append(Snapshot(spec.entity, stream.name, stream.scope))
             self.result.entities.add(spec.entity)
         return compiled
+
+    def _warn_partial_columns(self, mapping: CompiledMapping, stream: Stream) -> None:
+        """Warn once per file and field when the stream has some of a date's part columns only.
+
+        The field stays empty in every row, which without a word would lose the date unnoticed.
+        """
+        for field_name, present, missing in mapping.partial_columns:
+            key = (stream.file, mapping.spec.label, field_name)
+            if key in self._partial_warned:
+                continue
+            self._partial_warned.add(key)
+            self._notice("warning", InputError(
+                "ingest.date_parts_incomplete", place=Place(file=stream.file, sheet=stream.sheet),
+                mapping=mapping.spec.label, field=field_name, present=", ".join(present),
+                missing=", ".join(missing)))
 
     def _missing_school_columns(self, mapping: CompiledMapping, stream: Stream) -> list[str]:
         """Return the column names of the school field when a stream that must give it lacks them.

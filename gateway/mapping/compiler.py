@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.entities import load_entities
+from gateway.entities import DateLimit, load_entities
 from gateway.errors import ConfigurationError, MappingError, Place
+from gateway.mapping.date_parts import PARTS, DateParts
 from gateway.mapping.formulas import formula_checked
 from gateway.mapping.spec import MappingSpec
 from gateway.mapping.steps import (
@@ -75,14 +76,16 @@ def _names(columns: str | list[str]) -> list[str]:
 def column_groups(field: Mapping[str, Any]) -> list[list[str]]:
     """Return the columns a field reads, each as its list of synonyms.
 
-    A ``column`` field reads one group, and a ``join_columns`` or ``ticks`` field one group per
-    part. ``const``, ``join`` and ``first_of`` fields read none.
+    A ``column`` field reads one group, a ``join_columns`` or ``ticks`` field one group per
+    part and a ``date_parts`` field one group each for the day, month and year, after its
+    ``column`` if it has one. ``const``, ``join`` and ``first_of`` fields read none.
     """
-    if "column" in field:
-        return [_names(field["column"])]
     if "ticks" in field:
         return [_names(choice["column"]) for choice in field["ticks"]]
-    return [_names(part) for part in field.get("join_columns", [])]
+    groups = [_names(field["column"])] if "column" in field else []
+    if "date_parts" in field:
+        groups += [_names(field["date_parts"][part]) for part in PARTS]
+    return groups or [_names(part) for part in field.get("join_columns", [])]
 
 
 def _tone_key(text: str) -> str:
@@ -117,6 +120,10 @@ class CompiledMapping:
         self._context = StepContext(properties=self.properties, mapping=spec.label)
         entity = load_entities().get(spec.entity)
         self._identifiers = entity.identifier_fields if entity else frozenset({"local_id"})
+        self._date_limits = dict(entity.date_limits) if entity else {}
+        # (field, headers found, names of the columns not found) of each date_parts field
+        # that finds some of its columns but not all, so that the run can warn about it.
+        self.partial_columns: list[tuple[str, list[str], list[str]]] = []
         document = spec.document
         self._when = self._compile_when(document.get("when"))
         self._status = self._compile_status(document.get("row_status"))
@@ -153,13 +160,31 @@ class CompiledMapping:
 
     # -- column lookup ---------------------------------------------------
 
-    def _find(self, columns: str | list[str]) -> tuple[int, str] | None:
+    def _locate(self, columns: str | list[str]) -> tuple[int, str] | None:
+        """Return the index and header of the first of ``columns`` in the stream, if any."""
         for name in _names(columns):
             found = self._positions.get(match_key(name))
             if found:
-                self._read.add(found[0])
                 return found
         return None
+
+    def _find(self, columns: str | list[str]) -> tuple[int, str] | None:
+        """Locate ``columns`` as ``_locate`` does, and count the column as read."""
+        found = self._locate(columns)
+        if found:
+            self._read.add(found[0])
+        return found
+
+    def _reads_date_parts(self, spec: Mapping[str, Any]) -> bool:
+        """Tell whether a ``date_parts`` field reads its three part columns rather than its ``column``.
+
+        It does when the stream has all three, or lacks the ``column``. A flat list with "Ngày
+        sinh", "Tháng sinh" and "Năm sinh" thus reads its "Ngày sinh" as the day, and a list with
+        one "Ngày sinh" column reads it as the whole date.
+        """
+        if "column" not in spec or self._locate(spec["column"]) is None:
+            return True
+        return all(self._locate(spec["date_parts"][part]) for part in PARTS)
 
     def _getter(self, columns: str | list[str], required: bool) -> tuple[Getter, str | None]:
         found = self._find(columns)
@@ -298,6 +323,8 @@ class CompiledMapping:
         typed.kind(steps.kind)
         if "join_columns" in spec:
             get, header = self._joined_getter(spec["join_columns"], required)
+        elif "date_parts" in spec and self._reads_date_parts(spec):
+            get, header = self._date_parts_getter(name, spec, required)
         else:
             get, header = self._getter(spec["column"], required=required)
         found = header is not None
@@ -390,6 +417,48 @@ class CompiledMapping:
             return " ".join(parts) or None
 
         return get, header
+
+    def _date_parts_getter(self, name: str, spec: Mapping[str, Any],
+                           required: bool) -> tuple[Getter, str | None]:
+        """Return a getter that builds a date from a day, a month and a year column.
+
+        Used when ``_reads_date_parts`` returns true. Every part's column must be present, as for
+        ``join_columns``. A stream with some of them but not all is
+        listed in ``partial_columns``, so that the run warns instead of leaving the date out
+        unnoticed.
+        """
+        groups = [spec["date_parts"][part] for part in PARTS]
+        found = [self._find(group) for group in groups]
+        missing = [_names(group)[0] for group, place in zip(groups, found, strict=True)
+                   if place is None]
+        if missing:
+            present = [place[1] for place in found if place is not None]
+            if present:
+                self.partial_columns.append((name, present, missing))
+            if required:
+                whole = _names(spec["column"]) if "column" in spec else []
+                raise MissingColumns([*whole, *missing])
+            return (lambda cells: None), None
+        located = [place for place in found if place is not None]
+        limited_field, limit = self._date_limit_of(name)
+        reader = DateParts(
+            indexes=(located[0][0], located[1][0], located[2][0]),
+            headers=(located[0][1], located[1][1], located[2][1]),
+            limit=limit, limited_field=limited_field)
+        return reader, " + ".join(reader.headers)
+
+    def _date_limit_of(self, name: str) -> tuple[str, DateLimit | None]:
+        """Return the field whose ``date_limits`` apply to ``name``, and those limits.
+
+        They are the field's own, or those of a ``first_of`` or ``join`` field that reads it
+        (``birth_date: {first_of: [_date_in_column, _date_in_parts]}``).
+        """
+        if name in self._date_limits:
+            return name, self._date_limits[name]
+        for other, spec in self.spec.document["fields"].items():
+            if name in (spec.get("first_of") or spec.get("join") or []) and other in self._date_limits:
+                return other, self._date_limits[other]
+        return name, None
 
     def _in_dependency_order(self, plans: list[FieldPlan], names: set[str],
                              errors: list[ConfigurationError]) -> list[FieldPlan]:
@@ -522,8 +591,8 @@ class CompiledMapping:
         try:
             value = plan.compute(cells, out)
         except StepError as exc:
-            return MappingError(exc.key, place=place.with_(column=plan.column, field=plan.name),
-                                **exc.params)
+            return MappingError(exc.key, place=place.with_(column=exc.column or plan.column,
+                                                           field=plan.name), **exc.params)
         if value is None and plan.required:
             return self._missing(plan, place)
         out[plan.name] = value

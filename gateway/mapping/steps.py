@@ -39,10 +39,17 @@ _NO_ROW: Row = {}
 
 
 class StepError(Exception):
-    def __init__(self, key: str, **params: Any):
+    """A value that a step cannot transform: a catalogue key and its parameters.
+
+    ``at_column`` names the column at fault when a field reads several columns (the day, month
+    or year of a date built from three), in place of the field's column.
+    """
+
+    def __init__(self, key: str, *, at_column: str | None = None, **params: Any):
         super().__init__(key)
         self.key = key
         self.params = params
+        self.column = at_column
 
 
 @dataclass(frozen=True)

@@ -590,6 +590,41 @@ def test_two_row_header_joined_under_merged_parent(tmp_path: Path):
     assert result.cells() == [["1", "0101", "An", "T", "H", "T", "", "", "Kết quả"]]
 
 
+def test_split_date_columns_not_read_warned(tmp_path: Path):
+    top = ["Mã học sinh", "Họ và tên", "Ngày sinh", None, None]
+    bottom = [None, None, "Ngày", "Tháng", "Năm"]
+    path = write_xlsx(tmp_path / "ds.xlsx", {
+        "6A1": [top, bottom, ["0101", "An", 22, 7, 2013]],
+        "6A2": [top, bottom, ["0102", "Bình", 2, 10, 2013]],
+    })
+
+    with TableAdapter().open(path, Limits(), HINTS) as package:
+        headers = [stream.headers for stream in package.streams() if list(stream.rows)]
+    (notice,) = package.notices
+
+    assert len(headers) == 2
+    assert headers[0][2:5] == ["Ngày sinh Ngày", "Ngày sinh Tháng", "Ngày sinh Năm"]
+    assert (notice.level, notice.error.key) == ("warning", "table.columns_not_read")
+    assert notice.error.params["columns"] == '"Ngày sinh Ngày", "Ngày sinh Tháng", "Ngày sinh Năm"'
+    assert notice.error.params["parents"] == '"Ngày sinh"'
+    assert notice.error.params["count"] == 2
+    assert notice.error.params["row"] == "1-2"
+
+
+def test_read_columns_under_parent_not_warned(tmp_path: Path):
+    hints = ReadHints(HINTS.columns | {match_key("Ngày sinh Ngày"), match_key("Ngày sinh Tháng"),
+                                       match_key("Ngày sinh Năm"), match_key("Họ đệm"),
+                                       match_key("Tên")}, HINTS.required)
+    path = write_xlsx(tmp_path / "ds.xlsx", {"6A1": [
+        ["Mã học sinh", "Họ và tên", None, "Ngày sinh", None, None, "Mức đạt được", None],
+        [None, "Họ đệm", "Tên", "Ngày", "Tháng", "Năm", "Toán", "Tiếng Việt"],
+        ["0101", "Nguyễn Văn", "An", 22, 7, 2013, "T", "H"],
+    ]})
+
+    assert read(path, hints).notices == []
+    assert read(path, None).notices == []
+
+
 def test_two_row_header_from_html_spans(tmp_path: Path):
     page = """<table>
     <tr><td rowspan="2">Mã HS</td><td rowspan="2">Họ tên</td><td colspan="2">Mức đạt được</td></tr>
