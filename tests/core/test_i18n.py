@@ -163,7 +163,9 @@ def test_unknown_private_field_gets_general_text(field: str) -> None:
     ("en", "birth_date", "field birth date (birth_date)"),
     ("vi", "birth_date", "trường dữ liệu ngày sinh (birth_date)"),
     ("vi", "address.detail", "trường dữ liệu số nhà, đường, thôn/ấp của địa chỉ (address.detail)"),
-    ("vi", "roles.0.role", "trường dữ liệu vai trò (roles.0.role)"),
+    ("vi", "status_history.0.status", "trường dữ liệu trạng thái phân lớp (status_history.0.status)"),
+    ("vi", "person_ref", "trường dữ liệu học sinh hoặc cán bộ được xếp vào lớp (person_ref)"),
+    ("en", "person_ref", "field student or staff member enrolled in the class (person_ref)"),
 ])
 def test_canonical_field_named_in_words(lang: str, field: str, expected: str) -> None:
     assert translate("place.field", lang=lang, field=field) == expected
@@ -181,6 +183,19 @@ def test_every_schema_field_has_words() -> None:
     for lang in ("vi", "en"):
         missing = sorted(f for f in fields if lookup(f"field_name.{f}", lang) is None)
         assert missing == [], lang
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_field_words_tell_fields_apart(lang: str) -> None:
+    # One text for two fields ("ngày bắt đầu" for begin_date and start_date) leaves the admin
+    # guessing which field a message means.
+    labels: dict[str, list[str]] = {}
+    for key, text in catalogue(lang).items():
+        if key.startswith("field_name."):
+            labels.setdefault(text, []).append(key)
+    shared = {text: keys for text, keys in labels.items() if len(keys) > 1}
+
+    assert shared == {}
 
 
 def test_virtual_columns_in_list_shown_by_text() -> None:
