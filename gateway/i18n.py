@@ -106,12 +106,22 @@ def plural_forms(lang: str) -> dict[str, tuple[str, ...]]:
     return _messages(lang).plurals
 
 
+RENAMED_KEYS = {"csv.cell_too_long": "table.cell_too_long"}
+"""Message keys that were renamed, old to new, with the same parameters.
+
+Quarantine rows and run reports keep the key they were stored with, so ``lookup`` reads an
+old key as its new one and those rows still show a message, not a bare key.
+"""
+
+
 def lookup(key: str, lang: str | None = None, count: object = None) -> str | None:
     """Return the unformatted text of ``key``, or None when no language has it.
 
-    Falls back to the other language. For a plural entry an integer ``count``
-    picks the form, and any other value gives the form for many.
+    A key of ``RENAMED_KEYS`` gives the text of its new key. Falls back to the
+    other language. For a plural entry an integer ``count`` picks the form, and
+    any other value gives the form for many.
     """
+    key = RENAMED_KEYS.get(key, key)
     lang = normalise_language(lang or _language)
     for candidate in (lang, *(other for other in LANGUAGES if other != lang)):
         messages = _messages(candidate)

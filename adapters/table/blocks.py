@@ -144,6 +144,7 @@ class BlockReader:
             if name and match_key(name) in hints.columns
         }
         self.block = header.label
+        self.block_line = header.label_line
         self.counts = SkipCounts(labels=1 if header.label else 0)
         titled = grid.properties.get("format") in _TITLED_FORMATS
         self._sheet_title = (grid.sheet or "") if titled else ""
@@ -240,7 +241,7 @@ class BlockReader:
         """End the block before a group label, and label the rows after it."""
         label = pending.pop()
         yield from self._end_block(pending)
-        self.block = label.first_text()
+        self.block, self.block_line = label.first_text(), label.line
         self.counts.labels += 1
 
     def _release(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
@@ -267,9 +268,9 @@ class BlockReader:
         yield from self._end_block(pending)
         # A row that is not a label ("Lớp: 6A2 | Sĩ số: 40") still starts a new
         # block, so the old label must not carry over to another class.
-        self.block = ""
+        self.block, self.block_line = "", None
         if label is not None:
-            self.block = label.first_text()
+            self.block, self.block_line = label.first_text(), label.line
             self.counts.labels += 1
 
     def _end_block(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
@@ -291,16 +292,29 @@ class BlockReader:
         cells = [self._value(row, index) for index in self._keep]
         cells.append(self.block)
         cells.append(self._sheet_title)
-        # The label row above the pupils fills _block, so its length counts like a cell's.
-        names = [*(self._header.names[index] for index in self._keep), BLOCK_COLUMN, SHEET_COLUMN]
-        for column, value in zip(names, cells, strict=True):
-            if len(value) > self._limits.max_cell_chars:
-                return SourceRow(line=row.line, error=RowError(
-                    "csv.cell_too_long", place=place.with_(column=column),
-                    column=column, chars=len(value), limit=self._limits.max_cell_chars,
-                ))
+        error = self._too_long(cells, place)
+        if error is not None:
+            return SourceRow(line=row.line, error=error)
         return SourceRow(line=row.line, cells=cells)
 
+    def _too_long(self, cells: list[str], place: Place) -> RowError | None:
+        """Return the error of the first value of ``cells`` longer than ``limits.max_cell_chars``.
+
+        The label row above the pupils fills ``_block``, so its length counts like a cell's,
+        and its message names the label's own row.
+        """
+        limit = self._limits.max_cell_chars
+        names = [*(self._header.names[index] for index in self._keep), BLOCK_COLUMN, SHEET_COLUMN]
+        for column, value in zip(names, cells, strict=True):
+            if len(value) <= limit:
+                continue
+            if column == BLOCK_COLUMN:
+                return RowError("table.label_too_long", place=place.with_(column=column),
+                                column=column, label_row=self.block_line or "?",
+                                chars=len(value), limit=limit)
+            return RowError("table.cell_too_long", place=place.with_(column=column),
+                            column=column, chars=len(value), limit=limit)
+        return None
 
     def _value(self, row: GridRow, index: int) -> str:
         """Return the cell of column ``index``, joined with the cells its spanning header covers."""

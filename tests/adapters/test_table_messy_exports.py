@@ -324,8 +324,9 @@ def test_cell_limit_in_every_format(tmp_path: Path, suffix: str):
 
     error = result.rows[0][0].error
     assert error is not None
-    assert error.key == "csv.cell_too_long"
+    assert error.key == "table.cell_too_long"
     assert error.params["column"] == "Họ và tên"
+    assert error.place.row == 3
     assert result.column("Mã học sinh") == ["0101000002"]
 
 
@@ -338,7 +339,26 @@ def test_long_block_label_rejects_rows(tmp_path: Path):
 
     error = result.rows[0][0].error
     assert error is not None
+    assert error.key == "table.label_too_long"
     assert error.params["column"] == "_block"
+    assert error.params["label_row"] == 1
+    assert error.place.row == 3
+    assert "above this row, in row 1, has 49 characters" in error.message("en")
+
+
+def test_long_group_label_names_its_row(tmp_path: Path):
+    path = write_csv(tmp_path / "lop.csv", [
+        ",".join(STUDENT_COLUMNS), ",".join(map(str, student(1))), "Lớp 6A2 " + "x" * 40,
+        ",".join(map(str, student(2))),
+    ])
+
+    result = read(path, limits=Limits(max_cell_chars=30))
+
+    error = result.rows[0][1].error
+    assert error is not None
+    assert error.key == "table.label_too_long"
+    assert error.params["label_row"] == 3
+    assert error.place.row == 4
 
 
 def test_page_number_before_repeated_header_keeps_block(tmp_path: Path):

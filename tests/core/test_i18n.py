@@ -14,6 +14,7 @@ from gateway import PROJECT_ROOT
 from gateway.i18n import (
     LANGUAGES,
     LOCALE_DIR,
+    RENAMED_KEYS,
     catalogue,
     lookup,
     placeholders,
@@ -258,3 +259,26 @@ def test_stored_reference_rejection_without_table_names_file() -> None:
                      value="u1", target_file="users.csv", target_row=3)
 
     assert "(users.csv, row 3)" in text
+
+
+# Renamed keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_renamed_key_shows_new_text(lang: str) -> None:
+    # A rejection stored under the old key before the rename.
+    params = {"column": "Họ và tên", "chars": 120, "limit": 100}
+
+    old = translate("csv.cell_too_long", lang=lang, **params)
+
+    assert old == translate("table.cell_too_long", lang=lang, **params)
+    assert "Họ và tên" in old
+    assert "120" in old
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_renamed_keys_left_catalogue(lang: str) -> None:
+    texts = catalogue(lang)
+
+    assert [old for old in RENAMED_KEYS if old in texts] == []
+    assert [new for new in RENAMED_KEYS.values() if new not in texts] == []
