@@ -35,6 +35,8 @@ from pathlib import Path
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
+from gateway.errors import table_label
+
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -183,6 +185,11 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
     if "target_file" in params and "target_table" not in params:
         # Rejections stored before ``target_table`` (file and sheet) name the file alone.
         params = {**params, "target_table": params["target_file"]}
+    if key == "table.formula_not_calculated" and "table" not in params:
+        # Notices stored before the text named ``table`` have ``file`` and ``sheet``.
+        sheet = params.get("sheet")
+        params = {**params, "table": table_label(str(params.get("file", "")),
+                                                 str(sheet) if sheet else None)}
     if not key.startswith(_RAW_NAME_MESSAGES):
         params = _describe_names(params, lang)
     text = lookup(key, lang, params.get("count"))

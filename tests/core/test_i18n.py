@@ -282,3 +282,11 @@ def test_renamed_keys_left_catalogue(lang: str) -> None:
 
     assert [old for old in RENAMED_KEYS if old in texts] == []
     assert [new for new in RENAMED_KEYS.values() if new not in texts] == []
+
+
+def test_stored_formula_notice_without_table_names_sheet() -> None:
+    # Notices stored before the message named {table} have file and sheet only.
+    text = translate("table.formula_not_calculated", lang="en", file="ds.xlsx", sheet="9A1",
+                     count=3, cell="B2")
+
+    assert text.startswith("3 cells of ds.xlsx [9A1] hold a formula")
