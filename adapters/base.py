@@ -101,13 +101,17 @@ class SourceRow:
 
     ``origins`` names, by header, the place of a cell that came from another file
     (a OneRoster birth date joined from ``demographics.csv``), so that a rejection
-    of its value points where the value is written.
+    of its value points where the value is written. ``uncalculated`` gives, by
+    header, the reference ("C5") of a cell that holds a spreadsheet formula stored
+    without its value, which reads as empty, so that a rejection for a missing
+    value names the formula.
     """
 
     line: int
     cells: list[str] | None = None
     error: RowError | None = None
     origins: dict[str, Place] | None = None
+    uncalculated: dict[str, str] | None = None
 
 
 @dataclass

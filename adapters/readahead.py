@@ -42,6 +42,8 @@ BATCH_ROWS = 1000
 QUEUE_BATCHES = 24
 # How long the caller waits for the child to finish after the last message.
 JOIN_SECONDS = 10.0
+# A SourceRow as sent through the pipe: line, cells, error, origins, uncalculated.
+_RowFields = tuple[int, list[str] | None, Any, Any, Any]
 
 
 def read_ahead(adapter: Adapter, path: Path, limits: Limits, hints: ReadHints | None,
@@ -93,14 +95,14 @@ def _read(receiver: Connection, sender: Connection, adapter: Adapter, path: Path
     # sends SIGTERM, so that the reader never reports an interrupt of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     outbox = _Outbox(sender)
-    batch: list[tuple[int, list[str] | None, Any, Any]] = []
+    batch: list[_RowFields] = []
     try:
         with adapter.open(path, limits, hints) as package:
             outbox.put(("package", package.description))
             for stream in package.streams():
                 outbox.put(("stream", _StreamHead.of(stream)))
                 for row in stream.rows:
-                    batch.append((row.line, row.cells, row.error, row.origins))
+                    batch.append((row.line, row.cells, row.error, row.origins, row.uncalculated))
                     if len(batch) >= BATCH_ROWS:
                         outbox.put(("rows", batch))
                         batch = []
@@ -163,7 +165,7 @@ class _Outbox:
                 return
 
 
-def _pending(batch: list[tuple[int, list[str] | None, Any, Any]]) -> list[tuple[str, Any]]:
+def _pending(batch: list[_RowFields]) -> list[tuple[str, Any]]:
     """Return the message with the rows read before an error, if any (only inside a stream)."""
     return [("rows", batch)] if batch else []
 
@@ -244,8 +246,8 @@ class _RemotePackage(Package):
                 return
             if kind != "rows":
                 raise ReaderFailed(f"reader sent {kind} inside a stream")
-            for line, cells, error, origins in value:
-                yield SourceRow(line, cells, error, origins)
+            for line, cells, error, origins, uncalculated in value:
+                yield SourceRow(line, cells, error, origins, uncalculated)
 
     def _receive(self) -> tuple[str, Any]:
         try:

@@ -35,6 +35,8 @@ from pathlib import Path
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
+from gateway.errors import table_label
+
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -106,12 +108,22 @@ def plural_forms(lang: str) -> dict[str, tuple[str, ...]]:
     return _messages(lang).plurals
 
 
+RENAMED_KEYS = {"csv.cell_too_long": "table.cell_too_long"}
+"""Message keys that were renamed, old to new, with the same parameters.
+
+Quarantine rows and run reports keep the key they were stored with, so ``lookup`` reads an
+old key as its new one and those rows still show a message, not a bare key.
+"""
+
+
 def lookup(key: str, lang: str | None = None, count: object = None) -> str | None:
     """Return the unformatted text of ``key``, or None when no language has it.
 
-    Falls back to the other language. For a plural entry an integer ``count``
-    picks the form, and any other value gives the form for many.
+    A key of ``RENAMED_KEYS`` gives the text of its new key. Falls back to the
+    other language. For a plural entry an integer ``count`` picks the form, and
+    any other value gives the form for many.
     """
+    key = RENAMED_KEYS.get(key, key)
     lang = normalise_language(lang or _language)
     for candidate in (lang, *(other for other in LANGUAGES if other != lang)):
         messages = _messages(candidate)
@@ -173,6 +185,11 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
     if "target_file" in params and "target_table" not in params:
         # Rejections stored before ``target_table`` (file and sheet) name the file alone.
         params = {**params, "target_table": params["target_file"]}
+    if key == "table.formula_not_calculated" and "table" not in params:
+        # Notices stored before the text named ``table`` have ``file`` and ``sheet``.
+        sheet = params.get("sheet")
+        params = {**params, "table": table_label(str(params.get("file", "")),
+                                                 str(sheet) if sheet else None)}
     if not key.startswith(_RAW_NAME_MESSAGES):
         params = _describe_names(params, lang)
     text = lookup(key, lang, params.get("count"))

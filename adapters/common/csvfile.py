@@ -11,7 +11,8 @@ and reading goes on with the next record:
 
 - ``csv.too_many_cells``: more cells than header columns (fewer are padded
   with empty strings, because producers drop trailing empty cells);
-- ``csv.cell_too_long``: a cell longer than ``Limits.max_cell_chars``;
+- ``table.cell_too_long``: a cell longer than ``Limits.max_cell_chars``. The key is the one
+  every table format uses (``adapters.table.blocks``), so it does not name CSV;
 - ``csv.invalid_encoding``: bytes that do not decode in the file's encoding;
 - ``csv.line_too_long``: a physical line longer than ``max_line_chars``;
 - ``csv.unterminated_quote`` and ``csv.malformed``: a quoted cell that never
@@ -144,7 +145,7 @@ def read_csv(
 def _raise_field_size_limit(wanted: int) -> None:
     # The csv module's limit is process-wide, so it is only ever raised here. At
     # the maximum line length, a long cell on one line gets the precise
-    # csv.cell_too_long, and only a quoted cell running over many lines hits it.
+    # table.cell_too_long, and only a quoted cell running over many lines hits it.
     if csv.field_size_limit() < wanted:
         csv.field_size_limit(wanted)
 
@@ -222,7 +223,7 @@ def _row_error(
         if len(cell) > max_cell:
             column = raw_headers[index] or str(index + 1)
             return RowError(
-                "csv.cell_too_long", place=place.with_(column=column),
+                "table.cell_too_long", place=place.with_(column=column),
                 column=column, chars=len(cell), limit=max_cell,
             )
     return None

@@ -46,7 +46,10 @@ ends with footer and signature rows ("Tổng số: 45", "Người lập biểu",
 - the first row after a header may number the columns ("(1)", "(2)", ...,
   or 1, 2, 3, ...). Such a row is skipped.
 
-Skipped rows are counted per kind in ``SkipCounts`` for one notice per table.
+Skipped rows are counted per kind in ``SkipCounts`` for one notice per table. Formula
+cells without a calculated value are counted in ``UncalculatedCells``
+(``adapters.table.formulas``), and a data row names those of the columns that the
+mappings read in ``SourceRow.uncalculated``.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from dataclasses import dataclass
 
 from adapters.base import Limits, ReadHints, SourceRow
 from adapters.common.csvfile import too_many_cells
+from adapters.table.formulas import UncalculatedCells
 from adapters.table.grid import Grid, GridRow
 from adapters.table.header import Header
 from gateway.errors import Place, RowError
@@ -123,11 +127,12 @@ class BlockReader:
     """Reads the rows below one header of ``grid`` as ``SourceRow`` objects.
 
     ``keep`` lists the grid columns that are kept, in order; each data row
-    gets their cells plus the current block label.
+    gets their cells plus the current block label. ``columns`` names them as
+    the stream does (repeated names numbered); without it, by the header.
     """
 
     def __init__(self, grid: Grid, header: Header, keep: list[int], hints: ReadHints,
-                 limits: Limits):
+                 limits: Limits, columns: list[str] | None = None):
         self._grid = grid
         self._header = header
         self._keep = keep
@@ -144,15 +149,37 @@ class BlockReader:
             if name and match_key(name) in hints.columns
         }
         self.block = header.label
+        self.block_line = header.label_line
         self.counts = SkipCounts(labels=1 if header.label else 0)
         titled = grid.properties.get("format") in _TITLED_FORMATS
         self._sheet_title = (grid.sheet or "") if titled else ""
+        names = columns or [header.names[index] for index in keep]
+        self.formulas = UncalculatedCells(self._formula_columns(names, hints))
+
+    def _formula_columns(self, names: list[str], hints: ReadHints) -> dict[int, str]:
+        """Map the grid columns whose formula cells a row carries to their column names.
+
+        Those are the kept columns that the mappings read, with the columns their spanning
+        header covers, or every kept column when the hints name none (no mapping to read).
+        """
+        columns: dict[int, str] = {}
+        for index, name in zip(self._keep, names, strict=True):
+            if hints.columns and index not in self._read_columns:
+                continue
+            for column in (index, *self._header.spans.get(index, ())):
+                columns[column] = name
+        return columns
 
     def rows(self, rows: Iterator[GridRow]) -> Iterator[SourceRow]:
         """Yield the data rows and error rows of ``rows``, skipping the others."""
         pending: deque[GridRow] = deque()
         after_header = True
         for row in rows:
+            # The rows before the first held one are decided: data rows have been taken.
+            # NOTE: this relies on rows coming in sheet order. The formula cells of a row that
+            # comes out of order are counted with the others, and its rejection does not name them.
+            self.formulas.settle(pending[0].line if pending else row.line)
+            self.formulas.see(row)
             if row.is_blank():
                 continue
             if row.error is not None:
@@ -182,6 +209,7 @@ class BlockReader:
             yield from self._release(pending)
             yield self._data(row)
         yield from self._end_block(pending)
+        self.formulas.finish()
 
     def _repeats_header(self, row: GridRow) -> bool:
         # Positions first, then cell by cell until one differs, because folding
@@ -240,7 +268,7 @@ class BlockReader:
         """End the block before a group label, and label the rows after it."""
         label = pending.pop()
         yield from self._end_block(pending)
-        self.block = label.first_text()
+        self.block, self.block_line = label.first_text(), label.line
         self.counts.labels += 1
 
     def _release(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
@@ -267,9 +295,9 @@ class BlockReader:
         yield from self._end_block(pending)
         # A row that is not a label ("Lớp: 6A2 | Sĩ số: 40") still starts a new
         # block, so the old label must not carry over to another class.
-        self.block = ""
+        self.block, self.block_line = "", None
         if label is not None:
-            self.block = label.first_text()
+            self.block, self.block_line = label.first_text(), label.line
             self.counts.labels += 1
 
     def _end_block(self, pending: deque[GridRow]) -> Iterator[SourceRow]:
@@ -291,16 +319,29 @@ class BlockReader:
         cells = [self._value(row, index) for index in self._keep]
         cells.append(self.block)
         cells.append(self._sheet_title)
-        # The label row above the pupils fills _block, so its length counts like a cell's.
+        error = self._too_long(cells, place)
+        if error is not None:
+            return SourceRow(line=row.line, error=error)
+        return SourceRow(line=row.line, cells=cells, uncalculated=self.formulas.take(row))
+
+    def _too_long(self, cells: list[str], place: Place) -> RowError | None:
+        """Return the error of the first value of ``cells`` longer than ``limits.max_cell_chars``.
+
+        The label row above the pupils fills ``_block``, so its length counts like a cell's,
+        and its message names the label's own row.
+        """
+        limit = self._limits.max_cell_chars
         names = [*(self._header.names[index] for index in self._keep), BLOCK_COLUMN, SHEET_COLUMN]
         for column, value in zip(names, cells, strict=True):
-            if len(value) > self._limits.max_cell_chars:
-                return SourceRow(line=row.line, error=RowError(
-                    "csv.cell_too_long", place=place.with_(column=column),
-                    column=column, chars=len(value), limit=self._limits.max_cell_chars,
-                ))
-        return SourceRow(line=row.line, cells=cells)
-
+            if len(value) <= limit:
+                continue
+            if column == BLOCK_COLUMN:
+                return RowError("table.label_too_long", place=place.with_(column=column),
+                                column=column, label_row=self.block_line or "?",
+                                chars=len(value), limit=limit)
+            return RowError("table.cell_too_long", place=place.with_(column=column),
+                            column=column, chars=len(value), limit=limit)
+        return None
 
     def _value(self, row: GridRow, index: int) -> str:
         """Return the cell of column ``index``, joined with the cells its spanning header covers."""

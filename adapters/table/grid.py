@@ -23,12 +23,16 @@ class GridRow:
 
     ``continued`` marks cells that repeat the cell to their left because that
     cell spans several columns (HTML ``colspan``). ``None`` means no cell spans.
+    ``uncalculated`` holds the 0-based columns whose cell contains a formula that
+    the file stores without its value (``None`` when there is none). Such a cell
+    reads as empty.
     """
 
     line: int
     cells: list[str] = field(default_factory=list)
     continued: list[bool] | None = None
     error: RowError | None = None
+    uncalculated: frozenset[int] | None = None
 
     @property
     def filled(self) -> int:
@@ -103,3 +107,13 @@ def unmark_text(cell: str) -> str:
         if match:
             return match.group(1).replace('""', '"')
     return cell
+
+
+def cell_reference(column: int, line: int) -> str:
+    """Return the spreadsheet reference of 0-based ``column`` in row ``line``: ``C5``."""
+    letters = ""
+    number = column + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"{letters}{line}"

@@ -56,13 +56,15 @@ class Header:
     ``names`` has an empty string where a column has no name. ``parts`` holds,
     per column, the texts the name was built from, so that a column whose
     lower cell is "Mật khẩu" is dropped whatever its parent cell contains.
-    ``label`` is the block label right above the header, or an empty string.
+    ``label`` is the block label right above the header, or an empty string, and
+    ``label_line`` the row it is in.
     """
 
     names: list[str]
     parts: list[tuple[str, ...]]
     rows: list[GridRow]
     label: str = ""
+    label_line: int | None = None
     # Column -> the columns to its right that its spanning header cell covers.
     spans: dict[int, list[int]] = field(default_factory=dict)
 
@@ -101,8 +103,8 @@ def find_header(window: list[GridRow], hints: ReadHints) -> tuple[int, Header] |
     return found
 
 
-def label_above(window: list[GridRow], index: int) -> str:
-    """Return the text of the block label right above ``window[index]``, or an empty string.
+def label_above(window: list[GridRow], index: int) -> GridRow | None:
+    """Return the block label row right above ``window[index]``, or ``None``.
 
     The label is the nearest non-blank row above, when it has exactly one
     non-empty cell (a merged cell counts once).
@@ -111,9 +113,16 @@ def label_above(window: list[GridRow], index: int) -> str:
         if row.is_blank():
             continue
         if row.error is None and row.filled == 1:
-            return row.first_text()
-        return ""
-    return ""
+            return row
+        return None
+    return None
+
+
+def _labelled(header: Header, label: GridRow | None) -> Header:
+    """Set the block label of ``header`` from the ``label`` row, if there is one, and return it."""
+    if label is not None:
+        header.label, header.label_line = label.first_text(), label.line
+    return header
 
 
 def _header_at(window: list[GridRow], index: int, hints: ReadHints) -> tuple[int, Header] | None:
@@ -127,15 +136,13 @@ def _header_at(window: list[GridRow], index: int, hints: ReadHints) -> tuple[int
     ):
         header = _joined(row, lower, hints)
         if _qualifies(header.names, hints):
-            header.label = label_above(window, index)
-            return index + 1, header
+            return index + 1, _labelled(header, label_above(window, index))
     if not qualifies:
         return None
     if lower is not None and _new_matches_below(row, lower, hints) >= 2:
         header = _joined(row, lower, hints)
-        header.label = label_above(window, index)
-        return index + 1, header
-    return index, _single(row, label_above(window, index))
+        return index + 1, _labelled(header, label_above(window, index))
+    return index, _labelled(_single(row), label_above(window, index))
 
 
 def _first_wide_row(window: list[GridRow]) -> tuple[int, Header] | None:
@@ -149,9 +156,8 @@ def _first_wide_row(window: list[GridRow]) -> tuple[int, Header] | None:
     row, lower = window[index], _row_below(window, index)
     if lower is not None and _is_parent_row(row, lower):
         header = _joined(row, lower, ReadHints())
-        header.label = label_above(window, index)
-        return index + 1, header
-    return index, _single(row, label_above(window, index))
+        return index + 1, _labelled(header, label_above(window, index))
+    return index, _labelled(_single(row), label_above(window, index))
 
 
 def _row_below(window: list[GridRow], index: int) -> GridRow | None:
@@ -161,9 +167,9 @@ def _row_below(window: list[GridRow], index: int) -> GridRow | None:
     return None if lower.error is not None or lower.is_blank() else lower
 
 
-def _single(row: GridRow, label: str) -> Header:
+def _single(row: GridRow) -> Header:
     names = [collapse_spaces(cell) for cell in row.cells]
-    return Header(names=names, parts=[(name,) for name in names], rows=[row], label=label)
+    return Header(names=names, parts=[(name,) for name in names], rows=[row])
 
 
 def _join_spanned_columns(header: Header) -> None:

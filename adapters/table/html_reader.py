@@ -29,6 +29,13 @@ bytes are not UTF-8. The text is re-encoded as UTF-8 before lxml reads it, with
 U+FFFD for each byte that does not decode, and a row with a U+FFFD in a cell is
 an error row (``table.row_invalid_encoding``). Cells lose the apostrophe that
 marks a number as text (``'0123``).
+
+Excel saves a formula cell as a ``<td>`` with the formula in an ``x:fmla`` attribute and its
+value as the cell's text. A cell with the attribute and no text is a formula whose value the
+writer did not store, and is marked in ``GridRow.uncalculated``, unless an ``x:str``
+attribute says that its value is a text, which may be empty.
+NOTE: how Excel writes a formula whose value is an empty text was not checked against a file
+that Excel saved. Without ``x:str`` such a cell is marked.
 """
 
 from __future__ import annotations
@@ -63,6 +70,10 @@ _PAGE_TEXT_TAGS = ("p", "div", "center", "h1", "h2", "h3", "h4", "h5", "h6")
 # A title is a few lines, so only the last lines before a table are kept.
 MAX_PAGE_LINES = 20
 _REPLACEMENT = "\ufffd"
+# The attributes in which Excel's "Web Page" format keeps a cell's formula, and marks its
+# value as a text.
+_FORMULA_ATTRIBUTE = "x:fmla"
+_TEXT_ATTRIBUTE = "x:str"
 
 
 def html_grids(open_file: Opener, file: str, notify: Notify) -> Iterator[Grid]:
@@ -95,8 +106,9 @@ def html_grids(open_file: Opener, file: str, notify: Notify) -> Iterator[Grid]:
 @dataclass
 class _TableState:
     number: int
-    # Column -> (rows still to fill, text, continued) for cells spanning rows down.
-    carried: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
+    # Column -> (rows still to fill, text, continued, a formula without its value) for cells
+    # spanning rows down.
+    carried: dict[int, tuple[int, str, bool, bool]] = field(default_factory=dict)
 
 
 class _TableParser:
@@ -174,14 +186,17 @@ class _TableParser:
     def _row(self, table: _TableState, element: etree._Element) -> GridRow:
         cells: list[str] = []
         continued: list[bool] = []
+        formulas: set[int] = set()
         carried, table.carried = table.carried, {}
 
         def take_carried(column: int) -> None:
-            remaining, text, repeat = carried[column]
+            remaining, text, repeat, formula = carried[column]
+            if formula:
+                formulas.add(len(cells))
             cells.append(text)
             continued.append(repeat)
             if remaining > 1:
-                table.carried[column] = (remaining - 1, text, repeat)
+                table.carried[column] = (remaining - 1, text, repeat, formula)
 
         for cell in element:
             if cell.tag not in ("td", "th"):
@@ -189,10 +204,14 @@ class _TableParser:
             while len(cells) in carried:
                 take_carried(len(cells))
             text = _cell_text(cell)
+            formula = (not text and cell.get(_FORMULA_ATTRIBUTE) is not None
+                       and cell.get(_TEXT_ATTRIBUTE) is None)
             rowspan = _span(cell.get("rowspan"), MAX_ROWSPAN)
             for offset in range(_span(cell.get("colspan"), MAX_COLSPAN)):
                 if rowspan > 1:
-                    table.carried[len(cells)] = (rowspan - 1, text, offset > 0)
+                    table.carried[len(cells)] = (rowspan - 1, text, offset > 0, formula)
+                if formula:
+                    formulas.add(len(cells))
                 cells.append(text)
                 continued.append(offset > 0)
             if len(cells) > MAX_COLUMNS:
@@ -205,7 +224,8 @@ class _TableParser:
             take_carried(column)
         if any(_REPLACEMENT in cell for cell in cells):
             return self._undecodable()
-        return GridRow(line=self._line, cells=cells, continued=continued)
+        return GridRow(line=self._line, cells=cells, continued=continued,
+                       uncalculated=frozenset(formulas) if formulas else None)
 
     def _too_wide(self, columns: int) -> GridRow:
         place = Place(file=self._file, row=self._line)

@@ -37,6 +37,7 @@ from adapters.common.encoding import CHUNK_BYTES, BinaryReader
 from adapters.table.blocks import BLOCK_COLUMN, SHEET_COLUMN, BlockReader
 from adapters.table.csv_header import WIDTH_SAMPLE_ROWS, check_header_width
 from adapters.table.csv_reader import csv_grids
+from adapters.table.formulas import UncalculatedCells
 from adapters.table.grid import Grid, GridRow
 from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
 from adapters.table.html_reader import html_grids
@@ -287,7 +288,10 @@ class TablePackage(Package):
                                [i in grid.hidden_columns for i in keep], grid)
         counter.label, counter.header_row = grid.label, header.lines
         counter.unread = self._unread_parts(header, keep)
-        reader = BlockReader(grid, header, keep, self._hints, self._limits)
+        reader = BlockReader(grid, header, keep, self._hints, self._limits, columns=headers)
+        for row in window[:index + 1]:
+            # Titles and the header: their formula cells are counted with the others.
+            reader.formulas.see(row)
         rows = self._rows(grid, reader, below, counter)
         log.debug(
             "table stream opened",
@@ -439,6 +443,23 @@ class TablePackage(Package):
                 footers=counts.footers, headers=counts.repeated_headers,
                 numbers=counts.column_numbers,
             )
+        self._report_formulas(grid, reader.formulas)
+
+    def _report_formulas(self, grid: Grid, formulas: UncalculatedCells) -> None:
+        """Add a warning per read column with formula cells stored without a value, and one for the rest.
+
+        Such a cell reads as empty. A row that needs a value there is rejected with a message
+        that names the cell, and the other rows are read without it.
+        """
+        for column, found in formulas.by_column.items():
+            self._notice("table.formula_not_calculated_column",
+                         Place(file=grid.file, sheet=grid.sheet, row=found.row, column=column),
+                         table=grid.label, column=column, count=found.count, cell=found.cell)
+        other = formulas.other
+        if other.count:
+            self._notice("table.formula_not_calculated", _place(grid), table=grid.label,
+                         file=grid.file, sheet=grid.sheet or "", count=other.count,
+                         cell=other.cell)
 
     # Notices --------------------------------------------------------------------
 

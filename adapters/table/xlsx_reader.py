@@ -15,8 +15,11 @@ Every cell becomes text:
   zeros to that width, as Excel shows it: ``092214000123``.
 
 Formulas give their cached value (``data_only``), or "" when the workbook
-was never calculated. Such cells (an ``<f>`` element without a ``<v>``) are
-counted per sheet and reported in one warning that names the first cell.
+was never calculated. Such cells (an ``<f>`` element without a value) are
+marked in ``GridRow.uncalculated``, so that the package can warn about them and
+a rejection for a missing value can name the formula. An empty ``<v/>`` is no
+value either (openpyxl writes one), except in a cell of type ``str``, which
+contains the text result of a formula: there it is a calculated empty text.
 ``Stream.properties["date_system"]`` is ``1904`` when
 the workbook counts dates from 1904 (old Excel for Mac), else ``1900``, so a
 mapping step can convert date serial numbers that arrive as plain numbers.
@@ -80,6 +83,7 @@ _FORMULA_TAG = f"{{{SHEET_MAIN_NS}}}f"
 _VALUE_TAG = f"{{{SHEET_MAIN_NS}}}v"
 # A formula of any cell of a <row> element, found in one search by the XML library.
 _FORMULA_IN_ROW = f"{_CELL_TAG}/{_FORMULA_TAG}"
+_CELL_COLUMN = re.compile(r"[A-Z]{1,3}")
 # Floats above this are not always integers exactly, so they keep repr().
 _EXACT_FLOAT_LIMIT = 2**53
 # A "<mergeCell ref="A1:C1"/>" element of the sheet XML, with any namespace prefix.
@@ -215,49 +219,48 @@ def _rows(workbook: Any, sheet: Any, file: str, formats: CellFormats,
           hidden: set[int], notify: Notify) -> Iterator[GridRow]:
     line = 0
     hidden_rows = HiddenRows(file, sheet.title)
-    formulas = UncalculatedFormulas(file, sheet.title)
     try:
         merged = MergedCells(_merged_ranges(sheet, file))
-        for line, cells, row_hidden in _sheet_rows(workbook, sheet, formats, hidden, formulas):
+        for line, cells, row_hidden, formulas in _sheet_rows(workbook, sheet, formats, hidden):
             if row_hidden:
                 hidden_rows.add(line, cells)
-            yield GridRow(line=line, cells=cells, continued=merged.apply(line, cells))
+            continued = merged.apply(line, cells, formulas)
+            yield GridRow(line=line, cells=cells, continued=continued,
+                          uncalculated=frozenset(formulas) if formulas else None)
     except _READ_ERRORS as error:
         raise InputError(
             "table.xlsx_sheet_unreadable", place=Place(file=file, sheet=sheet.title, row=line + 1),
             file=file, sheet=sheet.title, line=line + 1,
         ) from error
     hidden_rows.report(notify)
-    formulas.report(notify)
 
 
-class UncalculatedFormulas:
-    """The count of a sheet's formula cells without a calculated value, for one warning.
+def _uncalculated_columns(row: Any) -> set[int]:
+    """Return the 0-based columns of the cells of a ``<row>`` element that hold a formula without a value.
 
-    A workbook written by a program and never opened in Excel keeps its formulas without the
-    values Excel would store (``<f>`` and no ``<v>``), so openpyxl reads those cells as empty.
-    Only the count and the first cell are kept, so memory does not grow with the rows.
+    A workbook written by a program that does not calculate (openpyxl, some exports) keeps its
+    formulas without the values Excel would store, so openpyxl reads those cells as empty.
+    A cell without an ``r`` attribute follows the cell before it, as openpyxl reads it.
     """
+    columns: set[int] = set()
+    column = -1
+    for cell in row.iter(_CELL_TAG):
+        reference = _CELL_COLUMN.match(cell.get("r", ""))
+        column = _column_index(reference.group()) if reference else column + 1
+        if cell.find(_FORMULA_TAG) is None:
+            continue
+        value = cell.find(_VALUE_TAG)
+        if value is None or (not value.text and cell.get("t") != "str"):
+            columns.add(column)
+    return columns
 
-    def __init__(self, file: str, sheet: str):
-        self.file, self.sheet = file, sheet
-        self.count = 0
-        self.first = ""
 
-    def add_row(self, row: Any) -> None:
-        """Count the cells of a ``<row>`` element that hold a formula without a value."""
-        for cell in row.iter(_CELL_TAG):
-            if cell.find(_FORMULA_TAG) is None or cell.findtext(_VALUE_TAG):
-                continue
-            self.count += 1
-            self.first = self.first or cell.get("r", "")
-
-    def report(self, notify: Notify) -> None:
-        if self.count:
-            notify(Notice("warning", InputError(
-                "table.formula_not_calculated", place=Place(file=self.file, sheet=self.sheet),
-                file=self.file, sheet=self.sheet, count=self.count, cell=self.first or "?",
-            )))
+def _column_index(letters: str) -> int:
+    """Return the 0-based index of the column ``letters`` ("A" is 0, "AA" is 26)."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - ord("A") + 1
+    return index - 1
 
 
 class HiddenRows:
@@ -320,11 +323,18 @@ class MergedCells:
         self._ranges = ranges
         self._starts = [first_row for first_row, *_ in ranges]
         self._next = 0
-        # (last row, first column, last column, text) of the ranges over the current row.
-        self._open: list[tuple[int, int, int, str]] = []
+        # (last row, first column, last column, text, whether the text is of a formula without
+        # its value) of the ranges over the current row.
+        self._open: list[tuple[int, int, int, str, bool]] = []
 
-    def apply(self, line: int, cells: list[str]) -> list[bool] | None:
-        """Fill ``cells`` of sheet row ``line`` from the ranges over it and return the continued marks."""
+    def apply(self, line: int, cells: list[str],
+              uncalculated: set[int] | None = None) -> list[bool] | None:
+        """Fill ``cells`` of sheet row ``line`` from the ranges over it and return the continued marks.
+
+        When the first cell of a range contains a formula without its value (its 0-based column
+        is in ``uncalculated``), every column of the range in this row is added to
+        ``uncalculated``, because each reads the same empty text.
+        """
         self._open = [entry for entry in self._open if entry[0] >= line]
         opened = bisect_right(self._starts, line)
         for first_row, last_row, first, last in self._ranges[self._next:opened]:
@@ -332,24 +342,27 @@ class MergedCells:
                 continue  # every row of the range was blank, so none was read
             # A range whose first row had no cells at all starts empty.
             text = cells[first - 1] if first_row == line and first <= len(cells) else ""
-            self._open.append((last_row, first, last, text))
+            formula = uncalculated is not None and first_row == line and first - 1 in uncalculated
+            self._open.append((last_row, first, last, text, formula))
         self._next = opened
         if not self._open:
             return None
         continued = [False] * len(cells)
-        for _, first, last, text in self._open:
+        for _, first, last, text, formula in self._open:
             if last > len(cells):
                 cells.extend([""] * (last - len(cells)))
                 continued.extend([False] * (last - len(continued)))
             for column in range(first, last + 1):
                 cells[column - 1] = text
                 continued[column - 1] = column > first
+            if formula and uncalculated is not None:
+                uncalculated.update(range(first - 1, last))
         return continued
 
 
-def _sheet_rows(workbook: Any, sheet: Any, formats: CellFormats, hidden: set[int],
-                formulas: UncalculatedFormulas) -> Iterator[tuple[int, list[str], bool]]:
-    """Yield (sheet row number, cell texts by column, hidden) for every row the sheet's XML holds.
+def _sheet_rows(workbook: Any, sheet: Any, formats: CellFormats,
+                hidden: set[int]) -> Iterator[tuple[int, list[str], bool, set[int]]]:
+    """Yield (sheet row number, cell texts by column, hidden, uncalculated columns) per row of the XML.
 
     openpyxl's own row iterator clears each parsed ``<row>`` but leaves it in
     the tree, and keeps a dictionary entry per row with a custom height, so
@@ -357,8 +370,8 @@ def _sheet_rows(workbook: Any, sheet: Any, formats: CellFormats, hidden: set[int
     parsing (types, shared strings, date formats) and removes every row once
     read. Rows missing from the XML are blank and not yielded. The 0-based
     indexes of hidden columns go into ``hidden``; their ``<cols>`` element
-    comes before the rows. Formula cells without a calculated value are counted
-    in ``formulas``.
+    comes before the rows. The last item contains the 0-based columns of formula
+    cells without a calculated value.
     """
     # NOTE: the worksheet source, the shared strings and the date formats are
     # private attributes of openpyxl 3.1 (the ones its ReadOnlyWorksheet uses).
@@ -383,11 +396,13 @@ def _sheet_rows(workbook: Any, sheet: Any, formats: CellFormats, hidden: set[int
                 warnings.simplefilter("ignore")
                 number, cells = parser.parse_row(element)
             parser.row_dimensions.clear()
+            formulas: set[int] = set()
             if element.find(_FORMULA_IN_ROW) is not None:
-                formulas.add_row(element)
+                formulas = _uncalculated_columns(element)
             if container is not None:
                 container.remove(element)
-            yield number, _by_column(cells, formats), element.get("hidden") in ("1", "true")
+            yield (number, _by_column(cells, formats), element.get("hidden") in ("1", "true"),
+                   formulas)
 
 
 def _add_hidden(column: Any, hidden: set[int]) -> None:

@@ -43,6 +43,7 @@ from gateway.entities import Entity, load_entities
 from gateway.errors import GatewayError, InputError, Place, RowError, table_label
 from gateway.ingest import runs
 from gateway.ingest.given import Differing, TitleCheck, TitleSchoolError, with_given_columns
+from gateway.ingest.uncalculated import name_uncalculated
 from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, MissingColumns, column_groups
 from gateway.mapping.spec import MappingSpec, canonical_json
@@ -82,6 +83,7 @@ class _Raw:
     line: int
     row_hash: str | None  # None when the row cannot be hashed unambiguously
     origins: dict[str, Place] | None = None  # cells joined from other files, by header
+    uncalculated: dict[str, str] | None = None  # formula cells stored without a value, by header
 
     @property
     def place(self) -> Place:
@@ -120,6 +122,7 @@ class _Pending:
     review: str | None  # the upgrade's review as JSON, if it asked for one
     row_hash: str | None
     origins: dict[str, Place] | None = None
+    uncalculated: dict[str, str] | None = None
 
 
 KeyColumns = dict[tuple[str | None, str, str], str]
@@ -458,25 +461,25 @@ class Stager:
             if not mapping.applies(row.cells):
                 continue
             taken = True
-            self._map_row(stream, mapping, row.cells, row.line, row.origins)
+            self._map_row(stream, mapping, row)
         if not taken and any(m.asks_end(row.cells) for m in mappings):
             # A deletion row may leave out the column the row filters read (a OneRoster
             # delta's user row may carry only its id and status), so it ends the record
             # in whichever of the stream's entities has it.
             for mapping in mappings:
-                self._map_row(stream, mapping, row.cells, row.line, row.origins)
+                self._map_row(stream, mapping, row)
             return
         if not taken:
             reason = mappings[0].when_value(row.cells) if mappings else ""
             label = f"{stream.name}: {reason}" if reason else stream.name
             self.result.skipped[label] += 1
 
-    def _map_row(self, stream: Stream, mapping: CompiledMapping, cells: list[str], line: int,
-                 origins: dict[str, Place] | None = None) -> None:
+    def _map_row(self, stream: Stream, mapping: CompiledMapping, row: SourceRow) -> None:
         """Queue the row for its chunk: it is mapped at the flush unless its row hash is known."""
-        self._raw.append(_Raw(stream, mapping, cells, line,
+        cells = row.cells or []
+        self._raw.append(_Raw(stream, mapping, cells, row.line,
                               row_hash(self._contexts[id(mapping)], cells, mapping.read_columns),
-                              origins))
+                              row.origins, row.uncalculated))
 
     def _map(self, raw: _Raw) -> _Pending | None:
         """Map one queued row; stage an end or a rejection at once, return a record to check."""
@@ -485,7 +488,8 @@ class Stager:
         try:
             mapped = mapping.map(raw.cells, place)
         except RowError as exc:
-            self._reject(raw.stream, mapping, raw.cells, exc, origins=raw.origins)
+            self._reject(raw.stream, mapping, raw.cells, exc, origins=raw.origins,
+                         uncalculated=raw.uncalculated)
             return None
         if mapped.action == "end":
             self._stage(entity, mapped.local_id, "end", place)
@@ -494,7 +498,7 @@ class Stager:
         school_field = required_school_field(mapping.spec, raw.stream, self.entities)
         if school_field and not self._scope_school(entity, mapped.record):
             self._reject(raw.stream, mapping, raw.cells, self._school_missing(mapping, school_field, place),
-                         origins=raw.origins)
+                         origins=raw.origins, uncalculated=raw.uncalculated)
             return None
         version, record, review = mapping.spec.schema_version, mapped.record, None
         if version < self.entities[entity].current_version:
@@ -505,7 +509,8 @@ class Stager:
         document = canonical_json(record)
         digest = content_hash(version, document)
         return _Pending(raw.stream, mapping, raw.cells, place, mapped.local_id, record,
-                        document, digest, version, review, raw.row_hash, raw.origins)
+                        document, digest, version, review, raw.row_hash, raw.origins,
+                        raw.uncalculated)
 
     @staticmethod
     def _school_missing(mapping: CompiledMapping, field_name: str, place: Place) -> RowError:
@@ -559,7 +564,8 @@ class Stager:
                         column=_column_of(item.mapping, problem.place.field))
                 first = problems[0]
                 first.others = tuple(problems[1:])
-                self._reject(item.stream, item.mapping, item.cells, first, origins=item.origins)
+                self._reject(item.stream, item.mapping, item.cells, first, origins=item.origins,
+                             uncalculated=item.uncalculated)
                 continue
             if found is not None:
                 if self._claims.unchanged(found[0]):
@@ -625,9 +631,15 @@ class Stager:
                 record.get("personal_id") if "personal_id" in aliases else None)
 
     def _reject(self, stream: Stream, mapping: CompiledMapping, cells: list[str], error: RowError,
-                origins: dict[str, Place] | None = None) -> None:
-        """Quarantine the row with its problems, ``error`` first, and keep its local id as seen."""
+                origins: dict[str, Place] | None = None,
+                uncalculated: dict[str, str] | None = None) -> None:
+        """Quarantine the row with its problems, ``error`` first, and keep its local id as seen.
+
+        A problem about a cell that contains a formula stored without its value (``uncalculated``)
+        is replaced with one that says so (``name_uncalculated``).
+        """
         entity = mapping.spec.entity
+        error = name_uncalculated(error, uncalculated, table_label(stream.file, stream.sheet))
         for problem in (error, *error.others):
             origin = (origins or {}).get(problem.place.column or "")
             if origin is not None:
@@ -686,7 +698,8 @@ class Stager:
                          place=item.place.with_(column=column, field="local_id"),
                          value=item.local_id, first_local_id=item.local_id,
                          **first_place_params(first))
-        self._reject(item.stream, item.mapping, item.cells, error, origins=item.origins)
+        self._reject(item.stream, item.mapping, item.cells, error, origins=item.origins,
+                     uncalculated=item.uncalculated)
 
     def _seen_place(self, record_id: int) -> str:
         for row in reversed(self._seen):

@@ -137,7 +137,7 @@ def test_cell_longer_than_limit_is_row_error():
     rows = rows_of(b"id,name\n1,short\n2,toolong\n", limits)
 
     assert good(rows) == [(2, ["1", "short"])]
-    assert errors(rows) == [(3, "csv.cell_too_long")]
+    assert errors(rows) == [(3, "table.cell_too_long")]
     assert rows[1].error is not None
     assert rows[1].error.params == {"column": "name", "chars": 7, "limit": 5}
 

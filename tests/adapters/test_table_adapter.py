@@ -896,7 +896,7 @@ def test_cell_too_long_is_error_row(tmp_path: Path):
 
     error = result.rows[0][0].error
     assert error is not None
-    assert error.key == "csv.cell_too_long"
+    assert error.key == "table.cell_too_long"
     assert error.params["column"] == "Họ và tên"
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from adapters.base import Limits, Notice, ReadHints
-from adapters.table.xlsx_reader import xlsx_grids
+from adapters.base import Limits, ReadHints
 from gateway.text import match_key
 from tests.adapters.test_table_adapter import (
     STUDENT_COLUMNS,
@@ -324,8 +323,9 @@ def test_cell_limit_in_every_format(tmp_path: Path, suffix: str):
 
     error = result.rows[0][0].error
     assert error is not None
-    assert error.key == "csv.cell_too_long"
+    assert error.key == "table.cell_too_long"
     assert error.params["column"] == "Họ và tên"
+    assert error.place.row == 3
     assert result.column("Mã học sinh") == ["0101000002"]
 
 
@@ -338,7 +338,26 @@ def test_long_block_label_rejects_rows(tmp_path: Path):
 
     error = result.rows[0][0].error
     assert error is not None
+    assert error.key == "table.label_too_long"
     assert error.params["column"] == "_block"
+    assert error.params["label_row"] == 1
+    assert error.place.row == 3
+    assert "above this row, in row 1, has 49 characters" in error.message("en")
+
+
+def test_long_group_label_names_its_row(tmp_path: Path):
+    path = write_csv(tmp_path / "lop.csv", [
+        ",".join(STUDENT_COLUMNS), ",".join(map(str, student(1))), "Lớp 6A2 " + "x" * 40,
+        ",".join(map(str, student(2))),
+    ])
+
+    result = read(path, limits=Limits(max_cell_chars=30))
+
+    error = result.rows[0][1].error
+    assert error is not None
+    assert error.key == "table.label_too_long"
+    assert error.params["label_row"] == 3
+    assert error.place.row == 4
 
 
 def test_page_number_before_repeated_header_keeps_block(tmp_path: Path):
@@ -552,37 +571,3 @@ def test_html_false_utf8_declaration_ignored(tmp_path: Path):
     assert result.column("Ho ten") == [name]
     assert result.streams[0].properties["encoding_reason"] == "fallback"
     assert result.notices == [("warning", "table.encoding_fallback")]
-
-
-def test_uncalculated_formulas_warned_once(tmp_path: Path):
-    # openpyxl writes a formula without its value, as a program that never calculates does.
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "9A1"
-    sheet.append(["Mã học sinh", "Họ và tên", "Họ lót", "Tên gọi"])
-    for row in (2, 3, 4):
-        sheet.append([f"HS{row:02d}", f'=C{row}&" "&D{row}', "Nguyễn Văn", f"Tên{row}"])
-    path = tmp_path / "lop.xlsx"
-    workbook.save(path)
-
-    result = read(path)
-
-    assert result.column("Họ và tên") == ["", "", ""]
-    assert result.notices == [("warning", "table.formula_not_calculated")]
-    notices: list[Notice] = []
-    for grid in xlsx_grids(path, "lop.xlsx", notices.append):
-        list(grid.rows)
-    assert notices[0].error.params["count"] == 3
-    assert notices[0].error.params["cell"] == "B2"
-    assert notices[0].error.params["sheet"] == "9A1"
-
-
-def test_calculated_formulas_not_warned(tmp_path: Path):
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(["Mã học sinh", "Họ và tên"])
-    sheet.append(["HS01", "Nguyễn Văn An"])
-    path = tmp_path / "lop.xlsx"
-    workbook.save(path)
-
-    assert read(path).notices == []

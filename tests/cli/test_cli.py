@@ -98,8 +98,8 @@ def test_rejections_grouped_by_reason(home: Path) -> None:
     # The two students' enrollments go too, because they name rejected students.
     assert "Rows rejected: 4, by reason:" in text
     assert "2 × Student: Missing required value for field given name (given_name) (column givenName)." in text
-    assert ('2 × Enrollment: Field person (person_ref) names the student "u1", whose own row (users.csv, '
-            "row 2) was rejected") in text
+    assert ("2 × Enrollment: Field student or staff member enrolled in the class (person_ref) "
+            'names the student "u1", whose own row (users.csv, row 2) was rejected') in text
     assert "first at: users.csv, row 2, column givenName, field given name (given_name)" in text
 
 

@@ -268,3 +268,19 @@ def test_table_stream_read_in_words(store: StoreHandle, lang: str, expected: str
     lines = run_lines(report_with(counts, []))
 
     assert any(line.endswith(expected) for line in lines)
+
+
+def test_rejection_under_old_key_rendered(store: StoreHandle) -> None:
+    # A row rejected before csv.cell_too_long was renamed table.cell_too_long.
+    run = runs.new_run("ingest", "lists", "school-export", None)
+    Quarantine.create(run=run.id, source="lists", entity=None, file="a.xlsx", sheet="6A1", row=7,
+                      column="Họ và tên", reason="csv.cell_too_long",
+                      params='{"column": "Họ và tên", "chars": 120, "limit": 100}',
+                      created_at=datetime.now(UTC))
+
+    lines = rejection_lines(run.id)
+
+    assert lines[1] == ('  1 × The value in column "Họ và tên" has 120 characters, more than the '
+                        "limit of 100 (limits.max_cell_chars). Check that cell in the source file, "
+                        "or raise the limit if the value is genuine.")
+    assert lines[2] == "      first at: a.xlsx, 6A1, row 7, column Họ và tên"

@@ -14,6 +14,7 @@ from gateway import PROJECT_ROOT
 from gateway.i18n import (
     LANGUAGES,
     LOCALE_DIR,
+    RENAMED_KEYS,
     catalogue,
     lookup,
     placeholders,
@@ -163,7 +164,9 @@ def test_unknown_private_field_gets_general_text(field: str) -> None:
     ("en", "birth_date", "field birth date (birth_date)"),
     ("vi", "birth_date", "trường dữ liệu ngày sinh (birth_date)"),
     ("vi", "address.detail", "trường dữ liệu số nhà, đường, thôn/ấp của địa chỉ (address.detail)"),
-    ("vi", "roles.0.role", "trường dữ liệu vai trò (roles.0.role)"),
+    ("vi", "status_history.0.status", "trường dữ liệu trạng thái phân lớp (status_history.0.status)"),
+    ("vi", "person_ref", "trường dữ liệu học sinh hoặc cán bộ được xếp vào lớp (person_ref)"),
+    ("en", "person_ref", "field student or staff member enrolled in the class (person_ref)"),
 ])
 def test_canonical_field_named_in_words(lang: str, field: str, expected: str) -> None:
     assert translate("place.field", lang=lang, field=field) == expected
@@ -181,6 +184,19 @@ def test_every_schema_field_has_words() -> None:
     for lang in ("vi", "en"):
         missing = sorted(f for f in fields if lookup(f"field_name.{f}", lang) is None)
         assert missing == [], lang
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_field_words_tell_fields_apart(lang: str) -> None:
+    # One text for two fields ("ngày bắt đầu" for begin_date and start_date) leaves the admin
+    # guessing which field a message means.
+    labels: dict[str, list[str]] = {}
+    for key, text in catalogue(lang).items():
+        if key.startswith("field_name."):
+            labels.setdefault(text, []).append(key)
+    shared = {text: keys for text, keys in labels.items() if len(keys) > 1}
+
+    assert shared == {}
 
 
 def test_virtual_columns_in_list_shown_by_text() -> None:
@@ -243,3 +259,34 @@ def test_stored_reference_rejection_without_table_names_file() -> None:
                      value="u1", target_file="users.csv", target_row=3)
 
     assert "(users.csv, row 3)" in text
+
+
+# Renamed keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_renamed_key_shows_new_text(lang: str) -> None:
+    # A rejection stored under the old key before the rename.
+    params = {"column": "Họ và tên", "chars": 120, "limit": 100}
+
+    old = translate("csv.cell_too_long", lang=lang, **params)
+
+    assert old == translate("table.cell_too_long", lang=lang, **params)
+    assert "Họ và tên" in old
+    assert "120" in old
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_renamed_keys_left_catalogue(lang: str) -> None:
+    texts = catalogue(lang)
+
+    assert [old for old in RENAMED_KEYS if old in texts] == []
+    assert [new for new in RENAMED_KEYS.values() if new not in texts] == []
+
+
+def test_stored_formula_notice_without_table_names_sheet() -> None:
+    # Notices stored before the message named {table} have file and sheet only.
+    text = translate("table.formula_not_calculated", lang="en", file="ds.xlsx", sheet="9A1",
+                     count=3, cell="B2")
+
+    assert text.startswith("3 cells of ds.xlsx [9A1] hold a formula")
