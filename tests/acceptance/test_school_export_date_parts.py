@@ -221,7 +221,7 @@ def test_old_mapping_warns_columns_not_read(home: Path, tmp_path: Path) -> None:
     assert "ds.xlsx [6A1]" in warning["message"]
 
 
-def test_tick_columns_not_read_warned(home: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_tick_pair_read_and_old_mapping_warned(home: Path, tmp_path: Path) -> None:  # noqa: F811
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "6A1"
@@ -234,6 +234,16 @@ def test_tick_columns_not_read_warned(home: Path, tmp_path: Path) -> None:  # no
 
     report = ingest(home, tmp_path / "ds.xlsx")
 
-    (warning,) = notices(report, "table.columns_not_read")
+    assert notices(report, "table.columns_not_read") == []
+    feed = json.loads(run(home, "--json", "changes", "--limit", "1000").stdout)
+    (pupil,) = [event["data"] for event in feed["events"] if event["entity"] == "student"]
+    assert pupil["gender"] == "male"
+
+    # Version 5 reads only the "Nữ" ticks of the pair, so "Nam" is named as not read.
+    versions = json.loads(run(home, "--json", "mappings", "list", "--adapter",
+                              "school-export").stdout)
+    (old,) = [v["id"] for v in versions if v["entity"] == "student" and v["version"] == 5]
+    run(home, "mappings", "pin", "ds", old)
+    (warning,) = notices(ingest(home, tmp_path / "ds.xlsx"), "table.columns_not_read")
     assert warning["params"]["columns"] == '"Giới tính Nam"'
     assert warning["params"]["count"] == 1
