@@ -138,7 +138,8 @@ gets the counts that are not zero, joined, as its ``detail``.
 """
 
 
-NAME_PARAMS = {"field": "field", "parent_field": "field", "column": "column", "columns": "columns"}
+NAME_PARAMS = {"field": "field", "parent_field": "field", "column": "column", "columns": "columns",
+               "differing_fields": "fields"}
 """Parameters that name a mapping field or a column, with the kind of name each holds.
 
 A private field of a mapping (a part of its dotted path starts with "_", as in
@@ -148,7 +149,8 @@ the text of ``virtual_name.<name>`` in their place, and the text of
 ``virtual_name.private_field`` for a private field without one of its own. A
 column whose name starts with "_" but has no text keeps its name, because a
 file's own header may start with "_". ``columns`` is a list of column names
-joined with ", ", and each name in it is described alone.
+joined with ", ", and each name in it is described alone. ``differing_fields`` is such a
+list of field names.
 """
 
 # Messages about a mapping file itself keep the names, because their reader edits that file,
@@ -236,11 +238,12 @@ def _describe_names(params: dict[str, object], lang: str | None) -> dict[str, ob
             described[param] = _entity_titles(value, lang)
     for param, kind in NAME_PARAMS.items():
         value = params.get(param)
-        if not isinstance(value, str) or not value or (kind != "field" and "_" not in value):
+        if not isinstance(value, str) or not value or (kind not in ("field", "fields") and "_" not in value):
             continue
-        if kind == "columns":
+        if kind in ("columns", "fields"):
             names = value.split(", ")
-            described[param] = ", ".join(_describe_name(name, "column", lang) for name in names)
+            each = "column" if kind == "columns" else "field"
+            described[param] = ", ".join(_describe_name(name, each, lang) for name in names)
         else:
             described[param] = _describe_name(value, kind, lang)
     return described
