@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import gettext
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -163,7 +163,8 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
 
     Falls back to the other language, then to the key itself, so a missing
     translation shows up as a readable key instead of an exception. The
-    ``count`` parameter picks the plural form of a plural entry. A message of
+    ``count`` parameter picks the plural form of a plural entry. A ``problem`` parameter of
+    the form ``{"reason": key, "params": {...}}`` is translated first. A message of
     ``COUNTED_MESSAGES`` leaves out its counts of zero. The parameters of
     ``NAME_PARAMS`` show a private field or an adapter's own column by its text.
     """
@@ -172,6 +173,11 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
         parts = [translate(f"{key}.{name}", lang, count=params[name])
                  for name in counted if params.get(name)]
         params = {**params, "detail": ", ".join(parts)}
+    problem = params.get("problem")
+    if isinstance(problem, Mapping) and "reason" in problem:
+        # A message that quotes another one (a row's problem) stores its key and parameters.
+        quoted = translate(str(problem["reason"]), lang, **dict(problem.get("params") or {}))
+        params = {**params, "problem": quoted}
     if "target_file" in params and "target_table" not in params:
         # Rejections stored before ``target_table`` (file and sheet) name the file alone.
         params = {**params, "target_table": params["target_file"]}

@@ -15,7 +15,7 @@ from adapters.readahead import read_ahead
 from adapters.registry import get_adapter
 from gateway import schema_versions
 from gateway.clock import get_clock, utcnow
-from gateway.errors import GatewayError, InputError, TransientError, table_label
+from gateway.errors import GatewayError, InputError, TransientError, row_label
 from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.changes import summarize_updates
@@ -269,16 +269,11 @@ def _link_warning(run_id: int, entity: str, found: LinkDifferences) -> GatewayEr
     log.info("linked rows differ from the stored records",
              extra=fields(run_id=run_id, entity=entity, count=found.count,
                           fields=sorted(found.fields), record_ids=record_ids))
-    places = "; ".join(_place_label(place) for place, _ in found.examples)
+    places = "; ".join(row_label(place.get("file"), place.get("sheet"), place.get("row"))
+                       for place, _ in found.examples)
     return GatewayError("ingest.link_differs", entities=entity, count=found.count,
                         differing_fields=", ".join(sorted(found.fields)), places=places,
                         record_ids=", ".join(f"#{record_id}" for record_id in record_ids))
-
-
-def _place_label(place: dict[str, Any]) -> str:
-    """Return a place as its table and row, with no word of any language: ``a.xlsx [6A]: 7``."""
-    label = table_label(str(place.get("file") or ""), place.get("sheet"))
-    return f"{label}: {place['row']}" if place.get("row") else label
 
 
 def _add_notices(run: Run, errors: list[GatewayError]) -> None:

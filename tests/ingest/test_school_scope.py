@@ -194,7 +194,7 @@ def test_list_without_school_column_reads_no_pupils(store: StoreHandle, tmp_path
     rows = [[cell for index, cell in enumerate(row) if index != 1] for row in pupil_rows("099001")]
     report = ingest(store, write_lists(tmp_path / "a", {"list": rows}, header))
     missing = [n for n in report.notices if n["error"] == "ingest.columns_missing_school"]
-    assert "school-export/student/v5" in {n["params"]["mapping"] for n in missing}
+    assert "school-export/student/v6" in {n["params"]["mapping"] for n in missing}
     assert all(n["level"] == "error" for n in missing)
     assert active("student") == 0
 
