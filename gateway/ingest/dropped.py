@@ -5,6 +5,9 @@ steps fail (an address whose commune is not a 2025 unit), and the row is stored 
 The run counts such rows by entity, object and reason, and gives one warning per group with
 the count, the first rows and the first row's problem, so the admin learns how many records
 lost what, and why.
+
+NOTE: only the first rows of each group are named. The others are counted, not listed, because
+a stored row writes no quarantine row; the file's own column shows them all.
 """
 
 from __future__ import annotations
