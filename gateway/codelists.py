@@ -19,6 +19,12 @@ Lookups compare by ``gateway.text.match_key`` (no case, no diacritics, no punctu
 ``prefixes`` are words that a cell may put before a name ("Dân tộc Kinh"): a value that names
 no code is looked up again without them.
 
+``former_names`` are the names of units that ceased when the list took effect, by the code of
+the unit each became part of (the provinces merged on 1 July 2025). They are not spellings:
+``former_unit`` finds them, so that a rejection can name the unit to write instead.
+``messages`` names the catalogue keys that the ``code`` mapping step uses for this list's
+rejections in place of the general ones, so that a list of 2025 units can state the reform.
+
 ``null_aliases`` are values that are known to mean "no code" (OneRoster's ``unspecified``), which
 give ``None`` instead of a rejection. In a list without parents, a spelling that names two codes
 makes the list invalid, so a lookup is never ambiguous. In a list with parents the same name may
@@ -55,8 +61,11 @@ CODELIST_DIR = PROJECT_ROOT / "mappings" / "codelists"
 
 _LIST_KEYS = frozenset({
     "name", "version", "title", "provenance", "valid_from", "valid_to", "codes", "null_aliases",
-    "source", "aliases", "parent_list", "maps_to", "prefixes",
+    "source", "aliases", "parent_list", "maps_to", "prefixes", "former_names", "messages",
 })
+# The rejections of the ``code`` step that a list's ``messages`` may word for itself.
+MESSAGE_KINDS = ("unknown", "unknown_in", "in_other_parent", "parent_missing", "former")
+_FORMER_KEYS = frozenset({"prefixes", "units"})
 _CODE_KEYS = frozenset({"code", "name", "aliases", "parent", "valid_from", "valid_to", "maps_to"})
 
 
@@ -178,6 +187,11 @@ class CodeList:
         # match_key forms of the prefixes, each split into its words.
         self.prefixes: tuple[tuple[str, ...], ...] = tuple(
             tuple(match_key(str(prefix)).split()) for prefix in header.get("prefixes") or ())
+        self.messages: dict[str, str] = dict(header.get("messages") or {})
+        former = header.get("former_names") or {}
+        self._former_prefixes = tuple(tuple(match_key(str(p)).split()) for p in former.get("prefixes") or ())
+        self._former = {match_key(str(name)): str(code)
+                        for code, names in (former.get("units") or {}).items() for name in names}
         self._load = load
         self._content: _Content | None = None
         self._lock = threading.Lock()
@@ -261,6 +275,24 @@ class CodeList:
         if day is not None and not found.valid_on(day):
             raise KeyError(code)
         return found.code
+
+    def message_key(self, kind: str, default: str) -> str:
+        """Return the catalogue key of this list's rejection ``kind``, else ``default``."""
+        return self.messages.get(kind, default)
+
+    def former_unit(self, value: str) -> str | None:
+        """Return the code of the unit that the former unit ``value`` became part of, if known.
+
+        The former names' own prefixes ("Tỉnh", "TP") may come before the name.
+        """
+        words = match_key(value).split()
+        found = self._former.get(" ".join(words))
+        for prefix in self._former_prefixes:
+            if found is None and len(words) > len(prefix) and tuple(words[:len(prefix)]) == prefix:
+                found = self._former.get(" ".join(words[len(prefix):]))
+        if found is None:
+            return None
+        return _pad(found, self._loaded().code_width)
 
     @property
     def numbered(self) -> bool:
@@ -400,11 +432,53 @@ def _read_header(document: dict[str, Any], origin: Path, problems: Problems) -> 
                                      and all(isinstance(p, str) and p.strip() for p in prefixes)):
         problems.add(f"{origin}: 'prefixes' must be a list of texts, like [Dân tộc]")
         header["prefixes"] = None
+    _check_messages(header, origin, problems)
+    _check_former_shape(header, origin, problems)
     maps_to = document.get("maps_to")
     if maps_to is not None and not (isinstance(maps_to, dict) and isinstance(maps_to.get("values"), list)):
         problems.add(f"{origin}: 'maps_to' must be {{field: <name>, values: [...]}}")
         header["maps_to"] = None
     return header
+
+
+def _check_messages(header: dict[str, Any], origin: Path, problems: Problems) -> None:
+    messages = header.get("messages")
+    if messages is None:
+        return
+    if not isinstance(messages, dict) or not all(
+            kind in MESSAGE_KINDS and isinstance(key, str) and key.startswith("mapping.")
+            for kind, key in messages.items()):
+        problems.add(f"{origin}: 'messages' must map {', '.join(MESSAGE_KINDS)} to catalogue keys "
+                     "that start with 'mapping.'")
+        header["messages"] = None
+
+
+def _check_former_shape(header: dict[str, Any], origin: Path, problems: Problems) -> None:
+    former = header.get("former_names")
+    if former is None:
+        return
+    units = former.get("units") if isinstance(former, dict) else None
+    prefixes = (former.get("prefixes") or []) if isinstance(former, dict) else None
+    if (not isinstance(former, dict) or set(former) - _FORMER_KEYS or not isinstance(units, dict)
+            or not all(isinstance(names, list) and all(isinstance(n, str) and n.strip() for n in names)
+                       for names in units.values())
+            or not (isinstance(prefixes, list) and all(isinstance(p, str) for p in prefixes))):
+        problems.add(f"{origin}: 'former_names' must be {{units: {{CODE: [NAME, ...]}}, "
+                     "prefixes: [TEXT, ...]}}")
+        header["former_names"] = None
+
+
+def _check_former(header: dict[str, Any], codes: Mapping[str, Code], spellings: _Spellings,
+                  where: str, problems: Problems) -> None:
+    """Check that each former name points at a code of the list and is not a current spelling."""
+    units = (header.get("former_names") or {}).get("units") or {}
+    width = _common_width(codes)
+    for code, names in units.items():
+        if _pad(str(code), width) not in codes:
+            problems.add(f"{where}: former_names for code '{code}', which the list does not have")
+        for name in names:
+            if match_key(str(name)) in spellings.coarse:
+                problems.add(f"{where}: former name '{name}' is also the spelling of a current code")
 
 
 def _provenance_field(document: dict[str, Any], where: str, problems: Problems) -> dict[str, str]:
@@ -482,6 +556,7 @@ def _build_content(header: dict[str, Any], entries: list[Any], provenance: dict[
         codes[code.code] = _narrow(code, header)
     _check_links(header, codes.values(), where, problems)
     spellings, children = _index(header, codes.values(), where, problems)
+    _check_former(header, codes, spellings, where, problems)
     parents = [c.parent for c in codes.values() if c.parent]
     return _Content(codes, spellings, children, provenance, _common_width(codes), _common_width(parents))
 

@@ -47,6 +47,12 @@ def table_label(file: str, sheet: str | None) -> str:
     return f"{file} [{sheet}]" if sheet else file
 
 
+def row_label(file: str | None, sheet: str | None, row: int | None) -> str:
+    """Return a row's place with no word of any language, for lists in messages: ``a.xlsx [6A]: 7``."""
+    label = table_label(file or "", sheet)
+    return f"{label}: {row}" if row else label
+
+
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose.
 
@@ -94,6 +100,8 @@ def _jsonable(value: Any) -> Any:
         return value
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     return str(value)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import gettext
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -150,7 +150,8 @@ gets the counts that are not zero, joined, as its ``detail``.
 """
 
 
-NAME_PARAMS = {"field": "field", "parent_field": "field", "column": "column", "columns": "columns"}
+NAME_PARAMS = {"field": "field", "parent_field": "field", "column": "column", "columns": "columns",
+               "differing_fields": "fields"}
 """Parameters that name a mapping field or a column, with the kind of name each holds.
 
 A private field of a mapping (a part of its dotted path starts with "_", as in
@@ -160,7 +161,8 @@ the text of ``virtual_name.<name>`` in their place, and the text of
 ``virtual_name.private_field`` for a private field without one of its own. A
 column whose name starts with "_" but has no text keeps its name, because a
 file's own header may start with "_". ``columns`` is a list of column names
-joined with ", ", and each name in it is described alone.
+joined with ", ", and each name in it is described alone. ``differing_fields`` is such a
+list of field names.
 """
 
 # Messages about a mapping file itself keep the names, because their reader edits that file,
@@ -173,7 +175,8 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
 
     Falls back to the other language, then to the key itself, so a missing
     translation shows up as a readable key instead of an exception. The
-    ``count`` parameter picks the plural form of a plural entry. A message of
+    ``count`` parameter picks the plural form of a plural entry. A ``problem`` parameter of
+    the form ``{"reason": key, "params": {...}}`` is translated first. A message of
     ``COUNTED_MESSAGES`` leaves out its counts of zero. The parameters of
     ``NAME_PARAMS`` show a private field or an adapter's own column by its text.
     """
@@ -182,6 +185,11 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
         parts = [translate(f"{key}.{name}", lang, count=params[name])
                  for name in counted if params.get(name)]
         params = {**params, "detail": ", ".join(parts)}
+    problem = params.get("problem")
+    if isinstance(problem, Mapping) and "reason" in problem:
+        # A message that quotes another one (a row's problem) stores its key and parameters.
+        quoted = translate(str(problem["reason"]), lang, **dict(problem.get("params") or {}))
+        params = {**params, "problem": quoted}
     if "target_file" in params and "target_table" not in params:
         # Rejections stored before ``target_table`` (file and sheet) name the file alone.
         params = {**params, "target_table": params["target_file"]}
@@ -253,11 +261,12 @@ def _describe_names(params: dict[str, object], lang: str | None) -> dict[str, ob
             described[param] = _entity_titles(value, lang)
     for param, kind in NAME_PARAMS.items():
         value = params.get(param)
-        if not isinstance(value, str) or not value or (kind != "field" and "_" not in value):
+        if not isinstance(value, str) or not value or (kind not in ("field", "fields") and "_" not in value):
             continue
-        if kind == "columns":
+        if kind in ("columns", "fields"):
             names = value.split(", ")
-            described[param] = ", ".join(_describe_name(name, "column", lang) for name in names)
+            each = "column" if kind == "columns" else "field"
+            described[param] = ", ".join(_describe_name(name, each, lang) for name in names)
         else:
             described[param] = _describe_name(value, kind, lang)
     return described

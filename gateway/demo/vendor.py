@@ -34,7 +34,10 @@ every other cell is the one an export without addresses would have.
 Faults (``VendorFault``) are planted like those of the OneRoster writer: each
 pupil gets one with probability ``fault_rate``, and when the rate is above zero
 every kind is also placed once in the first school. ``VendorSummary.planted``
-lists where each one is. Six kinds reject one student row each. Two kinds are
+lists where each one is. Four kinds reject one student row each. Two kinds
+name a commune that Cần Thơ has not had since 1 July 2025, which the student
+mapping (school-export/student v6) answers by storing the pupil without an
+address, with a warning, and versions 2 to 5 by rejecting the row. Two kinds are
 normalisations that the gateway must accept: names in NFD, and a personal
 number stored as a number, which lost its leading zero. The province codes
 that open that number (001 to 096) all start with 0, so the mapping's
@@ -169,13 +172,15 @@ OTHER_PROVINCE_COMMUNE_NAME = "Phường Long Xuyên"
 
 
 class VendorFault(StrEnum):
-    # Rejected kinds: the student row is rejected for the reason in the comment.
+    # Rejected kinds: the student row is rejected for the reason in the comment. The two commune
+    # kinds lose only the address (ingest.field_dropped) since school-export/student v6.
     BIRTH_DATE_INVALID = "birth_date_invalid"  # "31/02/2012": mapping.date_invalid
     BIRTH_DATE_TWO_DIGIT_YEAR = "birth_date_two_digit_year"  # "03/04/12": mapping.date_two_digit_year
     ETHNIC_GROUP_UNKNOWN = "ethnic_group_unknown"  # "Tà Mun": mapping.code_unknown
     LOCAL_ID_DUPLICATE = "local_id_duplicate"  # the code of the pupil before: ingest.duplicate_local_id
-    COMMUNE_UNKNOWN = "commune_unknown"  # "Phường Xuân Khánh": mapping.code_unknown_in
-    COMMUNE_OTHER_PROVINCE = "commune_other_province"  # "Phường Long Xuyên": mapping.code_in_other_parent
+    COMMUNE_UNKNOWN = "commune_unknown"  # "Phường Xuân Khánh": mapping.commune_2025_unknown_in
+    # "Phường Long Xuyên": mapping.commune_2025_in_other_province
+    COMMUNE_OTHER_PROVINCE = "commune_other_province"
     # Normalised kinds: the row is accepted with the clean value.
     NAME_NFD = "name_nfd"  # names in decomposed form (XLSX only: a CSV in Windows-1258 cannot hold it)
     PERSONAL_ID_ZERO_LOST = "personal_id_zero_lost"  # an 11-digit number, restored by pad_left

@@ -8,7 +8,8 @@ The decisions are:
   only in tone placement ("Hoà" and "Hòa"), so nothing is written and the stored text stays;
 - ``end``: requested by the row, or the record is absent from a bulk snapshot in its scope;
 - ``alias``: the record belongs to a source of higher precedence, so only the
-  crosswalk learns the new local id;
+  crosswalk learns the new local id. When the row's name, birth date or gender
+  (``identity.warn_fields``) differ from the record's, the run gets a warning;
 - ``outranked``: a local id linked to a record of a source of higher precedence
   gives other content than it gave last time. The change is not applied, and
   the crosswalk keeps the new content hash, so the change is counted once;
@@ -38,7 +39,7 @@ from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import execute_counted, execute_many, padded, plain_rows
 from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, SeenRecord, StagedRecord
-from gateway.text import match_key
+from gateway.text import collapse_spaces, match_key, tone_key
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,29 @@ KEEP_SEEN = (
 
 def source_namespace(source: str) -> str:
     return f"src:{source}"
+
+
+# How many places a warning about linked rows names, per entity.
+EXAMPLE_PLACES = 3
+
+
+@dataclass
+class LinkDifferences:
+    """Rows of one entity linked to another source's record whose identity fields differ.
+
+    ``examples`` contains the place (file, sheet, row) and the record id of the first rows.
+    Only field names are kept, never the values, because they are names and birth dates.
+    """
+
+    count: int = 0
+    fields: set[str] = field(default_factory=set)
+    examples: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+
+    def add(self, place: dict[str, Any], record_id: int, differing: Sequence[str]) -> None:
+        self.count += 1
+        self.fields.update(differing)
+        if len(self.examples) < EXAMPLE_PLACES:
+            self.examples.append((place, record_id))
 
 
 @dataclass
@@ -88,13 +112,17 @@ class Comparer:
     """Sets ``decision`` and ``record_id`` on every staged row of one run."""
 
     def __init__(self, db: peewee.Database, run: Run, precedence: Mapping[str, Sequence[str]],
-                 chunk_size: int = 1000, confirm_fields: Sequence[str] = ()):
+                 chunk_size: int = 1000, confirm_fields: Sequence[str] = (),
+                 warn_fields: Sequence[str] = ()):
         self.db = db
         self.run = run
         self.namespace = source_namespace(run.source)
         self.precedence = precedence
         self.chunk_size = chunk_size
         self.confirm_fields = tuple(confirm_fields)
+        self.warn_fields = tuple(warn_fields)
+        # Per entity, the rows linked to another source's record although a warn field differs.
+        self.link_differs: dict[str, LinkDifferences] = {}
         self.decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # Rows rejected while deciding, by reason (each is also a ``conflict`` decision).
         self.rejected: Counter[str] = Counter()
@@ -305,7 +333,10 @@ class Comparer:
                 return "update"
             # Another source described this person or school first: learn the local id,
             # and take the data over only with higher precedence.
-            return "update" if self._outranks(staged.entity, match.source) else "alias"
+            if self._outranks(staged.entity, match.source):
+                return "update"
+            self._note_link_differences(staged, match)
+            return "alias"
         staged.record_id = record.id
         if record.source == self.run.source and record.local_id != staged.local_id:
             # Found under an earlier local id of the record: the absence check, which compares
@@ -421,6 +452,22 @@ class Comparer:
             if match_key(str(mine)) != match_key(str(other)):
                 return name
         return None
+
+    def _note_link_differences(self, staged: SimpleNamespace, record: Record) -> None:
+        """Count a row linked to ``record`` whose warn fields differ from the record's.
+
+        The link is made, because the identifier and the confirm fields agree. The admin is
+        warned, because two sources that disagree about a pupil's name or gender need a look.
+        """
+        if not self.warn_fields or not staged.data:
+            return
+        ours, theirs = json.loads(staged.data), json.loads(record.data)
+        differing = [name for name in self.warn_fields
+                     if _identity_values_differ(ours.get(name), theirs.get(name))]
+        if not differing:
+            return
+        found = self.link_differs.setdefault(staged.entity, LinkDifferences())
+        found.add(json.loads(staged.place or "{}"), int(record.id), differing)
 
     def _outranks(self, entity: str, owner: str) -> bool:
         """Return whether this run's source may overwrite a record owned by ``owner``.
@@ -567,6 +614,23 @@ def _adapter_of(source: str) -> str | None:
 
     row = Source.get_or_none(Source.name == source)
     return row.adapter if row else None
+
+
+def _identity_values_differ(mine: Any, other: Any) -> bool:
+    """Tell whether two values of an identity field differ, where both are given.
+
+    Texts that differ only in case, spacing or the place of tone marks ("Hoà" and "HÒA")
+    are the same name. Other diacritics count, so "Văn" and "Vân" differ.
+    """
+    if mine in (None, "") or other in (None, ""):
+        return False
+    if isinstance(mine, str) and isinstance(other, str):
+        return _name_key(mine) != _name_key(other)
+    return bool(mine != other)
+
+
+def _name_key(text: str) -> str:
+    return tone_key(collapse_spaces(text).casefold())
 
 
 def _differ_in_zeros(local_id: str, other: str) -> bool:

@@ -15,11 +15,11 @@ from adapters.readahead import read_ahead
 from adapters.registry import get_adapter
 from gateway import schema_versions
 from gateway.clock import get_clock, utcnow
-from gateway.errors import GatewayError, InputError, TransientError
+from gateway.errors import GatewayError, InputError, TransientError, row_label
 from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.changes import summarize_updates
-from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
+from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, check_guard
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
 from gateway.ingest.stage import KeyColumns, Snapshot, Stager, mark_duplicates
@@ -200,11 +200,12 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
                        progress: Any) -> RunReport:
     runs.mark(run, "comparing")
     identity = settings.section("identity")
-    comparer = Comparer(db, run, identity["precedence"], confirm_fields=identity["confirm_fields"])
+    comparer = Comparer(db, run, identity["precedence"], confirm_fields=identity["confirm_fields"],
+                        warn_fields=identity["warn_fields"])
     phase_started = get_clock().monotonic()
     comparer.compare(snapshots)
     _log_phase(run, "run compared", phase_started)
-    warnings = _compare_warnings(comparer)
+    warnings = _compare_warnings(comparer, run.id)
     if warnings:
         _add_notices(run, warnings)
     for reason, count in comparer.rejected.items():
@@ -246,8 +247,9 @@ def with_rejected_entities(decisions: dict[str, dict[str, int]],
     return decisions
 
 
-def _compare_warnings(comparer: Comparer) -> list[GatewayError]:
-    """Return the warnings that compare found: ids that lost leading zeros, and ends by absence."""
+def _compare_warnings(comparer: Comparer, run_id: int) -> list[GatewayError]:
+    """Return the warnings that compare found: ids that lost leading zeros, ends by absence, and
+    links to records of other sources that differ from the row."""
     warnings = [
         GatewayError(key, entities=entity, count=count, old=old, new=new)
         for key, found in (("ingest.codes_lost_zeros", comparer.zeros_dropped),
@@ -258,7 +260,26 @@ def _compare_warnings(comparer: Comparer) -> list[GatewayError]:
     # ends that rows ask for, and the admin cannot tell that the input left records out.
     warnings.extend(GatewayError("ingest.ended_absent", entities=entity, count=count)
                     for entity, count in sorted(comparer.ended_absent.items()))
+    warnings.extend(_link_warning(run_id, entity, found)
+                    for entity, found in sorted(comparer.link_differs.items()))
     return warnings
+
+
+def _link_warning(run_id: int, entity: str, found: LinkDifferences) -> GatewayError:
+    """Return the warning about rows linked to another source's record that differs from them.
+
+    It names the fields and the first places and record ids, never a value.
+    """
+    record_ids = [record_id for _, record_id in found.examples]
+    # INFO, because the run's notice already tells the admin, in their language.
+    log.info("linked rows differ from the stored records",
+             extra=fields(run_id=run_id, entity=entity, count=found.count,
+                          fields=sorted(found.fields), record_ids=record_ids))
+    places = "; ".join(row_label(place.get("file"), place.get("sheet"), place.get("row"))
+                       for place, _ in found.examples)
+    return GatewayError("ingest.link_differs", entities=entity, count=found.count,
+                        differing_fields=", ".join(sorted(found.fields)), places=places,
+                        record_ids=", ".join(f"#{record_id}" for record_id in record_ids))
 
 
 def _add_notices(run: Run, errors: list[GatewayError]) -> None:

@@ -42,10 +42,11 @@ from gateway.codelists import load_codelists
 from gateway.entities import Entity, load_entities
 from gateway.errors import GatewayError, InputError, Place, RowError, table_label
 from gateway.ingest import runs
+from gateway.ingest.dropped import DroppedFields
 from gateway.ingest.given import Differing, TitleCheck, TitleSchoolError, with_given_columns
 from gateway.ingest.uncalculated import name_uncalculated
 from gateway.logs import fields
-from gateway.mapping.compiler import CompiledMapping, MissingColumns, column_groups
+from gateway.mapping.compiler import CompiledMapping, DroppedField, MissingColumns, column_groups
 from gateway.mapping.spec import MappingSpec, canonical_json
 from gateway.schema_versions import upgrade
 from gateway.store.bulk import (
@@ -172,6 +173,8 @@ class StageResult:
     ends_requested: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    # Rows stored without an ``on_error: drop`` object, by "entity.object".
+    dropped: Counter[str] = field(default_factory=Counter)
     notices: list[dict[str, Any]] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
     entities: set[str] = field(default_factory=set)
@@ -184,6 +187,7 @@ class StageResult:
             "ends_requested": dict(self.ends_requested),
             "skipped": dict(self.skipped),
             "rejected": dict(self.rejected),
+            "dropped": dict(self.dropped),
         }
 
 
@@ -279,6 +283,7 @@ class Stager:
         self.entities: dict[str, Entity] = load_entities()
         self.schemas = get_registry()
         self.result = StageResult()
+        self._dropped = DroppedFields()
         self._staged: list[tuple[Any, ...]] = []  # in the column order of INSERT_STAGED
         self._seen: list[tuple[int, int, str, str]] = []  # in the column order of UPSERT_SEEN
         # By (file, sheet), for _place_text: a stream object's id may be reused by the next one.
@@ -314,6 +319,8 @@ class Stager:
         self._flush()
         for notice in package.notices:
             self._notice(notice.level, notice.error)
+        for warning in self._dropped.warnings(self.run.id):
+            self._notice("warning", warning)
         for column, count in self._differing.counts.items():
             self._notice("warning", InputError(
                 "ingest.given_column_differs", place=self._differing.first[column],
@@ -495,6 +502,11 @@ class Stager:
             self._stage(entity, mapped.local_id, "end", place)
             self.result.ends_requested[entity] += 1
             return None
+        row_hash = raw.row_hash
+        if mapped.dropped:
+            self._count_dropped(entity, mapped.dropped, raw.origins)
+            # Not kept on the record, so that every run maps the row again and warns again.
+            row_hash = None
         school_field = required_school_field(mapping.spec, raw.stream, self.entities)
         if school_field and not self._scope_school(entity, mapped.record):
             self._reject(raw.stream, mapping, raw.cells, self._school_missing(mapping, school_field, place),
@@ -509,8 +521,19 @@ class Stager:
         document = canonical_json(record)
         digest = content_hash(version, document)
         return _Pending(raw.stream, mapping, raw.cells, place, mapped.local_id, record,
-                        document, digest, version, review, raw.row_hash, raw.origins,
+                        document, digest, version, review, row_hash, raw.origins,
                         raw.uncalculated)
+
+    def _count_dropped(self, entity: str, problems: tuple[DroppedField, ...],
+                       origins: dict[str, Place] | None) -> None:
+        for problem in problems:
+            origin = (origins or {}).get(problem.place.column or "")
+            if origin is not None:
+                # The value was joined from another file: point at the line where it is written.
+                problem.place = problem.place.with_(file=origin.file, sheet=origin.sheet,
+                                                    row=origin.row)
+            self._dropped.add(entity, problem.drop_scope, problem)
+            self.result.dropped[f"{entity}.{problem.drop_scope}"] += 1
 
     @staticmethod
     def _school_missing(mapping: CompiledMapping, field_name: str, place: Place) -> RowError:

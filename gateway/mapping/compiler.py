@@ -8,6 +8,10 @@ row's first problem, with the problems of its other fields.
 A field name may be a dotted path (``address.commune_code``): its value goes into
 a nested object of the record (``{"address": {"commune_code": ...}}``). Steps,
 joins and ``parent_field`` name such a field by its whole path.
+
+A field with ``on_error: drop`` does not reject the row when its steps fail. The
+field is left out instead, with every field of the same top-level object (the
+whole ``address``), and the row's ``MappedRow.dropped`` carries the problem.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class MappedRow:
     action: str
     local_id: str
     record: dict[str, Any]
+    # The problems of ``on_error: drop`` fields that were left out of the record.
+    dropped: tuple[DroppedField, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,32 @@ class FieldPlan:
     required: bool
     stored: bool
     reads: frozenset[str] = frozenset()  # output fields computed before this one
+    # With ``on_error: drop``, the path left out when the steps fail: the field itself, or the
+    # top-level object of a dotted field. ``None``: a failure rejects the row.
+    drops: str | None = None
+
+
+def drop_scope(name: str) -> str:
+    """Return the path that a failed ``on_error: drop`` field leaves out: its top-level object."""
+    return name.split(".", 1)[0]
+
+
+def in_scope(name: str, scope: str) -> bool:
+    """Tell whether the field ``name`` lies in the object ``scope`` or is that field."""
+    return name == scope or name.startswith(scope + ".")
 
 
 def is_stored(name: str) -> bool:
     """Return whether a field goes into the record: no part of its dotted path starts with ``_``."""
     return not any(part.startswith("_") for part in name.split("."))
+
+
+class DroppedField(MappingError):
+    """The problem of an ``on_error: drop`` field, whose ``drop_scope`` the record left out."""
+
+    def __init__(self, key: str, /, place: Place | None = None, *, drop_scope: str, **params: Any):
+        super().__init__(key, place=place, **params)
+        self.drop_scope = drop_scope
 
 
 class MissingColumns(Exception):
@@ -133,6 +160,7 @@ class CompiledMapping:
         if errors and problems is None:
             raise errors[0]
         self.fields = self._in_dependency_order(plans, set(document["fields"]), errors)
+        self._check_drops(self.fields, errors)
         if errors and problems is None:
             raise errors[0]
         self._by_name = {plan.name: plan for plan in self.fields}
@@ -283,6 +311,27 @@ class CompiledMapping:
                 errors.append(exc)
         return plans
 
+    def _check_drops(self, plans: list[FieldPlan], errors: list[ConfigurationError]) -> None:
+        """Reject an ``on_error: drop`` that could lose a required field or an identifier.
+
+        Dropping a scope leaves out every field in it, so none may be required. A field
+        outside the scope may not read one inside it, because it would keep a value built
+        from data that the row then drops.
+        """
+        scopes = {plan.drops for plan in plans if plan.drops is not None}
+        for plan in plans:
+            for scope in sorted(scopes):
+                inside = in_scope(plan.name, scope)
+                if inside and (plan.required or plan.name in self._identifiers):
+                    errors.append(ConfigurationError("error.mapping_drop_required",
+                                                     mapping=self.spec.label, field=plan.name,
+                                                     scope=scope))
+                read = sorted(name for name in plan.reads if in_scope(name, scope))
+                if not inside and read:
+                    errors.append(ConfigurationError("error.mapping_drop_read",
+                                                     mapping=self.spec.label, field=plan.name,
+                                                     read=read[0], scope=scope))
+
     def _check_containers(self, name: str, types: Mapping[str, frozenset[str] | None]) -> None:
         """Reject a stored dotted field whose outer path the schema declares as other than an object."""
         if not is_stored(name):
@@ -343,7 +392,8 @@ class CompiledMapping:
             value = steps(get(cells), out)
             return default if value is None else value
 
-        return FieldPlan(name, header, compute, required, stored, steps.reads)
+        drops = drop_scope(name) if spec.get("on_error") == "drop" else None
+        return FieldPlan(name, header, compute, required, stored, steps.reads, drops)
 
     @staticmethod
     def _join_plan(name: str, parts: list[str], required: bool, stored: bool) -> FieldPlan:
@@ -548,15 +598,44 @@ class CompiledMapping:
                     column=self.key_column or "")
             return MappedRow(action=action, local_id=local_id, record={})
         out: dict[str, Any] = {}
+        dropped: list[DroppedField] = []
         for plan in self.fields:
+            if any(in_scope(plan.name, problem.drop_scope) for problem in dropped):
+                out[plan.name] = None
+                continue
             try:
                 value = plan.compute(cells, out)
-            except StepError:
-                raise self._row_problems(cells, place) from None
+            except StepError as exc:
+                if plan.drops is None:
+                    raise self._row_problems(cells, place) from None
+                dropped.append(self._drop(plan, exc, out, place))
+                continue
             if value is None and plan.required:
                 raise self._row_problems(cells, place) from None
             out[plan.name] = value
-        return MappedRow(action=action, local_id=str(out["local_id"]), record=self._record(out))
+        return MappedRow(action=action, local_id=str(out["local_id"]), record=self._record(out),
+                         dropped=tuple(dropped))
+
+    def _drop(self, plan: FieldPlan, exc: StepError, out: dict[str, Any], place: Place) -> DroppedField:
+        """Leave out the scope of a failed ``on_error: drop`` field; return its problem."""
+        scope = plan.drops or plan.name
+        for name in out:
+            if in_scope(name, scope):
+                out[name] = None
+        problem = self._step_problem(plan, exc, place)
+        return DroppedField(problem.key, place=problem.place, drop_scope=scope, **problem.params)
+
+    @staticmethod
+    def _step_problem(plan: FieldPlan, exc: StepError, place: Place) -> MappingError:
+        """Return a step's failure as a row problem at the field's column.
+
+        A step that names the column in its message gives ``column=None``, filled in here.
+        """
+        params = exc.params
+        column = exc.column or plan.column
+        if "column" in params and params["column"] is None:
+            params = {**params, "column": column or ""}
+        return MappingError(exc.key, place=place.with_(column=column, field=plan.name), **params)
 
     def _row_problems(self, cells: Sequence[str], place: Place) -> MappingError:
         """Map a bad row again, field by field, and return its first problem with the others.
@@ -573,15 +652,22 @@ class CompiledMapping:
                                       **exc.params))
         out: dict[str, Any] = {}
         failed: set[str] = set()
+        dropped: list[DroppedField] = []
         for plan in self.fields:
-            if plan.reads & failed:
+            if plan.reads & failed or any(in_scope(plan.name, d.drop_scope) for d in dropped):
                 failed.add(plan.name)
                 continue
             problem = self._field_problem(plan, cells, out, place)
-            if problem is not None:
+            if problem is None:
+                continue
+            failed.add(plan.name)
+            if isinstance(problem, DroppedField):
+                # Listed after the problems that reject the row, so that one fix covers them all.
+                dropped.append(problem)
+            else:
                 found.append(problem)
-                failed.add(plan.name)
-        first, *others = found
+        problems: list[MappingError] = [*found, *dropped]
+        first, *others = problems
         first.others = tuple(others)
         return first
 
@@ -591,8 +677,9 @@ class CompiledMapping:
         try:
             value = plan.compute(cells, out)
         except StepError as exc:
-            return MappingError(exc.key, place=place.with_(column=exc.column or plan.column,
-                                                           field=plan.name), **exc.params)
+            if plan.drops is not None:
+                return self._drop(plan, exc, out, place)
+            return self._step_problem(plan, exc, place)
         if value is None and plan.required:
             return self._missing(plan, place)
         out[plan.name] = value

@@ -615,8 +615,8 @@ def _code(argument: Mapping[str, Any], context: StepContext) -> Step:
         if parent_field:
             parent = row.get(parent_field)
             if parent is None:
-                raise StepError("mapping.code_parent_missing", value=value, codelist=codelist.label,
-                                parent_field=parent_field)
+                raise _rejection(codelist, "parent_missing", "mapping.code_parent_missing",
+                                 value=value, codelist=codelist.label, parent_field=parent_field)
         def find(name: str) -> Any:
             if by_code:
                 return _lookup_code(codelist, name, parent)
@@ -654,20 +654,53 @@ def _lookup_code(codelist: CodeList, text: str, parent: Any) -> str:
 
 
 def _unknown(codelist: CodeList, value: Any, by_code: bool, parent: Any) -> StepError:
+    """Return the rejection of a value that the list lacks, in the list's own words if it has them."""
     if parent is not None:
+        parent_name = _parent_name(codelist, str(parent))
         elsewhere = _under_other_parents(codelist, str(value), by_code)
         if elsewhere:
-            return StepError("mapping.code_in_other_parent", value=value, codelist=codelist.label,
-                             parent=parent, found=elsewhere)
-        return StepError("mapping.code_unknown_in", value=value, codelist=codelist.label,
-                         parent=parent)
+            return _rejection(codelist, "in_other_parent", "mapping.code_in_other_parent",
+                              value=value, codelist=codelist.label, parent=parent,
+                              parent_name=parent_name, found=elsewhere)
+        return _rejection(codelist, "unknown_in", "mapping.code_unknown_in", value=value,
+                          codelist=codelist.label, parent=parent, parent_name=parent_name)
     if by_code:
         return StepError("mapping.code_not_in_list", value=value, codelist=codelist.label)
     if str(value).strip().isdigit() and codelist.numbered:
         # Lists such as the ethnic groups are numbered differently by different sources, so a
         # bare number is never looked up as a name.
         return StepError("mapping.code_number_not_name", value=value, codelist=codelist.label)
-    return StepError("mapping.code_unknown", value=value, codelist=codelist.label)
+    current = codelist.former_unit(str(value))
+    if current is not None:
+        # The former-unit messages name the column, so they get it like a list's own messages.
+        return StepError(codelist.message_key("former", "mapping.code_former"), value=value,
+                         codelist=codelist.label, code=current,
+                         current=codelist.name_of(current, "vi") or current, column=None)
+    return _rejection(codelist, "unknown", "mapping.code_unknown", value=value,
+                      codelist=codelist.label)
+
+
+def _rejection(lookup_list: CodeList, kind: str, default: str, /, **params: Any) -> StepError:
+    """Return a rejection of ``kind``, in the list's own message when its ``messages`` name one.
+
+    A list's own message names the column, so it gets ``column=None``, which the compiler
+    fills in with the field's column.
+    """
+    key = lookup_list.message_key(kind, default)
+    if key != default:
+        params["column"] = None
+    return StepError(key, **params)
+
+
+def _parent_name(codelist: CodeList, parent: str) -> str:
+    """Return the name of ``parent`` in the list's parent list ("Thành phố Cần Thơ"), else the code."""
+    if codelist.parent_list is None:
+        return parent
+    try:
+        parents = get_codelist(codelist.parent_list)
+    except ConfigurationError:
+        return parent
+    return parents.name_of(parent, "vi") or parent
 
 
 def _under_other_parents(codelist: CodeList, text: str, by_code: bool) -> str | None:

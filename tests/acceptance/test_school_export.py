@@ -36,6 +36,7 @@ from gateway.demo import (
     write_vendor_xlsx,
 )
 from gateway.demo.vendor import LOCAL_CODE
+from gateway.errors import row_label
 from gateway.ingest import service
 from gateway.store.changelog import horizon
 from gateway.store.models import Quarantine, Record
@@ -51,20 +52,23 @@ REJECTIONS = {
     VendorFault.BIRTH_DATE_TWO_DIGIT_YEAR: ("mapping.date_two_digit_year", "birth_date"),
     VendorFault.ETHNIC_GROUP_UNKNOWN: ("mapping.code_unknown", "ethnicity_code"),
     VendorFault.LOCAL_ID_DUPLICATE: ("ingest.duplicate_local_id", "local_id"),
-    VendorFault.COMMUNE_UNKNOWN: ("mapping.code_unknown_in", "address.commune_code"),
-    VendorFault.COMMUNE_OTHER_PROVINCE: ("mapping.code_in_other_parent", "address.commune_code"),
+}
+# Faults that cost the pupil only the address (on_error: drop), with the reason of the warning.
+DROPPED = {
+    VendorFault.COMMUNE_UNKNOWN: "mapping.commune_2025_unknown_in",
+    VendorFault.COMMUNE_OTHER_PROVINCE: "mapping.commune_2025_in_other_province",
 }
 # The rejection of the enrollment of a pupil row whose student row is rejected for its own
 # values: the enrollment names a student whose row this run rejected.
 UNKNOWN_PERSON = ("ingest.reference_rejected", "person_ref")
 # Schema version of the records of each entity.
 SCHEMA_VERSIONS = {"student": 2, "organization": 1, "class": 1, "enrollment": 1}
-# Enrollments stored from the tiny city, by shape: 37 pupil rows less the 5 rejected for their own
+# Enrollments stored from the tiny city, by shape: 37 pupil rows less the 3 rejected for their own
 # values. In the workbook the row with a duplicated pupil code opens a class block, so it gives
 # the pupil before it an enrollment in that class, which is rejected with the duplicate student
 # row (DUPLICATE_ROW). In the CSV list it repeats an enrollment of the same class, which the
 # stage step drops.
-ENROLLMENTS = {"xlsx": 31, "xls": 31, "csv1258": 31}
+ENROLLMENTS = {"xlsx": 33, "xls": 33, "csv1258": 33}
 # The rejection of the enrollment of the row with a duplicated pupil code, in the shapes where
 # that row starts another class.
 DUPLICATE_ROW = ("ingest.duplicate_row_reference", "person_ref")
@@ -137,11 +141,17 @@ def _expected_record(shape: str, pupil: Pupil) -> dict[str, Any]:
 def _expected_records(shape: str, summary: VendorSummary) -> dict[str, dict[str, Any]]:
     """Return the records of every pupil whose row has no rejected fault, by local id."""
     rejected = {p.ministry_id for p in summary.planted if p.kind in REJECTIONS}
-    return {
-        pupil.code: _expected_record(shape, pupil)
-        for _, pupils in city_pupils(SIZE, SEED) for pupil in pupils
-        if pupil.person.master_id not in rejected
-    }
+    without_address = {p.ministry_id for p in summary.planted if p.kind in DROPPED}
+    records = {}
+    for _, pupils in city_pupils(SIZE, SEED):
+        for pupil in pupils:
+            if pupil.person.master_id in rejected:
+                continue
+            record = _expected_record(shape, pupil)
+            if pupil.person.master_id in without_address:
+                del record["address"]
+            records[pupil.code] = record
+    return records
 
 
 def _class_id(pupil: Pupil) -> str:
@@ -290,11 +300,49 @@ def test_each_fault_rejected_at_its_place(store: StoreHandle, exports: dict[str,
     assert _rejections(report.run_id) == _expected_rejections(summary, shape)
     students = [row for row in _rejections(report.run_id) if row[0] == "student"]
     enrollments = [row for row in _rejections(report.run_id) if row[0] == "enrollment"]
-    assert len(students) == sum(summary.faults.values())
+    rejected_faults = sum(1 for planted in summary.planted if planted.kind in REJECTIONS)
+    assert len(students) == rejected_faults
     # Every rejected pupil. In the CSV list the duplicate's enrollment repeats the one of the
     # pupil before it, in the same class, so it is dropped instead.
     duplicate_dropped = 0 if shape in DUPLICATE_ROW_SHAPES else 1
-    assert len(enrollments) == sum(summary.faults.values()) - duplicate_dropped
+    assert len(enrollments) == rejected_faults - duplicate_dropped
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_old_commune_drops_only_address(store: StoreHandle, exports: dict[str, VendorSummary],
+                                        shape: str) -> None:
+    summary = exports[shape]
+    planted = [p for p in summary.planted if p.kind in DROPPED]
+
+    report = service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
+
+    stored = _stored(f"{shape}-demo")
+    assert planted
+    for fault in planted:
+        assert "address" not in stored[fault.local_id]
+    warnings = {n["params"]["problem"]["reason"]: n for n in report.notices
+                if n["error"] == "ingest.field_dropped"}
+    assert sorted(warnings) == sorted({DROPPED[p.kind] for p in planted})
+    for fault in planted:
+        warning = warnings[DROPPED[fault.kind]]
+        assert warning["level"] == "warning"
+        assert warning["params"]["field"] == "address"
+        assert row_label(fault.file, fault.sheet, fault.row) in warning["params"]["rows"]
+    assert report.counts["stage"]["dropped"] == {"student.address": len(planted)}
+
+
+@pytest.mark.parametrize("shape", ["xlsx", "csv1258"])
+def test_old_commune_warns_every_run(store: StoreHandle, exports: dict[str, VendorSummary],
+                                     shape: str) -> None:
+    summary = exports[shape]
+    first = service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
+
+    second = service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
+
+    assert second.changes == 0
+    assert second.counts["stage"]["dropped"] == first.counts["stage"]["dropped"]
+    assert [n["params"] for n in second.notices if n["error"] == "ingest.field_dropped"] == \
+        [n["params"] for n in first.notices if n["error"] == "ingest.field_dropped"]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -321,7 +369,8 @@ def test_export_notices_per_file(store: StoreHandle, exports: dict[str, VendorSu
 
     report = service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
 
-    notices = sorted((n["level"], n["error"], n["place"]["file"]) for n in report.notices)
+    notices = sorted((n["level"], n["error"], n["place"]["file"]) for n in report.notices
+                     if n["error"] != "ingest.field_dropped")
     assert notices == sorted(("warning", NOTICES[shape], name) for name in summary.files)
 
 

@@ -816,3 +816,81 @@ def test_prefixes_must_be_texts(tmp_path: Path) -> None:
 def test_numbered_lists() -> None:
     assert get_codelist("ethnic-group-1979").numbered
     assert not get_codelist("gender").numbered
+
+
+# -- former names ----------------------------------------------------------------------------------
+
+
+FORMER = {"name": "units", "version": 1, "provenance": "Test.",
+          "codes": [{"code": "92", "name": {"vi": "Thành phố Cần Thơ"}, "aliases": ["Cần Thơ"]}],
+          "former_names": {"prefixes": ["Tỉnh"], "units": {"92": ["Hậu Giang", "Sóc Trăng"]}},
+          "messages": {"former": "mapping.province_2025_former"}}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Hậu Giang", "92"), ("TỈNH SÓC TRĂNG", "92"), ("hau giang", "92"),
+    ("Cần Thơ", None), ("Bạc Liêu", None), ("Tỉnh", None),
+], ids=["name", "prefix-case", "no-diacritics", "current-name", "other", "prefix-alone"])
+def test_former_unit_found(tmp_path: Path, value: str, expected: str | None) -> None:
+    assert load_one(tmp_path, FORMER).former_unit(value) == expected
+
+
+def test_former_name_is_not_spelling(tmp_path: Path) -> None:
+    with pytest.raises(KeyError):
+        load_one(tmp_path, FORMER).lookup("Hậu Giang")
+
+
+def test_former_name_of_current_code_rejected(tmp_path: Path) -> None:
+    document = {**FORMER, "former_names": {"units": {"92": ["Cần Thơ"]}}}
+
+    problems = problems_of(tmp_path, document)
+
+    assert any("former name 'Cần Thơ' is also the spelling" in p for p in problems)
+
+
+def test_former_name_of_absent_code_rejected(tmp_path: Path) -> None:
+    document = {**FORMER, "former_names": {"units": {"93": ["Hậu Giang"]}}}
+
+    assert any("former_names for code '93'" in p for p in problems_of(tmp_path, document))
+
+
+@pytest.mark.parametrize("messages", [{"odd": "mapping.x"}, {"former": "ingest.x"}, ["mapping.x"]],
+                         ids=["unknown-kind", "not-mapping-key", "not-a-map"])
+def test_invalid_messages_rejected(tmp_path: Path, messages: Any) -> None:
+    problems = problems_of(tmp_path, {**FORMER, "messages": messages})
+
+    assert any("'messages' must map" in p for p in problems)
+
+
+def test_province_list_names_29_former_provinces() -> None:
+    provinces = get_codelist("province-2025")
+    document = yaml.safe_load((PROJECT_ROOT / "mappings" / "codelists" / "province-2025" / "v1.yaml")
+                              .read_text(encoding="utf-8"))
+    former = [name for names in document["former_names"]["units"].values() for name in names]
+
+    # 63 provinces before 1 July 2025, 34 after it.
+    assert len(former) == 63 - len(provinces.codes) == 29
+    assert len({match_key(name) for name in former}) == 29
+    for name in former:
+        with pytest.raises(KeyError):
+            provinces.lookup(name)
+    assert provinces.former_unit("Hậu Giang") == provinces.former_unit("Sóc Trăng") == "92"
+    assert provinces.former_unit("Quảng Bình") == provinces.lookup("Quảng Trị")
+    assert provinces.former_unit("Bà Rịa - Vũng Tàu") == provinces.lookup("Hồ Chí Minh")
+
+
+@pytest.mark.parametrize("key", ["mapping.province_2025_unknown", "mapping.province_2025_former",
+                                 "mapping.commune_2025_unknown_in",
+                                 "mapping.commune_2025_in_other_province",
+                                 "mapping.commune_2025_province_missing", "mapping.code_former"])
+def test_reform_messages_plain(key: str) -> None:
+    from gateway.i18n import translate
+
+    for lang in ("vi", "en"):
+        text = translate(key, lang, value="Hậu Giang", column="Tỉnh/Thành phố", current="Thành phố Cần Thơ",
+                         code="92", parent_name="Thành phố Cần Thơ", found="30307 Phường Long Xuyên (91)",
+                         codelist="province-2025@1", parent="92", parent_field="address.province_code")
+        assert "Tỉnh/Thành phố" in text
+        assert "@1" not in text
+        assert "cấp trên" not in text
+        assert "alias" not in text

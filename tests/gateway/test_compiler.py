@@ -387,7 +387,7 @@ def test_commune_looked_up_in_province_of_row() -> None:
     assert record == {"local_id": "1", "province_code": "92", "commune_code": "31212",
                       "label": "31212 92"}
     error = rejection_of(mapping, ["1", "Phường Thốt Nốt", "Hà Nội"])
-    assert error.key == "mapping.code_in_other_parent"
+    assert error.key == "mapping.commune_2025_in_other_province"
     assert (error.place.field, error.place.column) == ("commune_code", "Xã")
 
 

@@ -162,16 +162,17 @@ def test_commune_after_its_province() -> None:
 def test_unknown_commune_rejected_at_nested_field() -> None:
     error = rejection(row_with(**{"Phường/Xã": "Phường Xuân Khánh"}))
 
-    assert error.key == "mapping.code_unknown_in"
+    assert error.key == "mapping.commune_2025_unknown_in"
     assert error.place == PLACE.with_(column="Phường/Xã", field="address.commune_code")
     assert error.params == {"value": "Phường Xuân Khánh", "codelist": "commune-2025@1",
-                            "parent": "92"}
+                            "parent": "92", "parent_name": "Thành phố Cần Thơ",
+                            "column": "Phường/Xã"}
 
 
 def test_commune_of_other_province_rejected() -> None:
     error = rejection(row_with(**{"Phường/Xã": "Phường Long Xuyên"}))
 
-    assert error.key == "mapping.code_in_other_parent"
+    assert error.key == "mapping.commune_2025_in_other_province"
     assert error.place == PLACE.with_(column="Phường/Xã", field="address.commune_code")
     assert error.params["found"] == "30307 Phường Long Xuyên (91)"
     assert "Phường Long Xuyên" in translate(error.key, lang="vi", **error.params)
@@ -187,7 +188,7 @@ def test_commune_name_found_within_its_province() -> None:
 def test_commune_without_province_rejected() -> None:
     error = rejection(row_with(**{"Tỉnh/Thành phố": ""}))
 
-    assert error.key == "mapping.code_parent_missing"
+    assert error.key == "mapping.commune_2025_province_missing"
     assert error.params["parent_field"] == "address.province_code"
     assert error.place.field == "address.commune_code"
 
@@ -331,3 +332,84 @@ def test_file_format_takes_dotted_parent_field() -> None:
     problems = Problems()
 
     assert check_document(STUDENT, "test", problems), problems.items
+
+
+# -- on_error: drop ------------------------------------------------------------------------------
+
+
+DROPPING = with_fields(address__province_code={**PROVINCE, "on_error": "drop"},
+                       address__commune_code={**COMMUNE, "on_error": "drop"})
+
+
+def test_drop_keeps_row_without_object() -> None:
+    mapped = compile_document(DROPPING).map(row_with(**{"Phường/Xã": "Phường An Hòa"}), PLACE)
+
+    assert "address" not in mapped.record
+    assert mapped.record["local_id"] == "HS01"
+    [problem] = mapped.dropped
+    assert problem.key == "mapping.commune_2025_unknown_in"
+    assert problem.drop_scope == "address"
+    assert problem.place == PLACE.with_(column="Phường/Xã", field="address.commune_code")
+    assert problem.params["column"] == "Phường/Xã"
+
+
+def test_drop_of_province_skips_commune() -> None:
+    mapped = compile_document(DROPPING).map(row_with(**{"Tỉnh/Thành phố": "Hậu Giang"}), PLACE)
+
+    assert "address" not in mapped.record
+    [problem] = mapped.dropped
+    assert problem.key == "mapping.province_2025_former"
+    assert problem.params["code"] == "92"
+    assert problem.params["current"] == "Thành phố Cần Thơ"
+
+
+def test_good_row_drops_nothing() -> None:
+    mapped = compile_document(DROPPING).map(ROW, PLACE)
+
+    assert mapped.dropped == ()
+    assert mapped.record["address"]["commune_code"] == "31135"
+
+
+def test_bad_row_lists_dropped_problem_last() -> None:
+    document = copy.deepcopy(DROPPING)
+    document["fields"]["birth_date"] = {"column": "Họ và tên", "steps": [{"date": {"formats": ["%d/%m/%Y"]}}]}
+
+    error = rejection(row_with(**{"Phường/Xã": "Phường An Hòa"}), document)
+
+    assert error.key == "mapping.date_invalid"
+    assert [other.key for other in error.others] == ["mapping.commune_2025_unknown_in"]
+
+
+def test_drop_rejected_on_required_field() -> None:
+    document = with_fields(address__province_code={**PROVINCE, "on_error": "drop"},
+                           address__detail={"column": "Số nhà, đường", "required": True})
+
+    error = configuration_error(document)
+
+    assert error.key == "error.mapping_drop_required"
+    assert error.params["field"] == "address.detail"
+    assert error.params["scope"] == "address"
+
+
+def test_drop_rejected_on_identifier() -> None:
+    document = with_fields(local_id={"column": "Mã HS", "required": True, "on_error": "drop"})
+
+    assert configuration_error(document).key == "error.mapping_drop_required"
+
+
+def test_drop_rejected_when_read_outside() -> None:
+    document = with_fields(address__province_code={**PROVINCE, "on_error": "drop"},
+                           label={"join": ["address.province_code", "full_name"]})
+
+    error = configuration_error(document)
+
+    assert error.key == "error.mapping_drop_read"
+    assert error.params["field"] == "label"
+
+
+def test_file_format_takes_on_error() -> None:
+    problems = Problems()
+
+    assert check_document(DROPPING, "test", problems)
+    assert not check_document(with_fields(address__province_code={**PROVINCE, "on_error": "skip"}),
+                              "test", Problems())

@@ -300,11 +300,12 @@ def test_commune_found_in_province(step: dict[str, Any], value: str, expected: s
 
 @pytest.mark.usefixtures("communes")
 @pytest.mark.parametrize(("step", "row", "key"), [
-    pytest.param(COMMUNE, {"province_code": "01"}, "mapping.code_in_other_parent", id="other-province"),
-    pytest.param(COMMUNE, {"province_code": "00"}, "mapping.code_in_other_parent",
+    pytest.param(COMMUNE, {"province_code": "01"}, "mapping.commune_2025_in_other_province",
+                 id="other-province"),
+    pytest.param(COMMUNE, {"province_code": "00"}, "mapping.commune_2025_in_other_province",
                  id="unknown-province"),
-    pytest.param(COMMUNE, {}, "mapping.code_parent_missing", id="no-province"),
-    pytest.param(COMMUNE_BY_CODE, {"province_code": "01"}, "mapping.code_in_other_parent",
+    pytest.param(COMMUNE, {}, "mapping.commune_2025_province_missing", id="no-province"),
+    pytest.param(COMMUNE_BY_CODE, {"province_code": "01"}, "mapping.commune_2025_in_other_province",
                  id="code-in-other-province"),
 ])
 def test_commune_rejected(step: dict[str, Any], row: dict[str, Any], key: str) -> None:
@@ -317,7 +318,7 @@ def test_commune_rejected(step: dict[str, Any], row: dict[str, Any], key: str) -
 @pytest.mark.usefixtures("communes")
 def test_commune_other_province_named() -> None:
     error = rejection([COMMUNE], "Phường Long Xuyên", row={"province_code": "92"})
-    assert error.key == "mapping.code_in_other_parent"
+    assert error.key == "mapping.commune_2025_in_other_province"
     assert error.params["parent"] == "92"
     assert error.params["found"] == "30307 Phường Long Xuyên (91)"
     assert "30307 Phường Long Xuyên (91)" in translate(error.key, lang="en", **error.params)
@@ -326,7 +327,7 @@ def test_commune_other_province_named() -> None:
 @pytest.mark.usefixtures("communes")
 def test_commune_in_several_provinces_listed() -> None:
     error = rejection([COMMUNE], "Tân Thành", row={"province_code": "01"})
-    assert error.key == "mapping.code_in_other_parent"
+    assert error.key == "mapping.commune_2025_in_other_province"
     assert error.params["found"].count("(") == 9
 
 
@@ -337,8 +338,10 @@ def test_commune_in_several_provinces_listed() -> None:
 ])
 def test_commune_in_no_province_unknown(step: dict[str, Any], value: str) -> None:
     error = rejection([step], value, row={"province_code": "92"})
-    assert error.key == "mapping.code_unknown_in"
-    assert error.params == {"value": value, "codelist": "commune-2025@1", "parent": "92"}
+    assert error.key == "mapping.commune_2025_unknown_in"
+    # The step leaves the column to the compiler, which knows the field's header.
+    assert error.params == {"value": value, "codelist": "commune-2025@1", "parent": "92",
+                            "parent_name": "Thành phố Cần Thơ", "column": None}
 
 
 @pytest.mark.usefixtures("communes")

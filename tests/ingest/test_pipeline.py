@@ -415,3 +415,93 @@ def test_identical_repeat_is_not_rejected(store: StoreHandle, tmp_path: Path) ->
     report = ingest(store, pkg.write_package(tmp_path / "a", tables))
     assert report.counts["stage"]["rejected"] == {}
     assert active("student") == 2
+
+
+def link_notices(report: service.RunReport) -> list[dict]:
+    return [n for n in report.notices if n["error"] == "ingest.link_differs"]
+
+
+def test_link_with_other_name_warns(store: StoreHandle, tmp_path: Path, owned: Record,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    other = _one_pupil("z5", "0123456789", "2015-03-04")
+    other["users"][0]["givenName"] = "Bình"
+    other["demographics"][0]["sex"] = "male"
+
+    with caplog.at_level("INFO"):
+        report = ingest(store, pkg.write_package(tmp_path / "b", other), source="vendor-b")
+
+    assert decisions(report, "student") == {"alias": 1}
+    [notice] = link_notices(report)
+    assert notice["level"] == "warning"
+    assert notice["params"]["count"] == 1
+    assert notice["params"]["differing_fields"] == "full_name, gender"
+    assert notice["params"]["record_ids"] == f"#{owned.id}"
+    assert notice["params"]["places"] == "users.csv: 2"
+    assert "Bình" not in json.dumps(notice, ensure_ascii=False)
+    assert "Bình" not in caplog.text
+    assert "(full_name)" in notice["message"]
+    assert Record.get_by_id(owned.id).data == owned.data
+
+
+def test_link_differing_in_tone_placement_is_quiet(store: StoreHandle, tmp_path: Path,
+                                                   owned: Record) -> None:
+    first = _one_pupil("u7", "0777", "2015-03-04")
+    first["users"][0].update(middleName="Thị Hoà", givenName="Thuỷ")
+    ingest(store, pkg.write_package(tmp_path / "a7", first), source="vendor-a7")
+    same = _one_pupil("z7", "0777", "2015-03-04")
+    same["users"][0].update(familyName="NGUYỄN", middleName="thị  hòa", givenName="THỦY")
+
+    report = ingest(store, pkg.write_package(tmp_path / "b7", same), source="vendor-b7")
+
+    assert decisions(report, "student") == {"alias": 1}
+    assert link_notices(report) == []
+
+
+def test_link_warning_counts_rows_and_names_three(store: StoreHandle, tmp_path: Path,
+                                                  owned: Record) -> None:
+    tables = pkg.city(students=4)
+    for number, user in enumerate(tables["users"], start=1):
+        user["userMasterIdentifier"] = f"0800{number}"
+    tables["demographics"] = [{"sourcedId": u["sourcedId"], "birthDate": "2015-03-04", "sex": "female"}
+                              for u in tables["users"]]
+    ingest(store, pkg.write_package(tmp_path / "a", tables), source="vendor-a4")
+    for user in tables["users"]:
+        user["sourcedId"] = "x" + user["sourcedId"]
+        user["givenName"] = "Khác"
+    for row in tables["demographics"]:
+        row["sourcedId"] = "x" + row["sourcedId"]
+    for row in tables["enrollments"]:
+        row["userSourcedId"] = "x" + row["userSourcedId"]
+
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables), source="vendor-b4")
+
+    assert decisions(report, "student") == {"alias": 4}
+    [notice] = link_notices(report)
+    assert notice["params"]["count"] == 4
+    assert notice["params"]["differing_fields"] == "full_name"
+    assert len(notice["params"]["record_ids"].split(", ")) == 3
+    assert notice["params"]["places"].count("users.csv") == 3
+
+
+def test_link_warning_off_without_warn_fields(store: StoreHandle, tmp_path: Path, owned: Record,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(store.settings.data["identity"], "warn_fields", [])
+    other = _one_pupil("z5", "0123456789", "2015-03-04")
+    other["users"][0]["givenName"] = "Bình"
+
+    report = ingest(store, pkg.write_package(tmp_path / "b", other), source="vendor-b")
+
+    assert decisions(report, "student") == {"alias": 1}
+    assert link_notices(report) == []
+
+
+@pytest.mark.parametrize(("mine", "other", "differ"), [
+    ("Nguyễn Thị Hoà", "NGUYỄN  thị hòa", False),
+    ("Lê Văn", "Lê Vân", True),
+    ("2015-03-04", "2015-03-05", True),
+    ("female", None, False),
+], ids=["tone-case-space", "other-letter", "date", "one-missing"])
+def test_identity_values_differ(mine: str, other: str | None, differ: bool) -> None:
+    from gateway.ingest.compare import _identity_values_differ
+
+    assert _identity_values_differ(mine, other) is differ
