@@ -25,6 +25,8 @@ from gateway.schema_versions import REVIEW_REASONS, configure
 from gateway.store.models import MappingVersion, Record
 
 MISSING = "—"
+# The exit code of the gateway command for an error, such as an id that names no record.
+EXIT_NOT_FOUND = 1
 
 
 def reason_title(reason: str) -> str:
@@ -68,11 +70,14 @@ def records_end(app: AppContext, record_ids: tuple[int, ...], by: str | None) ->
     result = service.end_records(db, app.settings, list(record_ids), by or getpass.getuser())
     documents = [report.as_dict() for report in result.reports]
     lines = [line for document in documents for line in run_lines(document)]
-    if result.unknown:
-        lines.append(t("records.end_unknown", ids=", ".join(map(str, result.unknown))))
     if result.not_active:
         lines.append(t("records.end_not_active", ids=", ".join(map(str, result.not_active))))
     app.emit({"runs": documents, "unknown": result.unknown, "not_active": result.not_active}, lines)
+    if result.unknown:
+        # Not found is an error, as in `records show`: the other ids are ended all the same.
+        if not app.json_output:
+            click.echo(t("records.end_unknown", ids=", ".join(map(str, result.unknown))), err=True)
+        raise click.exceptions.Exit(EXIT_NOT_FOUND)
 
 
 def _reason_order(item: tuple[str, int]) -> int:

@@ -89,7 +89,9 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         lines.extend(update_lines(report["counts"].get("updates", {})))
         lines.extend(guard_lines(report.get("guard") or {}))
     if report.get("approved_by"):
-        lines.append(t("run.approved_by", approver=report["approved_by"]))
+        # A run of `gateway records end` records who ended the records in the same column.
+        key = "run.ended_by" if report.get("job") == "end" else "run.approved_by"
+        lines.append(t(key, approver=report["approved_by"]))
     if report["state"] == "held":
         lines.append(t("run.held_hint", run_id=report["run_id"]))
     return lines

@@ -47,6 +47,7 @@ class RunReport:
     guard: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     approved_by: str | None = None
+    job: str = "ingest"
 
     @property
     def file_errors(self) -> int:
@@ -65,7 +66,7 @@ class RunReport:
         return {"run_id": self.run_id, "state": self.state, "source": self.source,
                 "changes": self.changes, "file_errors": self.file_errors, "counts": self.counts,
                 "notices": self.notices, "guard": self.guard, "error": self.error,
-                "approved_by": self.approved_by}
+                "approved_by": self.approved_by, "job": self.job}
 
 
 def ensure_source(name: str, adapter: str) -> Source:
@@ -222,7 +223,7 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
                    for figures in entity.get("schools", [])}
         log.warning("run held by guard", extra=fields(run_id=run.id, source=run.source,
                                                       schools=len(schools)))
-        return _report(run)
+        return run_report(run)
     runs.mark(run, "applying", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
     return _apply(db, settings, run, progress, decisions)
 
@@ -294,7 +295,7 @@ def _apply(db: peewee.Database, settings: Settings, run: Run, progress: Any,
     # Staged rows carry personal data and are no longer needed once applied.
     runs.discard_staged([run.id])
     runs.release_source(run)
-    return _report(run)
+    return run_report(run)
 
 
 def approve(db: peewee.Database, settings: Settings, run_id: int, approver: str,
@@ -372,14 +373,16 @@ def _pid() -> int:
     return os.getpid()
 
 
-def _report(run: Run) -> RunReport:
+def run_report(run: Run) -> RunReport:
+    """Return the report of a stored run, as ``runs show`` prints it."""
     return RunReport(
         run_id=run.id, state=run.state, source=run.source,
         counts=json.loads(run.counts or "{}"), notices=json.loads(run.notices or "[]"),
         guard=json.loads(run.guard) if run.guard else None,
         error=json.loads(run.error) if run.error else None, approved_by=run.approved_by,
+        job=run.job,
     )
 
 
 def report_of(run_id: int) -> RunReport:
-    return _report(runs.get_run(run_id))
+    return run_report(runs.get_run(run_id))
