@@ -218,6 +218,21 @@ def test_file_error_exits_four(home: Path) -> None:
     assert json.loads(result.stdout)["file_errors"] == 1
 
 
+def test_log_lines_go_to_log_file(home: Path) -> None:
+    tables = pkg.city(students=2)
+    folder = pkg.write_package(home / "pkg", tables)
+    (folder / "users.csv").write_text("sourcedId;givenName\nu1;An\n", encoding="utf-8")
+
+    quiet = run(home, "ingest", str(folder), "--adapter", "oneroster", expect=4)
+    loud = run(home, "ingest", str(folder), "--adapter", "oneroster", expect=4,
+               env={"GATEWAY_LOGGING__CONSOLE_LEVEL": "WARNING"})
+
+    logged = (home / "var" / "log" / "gateway.log").read_text(encoding="utf-8")
+    assert quiet.stderr == ""
+    assert logged.count("WARNING adapters.oneroster.package: oneroster file not read") == 2
+    assert "WARNING adapters.oneroster.package: oneroster file not read" in loud.stderr
+
+
 def test_runs_list_counts_file_errors(home: Path) -> None:
     tables = pkg.city(students=2)
     run(home, "ingest", str(pkg.write_package(home / "good", tables)), "--adapter", "oneroster",
