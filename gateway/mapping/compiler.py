@@ -456,8 +456,8 @@ class CompiledMapping:
         try:
             value = plan.compute(cells, out)
         except StepError as exc:
-            return MappingError(exc.key, place=place.with_(column=plan.column, field=plan.name),
-                                **exc.params)
+            key, params = _step_message(exc, plan)
+            return MappingError(key, place=place.with_(column=plan.column, field=plan.name), **params)
         if value is None and plan.required:
             return self._missing(plan, place)
         out[plan.name] = value
@@ -535,6 +535,19 @@ class CompiledMapping:
                 target = target.setdefault(part, {})
             target[path[-1]] = value
         return record
+
+
+def _step_message(error: StepError, plan: FieldPlan) -> tuple[str, dict[str, Any]]:
+    """Return the message key and parameters of a step's error in field ``plan``.
+
+    A message that names the column (``StepError.column_key``) gets the field's column, or,
+    for a field without one, its own key with the field's name.
+    """
+    if error.column_key is None:
+        return error.key, error.params
+    if plan.column:
+        return error.column_key, {**error.params, "column": plan.column}
+    return error.key, {**error.params, "field": plan.name}
 
 
 def check_mapping(spec: MappingSpec) -> list[ConfigurationError]:

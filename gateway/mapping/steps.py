@@ -39,9 +39,17 @@ _NO_ROW: Row = {}
 
 
 class StepError(Exception):
-    def __init__(self, key: str, **params: Any):
+    """A value that a step cannot transform: the row is rejected with ``key`` and ``params``.
+
+    ``column_key`` is the message to use instead when the field reads one column of the
+    file, and the mapping then adds that column to ``params`` as ``column``. Without a
+    column, the message keeps ``key`` and gets the field's name as ``field``.
+    """
+
+    def __init__(self, key: str, column_key: str | None = None, **params: Any):
         super().__init__(key)
         self.key = key
+        self.column_key = column_key
         self.params = params
 
 
@@ -621,6 +629,12 @@ def _unknown(codelist: CodeList, value: Any, by_code: bool, parent: Any) -> Step
                              parent=parent, found=elsewhere)
         return StepError("mapping.code_unknown_in", value=value, codelist=codelist.label,
                          parent=parent)
+    if len(codelist.codes) <= SHORT_LIST_MAX:
+        # The person who fixes the file reads the accepted values, by name in their language
+        # (or by code). ``codelist`` stays in the parameters for --json, not in the text.
+        return StepError("mapping.code_not_accepted_field", column_key="mapping.code_not_accepted",
+                         value=value, codelist=codelist.label, accepted_from=codelist.label,
+                         accepted_by="code" if by_code else "name")
     if by_code:
         return StepError("mapping.code_not_in_list", value=value, codelist=codelist.label)
     if str(value).strip().isdigit() and codelist.numbered:
@@ -628,6 +642,10 @@ def _unknown(codelist: CodeList, value: Any, by_code: bool, parent: Any) -> Step
         # bare number is never looked up as a name.
         return StepError("mapping.code_number_not_name", value=value, codelist=codelist.label)
     return StepError("mapping.code_unknown", value=value, codelist=codelist.label)
+
+
+SHORT_LIST_MAX = 10
+"""Largest code list whose rejection message lists every accepted value (gender: Nam, Nữ)."""
 
 
 def _under_other_parents(codelist: CodeList, text: str, by_code: bool) -> str | None:
