@@ -21,7 +21,7 @@ from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, check_guard
 from gateway.ingest.references import check_references
-from gateway.ingest.stage import KeyColumns, Snapshot, Stager, mark_duplicates
+from gateway.ingest.stage import KeyColumns, Snapshot, Stager, UnreadEntities, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.compiler import column_groups
 from gateway.mapping.registry import active_specs
@@ -100,10 +100,9 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         # Inside the try: a run that cannot take its source is marked failed, not left staging.
         superseded = runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
         log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
-        stage_result, snapshots, columns = _stage(db, settings, run, adapter, path, progress,
-                                                  superseded, given or {})
+        staged = _stage(db, settings, run, adapter, path, progress, superseded, given or {})
         _log_phase(run, "run staged", started)
-        report = _compare_and_apply(db, settings, run, snapshots, stage_result, columns, progress)
+        report = _compare_and_apply(db, settings, run, staged, progress)
     except GatewayError as exc:
         _fail(run, exc)
         raise
@@ -169,9 +168,18 @@ def _fail(run: Run, error: GatewayError) -> None:
     log.log(level, "run failed", extra=fields(run_id=run.id, error=error.key))
 
 
+@dataclass
+class _Staged:
+    """The results of staging that compare and the reference check read."""
+
+    counts: dict[str, Any]
+    snapshots: list[Snapshot]
+    columns: KeyColumns
+    unread_entities: UnreadEntities
+
+
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
-           progress: Any, superseded: list[int], given: dict[str, str]
-           ) -> tuple[dict[str, Any], list[Snapshot], KeyColumns]:
+           progress: Any, superseded: list[int], given: dict[str, str]) -> _Staged:
     specs = active_specs(adapter.key, run.source)
     if not specs:
         raise InputError("error.no_mappings", adapter=adapter.key)
@@ -187,12 +195,12 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     result.notices.extend(_superseded_notices(run, superseded))
     run.notices = json.dumps(result.notices, ensure_ascii=False)
     run.save()
-    return counts, result.snapshots, result.columns
+    return _Staged(counts, result.snapshots, result.columns, result.unread_entities)
 
 
-def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapshots: list[Snapshot],
-                       stage_counts: dict[str, Any], columns: KeyColumns,
+def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged: _Staged,
                        progress: Any) -> RunReport:
+    snapshots, stage_counts = staged.snapshots, staged.counts
     runs.mark(run, "comparing")
     identity = settings.section("identity")
     comparer = Comparer(db, run, identity["precedence"], confirm_fields=identity["confirm_fields"])
@@ -205,7 +213,8 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     for reason, count in comparer.rejected.items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
-    for reason, count in check_references(db, run, columns=columns).items():
+    for reason, count in check_references(db, run, columns=staged.columns,
+                                          unread=staged.unread_entities).items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     _log_phase(run, "references checked", phase_started)
     # Counted now, because the retention settings may prune the quarantine rows later.

@@ -268,3 +268,28 @@ def test_table_stream_read_in_words(store: StoreHandle, lang: str, expected: str
     lines = run_lines(report_with(counts, []))
 
     assert any(line.endswith(expected) for line in lines)
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", "4 rows were not stored because the file lacks a column they need (see the error notices below)."),
+    ("vi", "4 dòng không được ghi vì tệp thiếu cột cần thiết (xem thông báo lỗi bên dưới)."),
+])
+def test_unmapped_rows_not_called_skipped(store: StoreHandle, lang: str, expected: str) -> None:
+    set_language(lang)
+    counts = {"stage": {"rows_read": {"table": 4}, "unmapped": {"table": 4}, "skipped": {}},
+              "decisions": {}}
+
+    lines = run_lines(report_with(counts, []))
+
+    assert expected in lines
+    assert not any("×" in line for line in lines)
+
+
+def test_skipped_rows_name_stream_in_language(store: StoreHandle) -> None:
+    set_language("vi")
+    counts = {"stage": {"skipped": {"table": 2, "users: parent": 1}}, "decisions": {}}
+
+    lines = run_lines(report_with(counts, []))
+
+    assert "  2 × bảng" in lines
+    assert "  1 × users: parent" in lines
