@@ -148,7 +148,7 @@ def test_find_by_ministry_id_links_sources(store: StoreHandle,
     assert found[0]["matched"] == ["ministry_id"]
     assert {link["value"] for link in found[0]["local_ids"]} == {"u1", "x-77"}
     assert [r["record_id"] for r in by_local] == [record.id]
-    assert f"#{record.id} student school-a u1 (active): local id of source school-a" in text
+    assert f"#{record.id} Student school-a u1 (active): local id of source school-a" in text
     assert f"gateway records show {record.id}" in text
 
 
@@ -230,3 +230,16 @@ def test_records_end_names_who_ended(store: StoreHandle, tmp_path: Path) -> None
     assert "Người duyệt" not in vietnamese
     assert "Ended by: admin-test" in english
     assert "Approved by" not in english
+
+
+def test_find_and_show_name_entity_in_language(store: StoreHandle, tmp_path: Path) -> None:
+    service.ingest(store.db, store.settings, pkg.write_package(tmp_path / "p", pkg.city(students=1)),
+                   "oneroster", "school-a")
+    pupil = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+
+    found = gateway(store, "records", "find", "u1", "--source", "school-a")
+    shown = gateway(store, "records", "show", str(pupil.id))
+
+    assert f"#{pupil.id} Học sinh school-a u1 (đang hiệu lực)" in found
+    assert shown.splitlines()[0].startswith(f"Bản ghi #{pupil.id} Học sinh (đang hiệu lực), ")
+    assert "student" not in shown.splitlines()[0]
