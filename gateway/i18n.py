@@ -179,6 +179,8 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
     the form ``{"reason": key, "params": {...}}`` is translated first. A message of
     ``COUNTED_MESSAGES`` leaves out its counts of zero. The parameters of
     ``NAME_PARAMS`` show a private field or an adapter's own column by its text.
+    An ``accepted_from`` code list ("gender@1") fills ``{accepted}`` with the values
+    it accepts in ``lang``: its names, or its codes when ``accepted_by`` is "code".
     """
     counted = COUNTED_MESSAGES.get(key)
     if counted:
@@ -253,8 +255,30 @@ def _entity_titles(value: str, lang: str | None) -> str:
     return ", ".join(names)
 
 
+def _accepted_values(label: str, by: object, lang: str | None) -> str:
+    """Return the values that code list ``label`` ("gender@1") accepts, joined: names, or codes.
+
+    A name is given in ``lang``, else in Vietnamese. A list that no longer loads is named by its label.
+    """
+    from gateway.codelists import get_codelist  # late: gateway.codelists imports this module
+    from gateway.errors import GatewayError
+
+    name, _, version = label.partition("@")
+    try:
+        codelist = get_codelist(name, int(version) if version.isdigit() else None)
+    except GatewayError:
+        return label
+    if by == "code":
+        return ", ".join(codelist.codes)
+    language = lang or get_language()
+    return ", ".join(codelist.name_of(code, language) or code for code in codelist.codes)
+
+
 def _describe_names(params: dict[str, object], lang: str | None) -> dict[str, object]:
     described = dict(params)
+    accepted_from = params.get("accepted_from")
+    if isinstance(accepted_from, str) and accepted_from:
+        described["accepted"] = _accepted_values(accepted_from, params.get("accepted_by"), lang)
     for param in ENTITY_PARAMS:
         value = params.get(param)
         if isinstance(value, str) and value:

@@ -4,6 +4,11 @@ Call sites write ``log.info("run staged", extra=fields(run_id=7, rows=1200))``.
 The formatter appends the fields as ``key=value`` (text) or emits one JSON
 object per line. Field names that would carry personal data or secrets are
 dropped by ``RedactingFilter`` as a last line of defence: log ids and counts.
+
+Log lines are for operators, in English. The ``gateway`` command writes them to
+a log file and copies to standard error only those at ``console_level`` and
+above, so that they do not interleave with the translated output that people
+read. Without a usable file, every line goes to standard error, so none is lost.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from logging.handlers import WatchedFileHandler
+from pathlib import Path
 from typing import Any
 
 FIELDS_ATTRIBUTE = "gateway_fields"
@@ -70,21 +77,60 @@ def _text(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
 
 
-def configure(level: str = "WARNING", fmt: str = "text", stream: Any = None) -> None:
-    """Install one handler on the root logger; safe to call more than once."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(RedactingFilter())
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def configure(level: str = "WARNING", fmt: str = "text", stream: Any = None, file: Path | None = None,
+              console_level: str | None = None) -> Path | None:
+    """Install the gateway's handlers on the root logger; safe to call more than once.
+
+    Records at ``level`` and above go to ``file`` when it is given, and those at
+    ``console_level`` (default: ``level``) and above also to ``stream`` (default:
+    standard error). When ``file`` cannot be opened, every record at ``level`` goes
+    to the stream instead. Returns the path of the log file in use, or ``None``.
+    """
+    formatter = _formatter(fmt)
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_gateway", False):
             root.removeHandler(old)
-    handler._gateway = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(level.upper())
+            old.close()
+    file_handler, file_problem = _file_handler(file) if file is not None else (None, None)
+    console_threshold = _level(console_level or level) if file_handler else _level(level)
+    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    handlers[0].setLevel(console_threshold)
+    if file_handler is not None:
+        file_handler.setLevel(_level(level))
+        handlers.append(file_handler)
+    for handler in handlers:
+        handler.addFilter(RedactingFilter())
+        handler.setFormatter(formatter)
+        handler._gateway = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(min(_level(level), console_threshold))
     # peewee logs every SQL statement with its values at DEBUG, and those values
     # hold names and birth dates, so its logger never goes below INFO.
     logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))
+    if file_problem is not None:
+        logging.getLogger(__name__).warning("log file not writable, logging to standard error",
+                                            extra=fields(path=str(file), error=file_problem))
+    return file if file_handler is not None else None
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    if fmt == "json":
+        return JsonFormatter()
+    return TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _level(name: str) -> int:
+    return logging.getLevelNamesMapping()[name.upper()]
+
+
+def _file_handler(path: Path) -> tuple[logging.Handler | None, str | None]:
+    """Open ``path`` for appending, creating its folder; return the handler or the error's name.
+
+    ``WatchedFileHandler`` reopens the file when logrotate (or a person) moves it away.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return WatchedFileHandler(path, encoding="utf-8"), None
+    except OSError as exc:
+        return None, type(exc).__name__

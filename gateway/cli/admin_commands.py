@@ -14,6 +14,7 @@ from gateway.cli.render import other_problem_lines, place_text
 from gateway.codelists import CodeList, get_codelist, load_codelists
 from gateway.errors import ConfigurationError
 from gateway.i18n import get_language, t
+from gateway.ingest.runs import get_run
 from gateway.mapping import registry
 from gateway.mapping.registry import import_shipped, list_versions
 from gateway.reports import row_problems
@@ -170,6 +171,8 @@ def quarantine_list(app: AppContext, run_id: int | None, limit: int) -> None:
     app.database()
     query = Quarantine.select().order_by(Quarantine.id.desc())
     if run_id is not None:
+        # An unknown run is an error (as in `runs show`), not a run without rejections.
+        get_run(run_id)
         query = query.where(Quarantine.run == run_id)
     total = query.count()
     query = query.limit(limit)

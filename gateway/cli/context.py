@@ -40,7 +40,10 @@ class AppContext:
             set_language(self.lang_option or self._settings.lang)
             set_display_zone(self._settings.section("locale")["timezone"])
             logging_section = self._settings.section("logging")
-            configure(logging_section["level"], logging_section["format"])
+            log_path = logging_section["path"]
+            configure(logging_section["level"], logging_section["format"],
+                      file=self._settings.home / log_path if log_path else None,
+                      console_level=logging_section["console_level"])
         return self._settings
 
     def database(self, migrated: bool = True) -> peewee.Database:

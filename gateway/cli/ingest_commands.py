@@ -91,17 +91,29 @@ def runs_list(app: AppContext, source: str | None, limit: int) -> None:
     if source:
         query = query.where(Run.source == source)
     runs = list(query)
+    file_errors = [service.run_report(r).file_errors for r in runs]
     rows: list[dict[str, Any]] = [
         {"run_id": r.id, "job": r.job, "source": r.source, "state": r.state,
-         "started_at": time_iso(r.started_at), "finished_at": time_iso(r.finished_at),
-         "approved_by": r.approved_by}
-        for r in runs
+         "file_errors": errors, "started_at": time_iso(r.started_at),
+         "finished_at": time_iso(r.finished_at), "approved_by": r.approved_by}
+        for r, errors in zip(runs, file_errors, strict=True)
     ]
+    states = [_list_state(r.state, errors) for r, errors in zip(runs, file_errors, strict=True)]
     lines = [t("runs.list_header", count=len(rows))]
-    width = max((len(r.source) for r in runs), default=0)
-    lines += [f"  {r.id:>5}  {t('run.state.' + r.state):<16} {r.source:<{width}}  "
-              f"{time_text(r.started_at)}" for r in runs]
+    source_width = max((len(r.source) for r in runs), default=0)
+    state_width = max((len(state) for state in states), default=0)
+    lines += [f"  {r.id:>5}  {state:<{state_width}}  {r.source:<{source_width}}  "
+              f"{time_text(r.started_at)}" for r, state in zip(runs, states, strict=True)]
     app.emit(rows, lines)
+
+
+def _list_state(state: str, file_errors: int) -> str:
+    """Return a run's state for ``runs list``, with its count of unread files or tables."""
+    text = t(f"run.state.{state}")
+    if file_errors:
+        # Such a run exited with EXIT_FILE_ERRORS: "succeeded" alone would hide that.
+        return t("runs.state_file_errors", state=text, count=file_errors)
+    return text
 
 
 @runs_group.command("show")
@@ -148,5 +160,7 @@ def runs_resume(app: AppContext, run_id: int) -> None:
 def runs_rejections(app: AppContext, run_id: int) -> None:
     """List a run's rejected rows grouped by reason, with their places."""
     app.database()
+    # An unknown run is an error (as in `runs show`), not a run without rejections.
+    get_run(run_id)
     groups = rejections_by_reason(run_id, examples=20)
     app.emit(groups, rejection_lines(run_id))

@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from gateway.cli.context import AppContext
-from gateway.cli.render import run_lines, time_iso, time_text
+from gateway.cli.render import entity_title, run_lines, time_iso, time_text
 from gateway.codelists import code_labels, record_codelists
-from gateway.i18n import get_language, t
+from gateway.i18n import get_language, lookup, t
 from gateway.ingest import service
 from gateway.records import (
     count_for_review,
@@ -25,6 +25,13 @@ from gateway.schema_versions import REVIEW_REASONS, configure
 from gateway.store.models import MappingVersion, Record
 
 MISSING = "—"
+# The exit code of the gateway command for an error, such as an id that names no record.
+EXIT_NOT_FOUND = 1
+
+
+def record_state(state: str) -> str:
+    """Return a record's state ("active", "ended") in the reader's language, or as stored."""
+    return lookup(f"record_state.{state}") or state
 
 
 def reason_title(reason: str) -> str:
@@ -68,11 +75,14 @@ def records_end(app: AppContext, record_ids: tuple[int, ...], by: str | None) ->
     result = service.end_records(db, app.settings, list(record_ids), by or getpass.getuser())
     documents = [report.as_dict() for report in result.reports]
     lines = [line for document in documents for line in run_lines(document)]
-    if result.unknown:
-        lines.append(t("records.end_unknown", ids=", ".join(map(str, result.unknown))))
     if result.not_active:
         lines.append(t("records.end_not_active", ids=", ".join(map(str, result.not_active))))
     app.emit({"runs": documents, "unknown": result.unknown, "not_active": result.not_active}, lines)
+    if result.unknown:
+        # Not found is an error, as in `records show`: the other ids are ended all the same.
+        if not app.json_output:
+            click.echo(t("records.end_unknown", ids=", ".join(map(str, result.unknown))), err=True)
+        raise click.exceptions.Exit(EXIT_NOT_FOUND)
 
 
 def _reason_order(item: tuple[str, int]) -> int:
@@ -90,7 +100,7 @@ def records_review(app: AppContext, entity: str | None, limit: int) -> None:
     rows = records_for_review(entity, limit)
     total = count_for_review(entity)
     lines = [t("records.review_header", count=total, shown=len(rows))]
-    lines += [f"  #{r['record_id']} {r['entity']}@{r['schema_version']} {r['source']} "
+    lines += [f"  #{r['record_id']} {entity_title(r['entity'])}@{r['schema_version']} {r['source']} "
               f"{r['local_id']}: {r['message']}" for r in rows]
     app.emit({"total": total, "records": rows}, lines)
 
@@ -110,8 +120,8 @@ def records_find(app: AppContext, value: str, entity: str | None, source: str | 
     lines = [t("records.find_header", count=len(found), value=value)]
     for r in found:
         matched = ", ".join(_namespace_text(n) for n in r["matched"])
-        lines.append(f"  #{r['record_id']} {r['entity']} {r['source']} {r['local_id']} "
-                     f"({r['state']}): {matched}")
+        lines.append(f"  #{r['record_id']} {entity_title(r['entity'])} {r['source']} {r['local_id']} "
+                     f"({record_state(r['state'])}): {matched}")
         others = [f"{link['value']} ({link['namespace'][len('src:'):]})" for link in r["local_ids"]
                   if link["namespace"] != f"src:{r['source']}"]
         if others:
@@ -171,8 +181,9 @@ def _mapping_document(record_id: int) -> dict[str, Any] | None:
 
 def _show_lines(document: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[str]:
     stored, requested = document["stored"], document["requested"]
-    lines = [t("records.show_header", record_id=document["record_id"], entity=document["entity"],
-               state=document["state"], source=document["source"], local_id=document["local_id"]),
+    lines = [t("records.show_header", record_id=document["record_id"],
+               entity=entity_title(document["entity"]), state=record_state(document["state"]),
+               source=document["source"], local_id=document["local_id"]),
              t("records.show_times", created=time_text(document["created_at"]),
                updated=time_text(document["updated_at"]), first_seq=document["first_seq"],
                last_seq=document["last_seq"])]

@@ -72,8 +72,11 @@ def run_lines(report: dict[str, Any]) -> list[str]:
     read = nonzero(stage.get("rows_read", {}))
     if read:
         # A table adapter's stream is named "table", so its name is translated.
-        detail = ", ".join(f"{lookup(f'stream_name.{k}') or k} {v}" for k, v in read.items())
+        detail = ", ".join(f"{stream_title(k)} {v}" for k, v in read.items())
         lines.append(t("run.rows_read", count=sum(read.values()), detail=detail))
+    unmapped = nonzero(stage.get("unmapped", {}))
+    if unmapped:
+        lines.append(t("run.rows_unmapped", count=sum(unmapped.values())))
     decisions = report["counts"].get("decisions", {})
     if report["state"] == "succeeded":
         lines.append(t("run.changes", count=report.get("changes", 0)))
@@ -89,7 +92,9 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         lines.extend(update_lines(report["counts"].get("updates", {})))
         lines.extend(guard_lines(report.get("guard") or {}))
     if report.get("approved_by"):
-        lines.append(t("run.approved_by", approver=report["approved_by"]))
+        # A run of `gateway records end` records who ended the records in the same column.
+        key = "run.ended_by" if report.get("job") == "end" else "run.approved_by"
+        lines.append(t(key, approver=report["approved_by"]))
     if report["state"] == "held":
         lines.append(t("run.held_hint", run_id=report["run_id"]))
     return lines
@@ -183,8 +188,16 @@ def _skipped_lines(skipped: dict[str, int]) -> list[str]:
     if not skipped:
         return []
     lines = [t("run.skipped_header", count=sum(skipped.values()))]
-    lines.extend(f"  {count} × {label or '-'}" for label, count in sorted(skipped.items()))
+    for label, count in sorted(skipped.items()):
+        # A label is "stream" or "stream: value of the row filter" ("users: parent").
+        stream, separator, value = label.partition(": ")
+        lines.append(f"  {count} × {stream_title(stream) + separator + value if label else '-'}")
     return lines
+
+
+def stream_title(name: str) -> str:
+    """Return a stream's name for people: a table adapter's "table" is translated, a file's name kept."""
+    return lookup(f"stream_name.{name}") or name
 
 
 def rejection_lines(run_id: int, counted: int = 0) -> list[str]:

@@ -7,8 +7,8 @@ import json
 import click
 
 from gateway.cli.context import AppContext
-from gateway.cli.render import summary_lines
-from gateway.i18n import t
+from gateway.cli.render import entity_title, summary_lines
+from gateway.i18n import lookup, t
 from gateway.mapping.registry import import_shipped
 from gateway.store.changelog import read_changes
 from gateway.store.migrations import migrate
@@ -78,6 +78,7 @@ def changes_command(app: AppContext, after: int, limit: int, bound: int | None) 
     document = {"bound": page.bound, "next_after": page.next_after, "complete": page.complete,
                 "events": events}
     lines = [t("changes.header", count=len(events), after=after, bound=page.bound)]
-    lines += [f"  {e['seq']} {e['op']} {e['entity']} #{e['record_id']}" for e in events]
+    lines += ["  " + t("changes.event", seq=e["seq"], op=lookup(f"decision.{e['op']}") or e["op"],
+                       entity=entity_title(e["entity"]), record_id=e["record_id"]) for e in events]
     lines.append(t("changes.next", next_after=page.next_after))
     app.emit(document, lines)

@@ -27,7 +27,7 @@ from gateway.clock import utcnow
 from gateway.entities import Entity, load_entities
 from gateway.errors import table_label
 from gateway.ingest.compare import source_namespace
-from gateway.ingest.stage import KeyColumns, staged_entities
+from gateway.ingest.stage import KeyColumns, UnreadEntities, staged_entities
 from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import execute_counted, in_lists, insert_dicts, raw_rows, select_rows
 from gateway.store.database import write_transaction
@@ -40,16 +40,20 @@ PRESENT = ("insert", "update", "unchanged", "alias", "outranked")
 CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
 TARGET_REJECTED_REASON = "ingest.reference_rejected"
+TARGET_NOT_READ_REASON = "ingest.reference_not_read"
 
 
 def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
-                     columns: KeyColumns | None = None) -> Counter[str]:
+                     columns: KeyColumns | None = None,
+                     unread: UnreadEntities | None = None) -> Counter[str]:
     """Quarantine rows whose required references are dangling; return counts by reason.
 
     A reference to a record whose own row this run rejected is ``ingest.reference_rejected``,
-    with the place of that row, because fixing that row is what lets this one through. Any
-    other dangling reference is ``ingest.reference_unknown``. ``columns`` names the header
-    that gave each reference, for the rejection's place.
+    with the place of that row, because fixing that row is what lets this one through. A
+    reference to an entity that the row's own table could not give, because the table lacks
+    a column of that entity's mapping (``unread``), is ``ingest.reference_not_read``, naming
+    those columns. Any other dangling reference is ``ingest.reference_unknown``. ``columns``
+    names the header that gave each reference, for the rejection's place.
     """
     entities = load_entities()
     rejected: Counter[str] = Counter()
@@ -60,7 +64,7 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
         fields = sorted({*required, *school})
         if fields:
             rejected.update(_check_entity(db, run, entities[name], fields, chunk_size,
-                                          columns or {}, optional=frozenset(school)))
+                                          columns or {}, unread or {}, optional=frozenset(school)))
     return +rejected
 
 
@@ -90,7 +94,7 @@ class _Checked:
 
 
 def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[str],
-                  chunk_size: int, columns: KeyColumns,
+                  chunk_size: int, columns: KeyColumns, unread: UnreadEntities,
                   optional: frozenset[str] = frozenset()) -> Counter[str]:
     """Quarantine the rows of ``entity`` whose references in ``fields`` are dangling.
 
@@ -133,7 +137,7 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
             if missing is not None:
                 missing_rows.append((staged, missing))
         quarantined = [_rejection(run, staged, field, target, value, columns,
-                                  rejected_targets.get((target, value)))
+                                  rejected_targets.get((target, value)), unread)
                        for staged, (field, target, value) in missing_rows]
         with write_transaction(db):
             insert_dicts(db, Quarantine, quarantined)
@@ -211,12 +215,19 @@ def _rejected_in_run(db: peewee.Database, run: Run,
 
 
 def _rejection(run: Run, staged: _Checked, field: str, target: str, value: str,
-               columns: KeyColumns, target_place: dict[str, Any] | None) -> dict[str, Any]:
+               columns: KeyColumns, target_place: dict[str, Any] | None,
+               unread: UnreadEntities) -> dict[str, Any]:
     """Return the quarantine row of ``staged`` for its dangling reference."""
     place: dict[str, Any] = json.loads(staged.place)
     params: dict[str, Any] = {"field": field, "value": value, "target": target}
     reason = REASON
-    if target_place is not None:
+    missing_columns = unread.get((place.get("file"), place.get("sheet")), {}).get(target)
+    if target_place is None and missing_columns:
+        # The row's own table could have given the target but for a missing column: that
+        # column, not the reference, is what the admin must fix.
+        reason = TARGET_NOT_READ_REASON
+        params["columns"] = missing_columns
+    elif target_place is not None:
         reason = TARGET_REJECTED_REASON
         # The sheet too: a workbook with several sheets has a row of that number in each.
         target_file, target_sheet = target_place.get("file", ""), target_place.get("sheet")

@@ -22,7 +22,7 @@ from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, check_guard
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
-from gateway.ingest.stage import KeyColumns, Snapshot, Stager, mark_duplicates
+from gateway.ingest.stage import KeyColumns, Snapshot, Stager, UnreadEntities, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.compiler import column_groups
 from gateway.mapping.registry import active_specs
@@ -48,6 +48,7 @@ class RunReport:
     guard: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     approved_by: str | None = None
+    job: str = "ingest"
 
     @property
     def file_errors(self) -> int:
@@ -66,7 +67,7 @@ class RunReport:
         return {"run_id": self.run_id, "state": self.state, "source": self.source,
                 "changes": self.changes, "file_errors": self.file_errors, "counts": self.counts,
                 "notices": self.notices, "guard": self.guard, "error": self.error,
-                "approved_by": self.approved_by}
+                "approved_by": self.approved_by, "job": self.job}
 
 
 def ensure_source(name: str, adapter: str) -> Source:
@@ -100,10 +101,9 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         # Inside the try: a run that cannot take its source is marked failed, not left staging.
         superseded = runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
         log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
-        stage_result, snapshots, columns = _stage(db, settings, run, adapter, path, progress,
-                                                  superseded, given or {})
+        staged = _stage(db, settings, run, adapter, path, progress, superseded, given or {})
         _log_phase(run, "run staged", started)
-        report = _compare_and_apply(db, settings, run, snapshots, stage_result, columns, progress)
+        report = _compare_and_apply(db, settings, run, staged, progress)
     except GatewayError as exc:
         _fail(run, exc)
         raise
@@ -169,9 +169,18 @@ def _fail(run: Run, error: GatewayError) -> None:
     log.log(level, "run failed", extra=fields(run_id=run.id, error=error.key))
 
 
+@dataclass
+class _Staged:
+    """The results of staging that compare and the reference check read."""
+
+    counts: dict[str, Any]
+    snapshots: list[Snapshot]
+    columns: KeyColumns
+    unread_entities: UnreadEntities
+
+
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
-           progress: Any, superseded: list[int], given: dict[str, str]
-           ) -> tuple[dict[str, Any], list[Snapshot], KeyColumns]:
+           progress: Any, superseded: list[int], given: dict[str, str]) -> _Staged:
     specs = active_specs(adapter.key, run.source)
     if not specs:
         raise InputError("error.no_mappings", adapter=adapter.key)
@@ -192,12 +201,12 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     result.notices.extend(_superseded_notices(run, superseded))
     run.notices = json.dumps(result.notices, ensure_ascii=False)
     run.save()
-    return counts, result.snapshots, result.columns
+    return _Staged(counts, result.snapshots, result.columns, result.unread_entities)
 
 
-def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapshots: list[Snapshot],
-                       stage_counts: dict[str, Any], columns: KeyColumns,
+def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged: _Staged,
                        progress: Any) -> RunReport:
+    snapshots, stage_counts = staged.snapshots, staged.counts
     runs.mark(run, "comparing")
     identity = settings.section("identity")
     comparer = Comparer(db, run, identity["precedence"], confirm_fields=identity["confirm_fields"],
@@ -211,7 +220,8 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     for reason, count in comparer.rejected.items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
-    for reason, count in check_references(db, run, columns=columns).items():
+    for reason, count in check_references(db, run, columns=staged.columns,
+                                          unread=staged.unread_entities).items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     _log_phase(run, "references checked", phase_started)
     # Counted now, because the retention settings may prune the quarantine rows later.
@@ -229,7 +239,7 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
                    for figures in entity.get("schools", [])}
         log.warning("run held by guard", extra=fields(run_id=run.id, source=run.source,
                                                       schools=len(schools)))
-        return _report(run)
+        return run_report(run)
     runs.mark(run, "applying", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
     return _apply(db, settings, run, progress, decisions)
 
@@ -321,7 +331,7 @@ def _apply(db: peewee.Database, settings: Settings, run: Run, progress: Any,
     # Staged rows carry personal data and are no longer needed once applied.
     runs.discard_staged([run.id])
     runs.release_source(run)
-    return _report(run)
+    return run_report(run)
 
 
 def approve(db: peewee.Database, settings: Settings, run_id: int, approver: str,
@@ -399,14 +409,16 @@ def _pid() -> int:
     return os.getpid()
 
 
-def _report(run: Run) -> RunReport:
+def run_report(run: Run) -> RunReport:
+    """Return the report of a stored run, as ``runs show`` prints it."""
     return RunReport(
         run_id=run.id, state=run.state, source=run.source,
         counts=json.loads(run.counts or "{}"), notices=json.loads(run.notices or "[]"),
         guard=json.loads(run.guard) if run.guard else None,
         error=json.loads(run.error) if run.error else None, approved_by=run.approved_by,
+        job=run.job,
     )
 
 
 def report_of(run_id: int) -> RunReport:
-    return _report(runs.get_run(run_id))
+    return run_report(runs.get_run(run_id))

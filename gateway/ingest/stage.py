@@ -129,6 +129,9 @@ class _Pending:
 KeyColumns = dict[tuple[str | None, str, str], str]
 """The header that gave each field, by (file, entity, field), for rejections decided after staging."""
 
+UnreadEntities = dict[tuple[str | None, str | None], dict[str, str]]
+"""By (file, sheet): each entity whose mapping lacked columns there, with those columns."""
+
 
 class _Claims:
     """The stored records that rows of the run gave, unchanged or changed: one bit per record id.
@@ -172,6 +175,9 @@ class StageResult:
     staged: Counter[str] = field(default_factory=Counter)
     ends_requested: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    # Rows of a stream whose every mapping lacks a column, by stream.
+    unmapped: Counter[str] = field(default_factory=Counter)
+    unread_entities: UnreadEntities = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
     # Rows stored without an ``on_error: drop`` object, by "entity.object".
     dropped: Counter[str] = field(default_factory=Counter)
@@ -186,6 +192,7 @@ class StageResult:
             "staged": dict(self.staged),
             "ends_requested": dict(self.ends_requested),
             "skipped": dict(self.skipped),
+            "unmapped": dict(self.unmapped),
             "rejected": dict(self.rejected),
             "dropped": dict(self.dropped),
         }
@@ -371,25 +378,19 @@ class Stager:
 
     def _compile(self, stream: Stream) -> list[CompiledMapping]:
         compiled = []
+        # Mapping labels by the missing columns, so that each gap is reported once per stream.
+        missing: dict[tuple[str, ...], list[str]] = {}
         for spec in self.specs:
             if spec.stream != stream.name:
                 continue
             try:
                 mapping = CompiledMapping(spec, stream.headers, stream.properties)
             except MissingColumns as exc:
-                self._notice("error", InputError(
-                    self._columns_missing_key(exc.names),
-                    place=Place(file=stream.file, sheet=stream.sheet),
-                    mapping=spec.label, columns=" | ".join(exc.names),
-                ))
+                self._not_read(stream, spec, exc.names, missing)
                 continue
             missing_school = self._missing_school_columns(mapping, stream)
             if missing_school:
-                self._notice("error", InputError(
-                    self._columns_missing_key(missing_school),
-                    place=Place(file=stream.file, sheet=stream.sheet),
-                    mapping=spec.label, columns=" | ".join(missing_school),
-                ))
+                self._not_read(stream, spec, missing_school, missing)
                 continue
             compiled.append(mapping)
             self._warn_partial_columns(mapping, stream)
@@ -403,6 +404,11 @@ class Stager:
                 # one snapshot, not 1,000 identical ones to check.
                 self.result.snapshots.append(Snapshot(spec.entity, stream.name, stream.scope))
             self.result.entities.add(spec.entity)
+        for names, labels in missing.items():
+            self._notice("error", InputError(
+                self._columns_missing_key(names), place=Place(file=stream.file, sheet=stream.sheet),
+                mapping=", ".join(labels), count=len(labels), columns=" | ".join(names),
+            ))
         return compiled
 
     def _warn_partial_columns(self, mapping: CompiledMapping, stream: Stream) -> None:
@@ -419,6 +425,13 @@ class Stager:
                 "ingest.date_parts_incomplete", place=Place(file=stream.file, sheet=stream.sheet),
                 mapping=mapping.spec.label, field=field_name, present=", ".join(present),
                 missing=", ".join(missing)))
+
+    def _not_read(self, stream: Stream, spec: MappingSpec, names: Sequence[str],
+                  missing: dict[tuple[str, ...], list[str]]) -> None:
+        """Record that ``stream`` is not read for ``spec`` because it lacks the columns ``names``."""
+        missing.setdefault(tuple(names), []).append(spec.label)
+        table = self.result.unread_entities.setdefault((stream.file, stream.sheet), {})
+        table.setdefault(spec.entity, " | ".join(names))
 
     def _missing_school_columns(self, mapping: CompiledMapping, stream: Stream) -> list[str]:
         """Return the column names of the school field when a stream that must give it lacks them.
@@ -476,10 +489,17 @@ class Stager:
             for mapping in mappings:
                 self._map_row(stream, mapping, row)
             return
-        if not taken:
+        if not taken and not mappings and self._has_specs(stream):
+            # Every mapping of the stream lacks a column, which a notice reports: the row is
+            # in the data model, so it is counted apart from rows that no mapping takes.
+            self.result.unmapped[stream.name] += 1
+        elif not taken:
             reason = mappings[0].when_value(row.cells) if mappings else ""
             label = f"{stream.name}: {reason}" if reason else stream.name
             self.result.skipped[label] += 1
+
+    def _has_specs(self, stream: Stream) -> bool:
+        return any(spec.stream == stream.name for spec in self.specs)
 
     def _map_row(self, stream: Stream, mapping: CompiledMapping, row: SourceRow) -> None:
         """Queue the row for its chunk: it is mapped at the flush unless its row hash is known."""

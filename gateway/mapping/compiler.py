@@ -631,11 +631,11 @@ class CompiledMapping:
 
         A step that names the column in its message gives ``column=None``, filled in here.
         """
-        params = exc.params
         column = exc.column or plan.column
+        key, params = _step_message(exc, plan)
         if "column" in params and params["column"] is None:
             params = {**params, "column": column or ""}
-        return MappingError(exc.key, place=place.with_(column=column, field=plan.name), **params)
+        return MappingError(key, place=place.with_(column=column, field=plan.name), **params)
 
     def _row_problems(self, cells: Sequence[str], place: Place) -> MappingError:
         """Map a bad row again, field by field, and return its first problem with the others.
@@ -757,6 +757,19 @@ class CompiledMapping:
                 target = target.setdefault(part, {})
             target[path[-1]] = value
         return record
+
+
+def _step_message(error: StepError, plan: FieldPlan) -> tuple[str, dict[str, Any]]:
+    """Return the message key and parameters of a step's error in field ``plan``.
+
+    A message that names the column (``StepError.column_key``) gets the field's column, or,
+    for a field without one, its own key with the field's name.
+    """
+    if error.column_key is None:
+        return error.key, error.params
+    if plan.column:
+        return error.column_key, {**error.params, "column": plan.column}
+    return error.key, {**error.params, "field": plan.name}
 
 
 def check_mapping(spec: MappingSpec) -> list[ConfigurationError]:

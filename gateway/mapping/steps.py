@@ -39,15 +39,20 @@ _NO_ROW: Row = {}
 
 
 class StepError(Exception):
-    """A value that a step cannot transform: a catalogue key and its parameters.
+    """A value that a step cannot transform: the row is rejected with ``key`` and ``params``.
 
+    ``column_key`` is the message to use instead when the field reads one column of the
+    file, and the mapping then adds that column to ``params`` as ``column``. Without a
+    column, the message keeps ``key`` and gets the field's name as ``field``.
     ``at_column`` names the column at fault when a field reads several columns (the day, month
     or year of a date built from three), in place of the field's column.
     """
 
-    def __init__(self, key: str, *, at_column: str | None = None, **params: Any):
+    def __init__(self, key: str, column_key: str | None = None, *, at_column: str | None = None,
+                 **params: Any):
         super().__init__(key)
         self.key = key
+        self.column_key = column_key
         self.params = params
         self.column = at_column
 
@@ -664,6 +669,12 @@ def _unknown(codelist: CodeList, value: Any, by_code: bool, parent: Any) -> Step
                               parent_name=parent_name, found=elsewhere)
         return _rejection(codelist, "unknown_in", "mapping.code_unknown_in", value=value,
                           codelist=codelist.label, parent=parent, parent_name=parent_name)
+    if len(codelist.codes) <= SHORT_LIST_MAX:
+        # The person who fixes the file reads the accepted values, by name in their language
+        # (or by code). ``codelist`` stays in the parameters for --json, not in the text.
+        return StepError("mapping.code_not_accepted_field", column_key="mapping.code_not_accepted",
+                         value=value, codelist=codelist.label, accepted_from=codelist.label,
+                         accepted_by="code" if by_code else "name")
     if by_code:
         return StepError("mapping.code_not_in_list", value=value, codelist=codelist.label)
     if str(value).strip().isdigit() and codelist.numbered:
@@ -701,6 +712,10 @@ def _parent_name(codelist: CodeList, parent: str) -> str:
     except ConfigurationError:
         return parent
     return parents.name_of(parent, "vi") or parent
+
+
+SHORT_LIST_MAX = 10
+"""Largest code list whose rejection message lists every accepted value (gender: Nam, Nữ)."""
 
 
 def _under_other_parents(codelist: CodeList, text: str, by_code: bool) -> str | None:

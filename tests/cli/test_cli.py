@@ -218,6 +218,60 @@ def test_file_error_exits_four(home: Path) -> None:
     assert json.loads(result.stdout)["file_errors"] == 1
 
 
+def test_log_lines_go_to_log_file(home: Path) -> None:
+    tables = pkg.city(students=2)
+    folder = pkg.write_package(home / "pkg", tables)
+    (folder / "users.csv").write_text("sourcedId;givenName\nu1;An\n", encoding="utf-8")
+
+    quiet = run(home, "ingest", str(folder), "--adapter", "oneroster", expect=4)
+    loud = run(home, "ingest", str(folder), "--adapter", "oneroster", expect=4,
+               env={"GATEWAY_LOGGING__CONSOLE_LEVEL": "WARNING"})
+
+    logged = (home / "var" / "log" / "gateway.log").read_text(encoding="utf-8")
+    assert quiet.stderr == ""
+    assert logged.count("WARNING adapters.oneroster.package: oneroster file not read") == 2
+    assert "WARNING adapters.oneroster.package: oneroster file not read" in loud.stderr
+
+
+def test_runs_list_counts_file_errors(home: Path) -> None:
+    tables = pkg.city(students=2)
+    run(home, "ingest", str(pkg.write_package(home / "good", tables)), "--adapter", "oneroster",
+        "--source", "good")
+    folder = pkg.write_package(home / "pkg", tables)
+    (folder / "users.csv").write_text("", encoding="utf-8")
+    run(home, "ingest", str(folder), "--adapter", "oneroster", "--source", "broken", expect=4)
+
+    vietnamese = run(home, "runs", "list").stdout.splitlines()
+    english = run(home, "--lang", "en", "runs", "list").stdout.splitlines()
+    listed = json.loads(run(home, "--json", "runs", "list").stdout)
+
+    assert "hoàn tất, 1 lỗi tệp" in vietnamese[1]
+    assert "lỗi tệp" not in vietnamese[2]
+    assert "succeeded, 1 file error " in english[1]
+    assert [(r["source"], r["file_errors"]) for r in listed] == [("broken", 1), ("good", 0)]
+
+
+def test_unknown_run_is_an_error(home: Path) -> None:
+    for args in (("quarantine", "list", "--run", "999"), ("runs", "rejections", "999"),
+                 ("runs", "show", "999")):
+        result = run(home, "--lang", "en", *args, expect=1)
+        assert result.stdout == ""
+        assert "No run 999." in result.stderr, args
+
+
+def test_changes_name_operation_and_entity(home: Path) -> None:
+    run(home, "ingest", str(pkg.write_package(home / "pkg", pkg.city(students=1))), "--adapter",
+        "oneroster")
+
+    vietnamese = run(home, "changes", "--limit", "100").stdout
+    english = run(home, "--lang", "en", "changes", "--limit", "100").stdout
+
+    assert re.search(r"^  \d+  Học sinh #\d+: thêm$", vietnamese, re.MULTILINE), vietnamese
+    assert "insert" not in vietnamese
+    assert "student" not in vietnamese
+    assert re.search(r"^  \d+  Student #\d+: inserted$", english, re.MULTILINE), english
+
+
 def test_superseded_held_run_is_reported(home: Path) -> None:
     env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
     tables = pkg.city(students=4)

@@ -26,12 +26,16 @@ SCHOOL_EXPORT_FIELDS = {"gender": "female", "ethnicity_code": "04", "learner_sta
 
 
 def gateway(store: StoreHandle, *args: str) -> str:
+    return gateway_run(store, *args).stdout
+
+
+def gateway_run(store: StoreHandle, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     environment.update({"GATEWAY_HOME": str(store.home), "GATEWAY_STORE__URL": store.url})
     result = subprocess.run([*GATEWAY, *args], capture_output=True, text=True, env=environment,
                             cwd=ROOT, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    assert result.returncode == expect, result.stdout + result.stderr
+    return result
 
 
 def school_export_student(store: StoreHandle, fields: dict[str, Any]) -> int:
@@ -144,7 +148,7 @@ def test_find_by_ministry_id_links_sources(store: StoreHandle,
     assert found[0]["matched"] == ["ministry_id"]
     assert {link["value"] for link in found[0]["local_ids"]} == {"u1", "x-77"}
     assert [r["record_id"] for r in by_local] == [record.id]
-    assert f"#{record.id} student school-a u1 (active): local id of source school-a" in text
+    assert f"#{record.id} Student school-a u1 (active): local id of source school-a" in text
     assert f"gateway records show {record.id}" in text
 
 
@@ -192,8 +196,8 @@ def test_records_end_by_hand(store: StoreHandle, tmp_path: Path) -> None:
                    "oneroster", "school-a")
     pupil = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
 
-    document = json.loads(gateway(store, "--json", "records", "end", str(pupil.id), "999999",
-                                  "--by", "admin"))
+    document = json.loads(gateway_run(store, "--json", "records", "end", str(pupil.id), "999999",
+                                      "--by", "admin", expect=1).stdout)
     again = json.loads(gateway(store, "--json", "records", "end", str(pupil.id)))
 
     [run] = document["runs"]
@@ -205,3 +209,37 @@ def test_records_end_by_hand(store: StoreHandle, tmp_path: Path) -> None:
         ChangeEvent.seq.desc()).first()
     assert (last.op, last.data) == ("end", pupil.data)
     assert (again["runs"], again["not_active"]) == ([], [pupil.id])
+
+
+def test_records_end_unknown_id_fails(store: StoreHandle) -> None:
+    result = gateway_run(store, "--lang", "en", "records", "end", "99999", expect=1)
+
+    assert "99999" in result.stderr
+    assert result.stdout == ""
+
+
+def test_records_end_names_who_ended(store: StoreHandle, tmp_path: Path) -> None:
+    service.ingest(store.db, store.settings, pkg.write_package(tmp_path / "p", pkg.city(students=2)),
+                   "oneroster", "school-a")
+    pupils = Record.select().where(Record.entity == "student").order_by(Record.id)
+
+    vietnamese = gateway(store, "records", "end", str(pupils[0].id), "--by", "admin-test")
+    english = gateway(store, "--lang", "en", "records", "end", str(pupils[1].id), "--by", "admin-test")
+
+    assert "Người kết thúc bản ghi: admin-test" in vietnamese
+    assert "Người duyệt" not in vietnamese
+    assert "Ended by: admin-test" in english
+    assert "Approved by" not in english
+
+
+def test_find_and_show_name_entity_in_language(store: StoreHandle, tmp_path: Path) -> None:
+    service.ingest(store.db, store.settings, pkg.write_package(tmp_path / "p", pkg.city(students=1)),
+                   "oneroster", "school-a")
+    pupil = Record.get((Record.entity == "student") & (Record.local_id == "u1"))
+
+    found = gateway(store, "records", "find", "u1", "--source", "school-a")
+    shown = gateway(store, "records", "show", str(pupil.id))
+
+    assert f"#{pupil.id} Học sinh school-a u1 (đang hiệu lực)" in found
+    assert shown.splitlines()[0].startswith(f"Bản ghi #{pupil.id} Học sinh (đang hiệu lực), ")
+    assert "student" not in shown.splitlines()[0]

@@ -284,3 +284,28 @@ def test_rejection_under_old_key_rendered(store: StoreHandle) -> None:
                         "limit of 100 (limits.max_cell_chars). Check that cell in the source file, "
                         "or raise the limit if the value is genuine.")
     assert lines[2] == "      first at: a.xlsx, 6A1, row 7, column Họ và tên"
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", "4 rows were not stored because the file lacks a column they need (see the error notices below)."),
+    ("vi", "4 dòng không được ghi vì tệp thiếu cột cần thiết (xem thông báo lỗi bên dưới)."),
+])
+def test_unmapped_rows_not_called_skipped(store: StoreHandle, lang: str, expected: str) -> None:
+    set_language(lang)
+    counts = {"stage": {"rows_read": {"table": 4}, "unmapped": {"table": 4}, "skipped": {}},
+              "decisions": {}}
+
+    lines = run_lines(report_with(counts, []))
+
+    assert expected in lines
+    assert not any("×" in line for line in lines)
+
+
+def test_skipped_rows_name_stream_in_language(store: StoreHandle) -> None:
+    set_language("vi")
+    counts = {"stage": {"skipped": {"table": 2, "users: parent": 1}}, "decisions": {}}
+
+    lines = run_lines(report_with(counts, []))
+
+    assert "  2 × bảng" in lines
+    assert "  1 × users: parent" in lines

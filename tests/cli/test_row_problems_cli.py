@@ -16,7 +16,7 @@ def test_quarantine_list_shows_all_problems(home: Path, tmp_path: Path) -> None:
             'Invalid date "31/02/2011"') in text
     assert "also in this row: column Dân tộc, field ethnic group (ethnicity_code)" in text
     rows = json.loads(run(home, "--json", "quarantine", "list").stdout)
-    student = next(row for row in rows if row["reason"] == "mapping.code_unknown")
+    student = next(row for row in rows if row["reason"] == "mapping.code_not_accepted")
     assert [p["field"] for p in student["problems"]] == ["_gender_from_code", "birth_date", "ethnicity_code"]
     assert all(p["message"] for p in student["problems"])
 

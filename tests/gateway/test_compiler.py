@@ -231,6 +231,30 @@ def test_tick_pair_year_column_not_nam() -> None:
     assert "gender" not in mapping.map(["01", "Lê Thị", "Na", "2013", "x"], PLACE).record
 
 
+def test_short_list_rejection_names_column() -> None:
+    document = with_fields(gender={"column": ["Giới tính", "Nữ"], "steps": [{"code": {"list": "gender"}}]})
+    headers = [*HEADERS[:5], "Giới tính", *HEADERS[6:]]
+
+    error = rejection_of(compile_document(document, headers), row_with(Nữ="0"))
+
+    assert error.key == "mapping.code_not_accepted"
+    assert error.params["column"] == "Giới tính"
+    assert error.place.column == "Giới tính"
+    assert "Chỉ nhận: Nam, Nữ" in error.message("vi")
+
+
+def test_short_list_rejection_without_column_names_field() -> None:
+    # Built from another field, so the field reads no column of its own.
+    document = with_fields(gender={"first_of": ["given_name", "phone"],
+                                   "steps": [{"code": {"list": "gender"}}]})
+
+    error = rejection(row_with(Tên="Khai"), document)
+
+    assert error.key == "mapping.code_not_accepted_field"
+    assert error.params["field"] == "gender"
+    assert "Accepted values: Male, Female" in error.message("en")
+
+
 # -- several columns -------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
+from gateway.codelists import get_codelist
 from gateway.errors import ConfigurationError
 from gateway.i18n import translate
 from gateway.mapping.steps import (
@@ -257,7 +258,8 @@ def test_code_found(step: dict[str, Any], value: str, expected: str | None) -> N
 
 
 @pytest.mark.parametrize(("step", "value", "key"), [
-    pytest.param({"code": {"list": "gender"}}, "Martian", "mapping.code_unknown", id="unknown-name"),
+    pytest.param({"code": {"list": "gender"}}, "Martian", "mapping.code_not_accepted_field",
+                 id="unknown-name-short-list"),
     pytest.param({"code": {"list": "ethnic-group-1979"}}, "01", "mapping.code_number_not_name",
                  id="bare-number-by-name"),
     pytest.param({"code": {"list": "ethnic-group-1979", "by": "code"}}, "Kinh", "mapping.code_not_in_list",
@@ -268,7 +270,7 @@ def test_code_found(step: dict[str, Any], value: str, expected: str | None) -> N
                  id="brackets-name-two-entries"),
     pytest.param({"code": {"list": "ethnic-group-1979"}}, "Kinh (mới)", "mapping.code_unknown",
                  id="brackets-not-a-name"),
-    pytest.param({"code": {"list": "gender"}}, "Nữ (không xác định)", "mapping.code_unknown",
+    pytest.param({"code": {"list": "gender"}}, "Nữ (không xác định)", "mapping.code_not_accepted_field",
                  id="brackets-null-alias"),
 ])
 def test_code_rejected(step: dict[str, Any], value: str, key: str) -> None:
@@ -677,7 +679,38 @@ def test_code_number_rejected_as_number(value: str) -> None:
 def test_code_word_list_number_is_unknown() -> None:
     error = rejection([{"code": {"list": "gender"}}], "1")
 
+    assert error.key == "mapping.code_not_accepted_field"
+    assert error.column_key == "mapping.code_not_accepted"
+
+
+def test_short_list_message_lists_values() -> None:
+    error = rejection([{"code": {"list": "gender"}}], "0")
+    params = {**error.params, "column": "Giới tính"}
+
+    vietnamese = translate(error.column_key or "", lang="vi", **params)
+    english = translate(error.column_key or "", lang="en", **params)
+
+    assert vietnamese == ('Giá trị "0" ở cột Giới tính không hợp lệ. Chỉ nhận: Nam, Nữ. '
+                          "Hãy sửa giá trị trong tệp nguồn.")
+    assert english == ('"0" in column Giới tính is not valid. Accepted values: Male, Female. '
+                       "Fix the value in the source file.")
+    assert error.params["codelist"] == "gender@1"
+
+
+def test_short_list_by_code_lists_codes() -> None:
+    error = rejection([{"code": {"list": "enrollment-role", "by": "code"}}], "pupil")
+
+    message = translate(error.key, lang="en", field="role", **error.params)
+
+    assert error.key == "mapping.code_not_accepted_field"
+    assert f"Accepted values: {', '.join(get_codelist('enrollment-role').codes)}." in message
+
+
+def test_long_list_keeps_list_message() -> None:
+    error = rejection([{"code": {"list": "ethnic-group-1979"}}], "Người sao Hỏa")
+
     assert error.key == "mapping.code_unknown"
+    assert error.column_key is None
 
 
 def test_code_prefix_and_null_alias() -> None:

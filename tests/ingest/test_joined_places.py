@@ -45,5 +45,5 @@ def test_joined_value_rejected_at_demographics(store: StoreHandle,
     rejected = sorted((q.file, q.row, q.column, q.reason) for q in Quarantine.select())
     assert rejected == [
         ("demographics.csv", 2, "birthDate", "mapping.date_invalid"),
-        ("demographics.csv", 3, "sex", "mapping.code_unknown"),
+        ("demographics.csv", 3, "sex", "mapping.code_not_accepted"),
     ]

@@ -335,7 +335,7 @@ def test_rejected_class_rejects_its_enrollments(store: StoreHandle, tmp_path: Pa
     tables = pkg.city(students=3)
     tables["classes"][0]["classType"] = "lecture"
     report = ingest(store, pkg.write_package(tmp_path / "a", tables))
-    assert report.counts["stage"]["rejected"] == {"mapping.code_unknown": 1,
+    assert report.counts["stage"]["rejected"] == {"mapping.code_not_accepted": 1,
                                                    "ingest.reference_rejected": 3}
     follow_on = Quarantine.get((Quarantine.run == report.run_id)
                                & (Quarantine.reason == "ingest.reference_rejected"))

@@ -37,12 +37,13 @@ def test_row_problems_all_stored(store: StoreHandle, tmp_path: Path) -> None:
     params = json.loads(row.params)
     problems = [(p["reason"], p.get("column"), p.get("field")) for p in params["problems"]]
     assert problems == [
-        ("mapping.code_unknown", "Giới tính", "_gender_from_code"),
+        ("mapping.code_not_accepted", "Giới tính", "_gender_from_code"),
         ("mapping.date_invalid", "Ngày sinh", "birth_date"),
         ("mapping.code_unknown", "Dân tộc", "ethnicity_code"),
     ]
     # The first problem stays where a one-problem row has it.
-    assert (row.reason, row.column, row.field) == ("mapping.code_unknown", "Giới tính", "_gender_from_code")
+    assert (row.reason, row.column, row.field) == ("mapping.code_not_accepted", "Giới tính",
+                                                   "_gender_from_code")
     assert params["value"] == "X"
     assert params["other_fields"] == ["birth_date", "ethnicity_code"]
 
@@ -51,7 +52,7 @@ def test_row_problems_counted_once(store: StoreHandle, tmp_path: Path) -> None:
     report, _ = student_rejection(store, tmp_path)
     stage = report.counts["stage"]
     assert stage["rejected_by_entity"]["student"] == 1
-    assert stage["rejected"]["mapping.code_unknown"] == 1
+    assert stage["rejected"]["mapping.code_not_accepted"] == 1
     assert "mapping.date_invalid" not in stage["rejected"]
 
 

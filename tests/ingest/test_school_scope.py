@@ -194,9 +194,32 @@ def test_list_without_school_column_reads_no_pupils(store: StoreHandle, tmp_path
     rows = [[cell for index, cell in enumerate(row) if index != 1] for row in pupil_rows("099001")]
     report = ingest(store, write_lists(tmp_path / "a", {"list": rows}, header))
     missing = [n for n in report.notices if n["error"] == "ingest.columns_missing_school"]
-    assert "school-export/student/v6" in {n["params"]["mapping"] for n in missing}
-    assert all(n["level"] == "error" for n in missing)
+    assert len(missing) == 1
+    assert missing[0]["level"] == "error"
+    assert missing[0]["params"]["columns"] == "Mã trường"
+    assert "school-export/student/v6" in missing[0]["params"]["mapping"].split(", ")
+    assert missing[0]["params"]["count"] == len(missing[0]["params"]["mapping"].split(", "))
+    assert report.counts["stage"]["unmapped"] == {"table": 32}
+    assert report.counts["stage"]["skipped"] == {}
     assert active("student") == 0
+
+
+def test_list_without_school_name_rejects_class_for_column(store: StoreHandle,
+                                                          tmp_path: Path) -> None:
+    header = [name for name in HEADER if name != "Tên trường"]
+    rows = [[cell for index, cell in enumerate(row) if index != 2] for row in pupil_rows("099001")]
+
+    report = ingest(store, write_lists(tmp_path / "a", {"list": rows}, header))
+
+    classes = Quarantine.select().where((Quarantine.run == report.run_id)
+                                        & (Quarantine.entity == "class"))
+    reasons = {(q.reason, q.field) for q in classes}
+    params = json.loads(classes[0].params)
+    assert reasons == {("ingest.reference_not_read", "school_ref")}
+    assert params["columns"] == "Tên trường"
+    assert params["target"] == "organization"
+    assert "ingest.reference_unknown" not in report.counts["stage"]["rejected"]
+    assert active("student") == 32
 
 
 def test_later_list_ends_pupil_once_coded(store: StoreHandle, tmp_path: Path) -> None:
