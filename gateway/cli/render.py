@@ -141,6 +141,9 @@ def update_lines(updates: Mapping[str, Mapping[str, Any]]) -> list[str]:
         for key in ("restored", "other_source"):
             if summary.get(key):
                 lines.append("    " + t(f"run.updates_{key}", count=summary[key]))
+        for change in summary.get("mapping_changes", ()):
+            lines.append("    " + t("run.updates_mapping_changed", count=change["count"],
+                                    old=change["from"], new=change["to"]))
         if summary["examples"]:
             lines.append("    " + t("run.updates_examples"))
         for example in summary["examples"]:
