@@ -78,7 +78,8 @@ def read_manifest(archive: Archive, limits: Limits) -> Manifest:
             "oneroster.manifest_missing", place=Place(file=MANIFEST_FILE), path=str(archive.source)
         )
     with archive.open(member) as handle:
-        properties = _read_properties(read_csv(handle, file=member.path, limits=limits))
+        properties = _read_properties(read_csv(handle, file=member.path, limits=limits,
+                                               require_utf8_commas=True))
 
     manifest_version = _required(properties, "manifest.version", member.path)
     if manifest_version != files.MANIFEST_VERSION:

@@ -37,25 +37,33 @@ PRESENT = ("insert", "update", "unchanged", "alias", "outranked")
 CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
 TARGET_REJECTED_REASON = "ingest.reference_rejected"
+TARGET_UNREAD_REASON = "ingest.reference_file_unread"
 
 
 def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
-                     columns: KeyColumns | None = None) -> Counter[str]:
+                     columns: KeyColumns | None = None,
+                     unread: dict[str, str] | None = None) -> Counter[str]:
     """Quarantine rows whose required references are dangling; return counts by reason.
 
     A reference to a record whose own row this run rejected is ``ingest.reference_rejected``,
-    with the place of that row, because fixing that row is what lets this one through. Any
-    other dangling reference is ``ingest.reference_unknown``. ``columns`` names the header
-    that gave each reference, for the rejection's place.
+    with the place of that row, because fixing that row is what lets this one through. A
+    reference to an entity of which the run staged nothing because its file could not be read
+    (``unread`` maps such entities to the file) is ``ingest.reference_file_unread``, naming the
+    file, so that every such row shows the one cause that a file notice explains. Any other
+    dangling reference is ``ingest.reference_unknown``. ``columns`` names the header that gave
+    each reference, for the rejection's place.
     """
     entities = load_entities()
     rejected: Counter[str] = Counter()
     staged = staged_entities(db, run.id)
+    # An entity that some other file of the run gave records of may lack a record for
+    # another reason, so the file is blamed only where the run has no record of it at all.
+    unread_files = {entity: file for entity, file in (unread or {}).items() if entity not in staged}
     for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         required = _required_reference_fields(entities[name])
         if required:
             rejected.update(_check_entity(db, run, entities[name], required, chunk_size,
-                                          columns or {}))
+                                          columns or {}, unread_files))
     return +rejected
 
 
@@ -77,7 +85,7 @@ class _Checked:
 
 
 def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[str],
-                  chunk_size: int, columns: KeyColumns) -> Counter[str]:
+                  chunk_size: int, columns: KeyColumns, unread_files: dict[str, str]) -> Counter[str]:
     rejected: Counter[str] = Counter()
     last_id = 0
     while True:
@@ -110,7 +118,7 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
             missing_targets[target].add(value)
         rejected_targets = _rejected_in_run(db, run, missing_targets)
         quarantined = [_rejection(run, staged, field, target, value, columns,
-                                  rejected_targets.get((target, value)))
+                                  rejected_targets.get((target, value)), unread_files.get(target))
                        for staged, (field, target, value) in missing_rows]
         with write_transaction(db):
             insert_dicts(db, Quarantine, quarantined)
@@ -188,12 +196,16 @@ def _rejected_in_run(db: peewee.Database, run: Run,
 
 
 def _rejection(run: Run, staged: _Checked, field: str, target: str, value: str,
-               columns: KeyColumns, target_place: dict[str, Any] | None) -> dict[str, Any]:
+               columns: KeyColumns, target_place: dict[str, Any] | None,
+               unread_file: str | None = None) -> dict[str, Any]:
     """Return the quarantine row of ``staged`` for its dangling reference."""
     place: dict[str, Any] = json.loads(staged.place)
     params: dict[str, Any] = {"field": field, "value": value, "target": target}
     reason = REASON
-    if target_place is not None:
+    if unread_file is not None:
+        reason = TARGET_UNREAD_REASON
+        params.update(target_file=unread_file)
+    elif target_place is not None:
         reason = TARGET_REJECTED_REASON
         # The sheet too: a workbook with several sheets has a row of that number in each.
         target_file, target_sheet = target_place.get("file", ""), target_place.get("sheet")

@@ -99,10 +99,9 @@ def ingest(db: peewee.Database, settings: Settings, path: Path, adapter_key: str
         # Inside the try: a run that cannot take its source is marked failed, not left staging.
         superseded = runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
         log.info("run started", extra=fields(run_id=run.id, source=source, adapter=adapter_key))
-        stage_result, snapshots, columns = _stage(db, settings, run, adapter, path, progress,
-                                                  superseded, given or {})
+        staged = _stage(db, settings, run, adapter, path, progress, superseded, given or {})
         _log_phase(run, "run staged", started)
-        report = _compare_and_apply(db, settings, run, snapshots, stage_result, columns, progress)
+        report = _compare_and_apply(db, settings, run, staged, progress)
     except GatewayError as exc:
         _fail(run, exc)
         raise
@@ -169,8 +168,7 @@ def _fail(run: Run, error: GatewayError) -> None:
 
 
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
-           progress: Any, superseded: list[int], given: dict[str, str]
-           ) -> tuple[dict[str, Any], list[Snapshot], KeyColumns]:
+           progress: Any, superseded: list[int], given: dict[str, str]) -> _Staged:
     specs = active_specs(adapter.key, run.source)
     if not specs:
         raise InputError("error.no_mappings", adapter=adapter.key)
@@ -186,12 +184,22 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     result.notices.extend(_superseded_notices(run, superseded))
     run.notices = json.dumps(result.notices, ensure_ascii=False)
     run.save()
-    return counts, result.snapshots, result.columns
+    return _Staged(counts, result.snapshots, result.columns, result.unread_entities)
 
 
-def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapshots: list[Snapshot],
-                       stage_counts: dict[str, Any], columns: KeyColumns,
+@dataclass
+class _Staged:
+    """The staging output that compare and apply read: counts, snapshots, key columns, unread entities."""
+
+    counts: dict[str, Any]
+    snapshots: list[Snapshot]
+    columns: KeyColumns
+    unread_entities: dict[str, str]
+
+
+def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged: _Staged,
                        progress: Any) -> RunReport:
+    snapshots, stage_counts, columns = staged.snapshots, staged.counts, staged.columns
     runs.mark(run, "comparing")
     identity = settings.section("identity")
     comparer = Comparer(db, run, identity["precedence"], confirm_fields=identity["confirm_fields"])
@@ -204,7 +212,8 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, snapsh
     for reason, count in comparer.rejected.items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
-    for reason, count in check_references(db, run, columns=columns).items():
+    for reason, count in check_references(db, run, columns=columns,
+                                          unread=staged.unread_entities).items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     _log_phase(run, "references checked", phase_started)
     # Counted now, because the retention settings may prune the quarantine rows later.
