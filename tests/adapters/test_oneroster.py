@@ -140,6 +140,49 @@ def test_manifest_missing_raises(tmp_path: Path):
     assert raised.value.key == "oneroster.manifest_missing"
 
 
+@pytest.mark.parametrize("name", ["lop-6a1.xlsx", "lop-6a1.xls", "lop-6a1.csv"])
+def test_table_file_names_school_export(tmp_path: Path, name: str):
+    path = tmp_path / name
+    path.write_bytes(b"PK\x03\x04" if name.endswith(".xlsx") else "Mã HS,Họ và tên\n1,An\n".encode())
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(path, Limits()):
+        pass
+
+    assert raised.value.key == "oneroster.table_file"
+
+
+def test_single_oneroster_file_asks_for_package(tmp_path: Path):
+    path = tmp_path / "users.csv"
+    path.write_text(USERS_12, encoding="utf-8")
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(path, Limits()):
+        pass
+
+    assert raised.value.key == "oneroster.single_file"
+
+
+def test_folder_of_lists_names_school_export(tmp_path: Path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "Ghi chú.txt").write_text("xem các lớp", encoding="utf-8")
+    (folder / "6A1.xlsx").write_bytes(b"PK\x03\x04")
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(folder, Limits()):
+        pass
+
+    assert raised.value.key == "oneroster.manifest_missing_tables"
+    assert raised.value.params["example"] == "6A1.xlsx"
+
+
+def test_package_without_manifest_still_missing(tmp_path: Path):
+    folder = write_package(tmp_path / "p", CORE_12)
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(folder, Limits()):
+        pass
+
+    assert raised.value.key == "oneroster.manifest_missing"
+
+
 def test_manifest_without_columns_raises(tmp_path: Path):
     folder = write_package(tmp_path / "p", CORE_12, "name,mode\nfile.users,bulk\n")
 

@@ -229,6 +229,14 @@ def test_users_not_utf8_exits_four(home: Path) -> None:
     assert "but file users.csv could not be read" in result.stdout
 
 
+def test_wrong_adapter_named_once(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=2))
+    result = run(home, "--lang", "en", "ingest", str(folder), "--adapter", "school-export", expect=1)
+    output = result.stdout + result.stderr
+    assert output.count("Ingest it with --adapter oneroster.") == 1
+    assert "No header row" not in output
+
+
 def test_superseded_held_run_is_reported(home: Path) -> None:
     env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
     tables = pkg.city(students=4)
