@@ -139,10 +139,15 @@ class Stream:
 
 @dataclass
 class Notice:
-    """A file-level finding: ``warning`` (the file was skipped or read with care) or ``error``."""
+    """A file-level finding: ``warning`` (the file was skipped or read with care) or ``error``.
+
+    ``stream`` names the stream that an error notice stopped from being read, so that the
+    run can tell why rows that refer to its records find none.
+    """
 
     level: Literal["warning", "error"]
     error: GatewayError
+    stream: str | None = None
 
 
 class Package(ABC):

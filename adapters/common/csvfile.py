@@ -22,6 +22,12 @@ and reading goes on with the next record:
 Error rows carry no cells: when the cell count is wrong, dropping columns by
 position could let a password through. A file whose header cannot be read
 raises ``InputError``.
+
+Formats that require comma-separated UTF-8 (OneRoster) ask ``read_csv`` to
+reject a whole file that is in another encoding (``csv.not_utf8``) or whose
+header is separated by semicolons or tabs (``csv.wrong_separator``), as Excel
+saves a CSV on a Vietnamese Windows. Read line by line, such a file would give
+one rejection per row, or one column named ``sourcedId;status;...``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.base import Limits, SourceRow
+from adapters.common.encoding import foreign_encoding
 from gateway.errors import InputError, Place, RowError
 from gateway.text import clean, clean_row, match_key
 
@@ -47,6 +54,13 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 # Bytes that do not decode are replaced by a lone surrogate. Strict decoding
 # never produces one, so its presence marks the line as invalid.
 _INVALID_MARK = "\udcff"
+# Names people know for the codecs that ``foreign_encoding`` returns.
+_FOREIGN_ENCODING_NAMES = {
+    "utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16",
+    "cp1258": "Windows-1258", "tcvn3": "TCVN3", "vni": "VNI-Windows",
+}
+# The separators that spreadsheets write instead of commas, with the name a message gives them.
+_OTHER_SEPARATORS = {";": ";", "\t": "Tab"}
 _ERROR_HANDLER = "gateway-csv-mark-invalid"
 
 
@@ -111,6 +125,7 @@ def read_csv(
     encoding: str = DEFAULT_ENCODING,
     delimiter: str = ",",
     unique_headers: bool = True,
+    require_utf8_commas: bool = False,
 ) -> CsvTable:
     """Read the header of ``handle`` and return it with an iterator of the rows.
 
@@ -122,15 +137,21 @@ def read_csv(
 
     Raises ``InputError`` when the file has no header, the header cannot be
     read, no column is kept, or (with ``unique_headers``) two kept headers
-    have the same ``match_key``.
+    have the same ``match_key``. With ``require_utf8_commas``, it also raises
+    ``csv.not_utf8`` when the first chunk is in another encoding and
+    ``csv.wrong_separator`` when the header is separated by ``;`` or Tab.
     """
     max_line = max_line_chars(limits)
     _raise_field_size_limit(max_line)
+    if require_utf8_commas:
+        handle = _check_utf8(handle, file)
     lines = _physical_lines(handle, encoding, max_line)
     records = _records(lines, file, encoding, delimiter, max_line)
 
     header = _read_header(records, file)
     raw_headers = [clean(cell) for cell in header.cells or []]
+    if require_utf8_commas:
+        _check_separator(raw_headers, file)
     keep = kept_columns(raw_headers)
     if not keep:
         raise InputError("csv.no_columns", place=Place(file=file), file=file)
@@ -140,6 +161,61 @@ def read_csv(
 
     rows = _rows(records, file, raw_headers, keep, limits.max_cell_chars, delimiter)
     return CsvTable(file=file, headers=headers, rows=rows, header_line=header.line)
+
+
+def _check_utf8(handle: BinaryReader, file: str) -> BinaryReader:
+    """Raise ``csv.not_utf8`` when the file starts in another encoding; return a reader of it all."""
+    head = handle.read(_CHUNK_BYTES)
+    found = foreign_encoding(head)
+    if found is None:
+        return PrefixedReader(head, handle)
+    encoding = _FOREIGN_ENCODING_NAMES.get(found, found)
+    first_line = next(iter(head.decode(found, errors="replace").splitlines()), "")
+    separator = _other_separator(list(csv.reader([first_line]))[0] if first_line else [])
+    if separator is not None:
+        # Excel on a Vietnamese Windows saves both: its code page and its list separator.
+        raise InputError("csv.not_utf8_separator", place=Place(file=file), file=file,
+                         encoding=encoding, separator=separator)
+    raise InputError("csv.not_utf8", place=Place(file=file), file=file, encoding=encoding)
+
+
+def _check_separator(raw_headers: list[str], file: str) -> None:
+    """Raise ``csv.wrong_separator`` when the header is names joined by ``;`` or Tab in one cell."""
+    separator = _other_separator(raw_headers)
+    if separator is not None:
+        raise InputError("csv.wrong_separator", place=Place(file=file), file=file,
+                         separator=separator)
+
+
+def _other_separator(header_cells: list[str]) -> str | None:
+    """Return ``;`` or ``Tab`` when the header's only named cell splits on it into several names."""
+    named = [cell for cell in header_cells if cell.strip()]
+    if len(named) != 1:
+        return None
+    for separator, name in _OTHER_SEPARATORS.items():
+        if len([part for part in named[0].split(separator) if part.strip()]) >= 2:
+            return name
+    return None
+
+
+class PrefixedReader:
+    """A binary reader that returns ``head`` first, then the rest of ``handle``.
+
+    Readers that look at the first chunk of a stream before parsing it give it back this way.
+    """
+
+    def __init__(self, head: bytes, handle: BinaryReader):
+        self._head = head
+        self._handle = handle
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._head:
+            return self._handle.read(size)
+        if size < 0:
+            data, self._head = self._head + self._handle.read(), b""
+            return data
+        data, self._head = self._head[:size], self._head[size:]
+        return data
 
 
 def _raise_field_size_limit(wanted: int) -> None:

@@ -155,6 +155,44 @@ def detect_encoding(
     return _eight_bit(head, known)
 
 
+def foreign_encoding(head: bytes) -> str | None:
+    """Return the likely encoding of a file that must be UTF-8 but whose first chunk is not.
+
+    ``head`` is the start of the file. Return ``None`` when it is UTF-8, with or without a
+    byte order mark. Return ``None`` too when at least one of its lines with non-ASCII letters
+    decodes as UTF-8, because such a file is UTF-8 with some lines pasted from another program,
+    and its reader rejects only those lines. Otherwise return the Python codec name that ``detect_encoding``
+    would choose for the bytes: ``utf-16``, ``utf-16-le``, ``utf-16-be``, ``cp1258``,
+    ``tcvn3`` or ``vni``. Windows-1258 text almost never forms a valid UTF-8 line.
+
+    NOTE: only the first chunk is read, so a file whose first 64 KiB are ASCII and whose later
+    lines are Windows-1258 still passes, and its reader rejects those lines one by one.
+    """
+    marked = bom_encoding(head)
+    if marked is not None:
+        return None if marked == "utf-8-sig" else marked
+    utf16 = utf16_without_bom(head)
+    if utf16 is not None:
+        return utf16
+    lines = head.split(b"\n")
+    if len(head) >= CHUNK_BYTES:
+        # A multi-byte character cut at the end of the chunk must not count as invalid.
+        lines = lines[:-1]
+    invalid = utf8_text = False
+    for line in lines:
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            invalid = True
+        else:
+            utf8_text = True
+    if not invalid or utf8_text:
+        return None
+    return _eight_bit(head, None).encoding
+
+
 def _eight_bit(sample: bytes, known: str | None) -> DetectedEncoding:
     """Choose the 8-bit encoding of ``sample`` by rules 6 to 8 of the module docstring."""
     legacy = None if known in LEGACY_ENCODINGS else legacy_bytes_encoding(

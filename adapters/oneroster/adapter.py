@@ -7,6 +7,7 @@ virtual columns, and ``docs/oneroster.md`` for how each construct is read.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,28 @@ from adapters.base import Adapter, Limits, ReadHints
 from adapters.common.archive import open_archive
 from adapters.oneroster.package import OneRosterPackage
 from adapters.oneroster.sample import SAMPLE_PASSWORD, write_sample
+from adapters.table.package import SUPPORTED_SUFFIXES as TABLE_SUFFIXES
+from gateway.errors import InputError, Place
 from gateway.text import match_key
+
+# Bytes read to find the header of a single CSV file.
+_HEAD_BYTES = 4096
+
+
+def _check_not_table_file(path: Path) -> None:
+    """Raise an ``InputError`` that names the right input when ``path`` is one table file.
+
+    An .xlsx file is a zip file too, and would be reported as a package without a manifest.
+    """
+    if not path.is_file() or path.suffix.lower() not in TABLE_SUFFIXES:
+        return
+    if path.suffix.lower() == ".csv":
+        with path.open("rb") as handle:
+            first_line = handle.read(_HEAD_BYTES).decode("utf-8-sig", errors="replace").splitlines()[:1]
+        cells = {match_key(cell) for cell in next(csv.reader(first_line), [])}
+        if "sourcedid" in cells or {"propertyname", "value"} <= cells:
+            raise InputError("oneroster.single_file", place=Place(file=path.name), path=str(path))
+    raise InputError("oneroster.table_file", place=Place(file=path.name), path=str(path))
 
 
 class OneRosterAdapter(Adapter):
@@ -37,7 +59,9 @@ class OneRosterAdapter(Adapter):
 
         The archive and the package's temporary join index are released on exit.
         """
-        with open_archive(Path(path), limits) as archive:
+        path = Path(path)
+        _check_not_table_file(path)
+        with open_archive(path, limits) as archive:
             package = OneRosterPackage(archive, limits, self.kept_columns)
             try:
                 yield package

@@ -56,6 +56,11 @@ def canonical_name(stem: str) -> str:
     return _SPELLING.get(stem.casefold(), stem)
 
 
+def is_known_stem(stem: str) -> bool:
+    """Tell whether ``stem`` names a file of any supported version, in any case."""
+    return stem.casefold() in _SPELLING
+
+
 def file_name(name: str) -> str:
     """Return the CSV file name of a package file (``users`` -> ``users.csv``)."""
     return f"{name}.csv"

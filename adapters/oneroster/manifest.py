@@ -11,18 +11,22 @@ not read. Property names and values are matched without regard to case.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, cast
 
 from adapters.base import Limits, Mode, Notice
 from adapters.common.archive import Archive, Member
 from adapters.common.csvfile import CsvTable, read_csv
 from adapters.oneroster import files
+from adapters.table.package import NOTE_SUFFIXES, SUPPORTED_SUFFIXES
 from gateway.errors import InputError, Place
 from gateway.text import match_key
 
 MANIFEST_FILE = "manifest.csv"
 Level = Literal["warning", "error"]
 _MODES = ("bulk", "delta", "absent")
+# Files that the school-export adapter reads as lists; a folder's .txt files are usually notes.
+_LIST_SUFFIXES = tuple(suffix for suffix in SUPPORTED_SUFFIXES if suffix not in NOTE_SUFFIXES)
 
 
 @dataclass
@@ -73,12 +77,19 @@ def read_manifest(archive: Archive, limits: Limits) -> Manifest:
     version, or declares a version this adapter does not support.
     """
     member = archive.find(MANIFEST_FILE)
+    tables = [m.path for m in archive.members if Path(m.name).suffix.lower() in _LIST_SUFFIXES
+              and not files.is_known_stem(Path(m.name).stem)]
+    if member is None and tables:
+        # Spreadsheets and no manifest: most likely a folder of lists for the school-export adapter.
+        raise InputError("oneroster.manifest_missing_tables", place=Place(file=MANIFEST_FILE),
+                         path=str(archive.source), example=tables[0])
     if member is None:
         raise InputError(
             "oneroster.manifest_missing", place=Place(file=MANIFEST_FILE), path=str(archive.source)
         )
     with archive.open(member) as handle:
-        properties = _read_properties(read_csv(handle, file=member.path, limits=limits))
+        properties = _read_properties(read_csv(handle, file=member.path, limits=limits,
+                                               require_utf8_commas=True))
 
     manifest_version = _required(properties, "manifest.version", member.path)
     if manifest_version != files.MANIFEST_VERSION:

@@ -152,8 +152,10 @@ class OneRosterPackage(Package):
         """Open a file of ``archive`` as a ``CsvTable``; raises ``InputError`` when it cannot be read."""
         handle = stack.enter_context(archive.open(package_file.member))
         kept_columns = self._join_kept_columns(only) if only else self._kept_columns
+        # OneRoster requires comma-separated UTF-8, so a file in another encoding or with
+        # other separators is rejected whole, with one notice that names the fault.
         return read_csv(handle, file=package_file.member.path, limits=self._limits,
-                        kept_columns=kept_columns)
+                        kept_columns=kept_columns, require_utf8_commas=True)
 
     def _join_kept_columns(self, names: Sequence[str]) -> KeptColumns:
         """Return the ``kept_columns`` of a join file: the adapter's, limited to ``names``."""
@@ -168,7 +170,8 @@ class OneRosterPackage(Package):
 
     def _fail(self, name: str, error: GatewayError) -> None:
         self._failed.add(name)
-        self.notices.append(Notice("error", error))
+        stream = name if name in files.STREAM_FILES else None
+        self.notices.append(Notice("error", error, stream=stream))
         log.warning("oneroster file not read", extra=fields(file=name, error=error.key))
 
     def _derive(self, name: str, table: CsvTable) -> tuple[list[str], Iterator[SourceRow]]:

@@ -21,6 +21,7 @@ from adapters.base import Limits, Notice
 # rule (the first non-blank record). A table's header sits under titles, so the
 # grid needs every record; a public read_records in csvfile would be cleaner.
 from adapters.common.csvfile import (
+    PrefixedReader,
     _physical_lines,
     _raise_field_size_limit,
     _Record,
@@ -61,7 +62,7 @@ def csv_grids(open_file: Opener, file: str, limits: Limits, notify: Notify) -> I
         delimiter = sniff_delimiter(head, detected.encoding)
         max_line = max_line_chars(limits)
         _raise_field_size_limit(max_line)
-        lines = _physical_lines(_Prefixed(head, handle), detected.encoding, max_line)
+        lines = _physical_lines(PrefixedReader(head, handle), detected.encoding, max_line)
         records = _records(lines, file, detected.encoding, delimiter, max_line)
         properties = encoding_properties(detected) | {"format": "csv", "delimiter": delimiter}
         yield Grid(file=file, sheet=None, rows=_grid_rows(records), properties=properties,
@@ -136,21 +137,3 @@ def _grid_rows(records: Iterator[_Record]) -> Iterator[GridRow]:
         else:
             cells = [unmark_text(cell) for cell in clean_row(record.cells or [])]
             yield GridRow(line=record.line, cells=cells)
-
-
-class _Prefixed:
-    """A binary reader that returns ``head`` first, then the rest of ``handle``."""
-
-    def __init__(self, head: bytes, handle: BinaryReader):
-        self._head = head
-        self._handle = handle
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self._head:
-            return self._handle.read(size)
-        if size < 0:
-            data, self._head = self._head + self._handle.read(), b""
-            return data
-        data, self._head = self._head[:size], self._head[size:]
-        return data
-

@@ -10,6 +10,7 @@ The school named in the title rows above a header ("TRƯỜNG TH AN BÌNH",
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import shutil
@@ -104,6 +105,37 @@ def open_source(path: Path, limits: Limits) -> Source:
     return open_archive(path, limits, recursive=True)
 
 
+ONEROSTER_MANIFEST = "manifest.csv"
+# Bytes read to find the header of a file that may belong to a OneRoster package.
+_ONEROSTER_HEAD_BYTES = 4096
+
+
+def _check_not_oneroster(source: Source) -> None:
+    """Raise an ``InputError`` that names the OneRoster adapter when the input is OneRoster.
+
+    A OneRoster package has a ``manifest.csv`` with the columns ``propertyName`` and ``value``,
+    and each of its files has a ``sourcedId`` column. Read as tables, every file would give a
+    "no header row" error, and none would name the OneRoster adapter.
+    """
+    if isinstance(source, Archive):
+        manifest = source.find(ONEROSTER_MANIFEST)
+        if manifest is not None and {"propertyname", "value"} <= _first_cells(source, manifest):
+            raise InputError("table.oneroster_package", place=Place(file=manifest.path),
+                             path=str(source.source))
+        return
+    member = source.members[0]
+    if Path(member.name).suffix.lower() == ".csv" and "sourcedid" in _first_cells(source, member):
+        raise InputError("table.oneroster_file", place=Place(file=member.path), file=member.path)
+
+
+def _first_cells(source: Source, member: Member) -> set[str]:
+    """Return the ``match_key`` of each comma-separated cell of the first line of ``member``."""
+    with source.open(member) as handle:
+        head = handle.read(_ONEROSTER_HEAD_BYTES)
+    first_line = head.decode("utf-8-sig", errors="replace").splitlines()[:1]
+    return {match_key(cell) for cell in next(csv.reader(first_line), [])}
+
+
 class TablePackage(Package):
     """The table files of a ``Source``; ``close`` removes the temporary copies of workbooks."""
 
@@ -141,6 +173,7 @@ class TablePackage(Package):
     # Files ----------------------------------------------------------------------
 
     def _table_members(self, source: Source) -> list[Member]:
+        _check_not_oneroster(source)
         if isinstance(source, SingleFile):
             return list(source.members)
         members = []

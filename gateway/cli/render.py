@@ -146,6 +146,9 @@ def update_lines(updates: Mapping[str, Mapping[str, Any]]) -> list[str]:
         for key in ("restored", "other_source"):
             if summary.get(key):
                 lines.append("    " + t(f"run.updates_{key}", count=summary[key]))
+        for change in summary.get("mapping_changes", ()):
+            lines.append("    " + t("run.updates_mapping_changed", count=change["count"],
+                                    old=change["from"], new=change["to"]))
         if summary["examples"]:
             lines.append("    " + t("run.updates_examples"))
         for example in summary["examples"]:
@@ -215,11 +218,20 @@ def rejection_lines(run_id: int, counted: int = 0) -> list[str]:
     for group in groups:
         example = group["examples"][0]
         message = t(group["reason"], **example["params"])
-        entity = f"{entity_title(group['entity'])}: " if group.get("entity") else ""
+        label = _group_label(group, example["params"])
+        entity = f"{label}: " if label else ""
         lines.append(f"  {group['count']} × {entity}{message}")
         lines.append("      " + t("run.first_at", place=place_text(example)))
         lines.extend("      " + line for line in other_problem_lines(example["problems"]))
     return lines
+
+
+def _group_label(group: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    """Return the entity title of a rejection group, or those of an unreadable row's stream."""
+    if group.get("entity"):
+        return entity_title(group["entity"])
+    # A slash, because a title may contain commas ("Cán bộ, giáo viên, nhân viên").
+    return " / ".join(entity_title(name) for name in params.get("row_entities") or ())
 
 
 def other_problem_lines(problems: list[dict[str, Any]]) -> list[str]:

@@ -3,8 +3,11 @@
 ``changed_fields`` names the fields whose values differ, treating two texts that differ only in
 tone placement ("Hoà" and "Hòa") as equal. Compare uses it to keep such a row ``unchanged``.
 ``summarize_updates`` counts, per entity, the fields that a run's updates change, with a few
-example records, so that an admin can review a run the guard holds. A summary carries field
-names, counts, record ids and local ids, never a field's value.
+example records, so that an admin can review a run the guard holds. It also counts the updates
+that a newer mapping version writes over a record of another version, because a mapping change
+(OneRoster grades "07" read as "7") can update most records of a source at once. A summary
+carries field names, counts, record ids, local ids and mapping version labels, never a field's
+value.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import peewee
 
 from gateway.store.bulk import select_rows
-from gateway.store.models import Record, Run, StagedRecord
+from gateway.store.models import MappingVersion, Record, Run, StagedRecord
 from gateway.text import tone_key
 
 # Example records kept per entity in a run's summary of updates.
@@ -59,21 +62,26 @@ def summarize_updates(db: peewee.Database, run: Run, chunk_size: int = 1000,
     """Count, per entity, the fields that the ``update`` rows of ``run`` change.
 
     Returns ``{entity: {"updates": n, "fields": {path: n}, "restored": n,
-    "other_source": n, "examples": [{"record_id", "local_id", "fields"}]}}``, the
-    fields most changed first. ``restored`` counts ended records that the run
-    makes active again, and ``other_source`` the records that the run takes over
-    from a source of lower precedence. Call it before apply, because apply
-    overwrites the stored data that the rows are compared with.
+    "other_source": n, "mapping_changes": [{"from", "to", "count"}],
+    "examples": [{"record_id", "local_id", "fields"}]}}``, the fields most changed
+    first. ``restored`` counts ended records that the run makes active again, and
+    ``other_source`` the records that the run takes over from a source of lower
+    precedence. ``mapping_changes`` counts the updates whose mapping version differs
+    from the one that wrote the stored record, by pair of version labels
+    (``oneroster/student/v1`` to ``oneroster/student/v2``). Call it before apply,
+    because apply overwrites the stored data that the rows are compared with.
     """
     staged, records = StagedRecord._meta.table_name, Record._meta.table_name
-    sql = (f"SELECT s.id, s.entity, s.local_id, s.record_id, s.data, r.data, r.state, r.source "
+    sql = (f"SELECT s.id, s.entity, s.local_id, s.record_id, s.data, r.data, r.state, r.source, "
+           f"s.mapping_version, r.mapping_version "
            f"FROM {staged} s JOIN {records} r ON r.id = s.record_id "
            f"WHERE s.run_id = ? AND s.decision = 'update' AND s.id > ? ORDER BY s.id LIMIT ?")
     summary: dict[str, dict[str, Any]] = {}
+    versions: dict[str, Counter[tuple[str, str]]] = {}
     last_id = 0
     while rows := select_rows(db, sql, [run.id, last_id, chunk_size]):
         last_id = rows[-1][0]
-        for _, entity, local_id, record_id, new, old, state, owner in rows:
+        for _, entity, local_id, record_id, new, old, state, owner, new_mapping, old_mapping in rows:
             fields = changed_fields(json.loads(old), json.loads(new))
             entry = summary.setdefault(str(entity), {"updates": 0, "fields": Counter(),
                                                      "restored": 0, "other_source": 0,
@@ -82,9 +90,25 @@ def summarize_updates(db: peewee.Database, run: Run, chunk_size: int = 1000,
             entry["fields"].update(fields)
             entry["restored"] += state != "active"
             entry["other_source"] += owner != run.source
+            if new_mapping and old_mapping and new_mapping != old_mapping:
+                versions.setdefault(str(entity), Counter())[(old_mapping, new_mapping)] += 1
             if len(entry["examples"]) < examples:
                 entry["examples"].append({"record_id": int(record_id), "local_id": str(local_id),
                                           "fields": fields})
-    for entry in summary.values():
+    labels = _mapping_labels({version for pairs in versions.values() for pair in pairs for version in pair})
+    for entity, entry in summary.items():
         entry["fields"] = dict(sorted(entry["fields"].items(), key=lambda item: (-item[1], item[0])))
+        pairs = versions.get(entity, Counter())
+        entry["mapping_changes"] = [
+            {"from": labels.get(old, old[:12]), "to": labels.get(new, new[:12]), "count": count}
+            for (old, new), count in pairs.most_common()]
     return dict(sorted(summary.items()))
+
+
+def _mapping_labels(version_ids: set[str]) -> dict[str, str]:
+    """Return ``adapter/entity/vN`` for each mapping version id that the registry holds."""
+    if not version_ids:
+        return {}
+    query = MappingVersion.select().where(MappingVersion.id.in_(sorted(version_ids)))
+    return {str(version.id): f"{version.adapter}/{version.entity}/v{version.number}"
+            for version in query}

@@ -41,30 +41,40 @@ CHECKED = ("insert", "update", "alias")
 REASON = "ingest.reference_unknown"
 TARGET_REJECTED_REASON = "ingest.reference_rejected"
 TARGET_NOT_READ_REASON = "ingest.reference_not_read"
+TARGET_UNREAD_REASON = "ingest.reference_file_unread"
 
 
 def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
                      columns: KeyColumns | None = None,
-                     unread: UnreadEntities | None = None) -> Counter[str]:
+                     unread: UnreadEntities | None = None,
+                     unread_files: dict[str, str] | None = None) -> Counter[str]:
     """Quarantine rows whose required references are dangling; return counts by reason.
 
     A reference to a record whose own row this run rejected is ``ingest.reference_rejected``,
     with the place of that row, because fixing that row is what lets this one through. A
     reference to an entity that the row's own table could not give, because the table lacks
     a column of that entity's mapping (``unread``), is ``ingest.reference_not_read``, naming
-    those columns. Any other dangling reference is ``ingest.reference_unknown``. ``columns``
-    names the header that gave each reference, for the rejection's place.
+    those columns. A reference to an entity of which the run staged nothing because its file
+    could not be read or mapped (``unread_files`` maps such entities to the file) is
+    ``ingest.reference_file_unread``, naming the file, so that every such row shows the one
+    cause that a file notice explains. Any other dangling reference is
+    ``ingest.reference_unknown``. ``columns`` names the header that gave each reference, for
+    the rejection's place.
     """
     entities = load_entities()
     rejected: Counter[str] = Counter()
     staged = staged_entities(db, run.id)
+    # An entity that some other file of the run gave records of may lack a record for
+    # another reason, so the file is blamed only where the run has no record of it at all.
+    files = {entity: file for entity, file in (unread_files or {}).items() if entity not in staged}
     for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         required = _required_reference_fields(entities[name])
         school = _optional_school_field(entities[name], required)
         fields = sorted({*required, *school})
         if fields:
             rejected.update(_check_entity(db, run, entities[name], fields, chunk_size,
-                                          columns or {}, unread or {}, optional=frozenset(school)))
+                                          columns or {}, unread or {}, files,
+                                          optional=frozenset(school)))
     return +rejected
 
 
@@ -95,7 +105,8 @@ class _Checked:
 
 def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[str],
                   chunk_size: int, columns: KeyColumns, unread: UnreadEntities,
-                  optional: frozenset[str] = frozenset()) -> Counter[str]:
+                  unread_files: dict[str, str], optional: frozenset[str] = frozenset()
+                  ) -> Counter[str]:
     """Quarantine the rows of ``entity`` whose references in ``fields`` are dangling.
 
     A field of ``optional`` is dangling only when this run rejected the row of the record it
@@ -137,7 +148,8 @@ def _check_entity(db: peewee.Database, run: Run, entity: Entity, fields: list[st
             if missing is not None:
                 missing_rows.append((staged, missing))
         quarantined = [_rejection(run, staged, field, target, value, columns,
-                                  rejected_targets.get((target, value)), unread)
+                                  rejected_targets.get((target, value)), unread,
+                                  unread_files.get(target))
                        for staged, (field, target, value) in missing_rows]
         with write_transaction(db):
             insert_dicts(db, Quarantine, quarantined)
@@ -216,7 +228,7 @@ def _rejected_in_run(db: peewee.Database, run: Run,
 
 def _rejection(run: Run, staged: _Checked, field: str, target: str, value: str,
                columns: KeyColumns, target_place: dict[str, Any] | None,
-               unread: UnreadEntities) -> dict[str, Any]:
+               unread: UnreadEntities, unread_file: str | None = None) -> dict[str, Any]:
     """Return the quarantine row of ``staged`` for its dangling reference."""
     place: dict[str, Any] = json.loads(staged.place)
     params: dict[str, Any] = {"field": field, "value": value, "target": target}
@@ -227,6 +239,9 @@ def _rejection(run: Run, staged: _Checked, field: str, target: str, value: str,
         # column, not the reference, is what the admin must fix.
         reason = TARGET_NOT_READ_REASON
         params["columns"] = missing_columns
+    elif unread_file is not None:
+        reason = TARGET_UNREAD_REASON
+        params.update(target_file=unread_file)
     elif target_place is not None:
         reason = TARGET_REJECTED_REASON
         # The sheet too: a workbook with several sheets has a row of that number in each.

@@ -176,7 +176,9 @@ class _Staged:
     counts: dict[str, Any]
     snapshots: list[Snapshot]
     columns: KeyColumns
+    # Per table, the entities it lacks a column for; per entity, the file that was not read.
     unread_entities: UnreadEntities
+    unread_files: dict[str, str]
 
 
 def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path: Path,
@@ -201,7 +203,8 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     result.notices.extend(_superseded_notices(run, superseded))
     run.notices = json.dumps(result.notices, ensure_ascii=False)
     run.save()
-    return _Staged(counts, result.snapshots, result.columns, result.unread_entities)
+    return _Staged(counts, result.snapshots, result.columns, result.unread_entities,
+                   result.unread_files)
 
 
 def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged: _Staged,
@@ -221,7 +224,8 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
     for reason, count in check_references(db, run, columns=staged.columns,
-                                          unread=staged.unread_entities).items():
+                                          unread=staged.unread_entities,
+                                          unread_files=staged.unread_files).items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     _log_phase(run, "references checked", phase_started)
     # Counted now, because the retention settings may prune the quarantine rows later.

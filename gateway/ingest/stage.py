@@ -185,6 +185,9 @@ class StageResult:
     snapshots: list[Snapshot] = field(default_factory=list)
     entities: set[str] = field(default_factory=set)
     columns: KeyColumns = field(default_factory=dict)
+    # The entities whose stream could not be read or mapped, with the file: references to
+    # their records find none, for a reason that a notice already gives.
+    unread_files: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -326,6 +329,8 @@ class Stager:
         self._flush()
         for notice in package.notices:
             self._notice(notice.level, notice.error)
+            if notice.level == "error" and notice.stream is not None:
+                self._mark_unread(notice.stream, notice.error.place.file or notice.stream)
         for warning in self._dropped.warnings(self.run.id):
             self._notice("warning", warning)
         for column, count in self._differing.counts.items():
@@ -334,6 +339,11 @@ class Stager:
                 column=column, value=self.given[column], count=count))
         self._distrust_snapshots()
         return self.result
+
+    def _mark_unread(self, stream: str, file: str) -> None:
+        for spec in self.specs:
+            if spec.stream == stream:
+                self.result.unread_files.setdefault(spec.entity, file)
 
     def _distrust_snapshots(self) -> None:
         """End nothing by absence where the input could not be read in full.
@@ -432,6 +442,7 @@ class Stager:
         missing.setdefault(tuple(names), []).append(spec.label)
         table = self.result.unread_entities.setdefault((stream.file, stream.sheet), {})
         table.setdefault(spec.entity, " | ".join(names))
+        self.result.unread_files.setdefault(spec.entity, stream.file)
 
     def _missing_school_columns(self, mapping: CompiledMapping, stream: Stream) -> list[str]:
         """Return the column names of the school field when a stream that must give it lacks them.
@@ -463,8 +474,12 @@ class Stager:
         if row.error is not None or row.cells is None:
             error = row.error or RowError("ingest.row_unreadable")
             place = Place(file=stream.file, sheet=stream.sheet, row=row.line)
-            # A row rejected for its table's title keeps its cells as read (``given``).
-            self._quarantine(stream, None, error, place, row.cells, headers=stream.headers)
+            # A row rejected for its table's title keeps its cells as read (``given``). A row
+            # without cells cannot tell whose record it was: the report labels it with every
+            # entity that its stream feeds.
+            entities = sorted({m.spec.entity for m in mappings})
+            self._quarantine(stream, None, error, place, row.cells, headers=stream.headers,
+                             row_entities=entities)
             if not mappings:
                 return
             # Either row may hold a stored record, so its entities end nothing by absence.
@@ -776,14 +791,19 @@ class Stager:
                              school, period, ministry_id, personal_id, None, None, row_hash))
 
     def _quarantine(self, stream: Stream, entity: str | None, error: GatewayError, place: Place,
-                    cells: list[str] | None, headers: list[str]) -> None:
+                    cells: list[str] | None, headers: list[str],
+                    row_entities: list[str] | None = None) -> None:
         """Queue one quarantine row, which counts as one rejected row however many problems it has.
 
         The row's first problem gives the reason, place and parameters. A row with more than
         one problem (``RowError.others``) also stores every problem, the first included, under
         ``problems`` in the parameters, and the fields of the others under ``other_fields``.
+        A row that could not be read has no ``entity``, and ``row_entities`` (stored in the
+        parameters) names the entities its stream feeds.
         """
         params = dict(error.as_dict()["params"])
+        if row_entities:
+            params["row_entities"] = row_entities
         others = error.others if isinstance(error, RowError) else ()
         if others:
             params["other_fields"] = [p.place.field for p in others if p.place.field]

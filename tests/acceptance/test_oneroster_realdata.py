@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.ingest import service
+from gateway.mapping.registry import list_versions, set_state
 from gateway.store.changelog import horizon
 from gateway.store.models import Quarantine, Record, StagedRecord
 from tests.support.store import StoreHandle
@@ -140,3 +141,31 @@ def test_v1p2_roles_choose_entity(store: StoreHandle, realdata_dir: Path) -> Non
     assert sorted(staff) == ["usr-222-123456", "usr-222-1234561", "usr-222-987654"]
     assert staff["usr-222-1234561"]["position"] == "administrator"
     assert staff["usr-222-123456"]["roles"] == ["teacher"]
+
+
+# Records whose grades change when a store written by version 1 of the student and class
+# mappings ingests the same package with version 2: only the class "09,10,11" has a leading zero.
+GRADE_UPDATES = {"Test_full_data_set": {"class": 1}, "Test_minimal_data_set": {},
+                 "v1p2_full_dataset": {"class": 1}, "oneroster_test_data": {}}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_grade_mapping_upgrade_counts(store: StoreHandle, realdata_dir: Path, name: str) -> None:
+    newest = {entity: max((v for v in list_versions("oneroster") if v.entity == entity),
+                          key=lambda v: v.number) for entity in ("student", "class")}
+    for version in newest.values():
+        set_state(version.id, "retired")
+    path = _path(realdata_dir, name)
+    service.ingest(store.db, store.settings, path, "oneroster", name)
+    for version in newest.values():
+        set_state(version.id, "active")
+
+    report = service.ingest(store.db, store.settings, path, "oneroster", name)
+    assert report.state == "succeeded"
+    updated = {entity: counts["update"] for entity, counts in report.counts["decisions"].items()
+               if counts.get("update")}
+    assert updated == GRADE_UPDATES[name]
+    if name.endswith("full_data_set") or name == "v1p2_full_dataset":
+        klass = json.loads(Record.get(Record.local_id == "cls-222-123456").data)
+        assert klass["grades"] == ["9", "10", "11"]

@@ -13,6 +13,7 @@ from adapters.oneroster import files
 from adapters.oneroster.adapter import OneRosterAdapter
 from adapters.oneroster.schoolyears import school_year_label
 from gateway.errors import InputError
+from tests.support import oneroster as pkg
 
 PASSWORD = "Hunter2-secret"
 
@@ -131,6 +132,49 @@ def by_id(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
 
 
 def test_manifest_missing_raises(tmp_path: Path):
+    folder = write_package(tmp_path / "p", CORE_12)
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(folder, Limits()):
+        pass
+
+    assert raised.value.key == "oneroster.manifest_missing"
+
+
+@pytest.mark.parametrize("name", ["lop-6a1.xlsx", "lop-6a1.xls", "lop-6a1.csv"])
+def test_table_file_names_school_export(tmp_path: Path, name: str):
+    path = tmp_path / name
+    path.write_bytes(b"PK\x03\x04" if name.endswith(".xlsx") else "Mã HS,Họ và tên\n1,An\n".encode())
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(path, Limits()):
+        pass
+
+    assert raised.value.key == "oneroster.table_file"
+
+
+def test_single_oneroster_file_asks_for_package(tmp_path: Path):
+    path = tmp_path / "users.csv"
+    path.write_text(USERS_12, encoding="utf-8")
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(path, Limits()):
+        pass
+
+    assert raised.value.key == "oneroster.single_file"
+
+
+def test_folder_of_lists_names_school_export(tmp_path: Path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "Ghi chú.txt").write_text("xem các lớp", encoding="utf-8")
+    (folder / "6A1.xlsx").write_bytes(b"PK\x03\x04")
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(folder, Limits()):
+        pass
+
+    assert raised.value.key == "oneroster.manifest_missing_tables"
+    assert raised.value.params["example"] == "6A1.xlsx"
+
+
+def test_package_without_manifest_still_missing(tmp_path: Path):
     folder = write_package(tmp_path / "p", CORE_12)
 
     with pytest.raises(InputError) as raised, OneRosterAdapter().open(folder, Limits()):
@@ -303,6 +347,110 @@ def test_missing_sourcedid_column_skips_file(tmp_path: Path):
 
     assert "orgs" not in streams
     assert notice_keys(package) == [("error", "oneroster.column_missing")]
+
+
+def _write_bytes(folder: Path, name: str, data: bytes) -> None:
+    (folder / name).write_bytes(data)
+
+
+@pytest.mark.parametrize(("separator", "shown"), [(";", ";"), ("\t", "Tab")], ids=["semicolon", "tab"])
+def test_other_separator_named_once(tmp_path: Path, separator: str, shown: str):
+    # As Excel saves the file again: the list separator of the machine, quotes where needed.
+    users = USERS_12.replace(",", separator)
+    folder = package_12(tmp_path / "p", **{"users.csv": users})
+
+    streams, rows, package = read_all(folder)
+
+    assert "users" not in streams
+    assert "enrollments" in streams
+    assert notice_keys(package) == [("error", "csv.wrong_separator")]
+    error = package.notices[0].error
+    assert error.params == {"file": "users.csv", "separator": shown}
+    assert package.notices[0].stream == "users"
+
+
+def test_other_separator_in_join_file_named(tmp_path: Path):
+    folder = package_12(tmp_path / "p", {"roles": "bulk"}, **{"roles.csv": ROLES.replace(",", ";")})
+
+    streams, _, package = read_all(folder)
+
+    assert "users" in streams
+    assert notice_keys(package) == [("error", "csv.wrong_separator")]
+    assert package.notices[0].error.params["file"] == "roles.csv"
+    assert package.notices[0].stream is None
+
+
+def test_manifest_with_semicolons_raises(tmp_path: Path):
+    folder = write_package(tmp_path / "p", CORE_12, manifest_text("1.2", CORE_MODES).replace(",", ";"))
+
+    with pytest.raises(InputError) as raised, OneRosterAdapter().open(folder, Limits()):
+        pass
+
+    assert raised.value.key == "csv.wrong_separator"
+    assert raised.value.params["file"] == "manifest.csv"
+
+
+def test_one_column_header_without_separator_is_missing_column(tmp_path: Path):
+    folder = package_12(tmp_path / "p", **{"orgs.csv": "name\nTrường A\n"})
+
+    _, _, package = read_all(folder)
+
+    assert notice_keys(package) == [("error", "oneroster.column_missing")]
+
+
+@pytest.mark.parametrize(("codec", "shown"), [
+    ("cp1258", "Windows-1258"), ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"),
+], ids=["cp1258", "utf16-bom", "utf16-le"])
+def test_file_in_other_encoding_is_file_error(tmp_path: Path, codec: str, shown: str):
+    folder = package_12(tmp_path / "p")
+    _write_bytes(folder, "users.csv", pkg.cp1258(USERS_12) if codec == "cp1258" else USERS_12.encode(codec))
+
+    streams, _, package = read_all(folder)
+
+    assert "users" not in streams
+    assert notice_keys(package) == [("error", "csv.not_utf8")]
+    assert package.notices[0].error.params == {"file": "users.csv", "encoding": shown}
+    assert package.notices[0].stream == "users"
+
+
+def test_excel_semicolon_cp1258_names_both(tmp_path: Path):
+    folder = package_12(tmp_path / "p")
+    _write_bytes(folder, "users.csv", pkg.cp1258(USERS_12.replace(",", ";")))
+
+    _, _, package = read_all(folder)
+
+    assert notice_keys(package) == [("error", "csv.not_utf8_separator")]
+    assert package.notices[0].error.params == {
+        "file": "users.csv", "encoding": "Windows-1258", "separator": ";"}
+
+
+def test_one_bad_line_stays_row_error(tmp_path: Path):
+    """A UTF-8 file with one line pasted from a Windows-1258 program loses only that line."""
+    bad_line = pkg.cp1258("usr-4,active,,TRUE,x,,Hương,Phạm,,,,,,,,,,,,,,\n")
+    folder = package_12(tmp_path / "p")
+    _write_bytes(folder, "users.csv", USERS_12.encode("utf-8") + bad_line)
+
+    with OneRosterAdapter().open(folder, Limits()) as package:
+        streams = package.streams()
+        users_stream = next(s for s in streams if s.name == "users")
+        read = list(users_stream.rows)
+
+    assert notice_keys(package) == []
+    assert [row.error.key if row.error else None for row in read] == [
+        None, None, None, "csv.invalid_encoding"]
+
+
+def test_long_utf8_file_not_flagged(tmp_path: Path):
+    """A multi-byte letter cut at the end of the first chunk is not taken for another encoding."""
+    row = "usr-{n},active,,TRUE,x,,Hương,Phạm,Thị,,,,,,,,,,,,,\n"
+    body = "".join(row.format(n=n) for n in range(4, 3000))
+    folder = package_12(tmp_path / "p")
+    _write_bytes(folder, "users.csv", (USERS_12 + body).encode("utf-8"))
+
+    _, rows, package = read_all(folder)
+
+    assert notice_keys(package) == []
+    assert len(rows["users"]) == 3 + 2996
 
 
 def test_streams_in_dependency_order_with_modes(tmp_path: Path):

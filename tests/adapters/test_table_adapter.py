@@ -153,6 +153,49 @@ def test_folder_without_table_files_raises(tmp_path: Path):
     assert getattr(raised.value, "key", None) == "table.no_files"
 
 
+def _oneroster_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    write_csv(folder / "manifest.csv", ["propertyName,value", "manifest.version,1.0",
+                                        "oneroster.version,1.1", "file.users,bulk"])
+    write_csv(folder / "users.csv", ["sourcedId,status,givenName", "u1,active,An"])
+    return folder
+
+
+@pytest.mark.parametrize("zipped", [False, True], ids=["folder", "zip"])
+def test_oneroster_package_named_once(tmp_path: Path, zipped: bool):
+    path = _oneroster_folder(tmp_path / "or")
+    if zipped:
+        path = tmp_path / "or.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name in ("manifest.csv", "users.csv"):
+                archive.write(tmp_path / "or" / name, name)
+
+    with pytest.raises(Exception) as raised, TableAdapter().open(path, Limits()):
+        pass
+
+    assert getattr(raised.value, "key", None) == "table.oneroster_package"
+    assert raised.value.params == {"path": str(path)}
+
+
+def test_oneroster_single_file_named(tmp_path: Path):
+    path = _oneroster_folder(tmp_path / "or") / "users.csv"
+
+    with pytest.raises(Exception) as raised, TableAdapter().open(path, Limits()):
+        pass
+
+    assert getattr(raised.value, "key", None) == "table.oneroster_file"
+
+
+def test_other_manifest_csv_read_as_list(tmp_path: Path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "manifest.csv", [",".join(STUDENT_COLUMNS), "1,0102,Bình,01/02/2014,Nam"])
+
+    result = read(folder)
+
+    assert result.column("Mã học sinh") == ["0102"]
+
+
 def test_lists_in_subfolders_read(tmp_path: Path):
     folder = tmp_path / "export"
     (folder / "Khối 6").mkdir(parents=True)

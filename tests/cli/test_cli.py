@@ -272,6 +272,25 @@ def test_changes_name_operation_and_entity(home: Path) -> None:
     assert re.search(r"^  \d+  Student #\d+: inserted$", english, re.MULTILINE), english
 
 
+def test_users_not_utf8_exits_four(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=2))
+    text = (folder / "users.csv").read_text("utf-8")
+    # Windows-1258 writes "ễ" as "ê" and a combining tilde.
+    (folder / "users.csv").write_bytes(text.replace("ễ", "ê\u0303").encode("cp1258"))
+    result = run(home, "--lang", "en", "ingest", str(folder), "--adapter", "oneroster", expect=4)
+    assert ("File users.csv is not in UTF-8 but probably in Windows-1258, so it was not read."
+            in result.stdout)
+    assert "but file users.csv could not be read" in result.stdout
+
+
+def test_wrong_adapter_named_once(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=2))
+    result = run(home, "--lang", "en", "ingest", str(folder), "--adapter", "school-export", expect=1)
+    output = result.stdout + result.stderr
+    assert output.count("Ingest it with --adapter oneroster.") == 1
+    assert "No header row" not in output
+
+
 def test_superseded_held_run_is_reported(home: Path) -> None:
     env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
     tables = pkg.city(students=4)

@@ -14,6 +14,7 @@ from gateway.cli.render import (
     set_display_zone,
     time_iso,
     time_text,
+    update_lines,
 )
 from gateway.i18n import COUNTED_MESSAGES, catalogue, set_language, translate
 from gateway.ingest import runs
@@ -48,6 +49,18 @@ def test_guard_lines_one_existing_record() -> None:
         "school": {"existing": 1, "changed": 1, "ratio": 1.0, "trips": True}}}
     assert guard_lines(guard)[1] == ("  school: 1 of 1 existing record would be updated or ended "
                                      "(100%), above the 25% limit")
+
+
+def test_update_lines_name_mapping_change() -> None:
+    updates = {"student": {"updates": 6, "fields": {"grade": 6}, "restored": 0, "other_source": 0,
+                           "mapping_changes": [{"from": "oneroster/student/v1",
+                                                "to": "oneroster/student/v2", "count": 6}],
+                           "examples": []}}
+    lines = update_lines(updates)
+    assert lines[1] == "  Student: 6 records updated; fields: grade: 6"
+    assert lines[2] == ("    6 records were written by mapping oneroster/student/v1 and are now read "
+                        "by oneroster/student/v2, so the new version may cause these updates. Compare "
+                        "the two versions (gateway mappings export) before you approve.")
 
 
 def school_figures(code: str) -> dict[str, object]:

@@ -23,7 +23,7 @@ from playhouse.migrate import SchemaMigrator
 from gateway import schema_versions
 from gateway.ingest import service
 from gateway.ingest.stage import content_hash
-from gateway.mapping.registry import import_shipped
+from gateway.mapping.registry import import_shipped, list_versions
 from gateway.mapping.spec import MAPPING_DIR, canonical_json
 from gateway.records import migrate_records, read_record, records_for_review
 from gateway.store.changelog import horizon
@@ -54,8 +54,9 @@ def units(store: StoreHandle) -> Iterator[None]:
     schema_versions.configure(None)
 
 
-def import_address_mapping(folder: Path, number: int, address: dict[str, str]) -> None:
-    """Import a student@1 mapping, version ``number``, that gives every student ``address``."""
+def import_address_mapping(folder: Path, address: dict[str, str]) -> None:
+    """Import a student@1 mapping that gives every student ``address``, as the newest version."""
+    number = 1 + max(v.number for v in list_versions("oneroster") if v.entity == "student")
     document = yaml.safe_load((MAPPING_DIR / "oneroster" / "student" / "v1.yaml").read_text("utf-8"))
     document["version"] = number
     document["schema_version"] = 1
@@ -93,7 +94,7 @@ def store_at_v1(local_id: str, address: dict[str, str] | None) -> None:
 
 
 def test_v1_input_stored_at_v2(store: StoreHandle, units: None) -> None:
-    import_address_mapping(store.home, 2, old_address("31117"))
+    import_address_mapping(store.home, old_address("31117"))
 
     ingest(store, pkg.city(students=3))
 
@@ -109,7 +110,7 @@ def test_v1_input_stored_at_v2(store: StoreHandle, units: None) -> None:
 
 
 def test_reingest_of_v1_input_unchanged(store: StoreHandle, units: None) -> None:
-    import_address_mapping(store.home, 2, old_address("31178"))
+    import_address_mapping(store.home, old_address("31178"))
     ingest(store, pkg.city(students=3), "a")
     before = horizon()
 
@@ -120,7 +121,7 @@ def test_reingest_of_v1_input_unchanged(store: StoreHandle, units: None) -> None
 
 
 def test_split_on_ingest_marks_review(store: StoreHandle, units: None) -> None:
-    import_address_mapping(store.home, 2, old_address("31178"))
+    import_address_mapping(store.home, old_address("31178"))
 
     ingest(store, pkg.city(students=3))
 
@@ -133,7 +134,7 @@ def test_split_on_ingest_marks_review(store: StoreHandle, units: None) -> None:
 
 
 def test_review_list_names_ids_only(store: StoreHandle, units: None) -> None:
-    import_address_mapping(store.home, 2, old_address("31178"))
+    import_address_mapping(store.home, old_address("31178"))
     ingest(store, pkg.city(students=3))
 
     listed = records_for_review("student")
@@ -146,9 +147,9 @@ def test_review_list_names_ids_only(store: StoreHandle, units: None) -> None:
 
 
 def test_later_update_clears_review(store: StoreHandle, units: None) -> None:
-    import_address_mapping(store.home, 2, old_address("31178"))
+    import_address_mapping(store.home, old_address("31178"))
     ingest(store, pkg.city(students=3), "a")
-    import_address_mapping(store.home, 3, old_address("31117"))
+    import_address_mapping(store.home, old_address("31117"))
 
     report = ingest(store, pkg.city(students=3), "b")
 
@@ -252,7 +253,7 @@ def test_failed_chunk_leaves_earlier_chunks(store: StoreHandle, units: None) -> 
 
 
 def test_v1_view_of_v2_record(store: StoreHandle, units: None) -> None:
-    import_address_mapping(store.home, 2, old_address("31117"))
+    import_address_mapping(store.home, old_address("31117"))
     ingest(store, pkg.city(students=1))
 
     shown = read_record(student("u1").id, 1)

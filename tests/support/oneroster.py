@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from pathlib import Path
 
 HEADERS = {
@@ -81,3 +82,15 @@ def city(students: int = 10, schools: int = 1, school_year: str = "2026") -> dic
         enrollments.append(enrollment(f"e{number}", f"c{school_id[1:]}", f"u{number}", school_id))
     return {"orgs": orgs, "academicSessions": sessions, "classes": classes, "users": users,
             "enrollments": enrollments}
+
+
+def cp1258(text: str) -> bytes:
+    """Encode ``text`` as Windows-1258 writes it: a letter with a tone is a base letter and a mark."""
+    out = bytearray()
+    for char in text:
+        try:
+            out += char.encode("cp1258")
+        except UnicodeEncodeError:
+            parts = unicodedata.normalize("NFD", char)
+            out += (unicodedata.normalize("NFC", parts[:-1]) + parts[-1]).encode("cp1258")
+    return bytes(out)
