@@ -196,9 +196,10 @@ def test_sheet_of_other_school_rejected(store: StoreHandle, tmp_path: Path) -> N
     rejected = quarantined(report.run_id)
     assert [(row.file, row.sheet, row.row) for row in rejected] == [
         ("two.xlsx", "6A", 4), ("two.xlsx", "6A", 5), ("two.xlsx", "6A", 6)]
+    # The report labels the row with every entity that its table feeds.
     assert json.loads(rejected[0].params) == {
         "table": "two.xlsx [6A]", "title": "THCS Nguyễn Du", "name": "Trường Tiểu học An Bình",
-        "code": "0930010"}
+        "code": "0930010", "row_entities": ["class", "enrollment", "organization", "student"]}
     # The row is kept as read: the given school is not among its cells.
     cells = json.loads(rejected[0].cells)
     assert cells["Mã học sinh"] == "0930010011"
@@ -257,7 +258,9 @@ def test_two_schools_without_name_rejected(store: StoreHandle, tmp_path: Path) -
     params = json.loads(rejected[0].params)
     assert params == {
         "table": "two.xlsx [3A]", "code": "0930010",
-        "schools": '"TRƯỜNG TH AN BÌNH" (two.xlsx [3A]); "THCS Nguyễn Du" (two.xlsx [6A])'}
+        "schools": '"TRƯỜNG TH AN BÌNH" (two.xlsx [3A]); "THCS Nguyễn Du" (two.xlsx [6A])',
+        # Without --school-name the organization mapping lacks "Tên trường" and reads nothing.
+        "row_entities": ["class", "enrollment", "student"]}
 
 
 def test_rejected_sheet_ends_no_record(store: StoreHandle, tmp_path: Path) -> None:

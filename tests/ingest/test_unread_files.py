@@ -40,7 +40,8 @@ def test_semicolon_users_one_cause(store: StoreHandle, tmp_path: Path) -> None:
     finally:
         set_language(None)
     assert len(lines) == 3  # the header, one group and its first place
-    assert lines[1].startswith('  6 × Enrollment: Field person (person_ref) names the student "u1", '
+    assert lines[1].startswith("  6 × Enrollment: Field student or staff member enrolled in the "
+                               'class (person_ref) names the student "u1", '
                                "but file users.csv could not be read")
 
 
