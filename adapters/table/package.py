@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -314,6 +315,7 @@ class TablePackage(Package):
         if not keep:
             titles.headerless(grid, window)
             return None
+        titles.label_header(grid, header)
         school = titles.of_table(grid, window, index + 1 - len(header.rows))
         if grid.numbered:
             grid.sheet = counter.sheet = str(number)
@@ -567,24 +569,47 @@ class TablePackage(Package):
         self.notices.append(_table_notice(key, place, level, **params))
 
 
+# A title line that names a class: "DANH SÁCH HỌC SINH LỚP 6A3 - NĂM HỌC 2025-2026".
+_CLASS_TITLE = re.compile(r"\bl[oơớ]p\b\s*:?\s*\w", re.IGNORECASE)
+
+
 class _PageTitles:
-    """The school named in the title rows of the tables of one file, a table at a time.
+    """The school and class named in the title rows of the tables of one file, a table at a time.
 
     An HTML page often lays out its title in a table of its own above the list, or
     in headings outside tables (``Grid.page_text``). So there the school named in a
-    table without a header goes to the next table with one. Each worksheet and CSV
-    file has its own title rows.
+    table without a header goes to the next table with one, and so does the last
+    title line that names a class, as that table's block label when it has none of
+    its own. Each worksheet and CSV file has its own title rows.
     """
 
     def __init__(self, kind: str):
         self._carries = kind == "html"
         self._carried = ""
+        self._class_title: tuple[str, int | None] | None = None
 
     def headerless(self, grid: Grid, window: list[GridRow]) -> None:
-        """Note the school named in a table without a header, for the next table of a page."""
+        """Note the school and class named in a table without a header, for the next table."""
         if self._carries:
             self._carried = (school_in_title(window) or school_in_texts(grid.page_text)
                              or self._carried)
+            lines: list[tuple[str, int | None]] = [(text, None) for text in grid.page_text]
+            lines += [(row.first_text(), row.line) for row in window
+                      if row.error is None and row.filled == 1]
+            self._class_title = _class_title(lines) or self._class_title
+
+    def label_header(self, grid: Grid, header: Header) -> None:
+        """Give ``header`` the class title of the page text right before its table, or the one
+        carried from a table without a header, when it has no label of its own.
+
+        The class mapping reads a class name from a label only where the label names one.
+        """
+        carried, self._class_title = self._class_title, None
+        if not self._carries or header.label:
+            return
+        title = _class_title([(text, None) for text in grid.page_text]) or carried
+        if title is not None:
+            header.label, header.label_line = title
 
     def of_table(self, grid: Grid, window: list[GridRow], header_start: int) -> str:
         """Return the school named above the header that starts at ``window[header_start]``.
@@ -596,6 +621,11 @@ class _PageTitles:
                   or self._carried)
         self._carried = ""
         return school
+
+
+def _class_title(lines: list[tuple[str, int | None]]) -> tuple[str, int | None] | None:
+    """Return the last of ``lines`` that names a class, with its line, or ``None``."""
+    return next((line for line in reversed(lines) if _CLASS_TITLE.search(line[0])), None)
 
 
 class _TableRejected(Exception):

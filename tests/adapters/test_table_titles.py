@@ -184,3 +184,41 @@ def test_html_title_school_read(tmp_path: Path, before: str, inside: str) -> Non
     assert json.loads(result.streams[0].properties[INPUT_TITLE_SCHOOLS]) == [
         ["list.xls [1]", "TRƯỜNG TH AN BÌNH"], ["list.xls [2]", "TRƯỜNG THCS NGUYỄN DU"]]
     assert result.column("Mã HS", 1) == ["0201"]
+
+
+CLASS_PAGE = """<html><head><meta charset="utf-8"></head><body>
+{title}
+<table>{inside}
+<tr><th>STT</th><th>Mã HS</th><th>Họ tên</th><th>Ngày sinh</th></tr>
+<tr><td>1</td><td>0101</td><td>Nguyễn Văn An</td><td>01/02/2014</td></tr>
+</table>
+<table><tr><td>Người lập biểu</td><td>Hiệu trưởng</td></tr></table>
+<table><tr><td>1</td><td>0201</td><td>x</td></tr></table>
+<table>
+<tr><th>STT</th><th>Mã HS</th><th>Họ tên</th><th>Ngày sinh</th></tr>
+<tr><td>1</td><td>0301</td><td>Trần Thị Bình</td><td>01/02/2013</td></tr>
+</table>
+</body></html>
+"""
+CLASS_TITLE_TABLE = (
+    '<table><tr><td>TRƯỜNG THCS BÌNH MINH</td><td>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</td></tr>'
+    '<tr><td colspan="2">DANH SÁCH HỌC SINH LỚP 6A3 - NĂM HỌC 2025-2026</td></tr></table>')
+
+
+@pytest.mark.parametrize(("title", "inside", "label"), [
+    (CLASS_TITLE_TABLE, "", "DANH SÁCH HỌC SINH LỚP 6A3 - NĂM HỌC 2025-2026"),
+    ("<h3>DANH SÁCH HỌC SINH LỚP 6A3</h3>", "", "DANH SÁCH HỌC SINH LỚP 6A3"),
+    # A label of the table's own comes first.
+    (CLASS_TITLE_TABLE, '<tr><td colspan="4">Lớp: 6A1</td></tr>', "Lớp: 6A1"),
+    ("<table><tr><td>TRƯỜNG THCS BÌNH MINH</td></tr></table>", "", ""),
+], ids=["title-table", "page-heading", "own-label", "no-class"])
+def test_html_class_title_read_as_label(tmp_path: Path, title: str, inside: str,
+                                        label: str) -> None:
+    path = tmp_path / "list.xls"
+    path.write_text(CLASS_PAGE.format(title=title, inside=inside), encoding="utf-8")
+
+    result = read(path)
+
+    assert result.column("_block") == [label]
+    # The title goes to the next table with a header only, not to the tables after it.
+    assert result.column("_block", 1) == [""]
