@@ -568,12 +568,15 @@ def _excel_serial(argument: Mapping[str, Any], context: StepContext) -> Step:
     """Read a whole number as an Excel serial date and return ISO ``YYYY-MM-DD``.
 
     Other text passes untouched, so a ``date`` step may follow for dates written as text. So do
-    numbers with leading zeros, which a spreadsheet never writes for a number, and four-digit
+    numbers with leading zeros, which a spreadsheet never writes for a number, four-digit
     numbers, which are more likely a year alone than a date in 1902 to 1927 (1900 system),
-    unless ``four_digits`` is ``serial``.
+    unless ``four_digits`` is ``serial``, and numbers of one to three digits, which are more
+    likely a day or a month alone than a date in 1900 to 1902, unless ``short_numbers`` is
+    ``serial``.
     """
     system = _date_system(argument, context)
     years_are_serials = argument.get("four_digits") == "serial"
+    short_are_serials = argument.get("short_numbers") == "serial"
 
     def convert(value: Any) -> Any:
         number = _SERIAL.fullmatch(str(value).strip())
@@ -583,6 +586,8 @@ def _excel_serial(argument: Mapping[str, Any], context: StepContext) -> Step:
             raise StepError("mapping.excel_serial_time", value=value)
         serial = int(number.group(1))
         if 1000 <= serial <= 9999 and not years_are_serials:
+            return value
+        if serial < 1000 and not short_are_serials:
             return value
         try:
             return excel_serial_date(serial, system).isoformat()

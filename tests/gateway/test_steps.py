@@ -161,7 +161,8 @@ def test_literal_percent_y_is_not_a_year() -> None:
     pytest.param("1904", "2957003", "9999-12-31", id="1904-last-day"),
 ])
 def test_excel_serial_known_dates(system: str, value: str, expected: str) -> None:
-    assert run([{"excel_serial": {"system": system}}], value) == expected
+    step = {"excel_serial": {"system": system, "short_numbers": "serial"}}
+    assert run([step], value) == expected
 
 
 @pytest.mark.parametrize("serial", [1, 2, 59, 61, 100, 1000, 10000, 25569, 40123, 43831, 50000])
@@ -197,7 +198,7 @@ def test_excel_serial_system_written_as_number() -> None:
     pytest.param("1904", "42369.25", "mapping.excel_serial_time", id="1904-time"),
 ])
 def test_excel_serial_rejected(system: str, value: str, key: str) -> None:
-    error = rejection([{"excel_serial": {"system": system}}], value)
+    error = rejection([{"excel_serial": {"system": system, "short_numbers": "serial"}}], value)
     assert error.key == key
     assert error.params["value"] == value
 
@@ -208,10 +209,20 @@ def test_excel_serial_rejected(system: str, value: str, key: str) -> None:
     pytest.param("00123", id="leading-zeros"),
     pytest.param("-5", id="negative"),
     pytest.param("2010", id="four-digits-year"),
+    # A day or a month typed alone, not a date in January 1900.
+    pytest.param("22", id="two-digits-day"),
+    pytest.param("7", id="one-digit"),
+    pytest.param("999", id="three-digits"),
+    pytest.param("0", id="zero"),
     pytest.param("1e5", id="exponent"),
 ])
 def test_excel_serial_passes_other_text(value: str) -> None:
     assert run([{"excel_serial": {"system": "1900"}}], value) == value
+
+
+def test_excel_serial_day_alone_rejected_by_date() -> None:
+    steps = [{"excel_serial": {}}, {"date": {"formats": ["%d/%m/%Y"]}}]
+    assert rejection(steps, "22").key == "mapping.date_invalid"
 
 
 def test_excel_serial_four_digits_as_serial_when_asked() -> None:
