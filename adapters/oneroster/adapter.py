@@ -17,7 +17,7 @@ from adapters.base import Adapter, Limits, ReadHints
 from adapters.common.archive import open_archive
 from adapters.oneroster.package import OneRosterPackage
 from adapters.oneroster.sample import SAMPLE_PASSWORD, write_sample
-from adapters.table.package import SUPPORTED_SUFFIXES as TABLE_SUFFIXES
+from adapters.table.suffixes import SUPPORTED_SUFFIXES as TABLE_SUFFIXES
 from gateway.errors import InputError, Place
 from gateway.text import match_key
 

@@ -18,7 +18,7 @@ from adapters.base import Limits, Mode, Notice
 from adapters.common.archive import Archive, Member
 from adapters.common.csvfile import CsvTable, read_csv
 from adapters.oneroster import files
-from adapters.table.package import NOTE_SUFFIXES, SUPPORTED_SUFFIXES
+from adapters.table.suffixes import NOTE_SUFFIXES, SUPPORTED_SUFFIXES
 from gateway.errors import InputError, Place
 from gateway.text import match_key
 

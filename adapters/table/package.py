@@ -45,6 +45,7 @@ from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
 from adapters.table.html_reader import html_grids
 from adapters.table.legacy import check_legacy_text
 from adapters.table.sniff import sniff_kind
+from adapters.table.suffixes import NOTE_SUFFIXES, SUPPORTED_SUFFIXES
 from adapters.table.titles import school_in_texts, school_in_title
 from adapters.table.xls_reader import xls_grids
 from adapters.table.xlsx_reader import xlsx_grids
@@ -55,10 +56,6 @@ from gateway.text import match_key
 log = logging.getLogger(__name__)
 
 STREAM_NAME = "table"
-SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".htm", ".html")
-# Text files that are lists only when a header is found, as in Excel's "Unicode Text" export.
-# In a folder, one without a header is a note, so it is skipped with a warning.
-NOTE_SUFFIXES = (".txt",)
 # Hint names quoted in a "no header row" message.
 _EXPECTED_NAMES = 5
 

@@ -70,6 +70,9 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
     for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         required = _required_reference_fields(entities[name])
         school = _optional_school_field(entities[name], required)
+        if school and not _any_rejected(db, run, entities[name].references[school[0]]):
+            # The optional school reference fails only on a school row this run rejected.
+            school = []
         fields = sorted({*required, *school})
         if fields:
             rejected.update(_check_entity(db, run, entities[name], fields, chunk_size,
@@ -205,6 +208,13 @@ def _present_batch(db: peewee.Database, run: Run, target: str, marks: str, ids: 
     params = [target, source_namespace(run.source), *ids, run.id, target]
     present.update((target, row[0]) for row in select_rows(db, stored, params))
     return present
+
+
+def _any_rejected(db: peewee.Database, run: Run, entity: str) -> bool:
+    """Return whether this run rejected a row of ``entity``, as ``_rejected_in_run`` finds them."""
+    sql = (f"SELECT 1 FROM {StagedRecord._meta.table_name} WHERE run_id = ? AND entity = ? "
+           f"AND (action = 'seen' OR COALESCE(decision, '') IN ('seen', 'conflict')) LIMIT 1")
+    return bool(select_rows(db, sql, [run.id, entity]))
 
 
 def _rejected_in_run(db: peewee.Database, run: Run,
