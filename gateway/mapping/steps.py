@@ -719,7 +719,7 @@ def _parent_name(codelist: CodeList, parent: str) -> str:
     return parents.name_of(parent, "vi") or parent
 
 
-SHORT_LIST_MAX = 10
+SHORT_LIST_MAX = 12
 """Largest code list whose rejection message lists every accepted value (gender: Nam, Nữ)."""
 
 
