@@ -22,6 +22,7 @@ from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, check_guard
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
+from gateway.ingest.school_names import same_name_schools
 from gateway.ingest.stage import KeyColumns, Snapshot, Stager, UnreadEntities, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.compiler import column_groups
@@ -199,6 +200,9 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     duplicates = mark_duplicates(db, run, result.columns)
     duplicates.update(reject_second_homerooms(db, run, result.columns))
     result.rejected.update(duplicates)
+    same_name = same_name_schools(db, run)
+    if same_name is not None:
+        result.notices.append(_warning(same_name))
     counts = result.as_dict()
     result.notices.extend(_superseded_notices(run, superseded))
     run.notices = json.dumps(result.notices, ensure_ascii=False)
