@@ -220,7 +220,7 @@ class TablePackage(Package):
                 yield stream
         finally:
             grids.close()
-        self._report_missing(member.path, kind, missing, len(read))
+        self._report_missing(member.path, kind, missing, len(read), titles.title_tables)
         self._report_empty(member.path, read)
         self._report_unread(member.path, read)
 
@@ -496,8 +496,12 @@ class TablePackage(Package):
     # Notices --------------------------------------------------------------------
 
     def _report_missing(self, file: str, kind: str, missing: list[tuple[str | None, bool]],
-                        read: int) -> None:
-        """Add the notices for the tables of ``file`` that had no header."""
+                        read: int, title_tables: int = 0) -> None:
+        """Add the notices for the tables of ``file`` that had no header.
+
+        ``title_tables`` of them named a school or a class that a later table took, so they
+        were read as titles, not skipped.
+        """
         level: Literal["warning", "error"] = "warning" if read else "error"
         headerless = [sheet for sheet, empty in missing if not empty]
         if (not read and kind == "csv" and Path(file).suffix.lower() in NOTE_SUFFIXES
@@ -508,9 +512,11 @@ class TablePackage(Package):
             return
         if kind == "html":
             # Pages lay out titles and signatures in tables of their own.
+            skipped = len(headerless) - title_tables
             if read and headerless:
-                self._notice("table.html_tables_skipped", Place(file=file), file=file,
-                             count=len(headerless))
+                if skipped > 0:
+                    self._notice("table.html_tables_skipped", Place(file=file), file=file,
+                                 count=skipped)
             elif headerless:
                 self._notice("table.no_header", Place(file=file), level="error", table=file,
                              expected=self._expected())
@@ -584,16 +590,22 @@ class _PageTitles:
         self._carries = kind == "html"
         self._carried = ""
         self._class_title: tuple[str, int | None] | None = None
+        # Tables without a header that named the school or class of a later table.
+        self.title_tables = 0
+        self._pending_titles = 0
 
     def headerless(self, grid: Grid, window: list[GridRow]) -> None:
         """Note the school and class named in a table without a header, for the next table."""
         if self._carries:
-            self._carried = (school_in_title(window) or school_in_texts(grid.page_text)
-                             or self._carried)
+            school = school_in_title(window)
+            self._carried = school or school_in_texts(grid.page_text) or self._carried
             lines: list[tuple[str, int | None]] = [(text, None) for text in grid.page_text]
             lines += [(row.first_text(), row.line) for row in window
                       if row.error is None and row.filled == 1]
-            self._class_title = _class_title(lines) or self._class_title
+            class_title = _class_title(lines)
+            if class_title is not None or school:
+                self._pending_titles += 1
+            self._class_title = class_title or self._class_title
 
     def label_header(self, grid: Grid, header: Header) -> None:
         """Give ``header`` the class title of the page text right before its table, or the one
@@ -617,6 +629,8 @@ class _PageTitles:
         school = (school_in_title(window[:header_start]) or school_in_texts(grid.page_text)
                   or self._carried)
         self._carried = ""
+        self.title_tables += self._pending_titles
+        self._pending_titles = 0
         return school
 
 

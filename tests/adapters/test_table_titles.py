@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from adapters.base import INPUT_TITLE_SCHOOLS, TITLE_SCHOOL
+from adapters.base import INPUT_TITLE_SCHOOLS, TITLE_SCHOOL, Limits
+from adapters.table.adapter import TableAdapter
 from adapters.table.titles import school_in_line
 from tests.adapters.test_table_adapter import HINTS, STUDENT_COLUMNS, read, student, write_csv, write_xlsx
 from tests.support.xls import save_as_xls
@@ -222,3 +223,21 @@ def test_html_class_title_read_as_label(tmp_path: Path, title: str, inside: str,
     assert result.column("_block") == [label]
     # The title goes to the next table with a header only, not to the tables after it.
     assert result.column("_block", 1) == [""]
+
+
+@pytest.mark.parametrize(("title", "skipped"), [
+    (CLASS_TITLE_TABLE, 2),
+    ("<table><tr><td>Ghi chú</td><td>x</td></tr></table>", 3),
+], ids=["title-table-read", "other-table-skipped"])
+def test_html_title_table_not_counted_as_skipped(tmp_path: Path, title: str, skipped: int) -> None:
+    path = tmp_path / "list.xls"
+    path.write_text(CLASS_PAGE.format(title=title, inside=""), encoding="utf-8")
+
+    with TableAdapter().open(path, Limits(), HINTS) as package:
+        for stream in package.streams():
+            list(stream.rows)
+    counts = [notice.error.params["count"] for notice in package.notices
+              if notice.error.key == "table.html_tables_skipped"]
+
+    # The signature table and the table of cells without a header are skipped.
+    assert counts == [skipped]
