@@ -211,6 +211,11 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
 t = translate
 
 
+def field_text(name: str, lang: str | None = None) -> str:
+    """Return how people read the canonical field ``name``: in words, with the name in brackets."""
+    return _describe_name(name, "field", lang)
+
+
 def _describe_name(name: str, kind: str, lang: str | None) -> str:
     """Return how messages to people show the field or column ``name``.
 

@@ -11,7 +11,7 @@ import click
 from gateway.cli.context import AppContext
 from gateway.cli.render import entity_title, run_lines, time_iso, time_text
 from gateway.codelists import code_labels, record_codelists
-from gateway.i18n import get_language, lookup, t
+from gateway.i18n import field_text, get_language, lookup, t
 from gateway.ingest import service
 from gateway.records import (
     count_for_review,
@@ -151,7 +151,7 @@ def records_show(app: AppContext, record_id: int, schema_version: int | None) ->
     lines = _show_lines(document, labels)
     if references:
         lines.append(t("records.show_references"))
-        lines += [f"  {field}: {value} → #{target['record_id']} {target['name']}".rstrip()
+        lines += [f"  {field_text(field)}: {value} → #{target['record_id']} {target['name']}".rstrip()
                   for field, value, target in references]
     document = {**document, "created_at": time_iso(document["created_at"]),
                 "updated_at": time_iso(document["updated_at"])}
@@ -193,18 +193,19 @@ def _show_lines(document: dict[str, Any], labels: dict[str, dict[str, Any]]) -> 
     if stored["schema_version"] == requested["schema_version"]:
         # Nothing to convert: one column, not two identical ones.
         pairs = [(t("records.show_field"), t("records.show_stored", version=stored["schema_version"]))]
-        pairs += [(name, left[name]) for name in left]
+        pairs += [(field_text(name), left[name]) for name in left]
         width = max(len(name) for name, _ in pairs)
         return lines + [f"  {name:<{width}}  {value}" for name, value in pairs] + _review_lines(stored)
     headers = (t("records.show_field"), t("records.show_stored", version=stored["schema_version"]),
                t("records.show_converted", version=requested["schema_version"]))
-    table = [headers] + [(name, left.get(name, MISSING), right.get(name, MISSING)) for name in names]
+    table = [headers] + [(field_text(name), left.get(name, MISSING), right.get(name, MISSING))
+                         for name in names]
     widths = [max(len(row[i]) for row in table) for i in range(2)]
     lines += [f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}" for row in table]
     dropped = [name for name in left if name not in right]
     if dropped:
         lines.append(t("records.show_left_out", version=requested["schema_version"],
-                       fields=", ".join(dropped)))
+                       fields=", ".join(field_text(name) for name in dropped)))
     return lines + _review_lines(stored, requested)
 
 

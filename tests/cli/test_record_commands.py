@@ -53,9 +53,16 @@ def school_export_student(store: StoreHandle, fields: dict[str, Any]) -> int:
 
 
 def field_value(text: str, name: str) -> str:
-    """Return the value column of field ``name`` in the one-version view."""
-    line = next(line for line in text.splitlines() if line.startswith(f"  {name} "))
-    return line[len(name) + 2:].strip()
+    """Return the value column of field ``name`` in the one-version view.
+
+    The field column names the field in words, with its name in brackets.
+    """
+    return field_line(text, name).split(f"({name})", 1)[1].strip()
+
+
+def field_line(text: str, name: str) -> str:
+    return next(line for line in text.splitlines()
+                if line.startswith("  ") and f"({name}) " in line and "→" not in line)
 
 
 def test_show_names_codes_in_vietnamese(store: StoreHandle) -> None:
@@ -119,11 +126,12 @@ def test_show_older_version_view(store: StoreHandle) -> None:
 
     text = gateway(store, "--lang", "en", "records", "show", str(record_id), "--schema-version", "1")
 
-    gender = next(line for line in text.splitlines() if line.startswith("  gender "))
-    ethnicity = next(line for line in text.splitlines() if line.startswith("  ethnicity_code "))
-    assert gender.split() == ["gender", "female", "(Female)", "female", "(Female)"]
+    gender = field_value(text, "gender")
+    ethnicity = field_value(text, "ethnicity_code")
+    assert field_line(text, "gender").startswith("  gender (gender) ")
+    assert gender.split() == ["female", "(Female)", "female", "(Female)"]
     # The mapping wrote version 2, so its choice of numbering is not applied to the version-1 view.
-    assert ethnicity.split() == ["ethnicity_code", "04", "(Hoa)", "04"]
+    assert ethnicity.split() == ["04", "(Hoa)", "04"]
 
 
 def test_find_by_ministry_id_links_sources(store: StoreHandle,
@@ -170,8 +178,11 @@ def test_show_names_referenced_records(store: StoreHandle) -> None:
     document = json.loads(gateway(store, "--json", "records", "show", str(enrollment.id)))
 
     school_name = json.loads(school.data)["name"]
-    assert f"  school_ref: {school.local_id} → #{school.id} {school_name}" in text.splitlines()
-    assert f"  person_ref: {pupil.local_id} → #{pupil.id}" in text.splitlines()
+    lines = text.splitlines()
+    assert (f"  school or organization (school_ref): {school.local_id} → #{school.id} "
+            f"{school_name}") in lines
+    assert (f"  student or staff member enrolled in the class (person_ref): {pupil.local_id} "
+            f"→ #{pupil.id}") in lines
     by_field = {r["field"]: r for r in document["references"]}
     assert by_field["person_ref"]["name"] == ""
     assert by_field["school_ref"]["record_id"] == school.id
