@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -354,8 +355,11 @@ def test_records_commands(store: StoreHandle, units: None) -> None:
     assert "Records waiting for review: 2 (showing 2)" in review
     assert "u2: Old unit 31178 was split between several new communes (31120, 31168)" in review
     assert "An2" not in review
-    assert "address.commune_code   31120" in shown
-    assert "Not in the version-1 view: address.commune_code, address.detail, address.province_code." in shown
+    assert re.search(r"^  commune code of the address \(address\.commune_code\) +31120 ", shown,
+                     re.MULTILINE), shown
+    assert ("Not in the version-1 view: commune code of the address (address.commune_code), "
+            "house number, street or hamlet of the address (address.detail), "
+            "province code of the address (address.province_code).") in shown
 
 
 def test_show_unknown_record_fails(store: StoreHandle) -> None:
