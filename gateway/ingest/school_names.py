@@ -10,40 +10,52 @@ warns once, naming the schools, their codes and a row of each, so that an admin 
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from typing import Any
 
 import peewee
 
-from gateway.errors import InputError, Place, table_label
+from gateway.errors import InputError, Place, row_label
+from gateway.logs import fields
 from gateway.store.bulk import json_text, select_rows
 from gateway.store.models import Record, Run, SeenRecord, StagedRecord
 from gateway.text import tone_key
 
+log = logging.getLogger(__name__)
+
 ENTITY = "organization"
 KEY = "ingest.school_name_two_codes"
-# Names listed in one warning; the others are counted.
-SHOWN = 3
+# Names listed in one warning; the others are only counted.
+LISTED_NAMES = 3
 
 
 def same_name_schools(db: peewee.Database, run: Run) -> InputError | None:
     """Return a warning when organizations of the run share one name under different codes."""
+    # Per name key, each code with the name as written and the place of a row that gives it.
     by_name: defaultdict[str, dict[str, tuple[str, dict[str, Any]]]] = defaultdict(dict)
     for local_id, name, place in _organizations(db, run):
         if name:
-            by_name[tone_key(str(name))].setdefault(str(local_id), (str(name), json.loads(place or "{}")))
-    shared = [codes for codes in by_name.values() if len(codes) > 1]
-    if not shared:
+            entry = (str(name), json.loads(place or "{}"))
+            by_name[tone_key(str(name))].setdefault(str(local_id), entry)
+    groups = [codes for codes in by_name.values() if len(codes) > 1]
+    if not groups:
         return None
-    shown = []
-    for codes in shared[:SHOWN]:
-        # The name as the first of these rows in the input writes it.
-        name = min(codes.values(), key=lambda entry: _order(entry[1]))[0]
-        listed = ", ".join(f"{code} ({_where(place)})" for code, (_, place) in sorted(codes.items()))
-        shown.append(f'"{name}": {listed}')
-    first = next(iter(shared[0].values()))[1]
-    return InputError(KEY, place=Place(file=first.get("file"), sheet=first.get("sheet")),
-                      count=len(shared), schools="; ".join(shown))
+
+    described = [_describe(codes) for codes in groups[:LISTED_NAMES]]
+    log.info("school names with several codes", extra=fields(run_id=run.id, count=len(groups)))
+    first_place = next(iter(groups[0].values()))[1]
+    return InputError(KEY, place=Place(file=first_place.get("file"), sheet=first_place.get("sheet")),
+                      count=len(groups), schools="; ".join(described))
+
+
+def _describe(codes: dict[str, tuple[str, dict[str, Any]]]) -> str:
+    """Return one school name with its codes and a row of each: ``"X": 0620010 (a.xlsx [6A]: 4)``."""
+    # The name as the first of these rows in the input writes it.
+    name = min(codes.values(), key=lambda entry: _order(entry[1]))[0]
+    listed = [f"{code} ({row_label(place.get('file'), place.get('sheet'), place.get('row'))})"
+              for code, (_, place) in sorted(codes.items())]
+    return f'"{name}": {", ".join(listed)}'
 
 
 def _organizations(db: peewee.Database, run: Run) -> list[tuple[Any, Any, Any]]:
@@ -61,8 +73,3 @@ def _organizations(db: peewee.Database, run: Run) -> list[tuple[Any, Any, Any]]:
 def _order(place: dict[str, Any]) -> tuple[str, str, int]:
     return (str(place.get("file") or ""), str(place.get("sheet") or ""), int(place.get("row") or 0))
 
-
-def _where(place: dict[str, Any]) -> str:
-    """Return a row's place as other run warnings write it: ``file [sheet]: row``."""
-    table = table_label(place.get("file") or "", place.get("sheet"))
-    return f"{table}: {place['row']}" if place.get("row") else table
