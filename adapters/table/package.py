@@ -581,9 +581,9 @@ class _PageTitles:
 
     An HTML page often lays out its title in a table of its own above the list, or
     in headings outside tables (``Grid.page_text``). So there the school named in a
-    table without a header goes to the next table with one, and so does the last
-    title line that names a class, as that table's block label when it has none of
-    its own. Each worksheet and CSV file has its own title rows.
+    table without a header goes to the next table with one. The last title line that
+    names a class goes there too, as that table's block label when it has none of its
+    own. Each worksheet and CSV file has its own title rows.
     """
 
     def __init__(self, kind: str):
@@ -596,22 +596,24 @@ class _PageTitles:
 
     def headerless(self, grid: Grid, window: list[GridRow]) -> None:
         """Note the school and class named in a table without a header, for the next table."""
-        if self._carries:
-            school = school_in_title(window)
-            self._carried = school or school_in_texts(grid.page_text) or self._carried
-            lines: list[tuple[str, int | None]] = [(text, None) for text in grid.page_text]
-            lines += [(row.first_text(), row.line) for row in window
-                      if row.error is None and row.filled == 1]
-            class_title = _class_title(lines)
-            if class_title is not None or school:
-                self._pending_titles += 1
-            self._class_title = class_title or self._class_title
+        if not self._carries:
+            return
+        school = school_in_title(window)
+        self._carried = school or school_in_texts(grid.page_text) or self._carried
+        own_class = _class_title([(row.first_text(), row.line) for row in window
+                                  if row.error is None and row.filled == 1])
+        if own_class is not None or school:
+            # Counted as a title table once a later table with a header takes its titles.
+            self._pending_titles += 1
+        page_class = _class_title([(text, None) for text in grid.page_text])
+        self._class_title = own_class or page_class or self._class_title
 
     def label_header(self, grid: Grid, header: Header) -> None:
-        """Give ``header`` the class title of the page text right before its table, or the one
-        carried from a table without a header, when it has no label of its own.
+        """Set the block label of ``header``, when it has none, from a title line that names a class.
 
-        The class mapping reads a class name from a label only where the label names one.
+        The line comes from the page text right before the table, else from a table without a
+        header since the previous list. The class mapping reads a class name from a label only
+        where the label names one.
         """
         carried, self._class_title = self._class_title, None
         if not self._carries or header.label:
