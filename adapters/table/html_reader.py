@@ -33,7 +33,7 @@ marks a number as text (``'0123``).
 Excel saves a formula cell as a ``<td>`` with the formula in an ``x:fmla`` attribute and its
 value as the cell's text. A cell with the attribute and no text is a formula whose value the
 writer did not store, and is marked in ``GridRow.uncalculated``, unless an ``x:str``
-attribute says that its value is a text, which may be empty.
+attribute marks its value as a text, which may be empty.
 NOTE: how Excel writes a formula whose value is an empty text was not checked against a file
 that Excel saved. Without ``x:str`` such a cell is marked.
 """

@@ -71,7 +71,8 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
         required = _required_reference_fields(entities[name])
         school = _optional_school_field(entities[name], required)
         if school and not _any_rejected(db, run, entities[name].references[school[0]]):
-            # The optional school reference fails only on a school row this run rejected.
+            # An optional school reference is dangling only when it names a school row that this
+            # run rejected, so without such rows there is nothing to check.
             school = []
         fields = sorted({*required, *school})
         if fields:

@@ -289,7 +289,7 @@ def _link_warning(run_id: int, entity: str, found: LinkDifferences) -> GatewayEr
     It names the fields and the first places and record ids, never a value.
     """
     record_ids = [record_id for _, record_id in found.examples]
-    # INFO, because the run's notice already tells the admin, in their language.
+    # INFO, because the run's notice already reaches the admin, in their language.
     log.info("linked rows differ from the stored records",
              extra=fields(run_id=run_id, entity=entity, count=found.count,
                           fields=sorted(found.fields), record_ids=record_ids))

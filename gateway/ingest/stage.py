@@ -694,7 +694,7 @@ class Stager:
         """Quarantine the row with its problems, ``error`` first, and keep its local id as seen.
 
         A problem about a cell that contains a formula stored without its value (``uncalculated``)
-        is replaced with one that says so (``name_uncalculated``).
+        is replaced with one that names the formula cell (``name_uncalculated``).
         """
         entity = mapping.spec.entity
         error = name_uncalculated(error, uncalculated, table_label(stream.file, stream.sheet))

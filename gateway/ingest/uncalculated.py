@@ -5,7 +5,7 @@ values, so such a cell reads as empty (``SourceRow.uncalculated``). A row whose 
 field comes from it would be rejected as if the cell were blank, which sends the admin
 looking for a blank cell that is not blank. ``name_uncalculated`` replaces each such
 problem of a rejected row with ``mapping.formula_not_calculated``, which names the cell
-and asks for the file to be saved again with its values.
+and gives the fix: save the file again with its values.
 
 NOTE: only rejections change. A field that may be empty is stored without the value, so a
 record stored before from a calculated list loses it. The table adapter's warning per column

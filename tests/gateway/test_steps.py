@@ -352,7 +352,7 @@ def test_commune_in_several_provinces_listed() -> None:
 def test_commune_in_no_province_unknown(step: dict[str, Any], value: str) -> None:
     error = rejection([step], value, row={"province_code": "92"})
     assert error.key == "mapping.commune_2025_unknown_in"
-    # The step leaves the column to the compiler, which knows the field's header.
+    # The step leaves the column to the compiler, which has the field's header.
     assert error.params == {"value": value, "codelist": "commune-2025@1", "parent": "92",
                             "parent_name": "Thành phố Cần Thơ", "column": None}
 
