@@ -118,7 +118,8 @@ def test_held_run_exits_three_and_approves(home: Path) -> None:
     assert approved["counts"]["decisions"]["student"]["end"] == 3
 
 
-def test_held_run_shows_changed_fields(home: Path) -> None:
+def hold_family_name_change(home: Path) -> None:
+    """Ingest a city, then hold run 2, which changes one pupil's family name, by a strict guard."""
     env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
     tables = pkg.city(students=4)
     run(home, "ingest", str(pkg.write_package(home / "a", tables)), "--adapter", "oneroster",
@@ -126,6 +127,10 @@ def test_held_run_shows_changed_fields(home: Path) -> None:
     tables["users"][1]["familyName"] = "Lê"
     run(home, "ingest", str(pkg.write_package(home / "b", tables)), "--adapter", "oneroster",
         "--source", "s", env=env, expect=3)
+
+
+def test_held_run_shows_changed_fields(home: Path) -> None:
+    hold_family_name_change(home)
     text = run(home, "--lang", "en", "runs", "show", "2").stdout
     document = json.loads(run(home, "--json", "runs", "show", "2").stdout)
     assert "Student: 1 record updated; fields: family_name: 1, full_name: 1" in text
@@ -137,13 +142,7 @@ def test_held_run_shows_changed_fields(home: Path) -> None:
 
 def test_held_run_without_summary_shows_fields(home: Path) -> None:
     """A run held by a release that kept no summary of updates is summarised when shown."""
-    env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
-    tables = pkg.city(students=4)
-    run(home, "ingest", str(pkg.write_package(home / "a", tables)), "--adapter", "oneroster",
-        "--source", "s", env=env)
-    tables["users"][1]["familyName"] = "Lê"
-    run(home, "ingest", str(pkg.write_package(home / "b", tables)), "--adapter", "oneroster",
-        "--source", "s", env=env, expect=3)
+    hold_family_name_change(home)
     with sqlite3.connect(home / "var" / "gateway.db") as connection:
         counts = json.loads(connection.execute("SELECT counts FROM run WHERE id = 2").fetchone()[0])
         del counts["updates"]
