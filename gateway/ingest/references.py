@@ -68,7 +68,7 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
     # another reason, so the file is blamed only where the run has no record of it at all.
     files = {entity: file for entity, file in (unread_files or {}).items() if entity not in staged}
     for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
-        required = _required_reference_fields(entities[name])
+        required = required_reference_fields(entities[name])
         school = _optional_school_field(entities[name], required)
         if school and not _any_rejected(db, run, entities[name].references[school[0]]):
             # An optional school reference is dangling only when it names a school row that this
@@ -82,7 +82,8 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
     return +rejected
 
 
-def _required_reference_fields(entity: Entity) -> list[str]:
+def required_reference_fields(entity: Entity) -> list[str]:
+    """Return the reference fields that ``entity``'s current schema requires."""
     schema = get_registry().schema(entity.name, entity.current_version)
     candidates = set(entity.references) | set(entity.references_by_role)
     return sorted(candidates & set(schema.get("required", [])))

@@ -18,6 +18,7 @@ from gateway.clock import get_clock, utcnow
 from gateway.errors import GatewayError, InputError, TransientError, row_label
 from gateway.ingest import runs
 from gateway.ingest.apply import apply_run, counts_by_decision
+from gateway.ingest.cascade import stage_dependent_ends
 from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, check_guard
 from gateway.ingest.homeroom import reject_second_homerooms
@@ -220,8 +221,11 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
                         warn_fields=identity["warn_fields"])
     phase_started = get_clock().monotonic()
     comparer.compare(snapshots)
+    dependent = stage_dependent_ends(db, run)
     _log_phase(run, "run compared", phase_started)
     warnings = _compare_warnings(comparer, run.id)
+    warnings.extend(GatewayError("ingest.ended_with_reference", entities=entity, count=count)
+                    for entity, count in sorted(dependent.items()))
     if warnings:
         _add_notices(run, warnings)
     for reason, count in comparer.rejected.items():

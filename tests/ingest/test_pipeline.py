@@ -386,6 +386,11 @@ def test_delta_deletion_row_needs_only_id(store: StoreHandle, tmp_path: Path) ->
     assert report.counts["stage"]["rejected"] == {}
     assert decisions(report, "student") == {"end": 1}
     assert active("student") == 1
+    # The delta leaves out the pupil's enrollment, which cannot stand without the pupil.
+    assert decisions(report, "enrollment") == {"end": 1}
+    assert active("enrollment") == 1
+    ended = [n for n in report.notices if n["error"] == "ingest.ended_with_reference"]
+    assert [(n["params"]["entities"], n["params"]["count"]) for n in ended] == [("enrollment", 1)]
 
 
 def test_school_year_range_accepted(store: StoreHandle, tmp_path: Path) -> None:

@@ -189,6 +189,31 @@ def test_pupil_without_school_keeps_record(store: StoreHandle, tmp_path: Path) -
     assert "ingest.absent_not_ended_no_id" in {n["error"] for n in report.notices}
 
 
+def test_ended_pupils_end_their_enrollments(store: StoreHandle, tmp_path: Path) -> None:
+    rows = pupil_rows("099001")
+    ingest(store, write_lists(tmp_path / "a", {"099001": rows}))
+    later = [list(row) for row in rows[:-2]]
+    # A row without its class gives no enrollment id, so the run ends no enrollment by absence.
+    later[0][3] = ""
+    report = ingest(store, write_lists(tmp_path / "b", {"099001": later}))
+    assert report.state == "succeeded"
+    assert "ingest.absent_not_ended_no_id" in {n["error"] for n in report.notices}
+    assert report.counts["decisions"]["student"]["end"] == 2
+    assert notices(report, "ingest.ended_with_reference") == {"enrollment": 2}
+    assert active("student", "099001") == 30
+    assert active("enrollment", "099001") == 30
+    ended = Record.select().where((Record.entity == "enrollment") & (Record.state == "ended"))
+    assert sorted(json.loads(r.data)["person_ref"] for r in ended) == ["0990010031", "0990010032"]
+
+
+def test_no_dependent_ends_without_ends(store: StoreHandle, tmp_path: Path) -> None:
+    rows = pupil_rows("099001")
+    ingest(store, write_lists(tmp_path / "a", {"099001": rows}))
+    report = ingest(store, write_lists(tmp_path / "b", {"099001": rows}))
+    assert notices(report, "ingest.ended_with_reference") == {}
+    assert active("enrollment", "099001") == 32
+
+
 def test_list_without_school_column_reads_no_pupils(store: StoreHandle, tmp_path: Path) -> None:
     header = [name for name in HEADER if name != "Mã trường"]
     rows = [[cell for index, cell in enumerate(row) if index != 1] for row in pupil_rows("099001")]
