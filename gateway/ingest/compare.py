@@ -126,9 +126,11 @@ class Comparer:
         self.decisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # Rows rejected while deciding, by reason (each is also a ``conflict`` decision).
         self.rejected: Counter[str] = Counter()
-        # Per entity, the records taken over under a local id that differs from theirs only in
-        # leading zeros, with the first (old id, new id), for a warning to the admin.
+        # Per entity, the records taken over under a shorter local id that differs from theirs
+        # only in leading zeros, with the first (old id, new id), for a warning to the admin.
         self.zeros_dropped: dict[str, tuple[int, str, str]] = {}
+        # Likewise, under a longer local id: the zeros are back, and the notice asks for nothing.
+        self.zeros_restored: dict[str, tuple[int, str, str]] = {}
         # Per entity, the new records whose local id an active record of this source has with
         # one or two more leading zeros (a school code "99008" beside "099008"), likewise.
         self.zeros_missing: dict[str, tuple[int, str, str]] = {}
@@ -416,7 +418,7 @@ class Comparer:
                 # row takes the record over, and the old id's absence does not end it.
                 self._keep(record)
                 if _differ_in_zeros(staged.local_id, record.local_id):
-                    _count_example(self.zeros_dropped, staged.entity, record.local_id, staged.local_id)
+                    self._count_zeros(staged, record)
             return record, False
         return self._match_by_zeros(staged, by_identifier), False
 
@@ -435,8 +437,17 @@ class Comparer:
         if self._differing_field(staged, record) is not None:
             return None
         self._keep(record)
-        _count_example(self.zeros_dropped, staged.entity, record.local_id, staged.local_id)
+        self._count_zeros(staged, record)
         return record
+
+    def _count_zeros(self, staged: SimpleNamespace, record: Record) -> None:
+        """Count a row that takes over a record whose id differs from its own in leading zeros.
+
+        A longer id is the stored code with its zeros back (the corrected list after one that
+        lost them), which needs no fix, unlike a shorter one.
+        """
+        found = self.zeros_restored if len(staged.local_id) > len(record.local_id) else self.zeros_dropped
+        _count_example(found, staged.entity, record.local_id, staged.local_id)
 
     def _differing_field(self, staged: SimpleNamespace, record: Record) -> str | None:
         """Return the first confirm field whose values in the row and the record differ."""

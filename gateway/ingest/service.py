@@ -275,6 +275,7 @@ def _compare_warnings(comparer: Comparer, run_id: int) -> list[GatewayError]:
     warnings = [
         GatewayError(key, entities=entity, count=count, old=old, new=new)
         for key, found in (("ingest.codes_lost_zeros", comparer.zeros_dropped),
+                           ("ingest.codes_zeros_restored", comparer.zeros_restored),
                            ("ingest.new_ids_lost_zeros", comparer.zeros_missing))
         for entity, (count, old, new) in sorted(found.items())
     ]

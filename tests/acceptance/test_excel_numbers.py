@@ -207,6 +207,22 @@ def test_codes_without_zeros_and_ministry_ids_keep_pupils(store: StoreHandle,
     assert any(n["error"] == "ingest.codes_lost_zeros" for n in dropped.notices)
 
 
+def test_codes_with_zeros_back_need_nothing(store: StoreHandle, tmp_path: Path) -> None:
+    codes = ["0620010001", "0620010002"]
+    right = write_list(tmp_path / "a", codes, ["", ""])
+    # The first list ever sent lost a code's zero, and the next one has it.
+    wrong = write_list(tmp_path / "b", [codes[0], codes[1].lstrip("0")], ["", ""])
+    service.ingest(store.db, store.settings, wrong, "school-export", "back")
+
+    restored = service.ingest(store.db, store.settings, right, "school-export", "back")
+
+    keys = {n["error"] for n in restored.notices}
+    assert "ingest.codes_lost_zeros" not in keys
+    back = [n["params"] for n in restored.notices if n["error"] == "ingest.codes_zeros_restored"]
+    assert {"entities": "student", "count": 1, "old": "620010002", "new": "0620010002"} in back
+    assert sorted(stored("back")) == codes
+
+
 def test_other_pupil_not_taken_over(store: StoreHandle, tmp_path: Path) -> None:
     first = write_list(tmp_path / "a", ["0620010001"], [""])
     service.ingest(store.db, store.settings, first, "school-export", "other")
