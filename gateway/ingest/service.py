@@ -24,6 +24,7 @@ from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, 
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
 from gateway.ingest.school_names import same_name_schools
+from gateway.ingest.short_ids import find_short_ids
 from gateway.ingest.stage import KeyColumns, Snapshot, Stager, UnreadEntities, mark_duplicates
 from gateway.logs import fields
 from gateway.mapping.compiler import column_groups
@@ -226,6 +227,9 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
     warnings = _compare_warnings(comparer, run.id)
     warnings.extend(GatewayError("ingest.ended_with_reference", entities=entity, count=count)
                     for entity, count in sorted(dependent.items()))
+    warnings.extend(GatewayError("ingest.ids_maybe_lost_zeros", entities=entity, count=short.count,
+                                 new=short.short, other=short.common)
+                    for entity, short in sorted(find_short_ids(db, run).items()))
     if warnings:
         _add_notices(run, warnings)
     for reason, count in comparer.rejected.items():

@@ -370,3 +370,40 @@ def test_pupil_of_rejected_school_row_rejected(store: StoreHandle, tmp_path: Pat
         "ingest.reference_rejected", 3, "school_ref")
     params = json.loads(rejected.params)
     assert (params["value"], params["target_row"]) == ("062002", 3)
+
+
+def short_ids_notice(report: service.RunReport) -> list[dict]:
+    return [n["params"] for n in report.notices if n["error"] == "ingest.ids_maybe_lost_zeros"]
+
+
+def test_new_short_code_warned(store: StoreHandle, tmp_path: Path) -> None:
+    codes = ["0620010001", "0620010002", "0620010003", "620010004"]
+    folder = write_list(tmp_path / "a", codes, ["", "", "", ""])
+
+    report = service.ingest(store.db, store.settings, folder, "school-export", "short")
+
+    warned = short_ids_notice(report)
+    assert warned == [{"entities": "student", "count": 1, "new": "620010004",
+                       "other": "0620010001"}]
+    assert report.state == "succeeded"
+    assert "620010004" in stored("short")
+
+
+def test_short_code_among_seen_warned(store: StoreHandle, tmp_path: Path) -> None:
+    codes = ["0620010001", "0620010002", "0620010003"]
+    service.ingest(store.db, store.settings, write_list(tmp_path / "a", codes, ["", "", ""]),
+                   "school-export", "seen")
+    later = write_list(tmp_path / "b", [*codes, "620010004"], ["", "", "", ""])
+
+    report = service.ingest(store.db, store.settings, later, "school-export", "seen")
+
+    assert [w["new"] for w in short_ids_notice(report)] == ["620010004"]
+
+
+def test_codes_without_zeros_not_warned(store: StoreHandle, tmp_path: Path) -> None:
+    codes = ["620010001", "620010002", "620010003", "62001004"]
+    folder = write_list(tmp_path / "a", codes, ["", "", "", ""])
+
+    report = service.ingest(store.db, store.settings, folder, "school-export", "plain")
+
+    assert short_ids_notice(report) == []
