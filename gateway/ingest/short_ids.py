@@ -2,8 +2,9 @@
 
 Excel drops the leading zeros of a code in a General or Number cell: "0920113001" becomes
 "920113001". When a school's list has most of its pupil codes as text and one pupil added in a
-cell of the wrong format, that pupil is stored under the short code without a warning. The corrected list takes the record over later (compare's zero probe), but until then
-the city hub reads the wrong code.
+cell of the wrong format, that pupil is stored under the short code without a warning. The
+corrected list takes the record over later (compare's zero probe), but until then the city
+hub reads the wrong code.
 
 The ids of one entity and school in a run show what the codes look like. When most of them
 have one length and most of those start with a zero, a new digit-only id one or two digits
