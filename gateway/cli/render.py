@@ -12,7 +12,7 @@ from gateway.i18n import COUNTED_MESSAGES, get_language, lookup, t
 from gateway.reports import records_summary, rejected_rows, rejections_by_reason
 
 DECISION_ORDER = ("insert", "update", "end", "unchanged", "alias", "outranked", "repeat", "seen",
-                  "conflict")
+                  "conflict", "rows_rejected")
 
 
 _display_zone: tzinfo = UTC

@@ -23,6 +23,7 @@ from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, check_guard
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
+from gateway.ingest.rejected_classes import leave_out_rejected_classes
 from gateway.ingest.school_names import same_name_schools
 from gateway.ingest.short_ids import find_short_ids
 from gateway.ingest.stage import KeyColumns, Snapshot, Stager, UnreadEntities, mark_duplicates
@@ -240,6 +241,10 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
                                           unread_files=staged.unread_files).items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     _log_phase(run, "references checked", phase_started)
+    # After the reference check, which rejects the enrollments of rejected pupils.
+    left_out = leave_out_rejected_classes(db, run)
+    if left_out is not None:
+        _add_notices(run, [left_out])
     # Counted now, because the retention settings may prune the quarantine rows later.
     stage_counts["rejected_by_entity"] = rejections_by_entity(run.id)
     decisions = with_rejected_entities(counts_by_decision(run), stage_counts)

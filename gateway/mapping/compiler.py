@@ -437,8 +437,16 @@ class CompiledMapping:
         headers = [header for _, header, _, _ in readers]
 
         def ticked(cells: Sequence[str], out: dict[str, Any]) -> Any:
-            values = [value for index, _, value, read in readers
-                      if read(cells[index] if index < len(cells) else None)]
+            values = []
+            for index, header, value, read in readers:
+                try:
+                    if read(cells[index] if index < len(cells) else None):
+                        values.append(value)
+                except StepError as exc:
+                    # The problem names the one column at fault, so that the lone-column field
+                    # that reads the same cell gives the same problem, which is listed once.
+                    exc.column = exc.column or header
+                    raise
             if len(values) == 1:
                 return values[0]
             key = "mapping.ticks_several" if values else "mapping.ticks_none"
@@ -666,7 +674,7 @@ class CompiledMapping:
                 dropped.append(problem)
             else:
                 found.append(problem)
-        problems: list[MappingError] = [*found, *dropped]
+        problems: list[MappingError] = [*_without_repeats(found), *dropped]
         first, *others = problems
         first.others = tuple(others)
         return first
@@ -757,6 +765,21 @@ class CompiledMapping:
                 target = target.setdefault(part, {})
             target[path[-1]] = value
         return record
+
+
+def _without_repeats(problems: list[MappingError]) -> list[MappingError]:
+    """Return ``problems`` without those that repeat an earlier one for another field.
+
+    Two fields may read one cell: a pair of tick columns "Nam" and "Nữ", and the lone "Nữ"
+    column read for lists without "Nam". A cell that both reject gives one problem with
+    the same reason, column and parameters, which the row lists once, under the first field.
+    """
+    kept: list[MappingError] = []
+    for problem in problems:
+        if not any(problem.key == earlier.key and problem.place.column == earlier.place.column
+                   and problem.params == earlier.params for earlier in kept):
+            kept.append(problem)
+    return kept
 
 
 def _step_message(error: StepError, plan: FieldPlan) -> tuple[str, dict[str, Any]]:

@@ -270,6 +270,76 @@ def test_hidden_old_sheet_gives_no_old_class(store: StoreHandle, tmp_path: Path)
     rejected = {(entity, reason, sheet) for entity, reason, sheet, _, _ in rejections(report.run_id)}
     assert rejected == {("student", "ingest.duplicate_local_id", "Năm học 2024-2025"),
                         ("enrollment", "ingest.duplicate_row_reference", "Năm học 2024-2025")}
+    assert list(stored("hidden-old", "class")) == ["204001 10A1"]
+    assert report.counts["decisions"]["class"]["rows_rejected"] == 1
+    left_out = [n for n in report.notices if n["error"] == "ingest.class_rows_rejected"]
+    assert [(n["level"], n["params"]["count"]) for n in left_out] == [("warning", 1)]
+    assert left_out[0]["params"]["classes"] == "204001 9A1 (ds.xlsx [Năm học 2024-2025]: 3)"
+
+
+def class_sheets(path: Path, births: dict[str, list[object]]) -> Path:
+    """Write one sheet per class, titled by the class, with a pupil per birth date."""
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Giới tính", "Mã trường",
+              "Tên trường"]
+    sheets = {}
+    for title, dates in births.items():
+        rows = [[n, f"{title}-{n:02d}", f"Học Sinh {n}", born, "Nam", *SCHOOL]
+                for n, born in enumerate(dates, 1)]
+        sheets[title] = [["Lớp: " + title], header, *rows]
+    return write_workbook(path, sheets)
+
+
+def test_class_of_rejected_rows_not_stored(store: StoreHandle, tmp_path: Path) -> None:
+    # Every pupil of 10A2 has an impossible birth date; 10A3 keeps one good pupil.
+    path = class_sheets(tmp_path / "ds.xlsx", {"10A1": ["19/08/2010"],
+                                               "10A2": ["31/02/2010", "30/02/2010"],
+                                               "10A3": ["31/02/2010", "19/08/2010"]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "rejected-class")
+
+    assert sorted(stored("rejected-class", "class")) == ["204001 10A1", "204001 10A3"]
+    notice = next(n for n in report.notices if n["error"] == "ingest.class_rows_rejected")
+    assert notice["params"]["count"] == 1
+    assert notice["params"]["classes"] == "204001 10A2 (ds.xlsx [10A2]: 3)"
+    message = translate(notice["error"], "en", **notice["params"])
+    assert "1 class was not stored" in message
+    assert "204001 10A2" in translate(notice["error"], "vi", **notice["params"])
+
+
+def test_stored_class_kept_when_rows_rejected(store: StoreHandle, tmp_path: Path) -> None:
+    path = class_sheets(tmp_path / "ds.xlsx", {"10A1": ["19/08/2010"], "10A2": ["19/08/2010"]})
+    service.ingest(store.db, store.settings, path, ADAPTER, "kept-class")
+    # The label now names the school year, which changes the class record, and its only
+    # pupil is a new one whose row is rejected, so that no enrollment keeps the class.
+    workbook = load_workbook(path)
+    workbook["10A2"]["A1"] = "Lớp: 10A2 - Năm học 2025-2026"
+    workbook["10A2"]["B3"] = "10A2-09"
+    workbook["10A2"]["D3"] = "31/02/2010"
+    workbook.save(path)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "kept-class")
+
+    classes = stored("kept-class", "class")
+    assert sorted(classes) == ["204001 10A1", "204001 10A2"]
+    assert "school_year" not in classes["204001 10A2"]
+    assert report.counts["decisions"]["class"].get("end") is None
+    assert report.counts["decisions"]["class"]["rows_rejected"] == 1
+
+
+def test_class_named_by_kept_enrollment_stored(store: StoreHandle, tmp_path: Path) -> None:
+    path = class_sheets(tmp_path / "ds.xlsx", {"10A2": ["19/08/2010"]})
+    service.ingest(store.db, store.settings, path, ADAPTER, "named-class")
+    # The pupil's row is rejected, but the stored pupil keeps the row's enrollment, which
+    # names the class: the class is stored with the school year its label gives now.
+    workbook = load_workbook(path)
+    workbook["10A2"]["A1"] = "Lớp: 10A2 - Năm học 2025-2026"
+    workbook["10A2"]["D3"] = "31/02/2010"
+    workbook.save(path)
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "named-class")
+
+    assert stored("named-class", "class")["204001 10A2"]["school_year"] == "2025-2026"
+    assert "ingest.class_rows_rejected" not in {n["error"] for n in report.notices}
 
 
 def test_rejected_pupil_row_named_with_sheet(store: StoreHandle, tmp_path: Path) -> None:
@@ -629,3 +699,4 @@ def test_tick_pair_beside_split_year(store: StoreHandle, tmp_path: Path) -> None
     message = translate(rejected.reason, "vi", **json.loads(rejected.params))
     assert '"Nam"' in message
     assert '"Nữ"' in message
+

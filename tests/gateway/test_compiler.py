@@ -220,6 +220,38 @@ def test_tick_pair_other_word_rejected() -> None:
     assert error.params == {"value": "Nam", "marked": "Nữ"}
 
 
+def test_tick_pair_bad_mark_names_its_column() -> None:
+    error = rejection_of(pair_mapping(), ["01", "Lê Thị", "Na", "?", ""])
+    assert error.key == "mapping.flag_invalid"
+    assert error.place.column == "Nam"
+
+
+def pair_and_flag_mapping() -> CompiledMapping:
+    """Compile gender as the shipped student mappings read it: a lone "Nữ" field reads the pair too."""
+    flag = {"flag": {"true": "female", "false": "male", "mark_words": ["Nữ"], "other_words": ["Nam"]}}
+    document = copy.deepcopy(VNEDU)
+    document["fields"] = {"local_id": {"column": "Mã HS", "required": True},
+                          "given_name": {"column": "Tên", "required": True},
+                          "full_name": {"join_columns": ["Họ đệm", "Tên"], "required": True},
+                          "_gender_from_ticks": TICKS,
+                          "_gender_from_flag": {"column": "Nữ", "steps": [flag]},
+                          "gender": {"first_of": ["_gender_from_ticks", "_gender_from_flag"]}}
+    return compile_document(document, PAIR_HEADERS)
+
+
+@pytest.mark.parametrize("nu", ["Nam", "?"], ids=["other-word", "invalid-mark"])
+def test_tick_pair_beside_flag_reported_once(nu: str) -> None:
+    error = rejection_of(pair_and_flag_mapping(), ["01", "Lê Thị", "Na", "", nu])
+    assert error.place.column == "Nữ"
+    assert error.others == ()
+
+
+def test_tick_pair_two_bad_cells_both_reported() -> None:
+    error = rejection_of(pair_and_flag_mapping(), ["01", "Lê Thị", "Na", "?", "?"])
+    assert error.place.column == "Nam"
+    assert [other.place.column for other in error.others] == ["Nữ"]
+
+
 def test_tick_pair_needs_both_columns() -> None:
     mapping = pair_mapping(["Mã HS", "Họ đệm", "Tên", "Nữ"])
     assert "gender" not in mapping.map(["01", "Lê Thị", "Na", ""], PLACE).record
