@@ -696,8 +696,9 @@ class CompiledMapping:
     def _missing(self, plan: FieldPlan, place: Place) -> MappingError:
         """Return the problem of a required field without a value."""
         if plan.column:
-            return MappingError("mapping.required_missing",
-                                place=place.with_(column=plan.column, field=plan.name),
+            # An empty id has its own message, which says what to use before a code is issued.
+            key = "mapping.local_id_missing" if plan.name == "local_id" else "mapping.required_missing"
+            return MappingError(key, place=place.with_(column=plan.column, field=plan.name),
                                 field=plan.name, column=plan.column)
         # A field built from other fields (a name joined from two columns) has no one
         # column: the message names the columns of the fields it is built from.

@@ -142,6 +142,15 @@ def test_required_joined_field_names_no_column() -> None:
     assert "(column" not in translate(error.key, "en", **error.params)
 
 
+def test_empty_id_says_use_temporary_code() -> None:
+    error = rejection(row_with(**{"Mã HS": ""}))
+
+    assert error.key == "mapping.local_id_missing"
+    assert error.place.column == "Mã HS"
+    assert "temporary id" in translate(error.key, "en", **error.params)
+    assert "mã tạm" in translate(error.key, "vi", **error.params)
+
+
 def test_required_dotted_field_rejected() -> None:
     document = with_fields(address__province_code={**PROVINCE, "required": True})
 
