@@ -52,6 +52,23 @@ def test_ingest_json_then_no_changes(home: Path) -> None:
     assert second["source"] == "oneroster:pkg"
 
 
+def test_source_from_file_name_noted(home: Path) -> None:
+    sheet = home / "ds-tuan-1.csv"
+    sheet.write_text("Mã trường,Tên trường,Lớp,Mã học sinh,Họ và tên,Ngày sinh,Giới tính\n"
+                     "099001,Trường Thử,6A1,0990010001,Học Sinh Thử,01/09/2013,Nam\n",
+                     encoding="utf-8")
+    folder = pkg.write_package(home / "pkg", pkg.city(students=1))
+
+    from_file = run(home, "--lang", "en", "ingest", str(sheet), "--adapter", "school-export")
+    named = run(home, "--lang", "en", "ingest", str(sheet), "--adapter", "school-export",
+                "--source", "school-099001")
+    from_folder = run(home, "ingest", str(folder), "--adapter", "oneroster")
+
+    assert 'named after the file, "school-export:ds-tuan-1.csv"' in from_file.stderr
+    assert "--source" not in named.stderr
+    assert "--source" not in from_folder.stderr
+
+
 def test_summary_of_empty_store_explained(home: Path) -> None:
     assert "Chưa có bản ghi nào" in run(home, "summary").stdout
     assert "The store has no source named nope" in run(home, "--lang", "en", "summary",
