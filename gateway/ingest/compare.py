@@ -16,6 +16,9 @@ The decisions are:
 - ``conflict``: an identifier already names another record of this source, so
   the row is quarantined;
 - ``seen`` and ``repeat``: a rejected row's key, or a row that repeats an earlier one.
+
+Before the content hashes are compared, a row takes the stored record's values of the paths it
+could not read (``gateway.ingest.kept``), so that it never erases them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Stored values that a row could not read, kept instead of erased.
 
-A row can lose part of its record without being rejected: a field with ``on_error: drop``
+A row can lose part of its record without being rejected. A field with ``on_error: drop``
 leaves its top-level object out when its steps fail (an address from before the 2025
-reform), and an optional field whose cells hold spreadsheet formulas stored without their
+reform). An optional field whose cells contain spreadsheet formulas stored without their
 values reads as empty. Written as it is, such a row would erase the value that the stored
 record has. So staging notes the record paths that the row could not read
 (``kept_paths``), with the reason for each, in ``StagedRecord.keep_fields``. Compare copies
@@ -42,7 +42,7 @@ def kept_paths(mapping: CompiledMapping, mapped: MappedRow, cells: list[str],
 
 
 def keep_fields_text(paths: Mapping[str, str]) -> str | None:
-    """Return ``paths`` as the JSON text of ``StagedRecord.keep_fields``; None when empty."""
+    """Return ``paths`` as the JSON text of ``StagedRecord.keep_fields``, or None when empty."""
     return canonical_json(dict(paths)) if paths else None
 
 
@@ -53,14 +53,13 @@ def read_keep_fields(text: str | None) -> dict[str, str]:
 
 def keep_stored(record: dict[str, Any], stored: Mapping[str, Any],
                 paths: Mapping[str, str]) -> list[str]:
-    """Copy the value of ``stored`` at each of ``paths`` into ``record``; return the paths copied.
+    """Copy the value of ``stored`` at each of ``paths`` into ``record`` and return the paths copied.
 
     A path is dotted (``address`` or ``address.detail``). A path that ``stored`` has no value
     at is left as the row gave it. Missing objects on the way are created in ``record``.
     """
     copied = []
-    # Shorter paths first, so that a kept object does not overwrite a kept field inside it.
-    for path in sorted(paths, key=lambda name: name.count(".")):
+    for path in paths:
         found, value = _value_at(stored, path)
         if not found:
             continue
