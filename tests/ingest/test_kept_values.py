@@ -172,6 +172,31 @@ def test_update_carries_kept_address(store: StoreHandle, tmp_path: Path) -> None
                                                                   "middle_name"}
 
 
+def test_held_run_applies_kept_address(store: StoreHandle, tmp_path: Path) -> None:
+    """A run held by the guard keeps the address when it is approved, without reading the list."""
+    ingest(store, write_list(tmp_path / "new.csv", [pupil(n, GOOD) for n in range(1, 7)]))
+    before = students()
+    renamed = [pupil(n, FORMER, **{"Họ và tên": f"Học Sinh Đổi {n}"}) for n in range(1, 7)]
+    settings = store.settings.with_overrides({"guard": {"min_existing": 5,
+                                                        "max_change_ratio": 0.2}})
+
+    held = service.ingest(store.db, settings, write_list(tmp_path / "old.csv", renamed),
+                          ADAPTER, SOURCE)
+    assert held.state == "held"
+    assert dropped_notice(held)["params"]["kept"] == 6
+
+    approved = service.approve(store.db, settings, held.run_id, "admin")
+
+    assert approved.state == "succeeded"
+    after = students()
+    for local_id, record in after.items():
+        assert record["address"] == before[local_id]["address"], local_id
+        assert record["full_name"].startswith("Học Sinh Đổi"), local_id
+    events = student_events(held.run_id)
+    assert len(events) == 6
+    assert all("address" in json.loads(event.data) for event in events)
+
+
 def test_rekeyed_pupil_keeps_address(store: StoreHandle, tmp_path: Path) -> None:
     """A row that finds its record by the personal number, under a new local id, keeps it too."""
     header = [*HEADER, "Số định danh cá nhân"]
