@@ -13,12 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playhouse.migrate import SchemaMigrator
 
 from gateway.i18n import translate
 from gateway.ingest import service
 from gateway.ingest.kept import FORMULA_REASON, keep_stored
-from gateway.store.models import ChangeEvent, Record
+from gateway.store.migrations import CURRENT_VERSION, SCHEMA_VERSION_KEY, migrate
+from gateway.store.models import ChangeEvent, Record, StagedRecord, StoreMeta
 from tests.acceptance.test_school_export_formulas import write_workbook as write_formula_workbook
+from tests.ingest.test_schema_migration import (
+    old_address,
+    store_at_v1,
+    units,  # noqa: F401 (fixture)
+)
 from tests.support.store import StoreHandle
 
 pytest.importorskip("vietnam_provinces", reason="the commune list is built from vietnam-provinces")
@@ -218,6 +225,32 @@ def test_rekeyed_pupil_keeps_address(store: StoreHandle, tmp_path: Path) -> None
     assert stored["HS-B"]["address"] == address
     (event,) = student_events(report.run_id)
     assert json.loads(event.data)["address"] == address
+
+
+@pytest.mark.usefixtures("units")
+def test_v1_record_address_converted(store: StoreHandle, tmp_path: Path) -> None:
+    """A record stored at student@1 gives its address as the 2025 units it converts to."""
+    ingest(store, write_list(tmp_path / "new.csv", [pupil(1, GOOD)]))
+    store_at_v1("0990010001", old_address("31117"))
+
+    report = ingest(store, write_list(tmp_path / "old.csv", [pupil(1, FORMER)]))
+
+    assert report.counts["decisions"]["student"]["update"] == 1
+    record = Record.get(Record.local_id == "0990010001")
+    assert record.schema_version == 2
+    assert json.loads(record.data)["address"] == {"province_code": "92", "commune_code": "31120",
+                                                  "detail": "Số 1 Lê Lợi"}
+
+
+def test_store_step_9_adds_keep_fields(store: StoreHandle) -> None:
+    table = StagedRecord._meta.table_name
+    with store.db.atomic():
+        SchemaMigrator.from_database(store.db).drop_column(table, "keep_fields").run()
+        StoreMeta.update(value="8").where(StoreMeta.key == SCHEMA_VERSION_KEY).execute()
+
+    assert migrate(store.db) == (8, CURRENT_VERSION)
+    assert "keep_fields" in {column.name for column in store.db.get_columns(table)}
+    assert migrate(store.db) == (CURRENT_VERSION, CURRENT_VERSION)
 
 
 def test_record_without_address_stays_without(store: StoreHandle, tmp_path: Path) -> None:
