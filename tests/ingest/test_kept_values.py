@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playhouse.migrate import SchemaMigrator
 
 from gateway.i18n import translate
 from gateway.ingest import service
 from gateway.ingest.kept import FORMULA_REASON, keep_stored
-from gateway.store.migrations import CURRENT_VERSION, SCHEMA_VERSION_KEY, migrate
-from gateway.store.models import ChangeEvent, Record, StagedRecord, StoreMeta
+from gateway.store.models import ChangeEvent, Record
 from tests.acceptance.test_school_export_formulas import write_workbook as write_formula_workbook
 from tests.ingest.test_schema_migration import (
     old_address,
@@ -240,17 +238,6 @@ def test_v1_record_address_converted(store: StoreHandle, tmp_path: Path) -> None
     assert record.schema_version == 2
     assert json.loads(record.data)["address"] == {"province_code": "92", "commune_code": "31120",
                                                   "detail": "Số 1 Lê Lợi"}
-
-
-def test_store_step_9_adds_keep_fields(store: StoreHandle) -> None:
-    table = StagedRecord._meta.table_name
-    with store.db.atomic():
-        SchemaMigrator.from_database(store.db).drop_column(table, "keep_fields").run()
-        StoreMeta.update(value="8").where(StoreMeta.key == SCHEMA_VERSION_KEY).execute()
-
-    assert migrate(store.db) == (8, CURRENT_VERSION)
-    assert "keep_fields" in {column.name for column in store.db.get_columns(table)}
-    assert migrate(store.db) == (CURRENT_VERSION, CURRENT_VERSION)
 
 
 def test_record_without_address_stays_without(store: StoreHandle, tmp_path: Path) -> None:
