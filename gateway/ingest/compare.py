@@ -16,6 +16,9 @@ The decisions are:
 - ``conflict``: an identifier already names another record of this source, so
   the row is quarantined;
 - ``seen`` and ``repeat``: a rejected row's key, or a row that repeats an earlier one.
+
+Before the content hashes are compared, a row takes the stored record's values of the paths it
+could not read (``gateway.ingest.kept``), so that it never erases them.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ import peewee
 from gateway.clock import utcnow
 from gateway.entities import load_entities
 from gateway.ingest.changes import changed_fields
-from gateway.ingest.stage import LEARN_ROW_HASH, Snapshot, staged_entities
+from gateway.ingest.kept import keep_stored, read_keep_fields
+from gateway.ingest.stage import LEARN_ROW_HASH, Snapshot, content_hash, staged_entities
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
+from gateway.schema_versions import convert
 from gateway.store.bulk import execute_counted, execute_many, padded, plain_rows
 from gateway.store.database import tuples, write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, SeenRecord, StagedRecord
@@ -45,6 +50,7 @@ log = logging.getLogger(__name__)
 
 CHANGE_DECISIONS = ("insert", "update", "end")
 SET_DECISION = f"UPDATE {StagedRecord._meta.table_name} SET decision = ?, record_id = ? WHERE id = ?"
+SET_DATA = f"UPDATE {StagedRecord._meta.table_name} SET data = ?, content_hash = ? WHERE id = ?"
 SET_ALIAS_HASH = (f"UPDATE {Alias._meta.table_name} SET content_hash = ? "
                   "WHERE entity = ? AND namespace = ? AND value = ?")
 
@@ -142,6 +148,10 @@ class Comparer:
         # Per chunk: (row hash, record id) of rows kept unchanged although their content hash
         # differs, so that the next run with the same row skips mapping it.
         self._learned_row_hashes: list[tuple[str, int]] = []
+        # Per chunk: (data, content hash, staged id) of rows that took stored values (``kept``).
+        self._kept_data: list[tuple[str, str, int]] = []
+        # Rows that kept a stored value, by (entity, path, reason the row lost the path).
+        self.kept: Counter[tuple[str, str, str]] = Counter()
 
     def compare(self, snapshots: list[Snapshot]) -> dict[str, dict[str, int]]:
         had_records = Record.select().where(
@@ -241,6 +251,7 @@ class Comparer:
         self._alias_hashes = {}
         self._unknown_hashes = []
         self._learned_row_hashes = []
+        self._kept_data = []
         by_local = self._records_by_local_id(chunk)
         by_identifier = self._records_by_identifier(chunk, by_local)
         with write_transaction(self.db):
@@ -251,6 +262,7 @@ class Comparer:
                 self.decisions[staged.entity][decision] += 1
                 updates.append((decision, staged.record_id, staged.id))
             execute_many(self.db, SET_DECISION, updates)
+            execute_many(self.db, SET_DATA, self._kept_data)
             # A link stored before aliases kept content hashes learns its source's content now.
             execute_many(self.db, SET_ALIAS_HASH, self._unknown_hashes)
             execute_many(self.db, LEARN_ROW_HASH, self._learned_row_hashes)
@@ -332,10 +344,12 @@ class Comparer:
                 # The identifier belongs to a record of this source that this run does not give
                 # under its own local id, ended or re-keyed. The row is the same pupil under a
                 # new local id, so it updates the record or brings it back.
+                self._keep_stored_values(staged, match)
                 return "update"
             # Another source described this person or school first: learn the local id,
             # and take the data over only with higher precedence.
             if self._outranks(staged.entity, match.source):
+                self._keep_stored_values(staged, match)
                 return "update"
             self._note_link_differences(staged, match)
             return "alias"
@@ -346,6 +360,7 @@ class Comparer:
             self._keep(record)
         if record.source != self.run.source and not self._outranks(staged.entity, record.source):
             return self._decide_outranked(staged)
+        self._keep_stored_values(staged, record)
         if record.state == "active" and record.source == self.run.source:
             if record.content_hash == staged.content_hash:
                 return "unchanged"
@@ -354,6 +369,34 @@ class Comparer:
                     self._learned_row_hashes.append((staged.row_hash, record.id))
                 return "unchanged"
         return "update"
+
+    def _keep_stored_values(self, staged: SimpleNamespace, record: Record) -> None:
+        """Give the row the stored values of the paths it could not read (``gateway.ingest.kept``).
+
+        Called before the content hashes are compared, so a row that differs from ``record``
+        only in those paths is unchanged. The row's data and content hash change in place and
+        are written back to its staged row with the chunk's decisions.
+        """
+        paths = read_keep_fields(staged.keep_fields)
+        if not paths or not staged.data:
+            return
+        stored = json.loads(record.data)
+        if record.schema_version != staged.schema_version:
+            if record.schema_version > staged.schema_version:
+                return
+            # A record stored before its entity's current schema version is read as
+            # ``gateway records migrate`` would convert it.
+            stored = convert(staged.entity, stored, record.schema_version,
+                             staged.schema_version).record
+        data = json.loads(staged.data)
+        copied = keep_stored(data, stored, paths)
+        if not copied:
+            return
+        staged.data = canonical_json(data)
+        staged.content_hash = content_hash(staged.schema_version, staged.data)
+        self._kept_data.append((staged.data, staged.content_hash, staged.id))
+        for path in copied:
+            self.kept[(staged.entity, path, paths[path])] += 1
 
     @staticmethod
     def _differs_in_tone_only(staged: SimpleNamespace, record: Record) -> bool:

@@ -21,6 +21,7 @@ from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.cascade import stage_dependent_ends
 from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, check_guard
+from gateway.ingest.dropped import add_kept_counts
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
 from gateway.ingest.rejected_classes import leave_out_rejected_classes
@@ -233,6 +234,7 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
                     for entity, short in sorted(find_short_ids(db, run).items()))
     if warnings:
         _add_notices(run, warnings)
+    _add_kept_counts(run, comparer)
     for reason, count in comparer.rejected.items():
         stage_counts["rejected"][reason] = stage_counts["rejected"].get(reason, 0) + count
     phase_started = get_clock().monotonic()
@@ -252,7 +254,8 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
                         guard_settings["min_existing"], guard_settings["min_existing_per_school"])
     # Read before apply overwrites the stored data, so that a held run can be reviewed.
-    counts = {"stage": stage_counts, "decisions": decisions, "updates": summarize_updates(db, run)}
+    counts = {"stage": stage_counts, "decisions": decisions, "updates": summarize_updates(db, run),
+              "kept": _kept_by_path(comparer)}
     if guard.held:
         runs.mark(run, "held", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
         runs.release_source(run)
@@ -312,6 +315,25 @@ def _link_warning(run_id: int, entity: str, found: LinkDifferences) -> GatewayEr
     return GatewayError("ingest.link_differs", entities=entity, count=found.count,
                         differing_fields=", ".join(sorted(found.fields)), places=places,
                         record_ids=", ".join(f"#{record_id}" for record_id in record_ids))
+
+
+def _add_kept_counts(run: Run, comparer: Comparer) -> None:
+    """Put into the run's ``ingest.field_dropped`` warnings how many rows kept a stored value."""
+    for (entity, path, reason), count in sorted(comparer.kept.items()):
+        log.info("stored values kept", extra=fields(run_id=run.id, entity=entity, field=path,
+                                                    reason=reason, count=count))
+    notices = json.loads(run.notices or "[]")
+    if add_kept_counts(notices, comparer.kept):
+        run.notices = json.dumps(notices, ensure_ascii=False)
+        run.save()
+
+
+def _kept_by_path(comparer: Comparer) -> dict[str, int]:
+    """Return the rows that kept a stored value, by "entity.path", for the run's counts."""
+    kept: dict[str, int] = {}
+    for (entity, path, _), count in sorted(comparer.kept.items()):
+        kept[f"{entity}.{path}"] = kept.get(f"{entity}.{path}", 0) + count
+    return kept
 
 
 def _add_notices(run: Run, errors: list[GatewayError]) -> None:

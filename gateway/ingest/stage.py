@@ -44,6 +44,7 @@ from gateway.errors import GatewayError, InputError, Place, RowError, table_labe
 from gateway.ingest import runs
 from gateway.ingest.dropped import DroppedFields
 from gateway.ingest.given import Differing, TitleCheck, TitleSchoolError, with_given_columns
+from gateway.ingest.kept import keep_fields_text, kept_paths
 from gateway.ingest.uncalculated import name_uncalculated
 from gateway.logs import fields
 from gateway.mapping.compiler import CompiledMapping, DroppedField, MissingColumns, column_groups
@@ -124,6 +125,7 @@ class _Pending:
     row_hash: str | None
     origins: dict[str, Place] | None = None
     uncalculated: dict[str, str] | None = None
+    keep_fields: str | None = None  # the paths whose stored value the row keeps, see ``kept``
 
 
 KeyColumns = dict[tuple[str | None, str, str], str]
@@ -540,7 +542,11 @@ class Stager:
         row_hash = raw.row_hash
         if mapped.dropped:
             self._count_dropped(entity, mapped.dropped, raw.origins)
+        keep = kept_paths(mapping, mapped, raw.cells, raw.uncalculated)
+        if keep:
             # Not kept on the record, so that every run maps the row again and warns again.
+            # An empty cell and an uncalculated formula give one row hash, and a record
+            # that kept a stored value must not pass for the row with the empty cell.
             row_hash = None
         school_field = required_school_field(mapping.spec, raw.stream, self.entities)
         if school_field and not self._scope_school(entity, mapped.record):
@@ -557,7 +563,7 @@ class Stager:
         digest = content_hash(version, document)
         return _Pending(raw.stream, mapping, raw.cells, place, mapped.local_id, record,
                         document, digest, version, review, row_hash, raw.origins,
-                        raw.uncalculated)
+                        raw.uncalculated, keep_fields_text(keep))
 
     def _count_dropped(self, entity: str, problems: tuple[DroppedField, ...],
                        origins: dict[str, Place] | None) -> None:
@@ -632,7 +638,7 @@ class Stager:
                 self._claims.claim_changed(found[0])
             self._stage(entity, item.local_id, "upsert", item.place, item.mapping, item.record,
                         document=(item.document, item.digest), version=item.schema_version,
-                        review=item.review, row_hash=item.row_hash)
+                        review=item.review, row_hash=item.row_hash, keep_fields=item.keep_fields)
 
     def _stored_identifiers_sql(self) -> str:
         """Return the SQL columns that read a stored record's Ministry id and personal id.
@@ -734,7 +740,8 @@ class Stager:
         # the row's school among the schools that a school export's snapshot covers.
         self._staged.append((self.run.id, entity, found.local_id, "upsert", place, None,
                              None, found.content_hash, None, None, found.scope_school, None,
-                             found.ministry_id, found.personal_id, "unchanged", record_id, None))
+                             found.ministry_id, found.personal_id, "unchanged", record_id, None,
+                             None))
 
     def _place_text(self, stream: Stream, line: int) -> str:
         """Return ``_place_json`` of the place of ``line`` in ``stream``, from cached parts."""
@@ -774,10 +781,12 @@ class Stager:
     def _stage(self, entity: str, local_id: str, action: str, place: Place,
                mapping: CompiledMapping | None = None, record: dict[str, Any] | None = None,
                document: tuple[str, str] | None = None, version: int | None = None,
-               review: str | None = None, row_hash: str | None = None) -> None:
+               review: str | None = None, row_hash: str | None = None,
+               keep_fields: str | None = None) -> None:
         if record is None or mapping is None:
             self._staged.append((self.run.id, entity, local_id, action, _place_json(place), None,
-                                 None, None, None, None, None, None, None, None, None, None, None))
+                                 None, None, None, None, None, None, None, None, None, None, None,
+                                 None))
             return
         definition = self.entities[entity]
         version = version or definition.current_version
@@ -788,7 +797,8 @@ class Stager:
         self.result.staged[entity] += 1
         self._staged.append((self.run.id, entity, local_id, action, _place_json(place), review, text,
                              digest or content_hash(version, text), mapping.version_id, version,
-                             school, period, ministry_id, personal_id, None, None, row_hash))
+                             school, period, ministry_id, personal_id, None, None, row_hash,
+                             keep_fields))
 
     def _quarantine(self, stream: Stream, entity: str | None, error: GatewayError, place: Place,
                     cells: list[str] | None, headers: list[str],
@@ -840,8 +850,8 @@ class Stager:
 INSERT_STAGED = (
     f"INSERT INTO {StagedRecord._meta.table_name} (run_id, entity, local_id, action, place, review, "
     "data, content_hash, mapping_version, schema_version, scope_school, scope_period, ministry_id, "
-    "personal_id, decision, record_id, row_hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "personal_id, decision, record_id, row_hash, keep_fields) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SEEN = SeenRecord._meta.table_name
 # A second row that gives the same record again is counted as a repeat.

@@ -7,9 +7,8 @@ looking for a blank cell that is not blank. ``name_uncalculated`` replaces each 
 problem of a rejected row with ``mapping.formula_not_calculated``, which names the cell
 and gives the fix: save the file again with its values.
 
-NOTE: only rejections change. A field that may be empty is stored without the value, so a
-record stored before from a calculated list loses it. The table adapter's warning per column
-says so.
+Only rejections change here. A row that is stored keeps the stored record's value of an
+optional field that only such cells give (``gateway.ingest.kept``).
 """
 
 from __future__ import annotations

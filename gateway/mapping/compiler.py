@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.entities import DateLimit, load_entities
+from gateway.entities import DateLimit, Entity, load_entities
 from gateway.errors import ConfigurationError, MappingError, Place
 from gateway.mapping.date_parts import PARTS, DateParts
 from gateway.mapping.formulas import formula_checked
@@ -144,6 +144,7 @@ class CompiledMapping:
         self._positions = {match_key(h): (i, h) for i, h in enumerate(headers)}
         self._headers = list(headers)
         self._read: set[int] = set()  # every column index a lookup below resolved
+        self._reading: set[int] = set()  # the column indexes of the field being compiled
         self._context = StepContext(properties=self.properties, mapping=spec.label)
         entity = load_entities().get(spec.entity)
         self._identifiers = entity.identifier_fields if entity else frozenset({"local_id"})
@@ -165,6 +166,7 @@ class CompiledMapping:
             raise errors[0]
         self._by_name = {plan.name: plan for plan in self.fields}
         self._check_built_fields()
+        self._keepable = self._keepable_sources(entity)
         self.key_column = next((f.column for f in self.fields if f.name == "local_id"), None)
         # The record path of each stored field, and whether any is nested.
         self._paths = [(plan.name, tuple(plan.name.split("."))) for plan in self.fields
@@ -186,6 +188,27 @@ class CompiledMapping:
             if expected:
                 raise MissingColumns(expected)
 
+    def _keepable_sources(self, entity: Entity | None) -> dict[str, frozenset[int]]:
+        """Return the column indexes that each stored optional field is built from.
+
+        The columns of the fields it reads (a ``join``, a ``first_of``, a ``parent_field``)
+        count too. Identifiers, references and scope fields are left out, because staging
+        reads the row's keys from the record before compare could keep a stored value.
+        """
+        excluded = set(self._identifiers)
+        if entity is not None:
+            excluded.update(name for name in (entity.scope_school, entity.scope_period) if name)
+        sources: dict[str, frozenset[int]] = {}
+        # ``self.fields`` is in dependency order, so the fields a plan reads come before it.
+        for plan in self.fields:
+            columns = set(self._own_columns.get(plan.name, ()))
+            for name in plan.reads:
+                columns |= sources.get(name, frozenset())
+            sources[plan.name] = frozenset(columns)
+        return {plan.name: sources[plan.name] for plan in self.fields
+                if plan.stored and not plan.required and plan.name not in excluded
+                and sources[plan.name]}
+
     # -- column lookup ---------------------------------------------------
 
     def _locate(self, columns: str | list[str]) -> tuple[int, str] | None:
@@ -201,6 +224,7 @@ class CompiledMapping:
         found = self._locate(columns)
         if found:
             self._read.add(found[0])
+            self._reading.add(found[0])
         return found
 
     def _reads_date_parts(self, spec: Mapping[str, Any]) -> bool:
@@ -234,6 +258,7 @@ class CompiledMapping:
         for index, header in enumerate(self._headers):
             if _tone_key(header) in keys:
                 self._read.add(index)
+                self._reading.add(index)
                 return index, header
         return None
 
@@ -302,13 +327,17 @@ class CompiledMapping:
         one_line = _one_line_fields(self.spec, fields)
         self._name_sources = _name_sources(fields, one_line)
         plans = []
+        # The column indexes that each field reads itself, for ``_keepable_sources``.
+        self._own_columns: dict[str, frozenset[int]] = {}
         for name, spec in fields.items():
+            self._reading = set()
             try:
                 self._check_containers(name, types)
                 plan = self._compile_field(name, spec, types.get(name))
                 plans.append(_on_one_line(plan) if name in one_line else plan)
             except ConfigurationError as exc:
                 errors.append(exc)
+            self._own_columns[name] = frozenset(self._reading)
         return plans
 
     def _check_drops(self, plans: list[FieldPlan], errors: list[ConfigurationError]) -> None:
@@ -561,6 +590,26 @@ class CompiledMapping:
             if plan is not None:
                 return plan.column
         return None
+
+    def uncalculated_fields(self, cells: Sequence[str],
+                            uncalculated: Mapping[str, str] | None) -> list[str]:
+        """Return the stored optional fields whose value only formulas without a value could give.
+
+        ``uncalculated`` names such formula cells by header (``SourceRow.uncalculated``). A
+        field is returned when every cell it is built from reads empty and at least one of
+        them is such a formula, so the row tells nothing about the field's value. Identifiers,
+        references and scope fields are never returned (``_keepable_sources``).
+        """
+        if not uncalculated:
+            return []
+        formulas = {index for index, header in enumerate(self._headers) if header in uncalculated}
+        found = []
+        for name, columns in self._keepable.items():
+            if not columns & formulas:
+                continue
+            if all(not (cells[index] if index < len(cells) else "") for index in columns):
+                found.append(name)
+        return found
 
     def asks_end(self, cells: Sequence[str]) -> bool:
         """Return whether the row's status requests an end of the record, ignoring the other cells."""

@@ -126,6 +126,15 @@ def _add_alias_content_hashes(db: peewee.Database) -> None:
                             peewee.CharField(max_length=64, null=True)).run()
 
 
+def _add_staged_keep_fields(db: peewee.Database) -> None:
+    """Give staged rows the record paths whose stored value an update keeps."""
+    table = StagedRecord._meta.table_name
+    if "keep_fields" in {column.name for column in db.get_columns(table)}:
+        return
+    migrator = SchemaMigrator.from_database(db)
+    migrator.add_column(table, "keep_fields", peewee.TextField(null=True)).run()
+
+
 # Step N brings a store from version N-1 to N. Steps are never edited once released.
 STEPS: list[Callable[[peewee.Database], None]] = [
     _create_version_1,
@@ -136,6 +145,7 @@ STEPS: list[Callable[[peewee.Database], None]] = [
     _apply_by_watermark,
     _add_seen_records,
     _add_alias_content_hashes,
+    _add_staged_keep_fields,
 ]
 CURRENT_VERSION = len(STEPS)
 

@@ -217,6 +217,9 @@ class StagedRecord(BaseModel):
     place = TextField(default="{}")
     review = TextField(null=True)  # added by store step 3
     row_hash = CharField(max_length=64, null=True)  # added by store step 4
+    # The record paths that the row could not read, whose stored value compare keeps, as a
+    # JSON object of path to reason (``gateway.ingest.kept``). Added by store step 9.
+    keep_fields = TextField(null=True)
     decision = CharField(max_length=16, null=True)
     record_id = BigIntegerField(null=True)
 

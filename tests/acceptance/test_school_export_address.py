@@ -104,7 +104,9 @@ def test_ingest_command_drops_bad_communes(home: Path, demo: dict[str, Any], sha
     assert sorted(n["params"]["problem"]["reason"] for n in warnings) == sorted(COMMUNE_REASONS.values())
     assert {n["params"]["column"] for n in warnings} == {COMMUNE_COLUMNS[shape]}
     assert report["counts"]["stage"]["dropped"] == {"student.address": 2}
-    assert "1 student row was stored without its address" in shown
+    assert "1 student row gave no address (address)" in shown
+    # A new source: no record was stored before, so none kept an address.
+    assert "Records that kept their stored address (address): 0." in shown
     assert "commune-2025@1" not in shown
     assert demo[shape]["faults"]["commune_unknown"] == 1
     assert demo[shape]["faults"]["commune_other_province"] == 1

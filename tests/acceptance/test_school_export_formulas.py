@@ -36,11 +36,12 @@ def pupil(number: int, **cells: object) -> list[object]:
     return [row[name] for name in HEADER]
 
 
-def write_workbook(path: Path, rows: list[list[object]]) -> Path:
+def write_workbook(path: Path, rows: list[list[object]], header: list[str] = HEADER) -> Path:
+    """Write ``rows`` under ``header`` into sheet "6A1"; formulas are stored without values."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "6A1"
-    sheet.append(HEADER)
+    sheet.append(header)
     for row in rows:
         sheet.append(row)
     workbook.save(path)

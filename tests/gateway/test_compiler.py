@@ -628,3 +628,58 @@ def test_rejection_skips_fields_reading_bad_field() -> None:
 def test_rejection_with_one_problem_has_no_others() -> None:
     error = rejection(row_with(Dân_tộc="Kinh Việt"))
     assert error.others == ()
+
+
+# -- fields that only uncalculated formula cells give -----------------------------------------------
+
+
+def test_uncalculated_optional_field_listed() -> None:
+    mapping = compile_document(VNEDU)
+
+    fields = mapping.uncalculated_fields(row_with(Ngày_sinh="", SĐT=""), {"Ngày sinh": "E2", "SĐT": "I2"})
+
+    assert fields == ["birth_date", "phone"]
+
+
+def test_uncalculated_flag_field_listed() -> None:
+    """A flag reads an empty cell as "not marked", which an uncalculated cell is not."""
+    mapping = compile_document(VNEDU)
+    cells = row_with(Nữ="")
+
+    assert mapping.map(cells, PLACE).record["gender"] == "male"
+    assert mapping.uncalculated_fields(cells, {"Nữ": "F2"}) == ["gender"]
+
+
+def test_uncalculated_identifier_not_listed() -> None:
+    mapping = compile_document(VNEDU)
+
+    cells = row_with(Số_định_danh_cá_nhân="")
+
+    assert mapping.uncalculated_fields(cells, {"Số định danh cá nhân": "H2"}) == []
+
+
+def test_uncalculated_part_of_joined_field() -> None:
+    """A field built from another cell that has a value is read from the row, not kept."""
+    mapping = compile_document(VNEDU)
+
+    cells = row_with(Họ_đệm="")
+
+    assert mapping.uncalculated_fields(cells, {"Họ đệm": "C2"}) == []
+
+
+def test_uncalculated_field_through_first_of() -> None:
+    optional = {**PHONE_FIRST, "phone": {"first_of": ["_phone_own", "_phone_home"]}}
+    mapping = compile_document(with_fields(**optional), PHONE_HEADERS)
+
+    both_empty = mapping.uncalculated_fields(["1", "Lê", "An", "", ""], {"SĐT": "D2"})
+    home_given = mapping.uncalculated_fields(["1", "Lê", "An", "", "0292123456"], {"SĐT": "D2"})
+
+    assert both_empty == ["phone"]
+    assert home_given == []
+
+
+def test_no_uncalculated_cells() -> None:
+    mapping = compile_document(VNEDU)
+
+    assert mapping.uncalculated_fields(ROW, None) == []
+    assert mapping.uncalculated_fields(ROW, {"Không có": "Z2"}) == []

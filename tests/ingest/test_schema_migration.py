@@ -314,6 +314,17 @@ def test_store_step_7_adds_seen_records(store: StoreHandle) -> None:
     assert f"{table}_row_hash" not in indexes
 
 
+def test_store_step_9_adds_keep_fields(store: StoreHandle) -> None:
+    table = StagedRecord._meta.table_name
+    with store.db.atomic():
+        SchemaMigrator.from_database(store.db).drop_column(table, "keep_fields").run()
+        StoreMeta.update(value="8").where(StoreMeta.key == SCHEMA_VERSION_KEY).execute()
+
+    assert migrate(store.db) == (8, CURRENT_VERSION)
+    assert "keep_fields" in {column.name for column in store.db.get_columns(table)}
+    assert migrate(store.db) == (CURRENT_VERSION, CURRENT_VERSION)
+
+
 def test_store_step_5_partial_indexes(store: StoreHandle) -> None:
     table = StagedRecord._meta.table_name
     with store.db.atomic():
