@@ -610,10 +610,15 @@ def _code(argument: Mapping[str, Any], context: StepContext) -> Step:
     and within the parent named by another output field (``parent_field``).
 
     A name followed by another name in brackets ("Kinh (Việt)") is found when both name the
-    same entry.
+    same entry. With ``output: maps_to`` the step gives the value of the other code system that
+    the entry implies (the list's ``maps_to``: a learner status gives an enrollment status).
     """
     codelist = get_codelist(argument["list"], argument.get("version"))
     by_code = argument.get("by", "name") == "code"
+    if argument.get("output") == "maps_to" and codelist.maps_to is None:
+        raise ConfigurationError("error.mapping_code_no_maps_to", mapping=context.mapping,
+                                 field=context.field, codelist=codelist.label)
+    implied = argument.get("output") == "maps_to"
     parent_field = argument.get("parent_field")
     if parent_field and codelist.parent_list is None:
         raise ConfigurationError("error.mapping_code_not_nested", mapping=context.mapping,
@@ -652,6 +657,12 @@ def _code(argument: Mapping[str, Any], context: StepContext) -> Step:
             raise StepError(exc.key, **exc.params) from None
 
     reads = frozenset({parent_field}) if parent_field else frozenset()
+    if implied:
+        def implied_value(value: Any, row: Row) -> Any:
+            code = lookup(value, row)
+            return None if code is None else codelist.entry(code).maps_to
+
+        return Step("code", implied_value, reads=reads)
     return Step("code", lookup, reads=reads)
 
 

@@ -263,6 +263,12 @@ def test_unknown_date_system_rejected_at_compile(system: str) -> None:
     pytest.param({"code": {"list": "ethnic-group-gso"}}, "Khmer", "05", id="name-gso"),
     pytest.param({"code": {"list": "ethnic-group-1979"}}, "Kinh (Việt)", "01", id="other-name-bracketed"),
     pytest.param({"code": {"list": "ethnic-group-1979"}}, "Khơ me(Khmer)", "05", id="bracket-no-space"),
+    pytest.param({"code": {"list": "learner-status", "output": "maps_to"}}, "Thôi học", "left",
+                 id="implied-left"),
+    pytest.param({"code": {"list": "learner-status", "output": "maps_to"}}, "Bỏ học", "left",
+                 id="implied-dropped-out"),
+    pytest.param({"code": {"list": "learner-status", "output": "maps_to"}}, "Chuyển đến",
+                 "transferred_in", id="implied-transferred-in"),
 ])
 def test_code_found(step: dict[str, Any], value: str, expected: str | None) -> None:
     assert run([step], value) == expected
@@ -289,6 +295,12 @@ def test_code_rejected(step: dict[str, Any], value: str, key: str) -> None:
     assert error.key == key
     assert error.params["value"] == value
     assert error.params["codelist"] == f"{step['code']['list']}@1"
+
+
+def test_code_maps_to_needs_list_with_it() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        run([{"code": {"list": "gender", "output": "maps_to"}}], "Nữ")
+    assert caught.value.key == "error.mapping_code_no_maps_to"
 
 
 COMMUNE = {"code": {"list": "commune-2025", "parent_field": "province_code"}}
