@@ -133,6 +133,35 @@ def test_class_names_with_numbers_read(store: StoreHandle, tmp_path: Path) -> No
     assert grades == {"2040010001": "6", "2040010002": "6", "2040010003": "12", "2040010004": "7"}
 
 
+def test_class_code_column_read(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Mã trường", "Tên trường", "Mã lớp"]
+    rows = [[n, code, name, born, *SCHOOL, "6A1"]
+            for n, (code, _, name, born, _) in enumerate(PUPILS, 1)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [header, *rows]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "class-code")
+
+    assert rejections(report.run_id) == []
+    assert {r["name"] for r in stored("class-code", "class").values()} == {"6A1"}
+    assert len(stored("class-code", "enrollment")) == 3
+
+
+def test_learner_status_gives_enrollment_status(store: StoreHandle, tmp_path: Path) -> None:
+    header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Mã trường", "Tên trường", "Lớp",
+              "Trạng thái"]
+    statuses = ["Thôi học", "Chuyển đến", ""]
+    rows = [[n, code, name, born, *SCHOOL, "6A1", status]
+            for n, ((code, _, name, born, _), status) in enumerate(zip(PUPILS, statuses, strict=True), 1)]
+    path = write_workbook(tmp_path / "ds.xlsx", {"DS": [header, *rows]})
+
+    report = service.ingest(store.db, store.settings, path, ADAPTER, "status")
+
+    assert rejections(report.run_id) == []
+    found = {local_id.split()[0]: record["status"]
+             for local_id, record in stored("status", "enrollment").items()}
+    assert found == {"2040010001": "left", "2040010002": "transferred_in", "2040010003": "enrolled"}
+
+
 def test_class_turned_into_date_rejected(store: StoreHandle, tmp_path: Path) -> None:
     header = ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh", "Mã trường", "Tên trường", "Lớp"]
     code, _, name, born, _ = PUPILS[0]
