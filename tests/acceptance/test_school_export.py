@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from gateway.codelists import get_codelist
 from gateway.demo import (
     Pupil,
     VendorFault,
@@ -184,6 +185,7 @@ def _expected_enrollments(summary: VendorSummary) -> dict[str, dict[str, Any]]:
     with the duplicate student row when it names another class.
     """
     faults = {p.ministry_id: p for p in summary.planted}
+    learner_status = get_codelist("learner-status")
     enrollments = {}
     for _, pupils in city_pupils(SIZE, SEED):
         for pupil in pupils:
@@ -194,7 +196,9 @@ def _expected_enrollments(summary: VendorSummary) -> dict[str, dict[str, Any]]:
             local_id = f"{code} {_class_id(pupil)}"
             enrollments[local_id] = {
                 "local_id": local_id, "person_ref": code, "class_ref": _class_id(pupil),
-                "school_ref": pupil.school_code, "role": "student", "status": "enrolled",
+                "school_ref": pupil.school_code, "role": "student",
+                # The pupil's learner status gives the enrollment status (enrollment v5).
+                "status": learner_status.entry(pupil.status_code).maps_to,
             }
     return enrollments
 
