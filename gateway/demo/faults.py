@@ -1,8 +1,9 @@
 """Faults injected into the demo package, so that a demo run exercises quarantine.
 
 Each fault touches the rows of one person and makes exactly one row wrong,
-in a way the gateway must catch (six kinds, one rejected row each) or quietly
-repair (``NAME_NFD``: the normaliser turns the name back into NFC).
+in a way the gateway must catch (five kinds, one rejected row each; ``SEX_UNKNOWN``
+costs the person the gender only, with a warning) or quietly repair
+(``NAME_NFD``: the normaliser turns the name back into NFC).
 
 How many: each person gets a fault with probability ``rate``, of a kind drawn
 at random. When ``rate`` is above zero, every kind is also placed once in the
@@ -31,7 +32,9 @@ class FaultKind(StrEnum):
     ENROLLMENT_CLASS_UNKNOWN = "enrollment_class_unknown"  # enrollments: class not in classes.csv
     SOURCED_ID_DUPLICATE = "sourced_id_duplicate"  # users: a second row for an earlier user
     BIRTH_DATE_NOT_ISO = "birth_date_not_iso"  # demographics: dd/mm/yyyy
-    SEX_UNKNOWN = "sex_unknown"  # demographics: "x"
+    # demographics: "x". Rejected by oneroster/student v2 and staff v1; later versions store
+    # the person without the gender (ingest.field_dropped).
+    SEX_UNKNOWN = "sex_unknown"
     GIVEN_NAME_EMPTY = "given_name_empty"  # users: no givenName
     STATUS_INVALID = "status_invalid"  # users: "inactive", not in the spec
     # Normalised kind: the row is accepted after NFC.

@@ -34,10 +34,13 @@ every other cell is the one an export without addresses would have.
 Faults (``VendorFault``) are planted like those of the OneRoster writer: each
 pupil gets one with probability ``fault_rate``, and when the rate is above zero
 every kind is also placed once in the first school. ``VendorSummary.planted``
-lists where each one is. Four kinds reject one student row each. Two kinds
+lists where each one is. Three kinds reject one student row each. Two kinds
 name a commune that Cần Thơ has not had since 1 July 2025, which the student
-mapping (school-export/student v6) answers by storing the pupil without an
-address, with a warning, and versions 2 to 5 by rejecting the row. Two kinds are
+mapping (school-export/student v6 and later) answers by storing the pupil
+without an address, with a warning, and versions 2 to 5 by rejecting the row.
+One kind names an ethnic group that the code list lacks: version 7 stores
+the pupil without the ethnic group, with a warning, and the earlier versions
+reject the row. Two kinds are
 normalisations that the gateway must accept: names in NFD, and a personal
 number stored as a number, which lost its leading zero. The province codes
 that open that number (001 to 096) all start with 0, so the mapping's
@@ -173,7 +176,8 @@ OTHER_PROVINCE_COMMUNE_NAME = "Phường Long Xuyên"
 
 class VendorFault(StrEnum):
     # Rejected kinds: the student row is rejected for the reason in the comment. The two commune
-    # kinds lose only the address (ingest.field_dropped) since school-export/student v6.
+    # kinds lose only the address (ingest.field_dropped) since school-export/student v6, and the
+    # ethnic-group kind only the ethnic group since v7.
     BIRTH_DATE_INVALID = "birth_date_invalid"  # "31/02/2012": mapping.date_invalid
     BIRTH_DATE_TWO_DIGIT_YEAR = "birth_date_two_digit_year"  # "03/04/12": mapping.date_two_digit_year
     ETHNIC_GROUP_UNKNOWN = "ethnic_group_unknown"  # "Tà Mun": mapping.code_unknown

@@ -11,7 +11,10 @@ joins and ``parent_field`` name such a field by its whole path.
 
 A field with ``on_error: drop`` does not reject the row when its steps fail. The
 field is left out instead, with every field of the same top-level object (the
-whole ``address``), and the row's ``MappedRow.dropped`` carries the problem.
+whole ``address``), and the row's ``MappedRow.dropped`` carries the problem. The
+private fields (``_name``) that such a field is built from share its scope, so
+the failure of one of them drops the field too (a gender read from a tick column
+or a code column).
 """
 
 from __future__ import annotations
@@ -73,6 +76,15 @@ def drop_scope(name: str) -> str:
 def in_scope(name: str, scope: str) -> bool:
     """Tell whether the field ``name`` lies in the object ``scope`` or is that field."""
     return name == scope or name.startswith(scope + ".")
+
+
+def _belongs(plan: FieldPlan, scope: str) -> bool:
+    """Tell whether a failed ``on_error: drop`` field with ``scope`` leaves ``plan`` out.
+
+    That is every field in the scope's object, and every private field given the scope
+    because a field of the scope is built from it.
+    """
+    return in_scope(plan.name, scope) or plan.drops == scope
 
 
 def is_stored(name: str) -> bool:
@@ -148,6 +160,8 @@ class CompiledMapping:
         self._context = StepContext(properties=self.properties, mapping=spec.label)
         entity = load_entities().get(spec.entity)
         self._identifiers = entity.identifier_fields if entity else frozenset({"local_id"})
+        # The identifiers that ``on_error: drop`` may leave out: the aliases, never the natural key.
+        self._aliases = frozenset(entity.aliases) - {entity.natural_key} if entity else frozenset()
         self._date_limits = dict(entity.date_limits) if entity else {}
         # (field, headers found, names of the columns not found) of each date_parts field
         # that finds some of its columns but not all, so that the run can warn about it.
@@ -160,7 +174,8 @@ class CompiledMapping:
         plans = self._compile_fields(document["fields"], errors)
         if errors and problems is None:
             raise errors[0]
-        self.fields = self._in_dependency_order(plans, set(document["fields"]), errors)
+        self.fields = self._spread_drops(
+            self._in_dependency_order(plans, set(document["fields"]), errors))
         self._check_drops(self.fields, errors)
         if errors and problems is None:
             raise errors[0]
@@ -238,8 +253,10 @@ class CompiledMapping:
             return True
         return all(self._locate(spec["date_parts"][part]) for part in PARTS)
 
-    def _getter(self, columns: str | list[str], required: bool) -> tuple[Getter, str | None]:
-        found = self._find(columns)
+    def _getter(self, columns: str | list[str], required: bool,
+                marks: bool = False) -> tuple[Getter, str | None]:
+        """Return a getter of the column ``columns`` names; with ``marks``, compare tone marks too."""
+        found = self._find_with_marks(columns) if marks else self._find(columns)
         if found is None:
             if required:
                 raise MissingColumns(_names(columns))
@@ -334,28 +351,58 @@ class CompiledMapping:
             try:
                 self._check_containers(name, types)
                 plan = self._compile_field(name, spec, types.get(name))
+                if spec.get("on_error") == "drop":
+                    plan = replace(plan, drops=drop_scope(name))
                 plans.append(_on_one_line(plan) if name in one_line else plan)
             except ConfigurationError as exc:
                 errors.append(exc)
             self._own_columns[name] = frozenset(self._reading)
         return plans
 
-    def _check_drops(self, plans: list[FieldPlan], errors: list[ConfigurationError]) -> None:
-        """Reject an ``on_error: drop`` that could lose a required field or an identifier.
+    def _spread_drops(self, plans: list[FieldPlan]) -> list[FieldPlan]:
+        """Give the private fields that an ``on_error: drop`` field reads its drop scope.
 
-        Dropping a scope leaves out every field in it, so none may be required. A field
-        outside the scope may not read one inside it, because it would keep a value built
-        from data that the row then drops.
+        ``gender: {first_of: [_gender_from_ticks, _gender_from_code], on_error: drop}`` thus
+        drops the gender when the code column holds an unknown value, where the private field's
+        failure would otherwise reject the row. A private field with its own ``on_error`` keeps
+        it. A private field that a field of another scope reads too is caught by
+        ``_check_drops``.
+        """
+        by_name = {plan.name: plan for plan in plans}
+        scopes: dict[str, str] = {}
+        for plan in reversed(plans):  # readers come after the fields they read
+            scope = plan.drops or scopes.get(plan.name)
+            if scope is None:
+                continue
+            for name in plan.reads:
+                read = by_name.get(name)
+                if read is not None and not read.stored and read.drops is None:
+                    scopes.setdefault(name, scope)
+        return [replace(plan, drops=scopes[plan.name]) if plan.name in scopes else plan
+                for plan in plans]
+
+    def _check_drops(self, plans: list[FieldPlan], errors: list[ConfigurationError]) -> None:
+        """Reject an ``on_error: drop`` that could lose a required field or the natural key.
+
+        Dropping a scope leaves out every field in it, so none may be required, the natural
+        key or a reference. An alias (the Ministry id, the personal number) may be dropped,
+        because a record without it is matched as a row with an empty cell would be: by its
+        local id and its other aliases, never by the dropped value. A field outside the
+        scope may not read one inside it, because it would keep a value built from data
+        that the row then drops.
         """
         scopes = {plan.drops for plan in plans if plan.drops is not None}
+        by_name = {plan.name: plan for plan in plans}
         for plan in plans:
             for scope in sorted(scopes):
-                inside = in_scope(plan.name, scope)
-                if inside and (plan.required or plan.name in self._identifiers):
+                inside = _belongs(plan, scope)
+                undroppable = plan.name in self._identifiers and plan.name not in self._aliases
+                if inside and (plan.required or undroppable):
                     errors.append(ConfigurationError("error.mapping_drop_required",
                                                      mapping=self.spec.label, field=plan.name,
                                                      scope=scope))
-                read = sorted(name for name in plan.reads if in_scope(name, scope))
+                read = sorted(name for name in plan.reads
+                              if name in by_name and _belongs(by_name[name], scope))
                 if not inside and read:
                     errors.append(ConfigurationError("error.mapping_drop_read",
                                                      mapping=self.spec.label, field=plan.name,
@@ -404,7 +451,8 @@ class CompiledMapping:
         elif "date_parts" in spec and self._reads_date_parts(spec):
             get, header = self._date_parts_getter(name, spec, required)
         else:
-            get, header = self._getter(spec["column"], required=required)
+            get, header = self._getter(spec["column"], required=required,
+                                       marks=bool(spec.get("match_tone_marks")))
         found = header is not None
         if name in self._identifiers or name in self._name_sources:
             get = formula_checked(get, header, identifier=name in self._identifiers)
@@ -421,8 +469,7 @@ class CompiledMapping:
             value = steps(get(cells), out)
             return default if value is None else value
 
-        drops = drop_scope(name) if spec.get("on_error") == "drop" else None
-        return FieldPlan(name, header, compute, required, stored, steps.reads, drops)
+        return FieldPlan(name, header, compute, required, stored, steps.reads)
 
     @staticmethod
     def _join_plan(name: str, parts: list[str], required: bool, stored: bool) -> FieldPlan:
@@ -657,7 +704,7 @@ class CompiledMapping:
         out: dict[str, Any] = {}
         dropped: list[DroppedField] = []
         for plan in self.fields:
-            if any(in_scope(plan.name, problem.drop_scope) for problem in dropped):
+            if any(_belongs(plan, problem.drop_scope) for problem in dropped):
                 out[plan.name] = None
                 continue
             try:
@@ -677,10 +724,12 @@ class CompiledMapping:
         """Leave out the scope of a failed ``on_error: drop`` field; return its problem."""
         scope = plan.drops or plan.name
         for name in out:
-            if in_scope(name, scope):
+            if _belongs(self._by_name[name], scope):
                 out[name] = None
         problem = self._step_problem(plan, exc, place)
-        return DroppedField(problem.key, place=problem.place, drop_scope=scope, **problem.params)
+        # A private field's problem is named by the stored field that it leaves out.
+        where = problem.place if plan.stored else problem.place.with_(field=scope)
+        return DroppedField(problem.key, place=where, drop_scope=scope, **problem.params)
 
     @staticmethod
     def _step_problem(plan: FieldPlan, exc: StepError, place: Place) -> MappingError:
@@ -711,7 +760,7 @@ class CompiledMapping:
         failed: set[str] = set()
         dropped: list[DroppedField] = []
         for plan in self.fields:
-            if plan.reads & failed or any(in_scope(plan.name, d.drop_scope) for d in dropped):
+            if plan.reads & failed or any(_belongs(plan, d.drop_scope) for d in dropped):
                 failed.add(plan.name)
                 continue
             problem = self._field_problem(plan, cells, out, place)

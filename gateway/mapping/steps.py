@@ -365,12 +365,14 @@ def _pad_left(argument: Mapping[str, Any], context: StepContext) -> Step:
     """Pad on the left to ``width`` with ``char``; a longer value passes unchanged.
 
     With ``max_missing``, a value that lacks more characters than that is rejected instead
-    of padded: a 9-digit number is no 12-digit one that lost its leading zeros.
+    of padded: a 9-digit number is no 12-digit one that lost its leading zeros. With
+    ``reject_longer``, a value longer than ``width`` is rejected too.
     """
     width = int(argument["width"])
     char = str(argument.get("char", "0"))
     digits_only = bool(argument.get("digits_only", False))
     max_missing = argument.get("max_missing")
+    reject_longer = bool(argument.get("reject_longer", False))
     if len(char) != 1:
         raise ConfigurationError("error.mapping_pad_char", mapping=context.mapping,
                                  field=context.field, char=char)
@@ -381,6 +383,9 @@ def _pad_left(argument: Mapping[str, Any], context: StepContext) -> Step:
             raise StepError("mapping.pad_left_not_digits", value=value, width=width)
         if max_missing is not None and width - len(text) > max_missing:
             raise StepError("mapping.pad_left_too_short", value=value, width=width,
+                            length=len(text))
+        if reject_longer and len(text) > width:
+            raise StepError("mapping.pad_left_too_long", value=value, width=width,
                             length=len(text))
         return text.rjust(width, char)
 

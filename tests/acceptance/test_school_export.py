@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import unicodedata
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,25 +52,25 @@ ADAPTER = "school-export"
 REJECTIONS = {
     VendorFault.BIRTH_DATE_INVALID: ("mapping.date_invalid", "birth_date"),
     VendorFault.BIRTH_DATE_TWO_DIGIT_YEAR: ("mapping.date_two_digit_year", "birth_date"),
-    VendorFault.ETHNIC_GROUP_UNKNOWN: ("mapping.code_unknown", "ethnicity_code"),
     VendorFault.LOCAL_ID_DUPLICATE: ("ingest.duplicate_local_id", "local_id"),
 }
-# Faults that cost the pupil only the address (on_error: drop), with the reason of the warning.
+# Faults that cost the pupil one field (on_error: drop): the reason of the warning and the field.
 DROPPED = {
-    VendorFault.COMMUNE_UNKNOWN: "mapping.commune_2025_unknown_in",
-    VendorFault.COMMUNE_OTHER_PROVINCE: "mapping.commune_2025_in_other_province",
+    VendorFault.COMMUNE_UNKNOWN: ("mapping.commune_2025_unknown_in", "address"),
+    VendorFault.COMMUNE_OTHER_PROVINCE: ("mapping.commune_2025_in_other_province", "address"),
+    VendorFault.ETHNIC_GROUP_UNKNOWN: ("mapping.code_unknown", "ethnicity_code"),
 }
 # The rejection of the enrollment of a pupil row whose student row is rejected for its own
 # values: the enrollment names a student whose row this run rejected.
 UNKNOWN_PERSON = ("ingest.reference_rejected", "person_ref")
 # Schema version of the records of each entity.
 SCHEMA_VERSIONS = {"student": 2, "organization": 1, "class": 1, "enrollment": 1}
-# Enrollments stored from the tiny city, by shape: 37 pupil rows less the 3 rejected for their own
+# Enrollments stored from the tiny city, by shape: 37 pupil rows less the 2 rejected for their own
 # values. In the workbook the row with a duplicated pupil code opens a class block, so it gives
 # the pupil before it an enrollment in that class, which is rejected with the duplicate student
 # row (DUPLICATE_ROW). In the CSV list it repeats an enrollment of the same class, which the
 # stage step drops.
-ENROLLMENTS = {"xlsx": 33, "xls": 33, "csv1258": 33}
+ENROLLMENTS = {"xlsx": 34, "xls": 34, "csv1258": 34}
 # The rejection of the enrollment of the row with a duplicated pupil code, in the shapes where
 # that row starts another class.
 DUPLICATE_ROW = ("ingest.duplicate_row_reference", "person_ref")
@@ -142,15 +143,15 @@ def _expected_record(shape: str, pupil: Pupil) -> dict[str, Any]:
 def _expected_records(shape: str, summary: VendorSummary) -> dict[str, dict[str, Any]]:
     """Return the records of every pupil whose row has no rejected fault, by local id."""
     rejected = {p.ministry_id for p in summary.planted if p.kind in REJECTIONS}
-    without_address = {p.ministry_id for p in summary.planted if p.kind in DROPPED}
+    dropped = {p.ministry_id: DROPPED[p.kind][1] for p in summary.planted if p.kind in DROPPED}
     records = {}
     for _, pupils in city_pupils(SIZE, SEED):
         for pupil in pupils:
             if pupil.person.master_id in rejected:
                 continue
             record = _expected_record(shape, pupil)
-            if pupil.person.master_id in without_address:
-                del record["address"]
+            if pupil.person.master_id in dropped:
+                del record[dropped[pupil.person.master_id]]
             records[pupil.code] = record
     return records
 
@@ -313,26 +314,28 @@ def test_each_fault_rejected_at_its_place(store: StoreHandle, exports: dict[str,
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_old_commune_drops_only_address(store: StoreHandle, exports: dict[str, VendorSummary],
-                                        shape: str) -> None:
+def test_optional_faults_drop_only_field(store: StoreHandle, exports: dict[str, VendorSummary],
+                                         shape: str) -> None:
     summary = exports[shape]
     planted = [p for p in summary.planted if p.kind in DROPPED]
 
     report = service.ingest(store.db, store.settings, summary.package, ADAPTER, f"{shape}-demo")
 
     stored = _stored(f"{shape}-demo")
-    assert planted
+    assert {p.kind for p in planted} == set(DROPPED)
     for fault in planted:
-        assert "address" not in stored[fault.local_id]
+        assert DROPPED[fault.kind][1] not in stored[fault.local_id]
     warnings = {n["params"]["problem"]["reason"]: n for n in report.notices
                 if n["error"] == "ingest.field_dropped"}
-    assert sorted(warnings) == sorted({DROPPED[p.kind] for p in planted})
+    assert sorted(warnings) == sorted({DROPPED[p.kind][0] for p in planted})
     for fault in planted:
-        warning = warnings[DROPPED[fault.kind]]
+        reason, field = DROPPED[fault.kind]
+        warning = warnings[reason]
         assert warning["level"] == "warning"
-        assert warning["params"]["field"] == "address"
+        assert warning["params"]["field"] == field
         assert row_label(fault.file, fault.sheet, fault.row) in warning["params"]["rows"]
-    assert report.counts["stage"]["dropped"] == {"student.address": len(planted)}
+    expected = Counter(f"student.{DROPPED[p.kind][1]}" for p in planted)
+    assert report.counts["stage"]["dropped"] == dict(expected)
 
 
 @pytest.mark.parametrize("shape", ["xlsx", "csv1258"])

@@ -41,7 +41,7 @@ def test_formula_text_detected(value: str, identifier: bool, expected: bool) -> 
 
 def school_export_student() -> MappingSpec:
     (path,) = [p for p in shipped_mapping_files()
-               if p.parts[-3:] == ("school-export", "student", "v6.yaml")]
+               if p.parts[-3:] == ("school-export", "student", "v7.yaml")]
     return read_spec(path)
 
 

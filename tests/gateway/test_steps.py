@@ -548,6 +548,16 @@ def test_pad_left_too_short_rejected() -> None:
     assert (error.params["value"], error.params["length"], error.params["width"]) == ("361234567", 9, 12)
 
 
+def test_pad_left_reject_longer() -> None:
+    error = rejection([{"pad_left": {"width": 12, "reject_longer": True}}], "0012345678901")
+    assert error.key == "mapping.pad_left_too_long"
+    assert (error.params["value"], error.params["length"], error.params["width"]) == ("0012345678901", 13, 12)
+
+
+def test_pad_left_reject_longer_keeps_width() -> None:
+    assert run([{"pad_left": {"width": 12, "reject_longer": True}}], "12345678901") == "012345678901"
+
+
 def test_pad_left_char_must_be_one_character() -> None:
     assert configuration_error([{"pad_left": {"width": 4, "char": "00"}}]).key == "error.mapping_pad_char"
 

@@ -1,10 +1,11 @@
-"""A value joined from another file is rejected at the place where that file writes it."""
+"""A value joined from another file is rejected, or dropped, at the place where that file writes it."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+from gateway.errors import row_label
 from gateway.ingest import service
 from gateway.store.models import Quarantine
 from tests.support.store import StoreHandle
@@ -41,9 +42,11 @@ def package(folder: Path) -> Path:
 
 def test_joined_value_rejected_at_demographics(store: StoreHandle,
                                                tmp_path: Path) -> None:
-    service.ingest(store.db, store.settings, package(tmp_path / "p"), "oneroster", "school-a")
+    report = service.ingest(store.db, store.settings, package(tmp_path / "p"), "oneroster", "school-a")
     rejected = sorted((q.file, q.row, q.column, q.reason) for q in Quarantine.select())
-    assert rejected == [
-        ("demographics.csv", 2, "birthDate", "mapping.date_invalid"),
-        ("demographics.csv", 3, "sex", "mapping.code_not_accepted"),
-    ]
+    assert rejected == [("demographics.csv", 2, "birthDate", "mapping.date_invalid")]
+    # An unknown sex costs the pupil the gender only, and the warning names the same place.
+    (dropped,) = [n for n in report.notices if n["error"] == "ingest.field_dropped"]
+    assert dropped["params"]["column"] == "sex"
+    assert dropped["params"]["rows"] == row_label("demographics.csv", None, 3)
+    assert dropped["params"]["problem"]["reason"] == "mapping.code_not_accepted"

@@ -51,29 +51,37 @@ def test_grade_without_school_grade_left_out(store: StoreHandle, tmp_path: Path,
 
 
 @pytest.mark.parametrize("value", ["13", "PS", "007", "Lớp 7A"])
-def test_grade_outside_list_rejected(store: StoreHandle, tmp_path: Path, value: str) -> None:
+def test_grade_outside_list_dropped(store: StoreHandle, tmp_path: Path, value: str) -> None:
+    """Since oneroster/student/v3 the student is stored without the grade, with a warning."""
     tables = pkg.city(students=2)
     tables["users"][0]["grades"] = value
     report = ingest(store, pkg.write_package(tmp_path / "p", tables))
     assert report.state == "succeeded"
-    rejected = Quarantine.get((Quarantine.run == report.run_id) & (Quarantine.entity == "student"))
+    assert Quarantine.select().where((Quarantine.run == report.run_id)
+                                     & (Quarantine.entity == "student")).count() == 0
+    assert "grade" not in stored("student", "u1")
+    assert stored("student", "u1")["given_name"] == "An1"
+    (warning,) = [n for n in report.notices if n["error"] == "ingest.field_dropped"]
+    assert (warning["params"]["field"], warning["params"]["column"]) == ("grade", "grades")
     # The grade list is short enough for the message to list the accepted grades.
-    assert rejected.reason == "mapping.code_not_accepted"
-    assert (rejected.file, rejected.column, rejected.field) == ("users.csv", "grades", "grade")
-    params = json.loads(rejected.params)
-    assert (params["codelist"], params["column"]) == ("grade@1", "grades")
+    problem = warning["params"]["problem"]
+    assert problem["reason"] == "mapping.code_not_accepted"
+    assert (problem["params"]["codelist"], problem["params"]["column"]) == ("grade@1", "grades")
+    assert report.counts["stage"]["dropped"] == {"student.grade": 1}
     assert stored("student", "u2")["grade"] == "6"
 
 
-def _retire_newest(adapter: str, entity: str) -> str:
-    newest = max((v for v in list_versions(adapter) if v.entity == entity), key=lambda v: v.number)
-    set_state(newest.id, "retired")
-    return newest.id
+def _retire_after_first(adapter: str, entity: str) -> list[str]:
+    """Retire every version of ``entity`` but version 1; return their ids."""
+    later = [v.id for v in list_versions(adapter) if v.entity == entity and v.number > 1]
+    for version_id in later:
+        set_state(version_id, "retired")
+    return later
 
 
 def test_mapping_upgrade_explains_grade_updates(store: StoreHandle, tmp_path: Path) -> None:
-    """A store written by version 1 ("06") is updated by version 2 ("6"), which the summary names."""
-    retired = [_retire_newest("oneroster", "student"), _retire_newest("oneroster", "class")]
+    """A store written by version 1 ("06") is updated by the newest version ("6"), which the summary names."""
+    retired = [*_retire_after_first("oneroster", "student"), *_retire_after_first("oneroster", "class")]
     folder = pkg.write_package(tmp_path / "p", pkg.city(students=6))
     ingest(store, folder)
     assert stored("student", "u1")["grade"] == "06"
@@ -86,7 +94,7 @@ def test_mapping_upgrade_explains_grade_updates(store: StoreHandle, tmp_path: Pa
     updates = report.counts["updates"]["student"]
     assert updates["fields"] == {"grade": 6}
     assert updates["mapping_changes"] == [
-        {"from": "oneroster/student/v1", "to": "oneroster/student/v2", "count": 6}]
+        {"from": "oneroster/student/v1", "to": "oneroster/student/v3", "count": 6}]
     assert report.counts["updates"]["class"]["mapping_changes"] == [
         {"from": "oneroster/class/v1", "to": "oneroster/class/v2", "count": 1}]
 

@@ -12,7 +12,8 @@ from tests.support.store import StoreHandle
 
 HEADER = "STT,Mã trường,Tên trường,Lớp,Mã học sinh,Họ và tên,Ngày sinh,Giới tính,Dân tộc"
 # Synthetic pupils. The first row has three bad cells: a date that does not exist, a gender
-# code and an ethnic group that the code lists lack.
+# code and an ethnic group that the code lists lack. The date rejects the row; the gender and
+# the ethnic group alone would only be dropped (on_error: drop), so they are listed after it.
 ROWS = [
     "1,092301,Trường THCS A,8A3,0923010001,Nguyễn Văn An,31/02/2011,X,Kinh Việt",
     "2,092301,Trường THCS A,8A3,0923010002,Trần Thị Bình,29/08/2011,Nữ,Kinh",
@@ -37,23 +38,22 @@ def test_row_problems_all_stored(store: StoreHandle, tmp_path: Path) -> None:
     params = json.loads(row.params)
     problems = [(p["reason"], p.get("column"), p.get("field")) for p in params["problems"]]
     assert problems == [
-        ("mapping.code_not_accepted", "Giới tính", "_gender_from_code"),
         ("mapping.date_invalid", "Ngày sinh", "birth_date"),
+        ("mapping.code_not_accepted", "Giới tính", "gender"),
         ("mapping.code_unknown", "Dân tộc", "ethnicity_code"),
     ]
     # The first problem stays where a one-problem row has it.
-    assert (row.reason, row.column, row.field) == ("mapping.code_not_accepted", "Giới tính",
-                                                   "_gender_from_code")
-    assert params["value"] == "X"
-    assert params["other_fields"] == ["birth_date", "ethnicity_code"]
+    assert (row.reason, row.column, row.field) == ("mapping.date_invalid", "Ngày sinh", "birth_date")
+    assert params["value"] == "31/02/2011"
+    assert params["other_fields"] == ["gender", "ethnicity_code"]
 
 
 def test_row_problems_counted_once(store: StoreHandle, tmp_path: Path) -> None:
     report, _ = student_rejection(store, tmp_path)
     stage = report.counts["stage"]
     assert stage["rejected_by_entity"]["student"] == 1
-    assert stage["rejected"]["mapping.code_not_accepted"] == 1
-    assert "mapping.date_invalid" not in stage["rejected"]
+    assert stage["rejected"]["mapping.date_invalid"] == 1
+    assert "mapping.code_not_accepted" not in stage["rejected"]
 
 
 def test_row_problems_in_rejections_json(store: StoreHandle, tmp_path: Path) -> None:
@@ -63,8 +63,7 @@ def test_row_problems_in_rejections_json(store: StoreHandle, tmp_path: Path) -> 
     assert len(groups) == 1
     example = groups[0]["examples"][0]
     assert "problems" not in example["params"]
-    assert [p.get("field") for p in example["problems"]] == ["_gender_from_code", "birth_date",
-                                                             "ethnicity_code"]
+    assert [p.get("field") for p in example["problems"]] == ["birth_date", "gender", "ethnicity_code"]
 
 
 def test_good_row_has_no_problem_list(store: StoreHandle, tmp_path: Path) -> None:

@@ -222,7 +222,7 @@ def test_list_without_school_column_reads_no_pupils(store: StoreHandle, tmp_path
     assert len(missing) == 1
     assert missing[0]["level"] == "error"
     assert missing[0]["params"]["columns"] == "Mã trường"
-    assert "school-export/student/v6" in missing[0]["params"]["mapping"].split(", ")
+    assert "school-export/student/v7" in missing[0]["params"]["mapping"].split(", ")
     assert missing[0]["params"]["count"] == len(missing[0]["params"]["mapping"].split(", "))
     assert report.counts["stage"]["unmapped"] == {"table": 32}
     assert report.counts["stage"]["skipped"] == {}
