@@ -22,6 +22,7 @@ from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, check_guard
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
+from gateway.ingest.school_ends import hold_schools_all_ended
 from gateway.ingest.school_names import same_name_schools
 from gateway.ingest.stage import KeyColumns, Snapshot, Stager, UnreadEntities, mark_duplicates
 from gateway.logs import fields
@@ -238,13 +239,15 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
     guard_settings = settings.section("guard")
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
                         guard_settings["min_existing"], guard_settings["min_existing_per_school"])
+    hold_schools_all_ended(run, guard, snapshots, guard_settings["min_existing_all_ended"])
     # Read before apply overwrites the stored data, so that a held run can be reviewed.
     counts = {"stage": stage_counts, "decisions": decisions, "updates": summarize_updates(db, run)}
     if guard.held:
         runs.mark(run, "held", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
         runs.release_source(run)
         schools = {figures["school"] for entity in guard.entities.values()
-                   for figures in entity.get("schools", [])}
+                   for key in ("schools", "schools_all_ended")
+                   for figures in entity.get(key, [])}
         log.warning("run held by guard", extra=fields(run_id=run.id, source=run.source,
                                                       schools=len(schools)))
         return run_report(run)
