@@ -92,12 +92,23 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         lines.extend(update_lines(report["counts"].get("updates", {})))
         lines.extend(guard_lines(report.get("guard") or {}))
     if report.get("approved_by"):
-        # A run of `gateway records end` records who ended the records in the same column.
-        key = "run.ended_by" if report.get("job") == "end" else "run.approved_by"
-        lines.append(t(key, approver=report["approved_by"]))
+        lines.append(t(_decided_by_key(report), approver=report["approved_by"]))
     if report["state"] == "held":
         lines.append(t("run.held_hint", run_id=report["run_id"]))
     return lines
+
+
+def _decided_by_key(report: dict[str, Any]) -> str:
+    """Return the message that names the person in ``approved_by``.
+
+    The same column records who ended records with `gateway records end` and who
+    rejected a held run.
+    """
+    if report.get("job") == "end":
+        return "run.ended_by"
+    if report["state"] == "rejected":
+        return "run.rejected_by"
+    return "run.approved_by"
 
 
 def guard_lines(guard: dict[str, Any]) -> list[str]:

@@ -358,6 +358,28 @@ def approve(db: peewee.Database, settings: Settings, run_id: int, approver: str,
     return _apply(db, settings, run, progress)
 
 
+def reject(db: peewee.Database, settings: Settings, run_id: int, rejecter: str) -> RunReport:
+    """End a held run without applying it; raise ``RunStateError`` unless it is held.
+
+    Its staged rows are deleted, so it can no longer be approved. The store keeps every
+    record as it was, and ``approved_by`` records who rejected the run.
+    """
+    run = runs.get_run(run_id)
+    runs.require_state(run, ("held",), "reject")
+    # The source's lock is claimed as approve claims it, so a run cannot be approved and rejected at once.
+    runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
+    try:
+        run = runs.get_run(run_id)
+        runs.require_state(run, ("held",), "reject")
+        runs.mark(run, "rejected", approved_by=rejecter, approved_at=utcnow())
+        # Staged rows carry personal data, and a rejected run is never applied.
+        runs.discard_staged([run.id])
+    finally:
+        runs.release_source(run)
+    log.info("held run rejected", extra=fields(run_id=run.id, source=run.source))
+    return run_report(run)
+
+
 @dataclass
 class EndResult:
     """The outcome of ``end_records``: one run report per source, and the ids it could not end."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.ingest import service
+from gateway.store.models import Run, StagedRecord
 from tests.ingest.test_school_scope import active, ingest, pupil_rows, write_lists
 from tests.support.store import StoreHandle
 
@@ -23,10 +24,15 @@ def small_school(school: str = "099001", pupils: int = 6) -> list[list[str]]:
     return pupil_rows(school, classes=("Mầm 1",), per_class=pupils)
 
 
-def test_small_school_all_replaced_held(store: StoreHandle, tmp_path: Path) -> None:
+def hold_small_school(store: StoreHandle, tmp_path: Path) -> service.RunReport:
+    """Store a school of six pupils, then ingest a list of four other pupils of it, which is held."""
     ingest(store, write_lists(tmp_path / "a", {"099001": small_school()}))
     others = renumbered(small_school()[:4], 500)
-    report = ingest(store, write_lists(tmp_path / "b", {"099001": others}))
+    return ingest(store, write_lists(tmp_path / "b", {"099001": others}))
+
+
+def test_small_school_all_replaced_held(store: StoreHandle, tmp_path: Path) -> None:
+    report = hold_small_school(store, tmp_path)
 
     assert report.state == "held"
     students = report.guard["entities"]["student"]
@@ -77,10 +83,19 @@ def test_only_emptied_school_named(store: StoreHandle, tmp_path: Path) -> None:
 
 
 def test_all_ended_school_applies_on_approval(store: StoreHandle, tmp_path: Path) -> None:
-    ingest(store, write_lists(tmp_path / "a", {"099001": small_school()}))
-    others = renumbered(small_school()[:4], 500)
-    held = ingest(store, write_lists(tmp_path / "b", {"099001": others}))
+    held = hold_small_school(store, tmp_path)
     approved = service.approve(store.db, store.settings, held.run_id, "admin")
 
     assert approved.state == "succeeded"
     assert active("student", "099001") == 4
+
+
+def test_all_ended_school_rejected_keeps_pupils(store: StoreHandle, tmp_path: Path) -> None:
+    held = hold_small_school(store, tmp_path)
+    rejected = service.reject(store.db, store.settings, held.run_id, "admin")
+
+    assert rejected.state == "rejected"
+    assert rejected.approved_by == "admin"
+    assert Run.get_by_id(held.run_id).finished_at is not None
+    assert StagedRecord.select().where(StagedRecord.run == held.run_id).count() == 0
+    assert active("student", "099001") == 6
