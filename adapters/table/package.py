@@ -660,7 +660,11 @@ class _PageTitles:
 
 def _staff_evidence(grid: Grid, window: list[GridRow], index: int,
                     header: Header) -> StaffEvidence | None:
-    """Return why the table whose header ends at ``window[index]`` lists staff, or ``None``."""
+    """Return why the table whose header ends at ``window[index]`` lists staff, or ``None``.
+
+    NOTE: a staff title in an HTML layout table of its own, above the list, is not read here,
+    so such a page is judged by its columns alone.
+    """
     above = window[:index + 1 - len(header.rows)]
     titles = [cell for row in above if row.error is None
               for column, cell in enumerate(row.cells) if cell and not row.is_continued(column)]
