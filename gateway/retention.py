@@ -17,7 +17,7 @@ import peewee
 from peewee import fn
 
 from gateway.clock import utcnow
-from gateway.ingest.runs import discard_staged
+from gateway.ingest.runs import FINAL_STATES, discard_staged
 from gateway.logs import fields
 from gateway.settings import Settings
 from gateway.store.bulk import db_time, execute_counted
@@ -45,7 +45,7 @@ def prune(settings: Settings) -> dict[str, int]:
     staging_cutoff = now - timedelta(days=section["staging_days"])
     quarantine = Quarantine.delete().where(Quarantine.created_at < quarantine_cutoff).execute()
     old_runs = Run.select(Run.id).where(
-        Run.state.in_(("failed", "interrupted", "superseded", "succeeded"))
+        Run.state.in_(FINAL_STATES)
         & (Run.heartbeat_at < staging_cutoff)
     )
     staged = discard_staged(old_runs)

@@ -45,6 +45,7 @@ from adapters.table.header import HEADER_SEARCH_ROWS, Header, find_header
 from adapters.table.html_reader import html_grids
 from adapters.table.legacy import check_legacy_text
 from adapters.table.sniff import sniff_kind
+from adapters.table.staff import StaffEvidence, staff_evidence
 from adapters.table.suffixes import NOTE_SUFFIXES, SUPPORTED_SUFFIXES
 from adapters.table.titles import school_in_texts, school_in_title
 from adapters.table.xls_reader import xls_grids
@@ -314,6 +315,10 @@ class TablePackage(Package):
             return None
         titles.label_header(grid, header)
         school = titles.of_table(grid, window, index + 1 - len(header.rows))
+        staff = _staff_evidence(grid, window, index, header)
+        if staff is not None:
+            self._report_staff(grid, staff)
+            raise _TableRejected
         if grid.numbered:
             grid.sheet = counter.sheet = str(number)
         headers = self._unique([header.names[i] for i in keep],
@@ -376,10 +381,13 @@ class TablePackage(Package):
                 if found is None or not self._keep(found[1]):
                     titles.headerless(grid, window)
                     continue
-                # Numbered as the streaming pass numbers the tables that have a header.
-                number += 1
                 index, header = found
                 school = titles.of_table(grid, window, index + 1 - len(header.rows))
+                if _staff_evidence(grid, window, index, header) is not None:
+                    # The streaming pass reads no row of a staff list, so it takes no school.
+                    continue
+                # Numbered as the streaming pass numbers the tables that it reads.
+                number += 1
                 if school:
                     sheet = str(number) if grid.numbered else grid.sheet
                     listed.append([table_label(grid.file, sheet), school])
@@ -476,6 +484,20 @@ class TablePackage(Package):
                 numbers=counts.column_numbers,
             )
         self._report_formulas(grid, reader.formulas)
+
+    def _report_staff(self, grid: Grid, evidence: StaffEvidence) -> None:
+        """Add the error notice for a table that lists staff, which a pupil adapter must not read.
+
+        As an error, the notice also stops every end by absence in the run, so the pupils of
+        the school whose staff list this is stay active.
+        """
+        columns = ", ".join(f'"{name}"' for name in evidence.columns)
+        if evidence.title:
+            self._notice("table.staff_list_title", _place(grid), level="error", table=grid.label,
+                         title=evidence.title)
+        else:
+            self._notice("table.staff_list_columns", _place(grid), level="error",
+                         table=grid.label, columns=columns)
 
     def _report_formulas(self, grid: Grid, formulas: UncalculatedCells) -> None:
         """Add a warning per read column with formula cells stored without a value, and one for the rest.
@@ -634,6 +656,22 @@ class _PageTitles:
         self.title_tables += self._pending_titles
         self._pending_titles = 0
         return school
+
+
+def _staff_evidence(grid: Grid, window: list[GridRow], index: int,
+                    header: Header) -> StaffEvidence | None:
+    """Return why the table whose header ends at ``window[index]`` lists staff, or ``None``.
+
+    NOTE: a staff title in an HTML layout table of its own, above the list, is not read here,
+    so such a page is judged by its columns alone.
+    """
+    above = window[:index + 1 - len(header.rows)]
+    titles = [cell for row in above if row.error is None
+              for column, cell in enumerate(row.cells) if cell and not row.is_continued(column)]
+    titles.extend(grid.page_text)
+    if grid.sheet and not grid.numbered:
+        titles.append(grid.sheet)
+    return staff_evidence(titles, header.names, window[index + 1:])
 
 
 def _class_title(lines: list[tuple[str, int | None]]) -> tuple[str, int | None] | None:

@@ -1,4 +1,4 @@
-"""Commands that run and manage ingest runs: ingest, runs list/show/approve/resume."""
+"""Commands that run and manage ingest runs: ingest, runs list/show/approve/reject/resume."""
 
 from __future__ import annotations
 
@@ -26,14 +26,18 @@ EXIT_FILE_ERRORS = 4
 
 
 def _emit_report(app: AppContext, report: service.RunReport) -> None:
-    document = report.as_dict()
-    document["rejected_by_reason"] = rejections_by_reason(report.run_id, examples=3)
-    # The human lines read the rejections again, so they are built only when shown.
-    app.emit(document, [] if app.json_output else run_lines(document))
+    _show_report(app, report)
     if report.state == "held":
         raise click.exceptions.Exit(EXIT_HELD)
     if report.file_errors:
         raise click.exceptions.Exit(EXIT_FILE_ERRORS)
+
+
+def _show_report(app: AppContext, report: service.RunReport) -> None:
+    document = report.as_dict()
+    document["rejected_by_reason"] = rejections_by_reason(report.run_id, examples=3)
+    # The human lines read the rejections again, so they are built only when shown.
+    app.emit(document, [] if app.json_output else run_lines(document))
 
 
 @click.command("ingest")
@@ -82,7 +86,7 @@ def _given_columns(adapter_key: str, school: str | None, school_name: str | None
 
 @click.group("runs")
 def runs_group() -> None:
-    """List, show, approve and resume runs."""
+    """List, show, approve, reject and resume runs."""
 
 
 @runs_group.command("list")
@@ -146,6 +150,18 @@ def runs_approve(app: AppContext, run_id: int, approver: str | None) -> None:
     with app.progress("progress.apply") as bar:
         report = service.approve(db, app.settings, run_id, approver or getpass.getuser(), progress=bar)
     _emit_report(app, report)
+
+
+@runs_group.command("reject")
+@click.argument("run_id", type=int)
+@click.option("--by", "rejecter", help="Who rejects; default: the operating-system user.")
+@click.pass_obj
+def runs_reject(app: AppContext, run_id: int, rejecter: str | None) -> None:
+    """Discard a run held by the mass-change guard: the store keeps every record as it was."""
+    db = app.database()
+    report = service.reject(db, app.settings, run_id, rejecter or getpass.getuser())
+    # Exit code 0 even when the run had file errors: nothing of it was applied.
+    _show_report(app, report)
 
 
 @runs_group.command("resume")

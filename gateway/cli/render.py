@@ -92,12 +92,23 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         lines.extend(update_lines(report["counts"].get("updates", {})))
         lines.extend(guard_lines(report.get("guard") or {}))
     if report.get("approved_by"):
-        # A run of `gateway records end` records who ended the records in the same column.
-        key = "run.ended_by" if report.get("job") == "end" else "run.approved_by"
-        lines.append(t(key, approver=report["approved_by"]))
+        lines.append(t(_decided_by_key(report), approver=report["approved_by"]))
     if report["state"] == "held":
         lines.append(t("run.held_hint", run_id=report["run_id"]))
     return lines
+
+
+def _decided_by_key(report: dict[str, Any]) -> str:
+    """Return the message that names the person in ``approved_by``.
+
+    The same column records who ended records with `gateway records end` and who
+    rejected a held run.
+    """
+    if report.get("job") == "end":
+        return "run.ended_by"
+    if report["state"] == "rejected":
+        return "run.rejected_by"
+    return "run.approved_by"
 
 
 def guard_lines(guard: dict[str, Any]) -> list[str]:
@@ -108,8 +119,10 @@ def guard_lines(guard: dict[str, Any]) -> list[str]:
         if not figures.get("existing"):
             continue
         schools = figures.get("schools") or []
+        all_ended = figures.get("schools_all_ended") or []
         above = figures["ratio"] > guard.get("max_change_ratio", 1)
-        key = "run.guard_trips" if figures.get("trips") or (schools and above) else "run.guard_within"
+        held = figures.get("trips") or (schools and above) or all_ended
+        key = "run.guard_trips" if held else "run.guard_within"
         if key == "run.guard_within" and figures["existing"] < guard.get("min_existing", 0) and above:
             # Above the share, but too few records in scope for the guard to apply.
             key = "run.guard_too_few"
@@ -117,6 +130,7 @@ def guard_lines(guard: dict[str, Any]) -> list[str]:
                               count=figures["existing"], percent=round(100 * figures["ratio"]),
                               limit=limit, minimum=guard.get("min_existing", 0)))
         lines.extend(_school_guard_lines(schools, limit))
+        lines.extend(_all_ended_lines(all_ended))
     return [t("run.guard_header"), *lines] if lines else []
 
 
@@ -130,6 +144,17 @@ def _school_guard_lines(schools: list[dict[str, Any]], limit: int) -> list[str]:
              for figures in schools[:GUARD_SCHOOLS_SHOWN]]
     if len(schools) > GUARD_SCHOOLS_SHOWN:
         lines.append("    " + t("run.guard_schools_more", count=len(schools) - GUARD_SCHOOLS_SHOWN))
+    return lines
+
+
+def _all_ended_lines(schools: list[dict[str, Any]]) -> list[str]:
+    """Return a line per school whose every record of the entity the run would end."""
+    lines = ["    " + t("run.guard_school_all_ended", school=figures["school"],
+                          count=figures["existing"], inserted=figures["inserted"])
+             for figures in schools[:GUARD_SCHOOLS_SHOWN]]
+    if len(schools) > GUARD_SCHOOLS_SHOWN:
+        lines.append("    " + t("run.guard_schools_all_ended_more",
+                                count=len(schools) - GUARD_SCHOOLS_SHOWN))
     return lines
 
 

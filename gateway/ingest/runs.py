@@ -1,8 +1,9 @@
 """Run state, heartbeats, the per-source lock and recovery of interrupted runs.
 
 A run moves ``staging`` -> ``comparing`` -> (``held`` ->) ``applying`` ->
-``succeeded``; or ends ``failed``, ``interrupted`` (its process died) or
-``superseded`` (a newer run of the same source replaced a held one). At most one
+``succeeded``; or ends ``failed``, ``interrupted`` (its process died),
+``superseded`` (a newer run of the same source replaced a held one) or
+``rejected`` (a person rejected it while it was held). At most one
 live run holds a source's lock. A run is taken as dead when its heartbeat is
 older than the lease, or at once when it ran on this host and its process is
 gone (after ``kill -9``, for example).
@@ -28,7 +29,7 @@ from gateway.store.models import Run, SeenRecord, SourceLock, StagedRecord
 log = logging.getLogger(__name__)
 
 LIVE_STATES = ("staging", "comparing", "applying")
-FINAL_STATES = ("succeeded", "failed", "interrupted", "superseded")
+FINAL_STATES = ("succeeded", "failed", "interrupted", "superseded", "rejected")
 
 
 def new_run(job: str, source: str, adapter: str, input_path: str | None) -> Run:

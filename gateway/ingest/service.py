@@ -25,6 +25,7 @@ from gateway.ingest.dropped import add_kept_counts
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
 from gateway.ingest.rejected_classes import leave_out_rejected_classes
+from gateway.ingest.school_ends import hold_schools_all_ended
 from gateway.ingest.school_names import same_name_schools
 from gateway.ingest.short_ids import find_short_ids
 from gateway.ingest.stage import KeyColumns, Snapshot, Stager, UnreadEntities, mark_duplicates
@@ -253,6 +254,7 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
     guard_settings = settings.section("guard")
     guard = check_guard(run, decisions, snapshots, guard_settings["max_change_ratio"],
                         guard_settings["min_existing"], guard_settings["min_existing_per_school"])
+    hold_schools_all_ended(run, guard, snapshots, guard_settings["min_existing_all_ended"])
     # Read before apply overwrites the stored data, so that a held run can be reviewed.
     counts = {"stage": stage_counts, "decisions": decisions, "updates": summarize_updates(db, run),
               "kept": _kept_by_path(comparer)}
@@ -260,7 +262,8 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
         runs.mark(run, "held", guard=json.dumps(guard.as_dict()), counts=json.dumps(counts))
         runs.release_source(run)
         schools = {figures["school"] for entity in guard.entities.values()
-                   for figures in entity.get("schools", [])}
+                   for key in ("schools", "schools_all_ended")
+                   for figures in entity.get(key, [])}
         log.warning("run held by guard", extra=fields(run_id=run.id, source=run.source,
                                                       schools=len(schools)))
         return run_report(run)
@@ -389,6 +392,28 @@ def approve(db: peewee.Database, settings: Settings, run_id: int, approver: str,
     runs.mark(run, "applying", approved_by=approver, approved_at=utcnow(), pid=_pid())
     log.info("held run approved", extra=fields(run_id=run.id, source=run.source))
     return _apply(db, settings, run, progress)
+
+
+def reject(db: peewee.Database, settings: Settings, run_id: int, rejecter: str) -> RunReport:
+    """End a held run without applying it; raise ``RunStateError`` unless it is held.
+
+    Its staged rows are deleted, so it can no longer be approved. The store keeps every
+    record as it was, and ``approved_by`` records who rejected the run.
+    """
+    run = runs.get_run(run_id)
+    runs.require_state(run, ("held",), "reject")
+    # The source's lock is claimed as approve claims it, so a run cannot be approved and rejected at once.
+    runs.claim_source(db, run, settings.section("runs")["lease_seconds"])
+    try:
+        run = runs.get_run(run_id)
+        runs.require_state(run, ("held",), "reject")
+        runs.mark(run, "rejected", approved_by=rejecter, approved_at=utcnow())
+        # Staged rows carry personal data, and a rejected run is never applied.
+        runs.discard_staged([run.id])
+    finally:
+        runs.release_source(run)
+    log.info("held run rejected", extra=fields(run_id=run.id, source=run.source))
+    return run_report(run)
 
 
 @dataclass

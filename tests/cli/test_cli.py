@@ -120,19 +120,44 @@ def test_rejections_grouped_by_reason(home: Path) -> None:
     assert "first at: users.csv, row 2, column givenName, field given name (given_name)" in text
 
 
-def test_held_run_exits_three_and_approves(home: Path) -> None:
+def hold_three_ends(home: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """Ingest a city of four pupils as source "s", then hold run 2, which ends three of them."""
     env = {"GATEWAY_GUARD__MIN_EXISTING": "1", "GATEWAY_GUARD__MAX_CHANGE_RATIO": "0.1"}
     tables = pkg.city(students=4)
     run(home, "ingest", str(pkg.write_package(home / "a", tables)), "--adapter", "oneroster",
         "--source", "s", env=env)
     tables["users"] = tables["users"][:1]
     tables["enrollments"] = tables["enrollments"][:1]
-    held = run(home, "--json", "ingest", str(pkg.write_package(home / "b", tables)), "--adapter",
+    return run(home, *options, "ingest", str(pkg.write_package(home / "b", tables)), "--adapter",
                "oneroster", "--source", "s", env=env, expect=3)
+
+
+def test_held_run_exits_three_and_approves(home: Path) -> None:
+    held = hold_three_ends(home, "--json")
     run_id = json.loads(held.stdout)["run_id"]
     approved = json.loads(run(home, "--json", "runs", "approve", str(run_id), "--by", "tester").stdout)
     assert approved["state"] == "succeeded"
     assert approved["counts"]["decisions"]["student"]["end"] == 3
+
+
+def test_held_run_rejected_keeps_store(home: Path) -> None:
+    held = hold_three_ends(home, "--lang", "en")
+    assert "reject, which keeps the store as it is: gateway runs reject 2." in held.stdout
+
+    rejected = run(home, "--lang", "en", "runs", "reject", "2", "--by", "tester").stdout
+    assert rejected.splitlines()[0] == "Run 2, source s: rejected"
+    assert "Rejected by: tester" in rejected
+    again = run(home, "--lang", "en", "runs", "approve", "2", expect=1)
+    assert 'Run 2 is in state "rejected", so it cannot be approved.' in again.stderr
+    summary = json.loads(run(home, "--json", "summary", "--source", "s").stdout)
+    assert summary["entities"]["student"] == 4
+
+
+def test_reject_of_finished_run_fails(home: Path) -> None:
+    folder = pkg.write_package(home / "pkg", pkg.city(students=2))
+    run(home, "ingest", str(folder), "--adapter", "oneroster")
+    result = run(home, "--lang", "en", "runs", "reject", "1", expect=1)
+    assert 'Run 1 is in state "succeeded", so it cannot be rejected.' in result.stderr
 
 
 def hold_family_name_change(home: Path) -> None:

@@ -322,3 +322,14 @@ def test_skipped_rows_name_stream_in_language(store: StoreHandle) -> None:
 
     assert "  2 × bảng" in lines
     assert "  1 × users: parent" in lines
+
+
+def test_guard_lines_name_school_all_ended() -> None:
+    guard = {"max_change_ratio": 0.25, "min_existing": 50, "entities": {
+        "student": {"existing": 6, "changed": 6, "ratio": 1.0, "trips": False,
+                    "schools_all_ended": [{"school": "099001", "existing": 6, "ended": 6,
+                                           "inserted": 4}]}}}
+    lines = guard_lines(guard)
+    assert lines[1].endswith("(100%), above the 25% limit")
+    assert lines[2] == ("    school 099001: all 6 existing records would be ended (4 inserted), and "
+                        "a run that ends every record of a school is held whatever the school's size")
