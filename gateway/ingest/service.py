@@ -21,6 +21,7 @@ from gateway.ingest.apply import apply_run, counts_by_decision
 from gateway.ingest.cascade import stage_dependent_ends
 from gateway.ingest.changes import summarize_updates
 from gateway.ingest.compare import CHANGE_DECISIONS, Comparer, LinkDifferences, check_guard
+from gateway.ingest.date_order import DateOrders, reject_unknown_order, unchanged_unknown_order
 from gateway.ingest.dropped import add_kept_counts
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
@@ -193,8 +194,9 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
     if not specs:
         raise InputError("error.no_mappings", adapter=adapter.key)
     limits = Limits.from_settings(settings.section("limits"))
+    date_orders = DateOrders()
     stager = Stager(db, run, specs, settings.section("runs")["stage_chunk_size"], progress, given,
-                    adapter.school_columns or ())
+                    adapter.school_columns or (), date_orders)
     read_ahead_enabled = bool(settings.section("runs")["read_ahead"])
     hints = read_hints(specs)
     if stager.titles.needs_input_titles:
@@ -204,7 +206,11 @@ def _stage(db: peewee.Database, settings: Settings, run: Run, adapter: Any, path
         result = stager.stage_package(package)
     duplicates = mark_duplicates(db, run, result.columns)
     duplicates.update(reject_second_homerooms(db, run, result.columns))
+    # After the duplicate checks: rejected before them, an ambiguous row would leave a later
+    # row with its local id and other values as the one kept.
+    duplicates.update(reject_unknown_order(db, run, date_orders))
     result.rejected.update(duplicates)
+    result.notices.extend(_warning(error) for error in unchanged_unknown_order(db, run, date_orders))
     same_name = same_name_schools(db, run)
     if same_name is not None:
         result.notices.append(_warning(same_name))

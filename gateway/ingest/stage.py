@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -62,6 +62,9 @@ from gateway.store.database import write_transaction
 from gateway.store.models import Alias, Quarantine, Record, Run, SeenRecord, StagedRecord
 from gateway.text import match_key
 from gateway.validation import get_registry
+
+if TYPE_CHECKING:
+    from gateway.ingest.date_order import DateOrders
 
 log = logging.getLogger(__name__)
 
@@ -147,24 +150,24 @@ class _Claims:
         self._changed = bytearray()
 
     def unchanged(self, record_id: int) -> bool:
-        return _test_bit(self._unchanged, record_id)
+        return bit_is_set(self._unchanged, record_id)
 
     def changed(self, record_id: int) -> bool:
-        return _test_bit(self._changed, record_id)
+        return bit_is_set(self._changed, record_id)
 
     def claim_unchanged(self, record_id: int) -> None:
-        _set_bit(self._unchanged, record_id)
+        set_bit(self._unchanged, record_id)
 
     def claim_changed(self, record_id: int) -> None:
-        _set_bit(self._changed, record_id)
+        set_bit(self._changed, record_id)
 
 
-def _test_bit(bits: bytearray, number: int) -> bool:
+def bit_is_set(bits: bytearray, number: int) -> bool:
     index = number >> 3
     return index < len(bits) and bool(bits[index] >> (number & 7) & 1)
 
 
-def _set_bit(bits: bytearray, number: int) -> None:
+def set_bit(bits: bytearray, number: int) -> None:
     index = number >> 3
     if index >= len(bits):
         bits.extend(bytes(index + 1 - len(bits) + 4096))
@@ -280,8 +283,10 @@ class Stager:
 
     def __init__(self, db: peewee.Database, run: Run, specs: list[MappingSpec], chunk_size: int,
                  progress: Any = None, given: Mapping[str, str] | None = None,
-                 school_columns: tuple[str, ...] = ()):
+                 school_columns: tuple[str, ...] = (), date_orders: DateOrders | None = None):
         self.db = db
+        # Collects the month-first evidence of day-first date columns, for reject_unknown_order.
+        self._date_orders = date_orders
         # The adapter's school code and name columns, which ``--school`` can give a list.
         self._school_keys = {match_key(name) for name in school_columns}
         # Columns whose value the run is given (``gateway ingest --school``), see ``given``.
@@ -521,6 +526,10 @@ class Stager:
     def _map_row(self, stream: Stream, mapping: CompiledMapping, row: SourceRow) -> None:
         """Queue the row for its chunk: it is mapped at the flush unless its row hash is known."""
         cells = row.cells or []
+        if self._date_orders is not None and mapping.day_first_columns:
+            # Every row counts, also one that gives its stored record unchanged.
+            self._date_orders.note(stream.file, stream.sheet, mapping.spec.entity,
+                                   mapping.day_first_columns, cells, row.line)
         self._raw.append(_Raw(stream, mapping, cells, row.line,
                               row_hash(self._contexts[id(mapping)], cells, mapping.read_columns),
                               row.origins, row.uncalculated))

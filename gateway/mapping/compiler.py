@@ -28,6 +28,7 @@ from typing import Any
 from gateway.entities import DateLimit, Entity, load_entities
 from gateway.errors import ConfigurationError, MappingError, Place
 from gateway.mapping.date_parts import PARTS, DateParts
+from gateway.mapping.day_month import DayFirstColumn, day_first_formats
 from gateway.mapping.formulas import formula_checked
 from gateway.mapping.spec import MappingSpec
 from gateway.mapping.steps import (
@@ -166,6 +167,8 @@ class CompiledMapping:
         # (field, headers found, names of the columns not found) of each date_parts field
         # that finds some of its columns but not all, so that the run can warn about it.
         self.partial_columns: list[tuple[str, list[str], list[str]]] = []
+        # The stored fields that read dates from one column day first (``day_month``).
+        self.day_first_columns: list[DayFirstColumn] = []
         document = spec.document
         self._when = self._compile_when(document.get("when"))
         self._status = self._compile_status(document.get("row_status"))
@@ -453,6 +456,7 @@ class CompiledMapping:
         else:
             get, header = self._getter(spec["column"], required=required,
                                        marks=bool(spec.get("match_tone_marks")))
+            self._note_day_first(name, spec)
         found = header is not None
         if name in self._identifiers or name in self._name_sources:
             get = formula_checked(get, header, identifier=name in self._identifiers)
@@ -470,6 +474,17 @@ class CompiledMapping:
             return default if value is None else value
 
         return FieldPlan(name, header, compute, required, stored, steps.reads)
+
+    def _note_day_first(self, name: str, spec: Mapping[str, Any]) -> None:
+        """List a stored field that reads one column of dates under day-first formats.
+
+        NOTE: a private field (``_birth``) is not listed, so a join or ``first_of`` of dates
+        from several columns gets no check of the day and month order.
+        """
+        formats = day_first_formats(spec.get("steps"))
+        located = self._locate(spec["column"])
+        if formats and located and is_stored(name):
+            self.day_first_columns.append(DayFirstColumn(name, *located, formats))
 
     @staticmethod
     def _join_plan(name: str, parts: list[str], required: bool, stored: bool) -> FieldPlan:
