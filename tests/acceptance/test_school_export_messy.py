@@ -144,6 +144,7 @@ def test_class_code_column_read(store: StoreHandle, tmp_path: Path) -> None:
     assert rejections(report.run_id) == []
     assert {r["name"] for r in stored("class-code", "class").values()} == {"6A1"}
     assert len(stored("class-code", "enrollment")) == 3
+    assert {r.get("grade") for r in stored("class-code").values()} == {"6"}
 
 
 def test_learner_status_gives_enrollment_status(store: StoreHandle, tmp_path: Path) -> None:
