@@ -8,13 +8,16 @@ could not end the enrollments themselves: their rows were rejected without an id
 file was not part of the input. The store would then tell the city hub that an ended pupil
 still sits in a class.
 
+The same holds when the run gives the enrollment again: a OneRoster bulk file that marks a
+pupil `tobedeleted` usually still lists the pupil's enrollment unchanged.
+
 So, after compare, every active record of the run's source whose required reference names a
-record that the run ends is staged for an end as well, entity by entity in dependency order
-(a school's end reaches its classes, and the classes' ends reach their enrollments). A
-record that the run gives again, staged or seen, is left alone: the reference check rejects
-its row when the record it names is ended, and a rejected row keeps its record unchanged.
-Optional references (a pupil's school) are not followed: a pupil is not ended because a
-school record ended.
+record that the run ends is ended as well, entity by entity in dependency order (a school's
+end reaches its classes, and the classes' ends reach their enrollments). A record that rows
+left out or gave unchanged gets a staged end, and is no longer counted as unchanged. A row
+that would update such a record becomes its end. A new row that names an ended record is left
+to the reference check, which rejects it. Optional references (a pupil's school) are not
+followed: a pupil is not ended because a school record ended.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from gateway.entities import Entity, load_entities
 from gateway.ingest.references import ORDER, required_reference_fields
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
-from gateway.store.bulk import execute_counted, json_text, placeholders, select_rows
+from gateway.store.bulk import execute_counted, execute_many, in_lists, json_text, placeholders, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Run
 
@@ -82,23 +85,37 @@ def _ends_any(db: peewee.Database, run: Run, entity: str) -> bool:
 
 def _stage_ends(db: peewee.Database, run: Run, entity: str, field_name: str, target: str,
                 roles: list[str] | None) -> int:
-    """Stage ends for the active records of ``entity`` whose ``field_name`` names an ended ``target``."""
-    params: list[object] = [run.id, entity, canonical_json({"ended_with": target}),
-                            entity, run.source, run.id, target, run.id, run.id]
-    role_condition = ""
+    """Stage ends for the active records of ``entity`` whose ``field_name`` names an ended ``target``.
+
+    A record that a row gave unchanged (seen) is ended too, and is no longer counted as seen.
+    A row that would update such a record becomes its end instead.
+    """
+    ended_targets = ("SELECT s.local_id FROM staged_record s "
+                     "WHERE s.run_id = ? AND s.entity = ? AND s.decision = 'end'")
+    role_condition, role_params = "", []
     if roles is not None:
         role_condition = f" AND {json_text(db, 'r.data', 'role')} IN ({placeholders(len(roles))})"
-        params.extend(roles)
-    sql = (
-        "INSERT INTO staged_record (run_id, entity, local_id, action, decision, record_id, place) "
-        "SELECT ?, ?, r.local_id, 'end', 'end', r.id, ? FROM record r "
+        role_params = list(roles)
+    found = select_rows(db, (
+        "SELECT r.id, r.local_id FROM record r "
         "WHERE r.entity = ? AND r.source = ? AND r.state = 'active' "
-        f"AND {json_text(db, 'r.data', field_name)} IN (SELECT s.local_id FROM staged_record s "
-        "WHERE s.run_id = ? AND s.entity = ? AND s.decision = 'end') "
+        f"AND {json_text(db, 'r.data', field_name)} IN ({ended_targets}) "
         "AND NOT EXISTS (SELECT 1 FROM staged_record g WHERE g.run_id = ? "
-        "AND g.entity = r.entity AND g.local_id = r.local_id) "
-        "AND NOT EXISTS (SELECT 1 FROM seen_record n WHERE n.run_id = ? AND n.record_id = r.id)"
-        f"{role_condition}"
-    )
+        f"AND g.entity = r.entity AND g.local_id = r.local_id){role_condition} ORDER BY r.id"
+    ), [entity, run.source, run.id, target, run.id, *role_params])
+    place = canonical_json({"ended_with": target})
     with write_transaction(db):
-        return execute_counted(db, sql, params)
+        execute_many(db, "INSERT INTO staged_record (run_id, entity, local_id, action, decision, "
+                         "record_id, place) VALUES (?, ?, ?, 'end', 'end', ?, ?)",
+                     [(run.id, entity, local_id, record_id, place) for record_id, local_id in found])
+        ids = [record_id for record_id, _ in found]
+        for marks, params in in_lists(ids):
+            execute_counted(db, f"DELETE FROM seen_record WHERE run_id = ? AND record_id IN ({marks})",
+                            [run.id, *params])
+        updates = execute_counted(db, (
+            "UPDATE staged_record SET action = 'end', decision = 'end' "
+            "WHERE run_id = ? AND entity = ? AND decision = 'update' AND record_id IS NOT NULL "
+            f"AND {json_text(db, 'data', field_name)} IN ({ended_targets})"
+            f"{role_condition.replace('r.data', 'data')}"
+        ), [run.id, entity, run.id, target, *role_params])
+    return len(found) + updates

@@ -124,6 +124,20 @@ def test_tobedeleted_ends_record(store: StoreHandle, tmp_path: Path) -> None:
     report = ingest(store, pkg.write_package(tmp_path / "b", tables))
     assert decisions(report, "student")["end"] == 1
     assert active("student") == 2
+    # The file still lists the pupil's enrollment unchanged, but it cannot stand without the pupil.
+    assert decisions(report, "enrollment") == {"end": 1, "unchanged": 2}
+    assert active("enrollment") == 2
+
+
+def test_tobedeleted_pupil_enrollment_update_ends(store: StoreHandle, tmp_path: Path) -> None:
+    tables = pkg.city(students=3)
+    ingest(store, pkg.write_package(tmp_path / "a", tables))
+    tables["users"][0]["status"] = "tobedeleted"
+    tables["enrollments"][0]["primary"] = "false"
+    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
+    assert report.counts["stage"]["rejected"] == {}
+    assert decisions(report, "enrollment") == {"end": 1, "unchanged": 2}
+    assert active("enrollment") == 2
 
 
 def test_rejected_row_does_not_end_existing(store: StoreHandle, tmp_path: Path) -> None:
