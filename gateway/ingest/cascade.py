@@ -12,8 +12,8 @@ The same holds when the run gives the enrollment again: a OneRoster bulk file th
 pupil `tobedeleted` usually still lists the pupil's enrollment unchanged.
 
 So, after compare, every active record of the run's source whose required reference names a
-record that the run ends is ended as well, entity by entity in dependency order (a school's
-end reaches its classes, and the classes' ends reach their enrollments). A record that rows
+record that the run ends is ended as well. This goes entity by entity in dependency order: a
+school's end reaches its classes, and the classes' ends reach their enrollments. A record that rows
 left out or gave unchanged gets a staged end, and is no longer counted as unchanged. A row
 that would update such a record becomes its end. A new row that names an ended record is left
 to the reference check, which rejects it. Optional references (a pupil's school) are not

@@ -117,24 +117,17 @@ def test_absent_from_delta_keeps_record(store: StoreHandle, tmp_path: Path) -> N
     assert active("student") == 3
 
 
-def test_tobedeleted_ends_record(store: StoreHandle, tmp_path: Path) -> None:
+# The file still lists the pupil's enrollment, unchanged or changed, but it cannot stand
+# without the pupil.
+@pytest.mark.parametrize("primary", ["true", "false"])
+def test_tobedeleted_ends_record(store: StoreHandle, tmp_path: Path, primary: str) -> None:
     tables = pkg.city(students=3)
     ingest(store, pkg.write_package(tmp_path / "a", tables))
     tables["users"][0]["status"] = "tobedeleted"
+    tables["enrollments"][0]["primary"] = primary
     report = ingest(store, pkg.write_package(tmp_path / "b", tables))
     assert decisions(report, "student")["end"] == 1
     assert active("student") == 2
-    # The file still lists the pupil's enrollment unchanged, but it cannot stand without the pupil.
-    assert decisions(report, "enrollment") == {"end": 1, "unchanged": 2}
-    assert active("enrollment") == 2
-
-
-def test_tobedeleted_pupil_enrollment_update_ends(store: StoreHandle, tmp_path: Path) -> None:
-    tables = pkg.city(students=3)
-    ingest(store, pkg.write_package(tmp_path / "a", tables))
-    tables["users"][0]["status"] = "tobedeleted"
-    tables["enrollments"][0]["primary"] = "false"
-    report = ingest(store, pkg.write_package(tmp_path / "b", tables))
     assert report.counts["stage"]["rejected"] == {}
     assert decisions(report, "enrollment") == {"end": 1, "unchanged": 2}
     assert active("enrollment") == 2
