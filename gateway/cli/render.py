@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -266,9 +267,13 @@ def other_problem_lines(problems: list[dict[str, Any]]) -> list[str]:
             for problem in problems[1:]]
 
 
+# How many further file names a notice repeated for several files lists.
+MORE_FILES_NAMED = 5
+
+
 def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
     lines = []
-    for notice in notices:
+    for notice, others in _by_file(notices):
         params = notice.get("params", {})
         message = notice_message(notice["error"], params)
         if message is None:
@@ -279,8 +284,36 @@ def _notice_lines(notices: list[dict[str, Any]]) -> list[str]:
         if not place.get("row") and not place.get("column") and place.get("file") \
                 and any(place["file"] in str(value) for value in params.values()):
             where = ""  # the message already names the file (and sheet) it is about
-        lines.append(f"  [{level}] {message}" + (f" ({where})" if where else ""))
+        line = f"  [{level}] {message}" + (f" ({where})" if where else "")
+        if others:
+            named = ", ".join(others[:MORE_FILES_NAMED]) + (", …" if len(others) > MORE_FILES_NAMED else "")
+            line += " " + t("run.notice_more_files", count=len(others), files=named)
+        lines.append(line)
     return [t("run.notices_header", count=len(lines)), *lines] if lines else []
+
+
+def _by_file(notices: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[str]]]:
+    """Return each notice with the files of the later notices that repeat it for another file.
+
+    A folder of 40 school lists in Windows-1258 would otherwise print the same warning 40
+    times. Notices are the same when only their ``file`` parameter and place differ.
+    """
+    groups: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    order: list[tuple[dict[str, Any], list[str]]] = []
+    for notice in notices:
+        params = notice.get("params", {})
+        if "file" not in params:
+            order.append((notice, []))
+            continue
+        rest = {name: value for name, value in params.items() if name != "file"}
+        key = json.dumps([notice["error"], notice.get("level"), rest], sort_keys=True,
+                         ensure_ascii=False, default=str)
+        if key in groups:
+            groups[key][1].append(str(params["file"]))
+            continue
+        groups[key] = (notice, [])
+        order.append(groups[key])
+    return order
 
 
 def notice_message(key: str, params: Mapping[str, Any]) -> str | None:

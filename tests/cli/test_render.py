@@ -162,6 +162,17 @@ def test_notice_file_named_once(store: StoreHandle) -> None:
     assert lines[-1].endswith("(b.csv, row 4)")
 
 
+def test_notice_repeated_per_file_printed_once(store: StoreHandle) -> None:
+    notices = [{"level": "warning", "error": "table.encoding_fallback",
+                "params": {"file": name, "encoding": "cp1258"}, "place": {"file": name}}
+               for name in ("a.csv", "b.csv", "c.csv")]
+    lines = run_lines(report_with({}, notices))
+    printed = [line for line in lines if "Windows-1258" in line]
+    assert len(printed) == 1
+    assert printed[0].count("a.csv") == 1
+    assert printed[0].endswith("(the same for 2 more files: b.csv, c.csv)")
+
+
 def skipped_notice(footers: int, headers: int, numbers: int) -> dict[str, object]:
     return {"level": "warning", "error": "table.rows_skipped",
             "params": {"table": "a.xlsx [Lớp 6]", "footers": footers, "headers": headers,
