@@ -456,9 +456,15 @@ def end_records(db: peewee.Database, settings: Settings, record_ids: list[int], 
                  "action": "end", "decision": "end", "record_id": record.id}
                 for record in sorted(records, key=lambda record: record.id)
             ]).execute()
+        # A pupil ended by hand takes its enrollments with it, as in an ingest.
+        dependent = stage_dependent_ends(db, run)
+        notices = [*_superseded_notices(run, superseded),
+                   *(_warning(GatewayError("ingest.ended_with_reference", entities=entity,
+                                           count=count))
+                     for entity, count in sorted(dependent.items()))]
         decisions = counts_by_decision(run)
         runs.mark(run, "applying", approved_by=by, approved_at=utcnow(),
-                  notices=json.dumps(_superseded_notices(run, superseded), ensure_ascii=False),
+                  notices=json.dumps(notices, ensure_ascii=False),
                   counts=json.dumps({"stage": {}, "decisions": decisions}))
         log.info("records ended by hand", extra=fields(run_id=run.id, source=source,
                                                        count=len(records)))

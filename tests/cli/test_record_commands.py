@@ -213,9 +213,13 @@ def test_records_end_by_hand(store: StoreHandle, tmp_path: Path) -> None:
 
     [run] = document["runs"]
     assert (run["state"], run["approved_by"]) == ("succeeded", "admin")
-    assert run["counts"]["decisions"] == {"student": {"end": 1}}
+    # The pupil's enrollment cannot stand without the pupil.
+    assert run["counts"]["decisions"] == {"student": {"end": 1}, "enrollment": {"end": 1}}
+    assert [n["error"] for n in run["notices"]] == ["ingest.ended_with_reference"]
     assert document["unknown"] == [999999]
     assert Record.get_by_id(pupil.id).state == "ended"
+    enrollments = Record.select().where((Record.entity == "enrollment") & (Record.state == "active"))
+    assert [json.loads(r.data)["person_ref"] for r in enrollments] == ["u2"]
     last = ChangeEvent.select().where(ChangeEvent.record_id == pupil.id).order_by(
         ChangeEvent.seq.desc()).first()
     assert (last.op, last.data) == ("end", pupil.data)
