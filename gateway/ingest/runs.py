@@ -148,7 +148,8 @@ def require_state(run: Run, allowed: tuple[str, ...], action: str) -> None:
         from gateway.i18n import translate
 
         raise RunStateError("error.run_state", run_id=run.id, state=translate(f"run.state.{run.state}"),
-                            action=translate(f"run.action.{action}"))
+                            action=translate(f"run.action.{action}"),
+                            allowed=", ".join(f'"{translate(f"run.state.{state}")}"' for state in allowed))
 
 
 def get_run(run_id: int) -> Run:

@@ -148,7 +148,7 @@ def test_held_run_rejected_keeps_store(home: Path) -> None:
     assert rejected.splitlines()[0] == "Run 2, source s: rejected"
     assert "Rejected by: tester" in rejected
     again = run(home, "--lang", "en", "runs", "approve", "2", expect=1)
-    assert 'Run 2 is in state "rejected", so it cannot be approved.' in again.stderr
+    assert 'Run 2 is in state "rejected", so it cannot be approved:' in again.stderr
     summary = json.loads(run(home, "--json", "summary", "--source", "s").stdout)
     assert summary["entities"]["student"] == 4
 
@@ -157,7 +157,7 @@ def test_reject_of_finished_run_fails(home: Path) -> None:
     folder = pkg.write_package(home / "pkg", pkg.city(students=2))
     run(home, "ingest", str(folder), "--adapter", "oneroster")
     result = run(home, "--lang", "en", "runs", "reject", "1", expect=1)
-    assert 'Run 1 is in state "succeeded", so it cannot be rejected.' in result.stderr
+    assert 'Run 1 is in state "succeeded", so it cannot be rejected:' in result.stderr
 
 
 def hold_family_name_change(home: Path) -> None:
