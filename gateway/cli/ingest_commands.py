@@ -58,10 +58,9 @@ def ingest_command(app: AppContext, path: Path, adapter_key: str, source: str | 
     db = app.database()
     if source is None:
         source = f"{adapter_key}:{path.resolve().name.removesuffix('.zip')}"
-        if path.is_file():
-            # Next week's export usually has another file name, so it would become another
-            # source, and its bulk snapshot would end nothing of this one.
-            click.echo(t("cli.source_from_file_name", source=source), err=True)
+        # Next week's export usually has another file or folder name, so it would become
+        # another source, and its bulk snapshot would end nothing of this one.
+        click.echo(t("cli.source_from_file_name", source=source), err=True)
     with app.progress("progress.ingest") as bar:
         report = service.ingest(db, app.settings, path, adapter_key, source, progress=bar,
                                 given=given)

@@ -62,11 +62,11 @@ def test_source_from_file_name_noted(home: Path) -> None:
     from_file = run(home, "--lang", "en", "ingest", str(sheet), "--adapter", "school-export")
     named = run(home, "--lang", "en", "ingest", str(sheet), "--adapter", "school-export",
                 "--source", "school-099001")
-    from_folder = run(home, "ingest", str(folder), "--adapter", "oneroster")
+    from_folder = run(home, "--lang", "en", "ingest", str(folder), "--adapter", "oneroster")
 
-    assert 'named after the file, "school-export:ds-tuan-1.csv"' in from_file.stderr
+    assert 'named after the file or folder, "school-export:ds-tuan-1.csv"' in from_file.stderr
     assert "--source" not in named.stderr
-    assert "--source" not in from_folder.stderr
+    assert '"oneroster:pkg"' in from_folder.stderr
 
 
 def test_summary_of_empty_store_explained(home: Path) -> None:
@@ -264,8 +264,8 @@ def test_log_lines_go_to_log_file(home: Path) -> None:
     folder = pkg.write_package(home / "pkg", tables)
     (folder / "users.csv").write_text("sourcedId;givenName\nu1;An\n", encoding="utf-8")
 
-    quiet = run(home, "ingest", str(folder), "--adapter", "oneroster", expect=4)
-    loud = run(home, "ingest", str(folder), "--adapter", "oneroster", expect=4,
+    quiet = run(home, "ingest", str(folder), "--adapter", "oneroster", "--source", "a", expect=4)
+    loud = run(home, "ingest", str(folder), "--adapter", "oneroster", "--source", "a", expect=4,
                env={"GATEWAY_LOGGING__CONSOLE_LEVEL": "WARNING"})
 
     logged = (home / "var" / "log" / "gateway.log").read_text(encoding="utf-8")
