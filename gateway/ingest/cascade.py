@@ -46,7 +46,7 @@ def stage_dependent_ends(db: peewee.Database, run: Run) -> Counter[str]:
         if not _ends_any(db, run, target):
             continue
         for name in sorted(entities, key=_order):
-            for field_name, roles in _fields_naming(entities[name], target):
+            for field_name, roles in fields_naming(entities[name], target):
                 count = _stage_ends(db, run, name, field_name, target, roles)
                 if count:
                     ended[name] += count
@@ -60,7 +60,7 @@ def _order(entity: str) -> int:
     return ORDER.index(entity) if entity in ORDER else len(ORDER)
 
 
-def _fields_naming(entity: Entity, target: str) -> list[tuple[str, list[str] | None]]:
+def fields_naming(entity: Entity, target: str) -> list[tuple[str, list[str] | None]]:
     """Return ``entity``'s required reference fields that can name ``target``.
 
     Each comes with the roles under which it names ``target`` (``None``: under any role).

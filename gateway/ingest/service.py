@@ -26,6 +26,7 @@ from gateway.ingest.dropped import add_kept_counts
 from gateway.ingest.homeroom import reject_second_homerooms
 from gateway.ingest.references import check_references
 from gateway.ingest.rejected_classes import leave_out_rejected_classes
+from gateway.ingest.rekey import follow_new_ids
 from gateway.ingest.school_ends import hold_schools_all_ended
 from gateway.ingest.school_names import same_name_schools
 from gateway.ingest.short_ids import find_short_ids
@@ -231,9 +232,17 @@ def _compare_and_apply(db: peewee.Database, settings: Settings, run: Run, staged
                         warn_fields=identity["warn_fields"])
     phase_started = get_clock().monotonic()
     comparer.compare(snapshots)
+    rekeyed = follow_new_ids(db, run)
+    # The records that followed their pupil to its new id are no longer ended for their absence.
+    comparer.ended_absent.subtract(rekeyed.followed)
     dependent = stage_dependent_ends(db, run)
     _log_phase(run, "run compared", phase_started)
     warnings = _compare_warnings(comparer, run.id)
+    warnings.extend(GatewayError("ingest.ids_rekeyed", entities=entity, count=found.count,
+                                 old=found.old, new=found.new)
+                    for entity, found in sorted(rekeyed.rekeyed.items()))
+    warnings.extend(GatewayError("ingest.ids_followed", entities=entity, count=count)
+                    for entity, count in sorted(rekeyed.followed.items()))
     warnings.extend(GatewayError("ingest.ended_with_reference", entities=entity, count=count)
                     for entity, count in sorted(dependent.items()))
     warnings.extend(GatewayError("ingest.ids_maybe_lost_zeros", entities=entity, count=short.count,
@@ -303,7 +312,7 @@ def _compare_warnings(comparer: Comparer, run_id: int) -> list[GatewayError]:
     # Without this notice an end by absence is only a count among the decisions, beside the
     # ends that rows ask for, and the admin cannot tell that the input left records out.
     warnings.extend(GatewayError("ingest.ended_absent", entities=entity, count=count)
-                    for entity, count in sorted(comparer.ended_absent.items()))
+                    for entity, count in sorted(comparer.ended_absent.items()) if count > 0)
     warnings.extend(_link_warning(run_id, entity, found)
                     for entity, found in sorted(comparer.link_differs.items()))
     return warnings

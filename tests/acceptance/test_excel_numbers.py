@@ -412,3 +412,26 @@ def test_codes_without_zeros_not_warned(store: StoreHandle, tmp_path: Path) -> N
     report = service.ingest(store.db, store.settings, folder, "school-export", "plain")
 
     assert short_ids_notice(report) == []
+
+
+def test_official_codes_keep_enrollments(store: StoreHandle, tmp_path: Path) -> None:
+    ministry_ids = ["1625191602", "6091112182", "2294640919"]
+    temporary = write_list(tmp_path / "a", ["TAM001", "TAM002", "TAM003"], ministry_ids)
+    official = write_list(tmp_path / "b", ["0620010001", "0620010002", "TAM003"], ministry_ids)
+    service.ingest(store.db, store.settings, temporary, "school-export", "intake")
+    enrollment_ids = sorted(r.id for r in Record.select().where(Record.entity == "enrollment"))
+
+    report = service.ingest(store.db, store.settings, official, "school-export", "intake")
+
+    assert report.state == "succeeded"
+    assert report.counts["decisions"]["student"] == {"update": 2, "unchanged": 1}
+    assert report.counts["decisions"]["enrollment"] == {"update": 2, "unchanged": 1}
+    active = Record.select().where((Record.entity == "enrollment") & (Record.state == "active"))
+    assert sorted(r.id for r in active) == enrollment_ids
+    assert sorted(json.loads(r.data)["person_ref"] for r in active) == ["0620010001", "0620010002",
+                                                                        "TAM003"]
+    notices = {n["error"]: n["params"] for n in report.notices}
+    assert notices["ingest.ids_rekeyed"] == {"entities": "student", "count": 2, "old": "TAM001",
+                                             "new": "0620010001"}
+    assert notices["ingest.ids_followed"] == {"entities": "enrollment", "count": 2}
+    assert "ingest.ended_absent" not in notices
