@@ -3,11 +3,12 @@
 A row can lose part of its record without being rejected. A field with ``on_error: drop``
 leaves its top-level object out when its steps fail (an address from before the 2025
 reform). An optional field whose cells contain spreadsheet formulas stored without their
-values reads as empty. Written as it is, such a row would erase the value that the stored
-record has. So staging notes the record paths that the row could not read
-(``kept_paths``), with the reason for each, in ``StagedRecord.keep_fields``. Compare copies
-the stored record's value at each path into the row's record (``keep_stored``) before it
-compares content hashes. A row that differs from its record only there is then unchanged,
+values reads as empty. A field with ``on_empty: keep`` is empty when the row does not know
+its value (a pupil's grade, from a class cell left empty). Written as it is, such a row would
+erase the value that the stored record has. So staging notes the record paths that the row
+could not read (``kept_paths``), with the reason for each, in ``StagedRecord.keep_fields``.
+Compare copies the stored record's value at each path into the row's record (``keep_stored``)
+before it compares content hashes. A row that differs from its record only there is then unchanged,
 and an update writes, and its change event carries, the kept value. A new record is stored
 without the path, as the row gives it.
 """
@@ -24,6 +25,8 @@ from gateway.mapping.spec import canonical_json
 
 # The reason noted for a field that only formula cells without a value could give.
 FORMULA_REASON = "mapping.formula_not_calculated"
+# The reason noted for an empty ``on_empty: keep`` field (a grade from an empty class cell).
+EMPTY_REASON = "mapping.empty_kept"
 
 
 def kept_paths(mapping: CompiledMapping, mapped: MappedRow, cells: list[str],
@@ -31,13 +34,17 @@ def kept_paths(mapping: CompiledMapping, mapped: MappedRow, cells: list[str],
     """Return the record paths whose stored value the row keeps, each with its reason.
 
     A scope that ``on_error: drop`` left out has the message key of its problem. A field
-    that only uncalculated formula cells could give has ``FORMULA_REASON``, unless it lies
-    in a dropped scope, which keeps it already.
+    that only uncalculated formula cells could give has ``FORMULA_REASON``, and an empty
+    ``on_empty: keep`` field ``EMPTY_REASON``, unless it lies in a dropped scope, which keeps
+    it already.
     """
     paths = {problem.drop_scope: problem.key for problem in mapped.dropped}
     for name in mapping.uncalculated_fields(cells, uncalculated):
         if not any(in_scope(name, scope) for scope in paths):
             paths[name] = FORMULA_REASON
+    for name in mapping.empty_kept_fields(mapped.record):
+        if not any(in_scope(name, scope) for scope in paths):
+            paths[name] = EMPTY_REASON
     return paths
 
 

@@ -185,6 +185,9 @@ class CompiledMapping:
         self._by_name = {plan.name: plan for plan in self.fields}
         self._check_built_fields()
         self._keepable = self._keepable_sources(entity)
+        self.keep_when_empty = self._keep_when_empty(document["fields"], entity, errors)
+        if errors and problems is None:
+            raise errors[0]
         self.key_column = next((f.column for f in self.fields if f.name == "local_id"), None)
         # The record path of each stored field, and whether any is nested.
         self._paths = [(plan.name, tuple(plan.name.split("."))) for plan in self.fields
@@ -226,6 +229,39 @@ class CompiledMapping:
         return {plan.name: sources[plan.name] for plan in self.fields
                 if plan.stored and not plan.required and plan.name not in excluded
                 and sources[plan.name]}
+
+    def _keep_when_empty(self, fields: Mapping[str, Any], entity: Entity | None,
+                         errors: list[ConfigurationError]) -> tuple[str, ...]:
+        """Return the fields with ``on_empty: keep``, whose empty value keeps the stored one.
+
+        Only a stored optional field qualifies: an identifier, a reference or a scope field is
+        read for the row's keys before compare could keep a stored value.
+        """
+        excluded = set(self._identifiers)
+        if entity is not None:
+            excluded.update(name for name in (entity.scope_school, entity.scope_period) if name)
+        found = []
+        for name, spec in fields.items():
+            if spec.get("on_empty") != "keep":
+                continue
+            plan = self._by_name.get(name)
+            if plan is None or not plan.stored or plan.required or name in excluded:
+                errors.append(ConfigurationError("error.mapping_keep_empty_field",
+                                                 mapping=self.spec.label, field=name))
+                continue
+            found.append(name)
+        return tuple(found)
+
+    def empty_kept_fields(self, record: Mapping[str, Any]) -> list[str]:
+        """Return the ``on_empty: keep`` fields that have no value in ``record``."""
+        missing = []
+        for name in self.keep_when_empty:
+            current: Any = record
+            for part in name.split("."):
+                current = current.get(part) if isinstance(current, Mapping) else None
+            if current is None:
+                missing.append(name)
+        return missing
 
     # -- column lookup ---------------------------------------------------
 

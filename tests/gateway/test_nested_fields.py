@@ -422,3 +422,19 @@ def test_file_format_takes_on_error() -> None:
     assert check_document(DROPPING, "test", problems)
     assert not check_document(with_fields(address__province_code={**PROVINCE, "on_error": "skip"}),
                               "test", Problems())
+
+
+def test_keep_when_empty_only_for_optional_fields() -> None:
+    local_id = {"column": "Mã HS", "required": True, "on_empty": "keep"}
+    error = configuration_error(with_fields(local_id=local_id))
+
+    assert error.key == "error.mapping_keep_empty_field"
+    assert error.params["field"] == "local_id"
+
+
+def test_keep_when_empty_lists_empty_fields() -> None:
+    detail = {"column": ["Số nhà, đường"], "on_empty": "keep"}
+    mapping = compile_document(with_fields(address__detail=detail))
+
+    assert mapping.empty_kept_fields({"address": {"detail": ""}}) == []
+    assert mapping.empty_kept_fields({"address": {"province_code": "92"}}) == ["address.detail"]

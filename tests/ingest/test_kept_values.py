@@ -323,3 +323,24 @@ def test_formula_cell_then_empty_cell(store: StoreHandle, tmp_path: Path) -> Non
 
     assert "birth_date" not in students()["0990010001"]
     assert len(student_events(report.run_id)) == 1
+
+
+# -- a grade from an empty class cell -----------------------------------------------------
+
+
+def test_empty_class_keeps_stored_grade(store: StoreHandle, tmp_path: Path) -> None:
+    ingest(store, write_list(tmp_path / "a.csv", [pupil(1, GOOD), pupil(2, GOOD)]))
+
+    report = ingest(store, write_list(tmp_path / "b.csv", [pupil(1, GOOD, **{"Lớp": ""}),
+                                                           pupil(2, GOOD)]))
+
+    assert students()["0990010001"]["grade"] == "6"
+    assert report.counts["decisions"]["student"] == {"unchanged": 2}
+    assert student_events(report.run_id) == []
+    assert report.counts["kept"] == {"student.grade": 1}
+
+
+def test_empty_class_of_new_pupil_gives_no_grade(store: StoreHandle, tmp_path: Path) -> None:
+    ingest(store, write_list(tmp_path / "a.csv", [pupil(1, GOOD, **{"Lớp": ""})]))
+
+    assert "grade" not in students()["0990010001"]
