@@ -8,7 +8,8 @@ header and the first data rows:
 
 - a list title that names pupils ("DANH SÁCH HỌC SINH LỚP 6A1 - GVCN: ...", "Danh sách trẻ
   ..."), a title line that names a class ("Lớp: 6A1") or a pupil column ("Mã học sinh",
-  "Mã HS", "Lớp", "Họ tên cha") makes the table a pupil list;
+  "Mã HS", "Họ tên cha") makes the table a pupil list. A class column ("Lớp") does not: a
+  teacher list may name each teacher's homeroom class;
 - otherwise a title line that names staff makes it a staff list. Such a line opens with
   "Danh sách", "Bảng", "Thống kê" or "Báo cáo", then a staff word ("cán bộ", "giáo viên",
   "nhân viên", "nhân sự", "viên chức", "đội ngũ"), or it has an abbreviation such as "CBGVNV"
@@ -58,9 +59,10 @@ _STAFF_COLUMNS = frozenset(match_key(name) for name in (
 ))
 # Staff columns that come with a qualifier: "Trình độ chuyên môn", "Trình độ đào tạo".
 _STAFF_COLUMN_PREFIXES = (match_key("Trình độ"),)
+# A class column alone does not make a pupil list: a teacher list may name each teacher's
+# homeroom class ("Lớp"). Only the title and the staff columns decide such a table.
 _PUPIL_COLUMNS = frozenset(match_key(name) for name in (
-    "Mã HS", "Lớp", "Tên lớp", "Nhóm/Lớp", "Họ tên cha", "Họ tên mẹ", "Họ và tên cha",
-    "Họ và tên mẹ",
+    "Mã HS", "Họ tên cha", "Họ tên mẹ", "Họ và tên cha", "Họ và tên mẹ",
 ))
 _PUPIL_COLUMN_WORDS = (match_key("học sinh"), match_key("phụ huynh"))
 _BIRTH_COLUMNS = frozenset(match_key(name) for name in

@@ -53,12 +53,16 @@ PUPILS = born(2013, 2014, 2013)
     (["DANH SÁCH CÁN BỘ LỚP 6A1"], PUPIL_COLUMNS + ["Chức vụ"], PUPILS, False),
     (["Lớp: 6A1", STAFF_TITLE], PUPIL_COLUMNS, [], False),
     ([STAFF_TITLE], ["STT", "Mã học sinh", "Họ và tên", "Ngày sinh"], ADULTS, False),
-    ([STAFF_TITLE], ["STT", "Mã định danh", "Họ và tên", "Lớp"], ADULTS, False),
+    ([STAFF_TITLE], ["STT", "Mã định danh", "Họ và tên", "Lớp"], ADULTS, True),
+    ([], ["STT", "Họ và tên", "Ngày sinh", "Chức vụ", "Trình độ", "Lớp"], ADULTS, True),
+    ([], PUPIL_COLUMNS + ["Lớp", "Chức vụ"], PUPILS, False),
+    (["DANH SÁCH LỚP 6A1"], PUPIL_COLUMNS + ["Lớp"], PUPILS, False),
 ], ids=["staff-title", "teachers-title", "abbreviation", "personnel-sheet", "dashed-abbreviation",
         "two-staff-columns", "staff-column-and-adults", "office-column-pupils",
         "office-column-one-year", "adults-alone", "pupil-title-with-homeroom-teacher",
         "homeroom-teacher-label-and-notes", "homeroom-teacher-label-and-office",
-        "class-officers", "class-label", "pupil-code-column", "class-column"])
+        "class-officers", "class-label", "pupil-code-column", "staff-title-and-homeroom-class",
+        "staff-columns-and-homeroom-class", "class-and-office-columns", "class-list-title"])
 def test_staff_evidence(titles: list[str], names: list[str], rows: list[GridRow], staff: bool) -> None:
     with use_clock(FakeClock(datetime(2026, 9, 5, tzinfo=UTC))):
         found = staff_evidence(titles, names, rows)
