@@ -69,6 +69,9 @@ def run_lines(report: dict[str, Any]) -> list[str]:
         # "Finished" alone reads as success when part of the input was not read.
         state = t("run.state.succeeded_with_unread", count=unread)
     lines = [t("run.header", run_id=report["run_id"], source=report["source"], state=state)]
+    if report["state"] == "rejected":
+        # The figures below describe what the run would have done, which reads as future.
+        lines.append(t("run.rejected_nothing_changed"))
     stage = report["counts"].get("stage", {})
     read = nonzero(stage.get("rows_read", {}))
     if read:

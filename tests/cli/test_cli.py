@@ -146,6 +146,7 @@ def test_held_run_rejected_keeps_store(home: Path) -> None:
 
     rejected = run(home, "--lang", "en", "runs", "reject", "2", "--by", "tester").stdout
     assert rejected.splitlines()[0] == "Run 2, source s: rejected"
+    assert rejected.splitlines()[1].startswith("This run was rejected, so no record changed.")
     assert "Rejected by: tester" in rejected
     again = run(home, "--lang", "en", "runs", "approve", "2", expect=1)
     assert 'Run 2 is in state "rejected", so it cannot be approved:' in again.stderr
