@@ -17,7 +17,7 @@ output cannot be text is caught at compile time by its ``kind`` (the JSON type i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -512,7 +512,26 @@ class _DateReader:
             except ValueError:
                 continue
             raise StepError("mapping.date_two_digit_year", value=value, formats=self.shown)
+        reading = _month_first_reading(text, self.formats)
+        if reading is not None:
+            # "12/25/2013" under dd/mm/yyyy: the file most likely writes month first.
+            raise StepError("mapping.date_month_first", value=value, reading=reading,
+                            formats=self.shown)
         raise StepError("mapping.date_invalid", value=value, formats=self.shown)
+
+
+def _month_first_reading(text: str, formats: Sequence[str]) -> str | None:
+    """Return the ISO date that ``text`` gives under a day-first format with day and month swapped."""
+    for pattern in formats:
+        day, month = pattern.find("%d"), pattern.find("%m")
+        if day < 0 or month < 0 or day > month:
+            continue
+        swapped = pattern.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+        try:
+            return datetime.strptime(text, swapped).date().isoformat()
+        except ValueError:
+            continue
+    return None
 
 
 def _date(argument: Mapping[str, Any], context: StepContext) -> Step:

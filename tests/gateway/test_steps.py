@@ -749,3 +749,14 @@ def test_long_list_keeps_list_message() -> None:
 def test_code_prefix_and_null_alias() -> None:
     assert run([{"code": {"list": "ethnic-group-gso"}}], "Dân tộc Kinh") == "01"
     assert run([{"code": {"list": "ethnic-group-gso"}}], "Người nước ngoài") is None
+
+
+def test_date_month_first_value_named() -> None:
+    error = rejection([{"date": {"formats": ["%d/%m/%Y"]}}], "12/25/2013")
+
+    assert error.key == "mapping.date_month_first"
+    assert error.params["reading"] == "2013-12-25"
+
+
+def test_date_impossible_either_way_invalid() -> None:
+    assert rejection([{"date": {"formats": ["%d/%m/%Y"]}}], "31/02/2013").key == "mapping.date_invalid"

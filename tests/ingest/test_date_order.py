@@ -69,7 +69,10 @@ def test_evidence_after_ambiguous_rows(store: StoreHandle, tmp_path: Path) -> No
     assert (second["day_first"], second["month_first"]) == ("2013-03-04", "2013-04-03")
     assert (first["evidence_row"], first["evidence_value"], first["count"]) == (4, "12/25/2013", 1)
     assert first["table"] == "ds.csv"
-    assert [row for *_, row, _c, _f, _p in rejections(report.run_id, "mapping.date_invalid")] == [4]
+    # The evidence row itself says that it reads month first.
+    proof = rejections(report.run_id, "mapping.date_month_first")
+    assert [row for *_, row, _c, _f, _p in proof] == [4]
+    assert [params["reading"] for *_, params in proof] == ["2013-12-25"]
     assert report.counts["stage"]["rejected"][KEY] == 2
 
 
