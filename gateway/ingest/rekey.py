@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import peewee
@@ -30,7 +31,7 @@ from gateway.entities import load_entities
 from gateway.ingest.cascade import fields_naming
 from gateway.ingest.references import required_reference_fields
 from gateway.logs import fields
-from gateway.store.bulk import execute_counted, json_text, select_rows
+from gateway.store.bulk import execute_counted, in_lists, json_text, select_rows
 from gateway.store.database import write_transaction
 from gateway.store.models import Run
 
@@ -96,12 +97,8 @@ def _new_ids(db: peewee.Database, run: Run) -> dict[str, dict[str, str]]:
 def _take_over(db: peewee.Database, run: Run, entity: str, field_name: str,
                roles: list[str] | None, others: list[str], renamed: dict[str, str]) -> int:
     """Turn inserted rows of ``entity`` that name a new id into updates of the old id's records."""
-    inserted = select_rows(db, (
-        "SELECT s.id, s.data FROM staged_record s WHERE s.run_id = ? AND s.entity = ? "
-        "AND s.decision = 'insert' ORDER BY s.id"
-    ), [run.id, entity])
     followed = 0
-    for staged_id, data in inserted:
+    for staged_id, data in _inserted_naming(db, run, entity, field_name, sorted(renamed)):
         record = json.loads(data or "{}")
         old = renamed.get(str(record.get(field_name)))
         if old is None or (roles is not None and record.get("role") not in roles):
@@ -131,3 +128,17 @@ def _take_over(db: peewee.Database, run: Run, entity: str, field_name: str,
                                 "WHERE id = ?", [record_id, staged_id])
         followed += 1
     return followed
+
+
+def _inserted_naming(db: peewee.Database, run: Run, entity: str, field_name: str,
+                     new_ids: list[str]) -> Iterator[tuple[int, str]]:
+    """Yield the id and data of each inserted row of ``entity`` whose ``field_name`` is a new id.
+
+    Only those rows are read, so memory does not grow with the run's other inserts.
+    """
+    for marks, params in in_lists(new_ids):
+        yield from select_rows(db, (
+            "SELECT s.id, s.data FROM staged_record s WHERE s.run_id = ? AND s.entity = ? "
+            f"AND s.decision = 'insert' AND {json_text(db, 's.data', field_name)} IN ({marks}) "
+            "ORDER BY s.id"
+        ), [run.id, entity, *params])
