@@ -25,7 +25,9 @@ rows of a table may take the given school:
 - without ``--school-name``, the given code cannot be matched to one school when
   the titles of the input name two or more. Then each such row of every table
   whose title names a school is rejected with ``ingest.title_schools_differ``.
-  An input whose titles all name one school takes the given school.
+  An input whose titles all name one school takes the given school, and each
+  table whose title names it takes the school's name from its title, as if it
+  had been given with ``--school-name``.
 
 In a table that may not take the given school, a row that names its own school
 code keeps its cells and is given nothing (the added columns stay empty).
@@ -162,8 +164,27 @@ class TitleCheck:
     def __init__(self, given: Mapping[str, str], school_columns: Sequence[str]):
         code_column, name_column = school_columns if len(school_columns) == 2 else ("", "")
         self.code_column = code_column
+        self.name_column = name_column
         self.code = given.get(code_column) if code_column else None
         self.name = given.get(name_column) if name_column else None
+
+    def given_for(self, stream: Stream, given: Mapping[str, str]) -> Mapping[str, str]:
+        """Return the columns that the rows of ``stream`` are given, with the title's school name.
+
+        Given ``--school`` without ``--school-name``, a table whose title names the school
+        (the only school that the input's titles name, else ``rejection`` rejects its rows,
+        and the caller gives such a table nothing from its title) takes the school's name
+        from the title, unless the table has a name column of its own.
+        Without it, a list without a "Tên trường" column gives no school record, and its
+        classes are rejected.
+        """
+        title = stream.properties.get(TITLE_SCHOOL, "")
+        if self.code is None or self.name is not None or not title or not self.name_column:
+            return given
+        if match_key(self.name_column) in {match_key(header) for header in stream.headers}:
+            # The list names its school in its own column: the title is not compared with it.
+            return given
+        return {**given, self.name_column: title}
 
     @property
     def needs_input_titles(self) -> bool:

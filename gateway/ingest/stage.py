@@ -332,7 +332,9 @@ class Stager:
     def stage_package(self, package: Package) -> StageResult:
         for stream in package.streams():
             rejection = self.titles.rejection(stream)
-            self._stage_stream(with_given_columns(stream, self.given, self._differing, rejection))
+            # A table whose rows are rejected for their title takes nothing from it.
+            given = self.given if rejection is not None else self.titles.given_for(stream, self.given)
+            self._stage_stream(with_given_columns(stream, given, self._differing, rejection))
         self._flush()
         for notice in package.notices:
             self._notice(notice.level, notice.error)

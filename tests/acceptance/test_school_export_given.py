@@ -231,12 +231,13 @@ def test_same_school_sheets_without_name_stored(store: StoreHandle, tmp_path: Pa
     report = service.ingest(store.db, store.settings, path, ADAPTER, "an-binh",
                             given={"Mã trường": "0930010"})
 
-    # Without --school-name the organization is not read, so the classes name an unknown
-    # school and only the pupils are stored.
+    # Without --school-name a titled sheet takes the school's name from its title.
     rejected = report.counts["stage"]["rejected"]
     assert [key for key in rejected if key.startswith("ingest.title")] == []
     assert sorted(active("an-binh", "student")) == [
         "0930010001", "0930010002", "0930010011", "0930010021"]
+    assert active("an-binh", "organization")["0930010"]["name"] == "TRƯỜNG TH AN BÌNH"
+    assert sorted(active("an-binh", "class")) == ["0930010 3A", "0930010 3B", "0930010 3C"]
 
 
 def test_two_schools_without_name_rejected(store: StoreHandle, tmp_path: Path) -> None:
