@@ -327,6 +327,22 @@ class Stager:
         # (file, mapping, field) already warned about by ``_warn_partial_columns``.
         self._partial_warned: set[tuple[str | None, str, str]] = set()
 
+    def _entities_holding(self, mappings: Sequence[CompiledMapping],
+                          cells: list[str]) -> list[CompiledMapping]:
+        """Return the mappings whose entity has an active record of this source under the row's id.
+
+        Only deletion rows that no row filter takes come here, so the lookups are few. Without
+        it, a pupil's deletion row would also be counted as an unchanged staff member.
+        """
+        holding = []
+        for mapping in mappings:
+            local_id = mapping.local_id(cells)
+            if local_id and Record.select().where(
+                    (Record.entity == mapping.spec.entity) & (Record.source == self.run.source)
+                    & (Record.local_id == local_id) & (Record.state == "active")).exists():
+                holding.append(mapping)
+        return holding
+
     # -- package and streams -----------------------------------------------
 
     def stage_package(self, package: Package) -> StageResult:
@@ -509,8 +525,8 @@ class Stager:
         if not taken and any(m.asks_end(row.cells) for m in mappings):
             # A deletion row may leave out the column the row filters read (a OneRoster
             # delta's user row may carry only its id and status), so it ends the record
-            # in whichever of the stream's entities has it.
-            for mapping in mappings:
+            # in whichever of the stream's entities has it, or is staged for each of them.
+            for mapping in self._entities_holding(mappings, row.cells) or mappings:
                 self._map_row(stream, mapping, row)
             return
         if not taken and not mappings and self._has_specs(stream):

@@ -393,6 +393,9 @@ def test_delta_deletion_row_needs_only_id(store: StoreHandle, tmp_path: Path) ->
     assert report.counts["stage"]["rejected"] == {}
     assert decisions(report, "student") == {"end": 1}
     assert active("student") == 1
+    # The row names no role, but only a pupil has its id: no staff member is counted.
+    assert "staff" not in report.counts["decisions"]
+    assert report.counts["stage"]["ends_requested"] == {"student": 1}
     # The delta leaves out the pupil's enrollment, which cannot stand without the pupil.
     assert decisions(report, "enrollment") == {"end": 1}
     assert active("enrollment") == 1
