@@ -28,7 +28,7 @@ from collections import Counter
 import peewee
 
 from gateway.entities import Entity, load_entities
-from gateway.ingest.references import ORDER, required_reference_fields
+from gateway.ingest.references import dependency_order, required_reference_fields
 from gateway.logs import fields
 from gateway.mapping.spec import canonical_json
 from gateway.store.bulk import execute_counted, execute_many, in_lists, json_text, placeholders, select_rows
@@ -42,10 +42,10 @@ def stage_dependent_ends(db: peewee.Database, run: Run) -> Counter[str]:
     """Stage an end for each record that requires a record this run ends; return counts by entity."""
     entities = load_entities()
     ended: Counter[str] = Counter()
-    for target in sorted(entities, key=_order):
+    for target in sorted(entities, key=dependency_order):
         if not _ends_any(db, run, target):
             continue
-        for name in sorted(entities, key=_order):
+        for name in sorted(entities, key=dependency_order):
             for field_name, roles in fields_naming(entities[name], target):
                 count = _stage_ends(db, run, name, field_name, target, roles)
                 if count:
@@ -54,10 +54,6 @@ def stage_dependent_ends(db: peewee.Database, run: Run) -> Counter[str]:
                              extra=fields(run_id=run.id, entity=name, field=field_name,
                                           target=target, count=count))
     return ended
-
-
-def _order(entity: str) -> int:
-    return ORDER.index(entity) if entity in ORDER else len(ORDER)
 
 
 def fields_naming(entity: Entity, target: str) -> list[tuple[str, list[str] | None]]:

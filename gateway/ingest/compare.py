@@ -727,7 +727,7 @@ def check_guard(run: Run, decisions: dict[str, dict[str, int]], snapshots: list[
         trips = existing >= min_existing and ratio > max_ratio
         figures: dict[str, Any] = {"existing": existing, "changed": changed,
                                    "ratio": round(ratio, 4), "trips": trips}
-        if changed and _named_school_scope(entity, snapshots):
+        if changed and named_school_scope(entity, snapshots):
             schools = _schools_over_ratio(run, entity, snapshots, max_ratio, min_existing_per_school)
             if schools:
                 figures["schools"] = schools
@@ -736,7 +736,7 @@ def check_guard(run: Run, decisions: dict[str, dict[str, int]], snapshots: list[
     return result
 
 
-def _named_school_scope(entity: str, snapshots: list[Snapshot]) -> bool:
+def named_school_scope(entity: str, snapshots: list[Snapshot]) -> bool:
     """Tell whether every snapshot of ``entity`` is complete only for the schools its rows name."""
     scopes = [s.scope for s in snapshots if s.entity == entity]
     return bool(scopes) and all(s.named_schools for s in scopes)
@@ -777,11 +777,17 @@ def _existing_in_scope(run: Run, entity: str, snapshots: list[Snapshot]) -> int:
 
 def _in_scope_condition(run: Run, entity: str, snapshots: list[Snapshot]) -> Any:
     """Return the condition for this source's active records of ``entity`` in the snapshots' scope."""
+    condition = active_in_periods(run, entity, snapshots)
+    if named_school_scope(entity, snapshots):
+        condition &= _in_named_schools(run.id, entity)
+    return condition
+
+
+def active_in_periods(run: Run, entity: str, snapshots: list[Snapshot]) -> Any:
+    """Return the condition for this source's active records of ``entity`` in the snapshots' periods."""
     condition = (Record.entity == entity) & (Record.source == run.source) & (Record.state == "active")
     scopes = [s.scope for s in snapshots if s.entity == entity]
     if scopes and all(s.periods is not None for s in scopes):
         periods = sorted(set().union(*(s.periods or () for s in scopes)))
         condition &= Record.scope_period.in_(periods)
-    if scopes and all(s.named_schools for s in scopes):
-        condition &= _in_named_schools(run.id, entity)
     return condition

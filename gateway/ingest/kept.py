@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.mapping.compiler import CompiledMapping, MappedRow, in_scope
+from gateway.mapping.compiler import CompiledMapping, MappedRow, in_scope, value_at
 from gateway.mapping.spec import canonical_json
 
 # The reason noted for a field that only formula cells without a value could give.
@@ -67,8 +67,8 @@ def keep_stored(record: dict[str, Any], stored: Mapping[str, Any],
     """
     copied = []
     for path in paths:
-        found, value = _value_at(stored, path)
-        if not found:
+        value = value_at(stored, path)
+        if value is None:
             continue
         target = record
         *outer, last = path.split(".")
@@ -80,13 +80,3 @@ def keep_stored(record: dict[str, Any], stored: Mapping[str, Any],
         target[last] = copy.deepcopy(value)
         copied.append(path)
     return copied
-
-
-def _value_at(document: Mapping[str, Any], path: str) -> tuple[bool, Any]:
-    """Return whether ``document`` has a value at the dotted ``path``, and that value."""
-    current: Any = document
-    for part in path.split("."):
-        if not isinstance(current, Mapping) or current.get(part) is None:
-            return False, None
-        current = current[part]
-    return True, current

@@ -67,7 +67,7 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
     # An entity that some other file of the run gave records of may lack a record for
     # another reason, so the file is blamed only where the run has no record of it at all.
     files = {entity: file for entity, file in (unread_files or {}).items() if entity not in staged}
-    for name in sorted(staged, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
+    for name in sorted(staged, key=dependency_order):
         required = required_reference_fields(entities[name])
         school = _optional_school_field(entities[name], required)
         if school and not _any_rejected(db, run, entities[name].references[school[0]]):
@@ -80,6 +80,11 @@ def check_references(db: peewee.Database, run: Run, chunk_size: int = 5000,
                                           columns or {}, unread or {}, files,
                                           optional=frozenset(school)))
     return +rejected
+
+
+def dependency_order(entity: str) -> int:
+    """Return the place of ``entity`` in ``ORDER``, after every listed entity when it is not listed."""
+    return ORDER.index(entity) if entity in ORDER else len(ORDER)
 
 
 def required_reference_fields(entity: Entity) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import peewee
 
-from gateway.ingest.compare import GuardResult
+from gateway.ingest.compare import GuardResult, active_in_periods, named_school_scope
 from gateway.ingest.stage import Snapshot
 from gateway.logs import fields
 from gateway.store.database import tuples
@@ -34,7 +34,7 @@ def hold_schools_all_ended(run: Run, guard: GuardResult, snapshots: list[Snapsho
     order.
     """
     for entity, figures in guard.entities.items():
-        if not figures.get("changed") or not _named_school_scope(entity, snapshots):
+        if not figures.get("changed") or not named_school_scope(entity, snapshots):
             continue
         schools = _schools_all_ended(run, entity, snapshots, minimum)
         if schools:
@@ -42,11 +42,6 @@ def hold_schools_all_ended(run: Run, guard: GuardResult, snapshots: list[Snapsho
             guard.held = True
             log.info("schools would lose every record", extra=fields(
                 run_id=run.id, entity=entity, schools=len(schools)))
-
-
-def _named_school_scope(entity: str, snapshots: list[Snapshot]) -> bool:
-    scopes = [s.scope for s in snapshots if s.entity == entity]
-    return bool(scopes) and all(s.named_schools for s in scopes)
 
 
 def _schools_all_ended(run: Run, entity: str, snapshots: list[Snapshot],
@@ -80,10 +75,5 @@ def _schools_all_ended(run: Run, entity: str, snapshots: list[Snapshot],
 
 def _active_in_school(run: Run, entity: str, snapshots: list[Snapshot], school: str) -> int:
     """Count the source's active records of ``entity`` in ``school``, within the snapshots' periods."""
-    condition = ((Record.entity == entity) & (Record.source == run.source)
-                 & (Record.state == "active") & (Record.scope_school == school))
-    scopes = [s.scope for s in snapshots if s.entity == entity]
-    if scopes and all(s.periods is not None for s in scopes):
-        periods = sorted(set().union(*(s.periods or () for s in scopes)))
-        condition &= Record.scope_period.in_(periods)
+    condition = active_in_periods(run, entity, snapshots) & (Record.scope_school == school)
     return int(Record.select().where(condition).count())

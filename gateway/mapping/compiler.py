@@ -69,6 +69,16 @@ class FieldPlan:
     drops: str | None = None
 
 
+def value_at(document: Mapping[str, Any], path: str) -> Any:
+    """Return the value of ``document`` at the dotted ``path``, or ``None`` when it has none."""
+    current: Any = document
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+    return current
+
+
 def drop_scope(name: str) -> str:
     """Return the path that a failed ``on_error: drop`` field leaves out: its top-level object."""
     return name.split(".", 1)[0]
@@ -216,9 +226,7 @@ class CompiledMapping:
         count too. Identifiers, references and scope fields are left out, because staging
         reads the row's keys from the record before compare could keep a stored value.
         """
-        excluded = set(self._identifiers)
-        if entity is not None:
-            excluded.update(name for name in (entity.scope_school, entity.scope_period) if name)
+        excluded = self._not_keepable(entity)
         sources: dict[str, frozenset[int]] = {}
         # ``self.fields`` is in dependency order, so the fields a plan reads come before it.
         for plan in self.fields:
@@ -230,6 +238,13 @@ class CompiledMapping:
                 if plan.stored and not plan.required and plan.name not in excluded
                 and sources[plan.name]}
 
+    def _not_keepable(self, entity: Entity | None) -> set[str]:
+        """Return the fields whose stored value a row can never keep: identifiers, references, scope."""
+        excluded = set(self._identifiers)
+        if entity is not None:
+            excluded.update(name for name in (entity.scope_school, entity.scope_period) if name)
+        return excluded
+
     def _keep_when_empty(self, fields: Mapping[str, Any], entity: Entity | None,
                          errors: list[ConfigurationError]) -> tuple[str, ...]:
         """Return the fields with ``on_empty: keep``, whose empty value keeps the stored one.
@@ -237,9 +252,7 @@ class CompiledMapping:
         Only a stored optional field qualifies: an identifier, a reference or a scope field is
         read for the row's keys before compare could keep a stored value.
         """
-        excluded = set(self._identifiers)
-        if entity is not None:
-            excluded.update(name for name in (entity.scope_school, entity.scope_period) if name)
+        excluded = self._not_keepable(entity)
         found = []
         for name, spec in fields.items():
             if spec.get("on_empty") != "keep":
@@ -254,14 +267,7 @@ class CompiledMapping:
 
     def empty_kept_fields(self, record: Mapping[str, Any]) -> list[str]:
         """Return the ``on_empty: keep`` fields that have no value in ``record``."""
-        missing = []
-        for name in self.keep_when_empty:
-            current: Any = record
-            for part in name.split("."):
-                current = current.get(part) if isinstance(current, Mapping) else None
-            if current is None:
-                missing.append(name)
-        return missing
+        return [name for name in self.keep_when_empty if value_at(record, name) is None]
 
     # -- column lookup ---------------------------------------------------
 
