@@ -215,7 +215,7 @@ def benchmark(size: str, workdir: Path, triple: bool = True) -> tuple[list[Step]
     _, _, stdout = run_measured([sys.executable, "-c", STORE_WRITES, str(home / "bench.db"),
                                  str(floor_home / "bench.db")], dict(os.environ))
     seconds = float(stdout.rsplit("SECONDS=", 1)[1].split()[0])
-    # It holds every row in memory before it writes, so its peak says nothing about streaming.
+    # It keeps every row in memory before it writes, so its peak does not measure streaming.
     steps.append(Step(STORE_WRITES_STEP, seconds, None, rows))
     changed = workdir / f"city-{size}-changed"
     change_one_user(package, changed)

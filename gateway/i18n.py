@@ -202,7 +202,7 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
                                                  str(sheet) if sheet else None)}
     if key == "ingest.field_dropped" and "kept" not in params:
         # Runs stored before a record kept its stored value have no ``kept``: their rows
-        # were stored without the field, as their own text says.
+        # were stored without the field, as their own text states.
         key = "ingest.field_dropped_without_kept"
     if not key.startswith(_RAW_NAME_MESSAGES):
         params = _describe_names(params, lang)

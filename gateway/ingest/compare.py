@@ -135,7 +135,7 @@ class Comparer:
         # Per entity, the records taken over under a shorter local id that differs from theirs
         # only in leading zeros, with the first (old id, new id), for a warning to the admin.
         self.zeros_dropped: dict[str, tuple[int, str, str]] = {}
-        # Likewise, under a longer local id: the zeros are back, and the notice asks for nothing.
+        # Likewise, under a longer local id: the zeros are back, and the notice requests no fix.
         self.zeros_restored: dict[str, tuple[int, str, str]] = {}
         # Per entity, the new records whose local id an active record of this source has with
         # one or two more leading zeros (a school code "99008" beside "099008"), likewise.

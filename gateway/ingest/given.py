@@ -172,11 +172,11 @@ class TitleCheck:
         """Return the columns that the rows of ``stream`` are given, with the title's school name.
 
         Given ``--school`` without ``--school-name``, a table whose title names the school
-        (the only school that the input's titles name, else ``rejection`` rejects its rows,
-        and the caller gives such a table nothing from its title) takes the school's name
-        from the title, unless the table has a name column of its own.
-        Without it, a list without a "Tên trường" column gives no school record, and its
-        classes are rejected.
+        takes the school's name from the title. That school is the only one the input's titles
+        name, because otherwise ``rejection`` rejects the table's rows, and the caller then
+        gives the table nothing from its title. A table with a name column of its own keeps
+        it. Without the title's name, a list without a "Tên trường" column gives no school
+        record, and its classes are rejected.
         """
         title = stream.properties.get(TITLE_SCHOOL, "")
         if self.code is None or self.name is not None or not title or not self.name_column:

@@ -7,8 +7,9 @@ its row comes with a new id as well. Compare inserts it and ends the stored enro
 absence, and the guard holds the run as if the class had lost every pupil.
 
 So, after compare, an inserted row whose required reference names the new id of such a pupil
-takes over the stored record that names the old id, when the stored record's other required
-references and role agree with the row and the run ends that record for its absence. The row
+takes over the stored record that names the old id. The stored record's other required
+references and role must agree with the row, and the run must end that record for its absence.
+The row
 becomes an update of the record, under the row's id, and the record's end is dropped. Codes
 that differ only in leading zeros need none of this: compare's zero probe takes such
 enrollments over itself.

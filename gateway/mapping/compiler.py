@@ -408,7 +408,7 @@ class CompiledMapping:
         """Give the private fields that an ``on_error: drop`` field reads its drop scope.
 
         ``gender: {first_of: [_gender_from_ticks, _gender_from_code], on_error: drop}`` thus
-        drops the gender when the code column holds an unknown value, where the private field's
+        drops the gender when the code column contains an unknown value, where the private field's
         failure would otherwise reject the row. A private field with its own ``on_error`` keeps
         it. A private field that a field of another scope reads too is caught by
         ``_check_drops``.
@@ -701,7 +701,7 @@ class CompiledMapping:
 
         ``uncalculated`` names such formula cells by header (``SourceRow.uncalculated``). A
         field is returned when every cell it is built from reads empty and at least one of
-        them is such a formula, so the row tells nothing about the field's value. Identifiers,
+        them is such a formula, so the row gives no information about the field's value. Identifiers,
         references and scope fields are never returned (``_keepable_sources``).
         """
         if not uncalculated:
@@ -851,7 +851,7 @@ class CompiledMapping:
     def _missing(self, plan: FieldPlan, place: Place) -> MappingError:
         """Return the problem of a required field without a value."""
         if plan.column:
-            # An empty id has its own message, which says what to use before a code is issued.
+            # An empty id has its own message, which suggests a temporary id until a code is issued.
             key = "mapping.local_id_missing" if plan.name == "local_id" else "mapping.required_missing"
             return MappingError(key, place=place.with_(column=plan.column, field=plan.name),
                                 field=plan.name, column=plan.column)

@@ -69,7 +69,7 @@ def test_evidence_after_ambiguous_rows(store: StoreHandle, tmp_path: Path) -> No
     assert (second["day_first"], second["month_first"]) == ("2013-03-04", "2013-04-03")
     assert (first["evidence_row"], first["evidence_value"], first["count"]) == (4, "12/25/2013", 1)
     assert first["table"] == "ds.csv"
-    # The evidence row itself says that it reads month first.
+    # The evidence row's own rejection names its month-first reading.
     proof = rejections(report.run_id, "mapping.date_month_first")
     assert [row for *_, row, _c, _f, _p in proof] == [4]
     assert [params["reading"] for *_, params in proof] == ["2013-12-25"]
@@ -146,7 +146,7 @@ def test_date_cells_not_ambiguous(store: StoreHandle, tmp_path: Path) -> None:
     sheet = workbook.active
     sheet.title = "6A3"
     sheet.append(HEADER)
-    # A date cell holds the date itself; only the dates typed as text have an order.
+    # A date cell contains the date itself. Only the dates typed as text have an order.
     for number, birth in enumerate((datetime(2013, 4, 3), "12/25/2013", "05/06/2013"), start=1):
         sheet.append([number, *SCHOOL, "6A3", f"920011070{number:03d}", f"Học Sinh {number}",
                       birth, "Nam"])
